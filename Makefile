@@ -1,0 +1,81 @@
+# Makefile: builds every tool into bin/ (CPU always; CUDA kernels linked in where nvcc exists),
+# and runs the tests (`make test`), the benchmarks (`make bench`) and the fixture scripts
+# (`make goldens`, needs PyTorch).
+#
+#   make                 build everything (NO_CUDA=1 to leave CUDA out even where nvcc exists)
+#   make test            bats suites in test/ (needs numpy)
+#   make test-gpu        CPU-vs-CUDA op comparison; needs a GPU
+#   make bench           benchmarks against PyTorch on this machine
+#   make goldens         regenerate test/fixtures from test/reference/*.py (needs torch)
+
+CC      ?= cc
+OPT     ?= -O3 -march=native
+CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -D_GNU_SOURCE -Ilib -Ikernels -fopenmp
+LDLIBS  += -lopenblas -llapacke -lpng -ljpeg -lyaml -lz -lm
+PYTHON  ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import numpy' 2>/dev/null && { echo $$p; break; }; done)
+
+CUDA_HOME ?= /usr/local/cuda
+NVCC      ?= $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; })
+NVFLAGS   ?= -O3 -std=c++17 -Ilib -Ikernels -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80
+
+LIB_SRC   := $(wildcard lib/*.c)
+CPU_SRC   := $(wildcard lib/cpu/*.c)
+TOOL_SRC  := $(wildcard bin/*.c)
+TOOLS     := $(TOOL_SRC:.c=)
+LIB_OBJ   := $(LIB_SRC:lib/%.c=build/lib/%.o) $(CPU_SRC:lib/cpu/%.c=build/cpu/%.o)
+F64_OBJ   := $(CPU_SRC:lib/cpu/%.c=build/f64/%.o)
+TEST_SRC  := $(wildcard test/c/*.c)
+TEST_BIN  := $(TEST_SRC:test/c/%.c=build/test/%)
+
+ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
+CU_SRC    := $(wildcard kernels/*.cu)
+CU_OBJ    := $(CU_SRC:kernels/%.cu=build/cuda/%.o)
+CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
+BACKEND   := cuda
+else
+CU_OBJ    := build/lib/nocuda.o
+CUDA_LIBS :=
+BACKEND   := cpu
+endif
+
+.PHONY: all test test-gpu bench goldens clean
+all: $(TOOLS) $(TEST_BIN)
+
+build/lib/%.o: lib/%.c $(wildcard lib/*.h) | build/lib
+	$(CC) $(CFLAGS) -c $< -o $@
+build/lib/nocuda.o: kernels/nocuda.c $(wildcard lib/*.h kernels/*.h) | build/lib
+	$(CC) $(CFLAGS) -c $< -o $@
+build/cpu/%.o: lib/cpu/%.c $(wildcard lib/*.h) | build/cpu
+	$(CC) $(CFLAGS) -c $< -o $@
+build/f64/%.o: lib/cpu/%.c $(wildcard lib/*.h) | build/f64
+	$(CC) $(CFLAGS) -DOPS_F64 -c $< -o $@
+build/cuda/%.o: kernels/%.cu $(wildcard lib/*.h kernels/*.h) | build/cuda
+	$(NVCC) $(NVFLAGS) -c $< -o $@
+
+build/libdfgan.a: $(LIB_OBJ) $(CU_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/libf64.a: $(F64_OBJ)
+	rm -f $@ && ar rcs $@ $^
+
+bin/%: bin/%.c build/libdfgan.a
+	$(CC) $(CFLAGS) $< build/libdfgan.a $(LDLIBS) $(CUDA_LIBS) -o $@
+build/test/%: test/c/%.c build/libdfgan.a build/libf64.a | build/test
+	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a $(LDLIBS) $(CUDA_LIBS) -o $@
+
+build/lib build/cpu build/f64 build/cuda build/test:
+	mkdir -p $@
+
+test: all
+	PYTHON=$(PYTHON) bats test/
+
+test-gpu: all
+	PYTHON=$(PYTHON) bats test/gpu/
+
+bench: all
+	PYTHON=$(PYTHON) bench/run.sh
+
+goldens:
+	cd test/reference && for s in *.py; do $(PYTHON) $$s || exit 1; done
+
+clean:
+	rm -rf build $(TOOLS)

@@ -1,0 +1,257 @@
+/* gen-step: DF-GAN's generator NetG: make a checkpoint, generate fake images, train one step
+ * per batch from the gradient wrt the fake images (the discriminator's, plus any others such as
+ * the CLIP loss's). Option parsing and the loop over the streams; the model is lib/netg.c. */
+#include "atomic_file.h"
+#include "checkpoint.h"
+#include "common.h"
+#include "netg.h"
+#include "ops.h"
+#include "steplog.h"
+#include "stream.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: gen-step init    --imsize S --nf N --z-dim Z --cond-dim C [--seed K] -o G.npz\n"
+    "       gen-step forward --ckpt G.npz --noise Z.npy --cond S.npy -o FAKE.npy\n"
+    "       gen-step train   --ckpt G.npz --noise Z.npy --cond S.npy --grad GF.npy [--grad MORE.npy ...]\n"
+    "                        --save G2.npz [--dump-grads GG.npz] [--fake-out F.npy]\n"
+    "\n"
+    "DF-GAN's generator. Streams are .npy arrays back to back, one batch each (files, pipes or FIFOs;\n"
+    "\"-\" is stdin/stdout): noise (B,Z) and sentence embeddings (B,C) float32; images (B,3,S,S) NCHW\n"
+    "float32 in [-1,1]. A tool reads as many batches as its inputs hold, weights staying in memory.\n"
+    "\n"
+    "  init      a new NetG with PyTorch's default init and DF-GAN's Affine init, keys as NetG's state_dict\n"
+    "  forward   fake images G(noise, cond) for every batch\n"
+    "  train     per batch: fake images (written to --fake-out before that batch's gradients are read),\n"
+    "            then the sum of one (B,3,S,S) array from each --grad stream is the gradient wrt the\n"
+    "            fake images; backward through G and an Adam step\n"
+    "\n"
+    "options:\n"
+    "  --imsize S, --nf N, --z-dim Z, --cond-dim C   architecture (init; read back from shapes otherwise)\n"
+    "  --seed K            initialisation seed (default 0)\n"
+    "  --ckpt FILE         the G checkpoint (.npz) to start from\n"
+    "  --noise FILE        noise stream;  --cond FILE  sentence-embedding stream\n"
+    "  --grad FILE         gradient stream wrt the fake images (repeatable; summed)\n"
+    "  --fake-out FILE     write each batch's fake images here (train)\n"
+    "  -o, --out FILE      output (init: checkpoint; forward: image stream)\n"
+    "  --save FILE         the updated checkpoint, with Adam state (train; may equal --ckpt)\n"
+    "  --dump-grads FILE   the last batch's parameter gradients, under the parameter keys (.npz)\n"
+    "  --lr X              Adam learning rate (default 1e-4)\n"
+    "  --beta1 X --beta2 X --eps X   Adam (defaults 0.0, 0.9, 1e-8, as DF-GAN)\n"
+    "  --log FILE          per-batch values as JSON lines appended to FILE (default: lines on stderr)\n"
+    "  --device cpu|cuda   where to compute (default cpu)\n"
+    "  -h, --help          this help\n";
+
+#define MAX_GRADS 16
+
+typedef struct {
+    const char *cmd;
+    int imsize, nf, z_dim, cond_dim;
+    long seed;
+    const char *ckpt, *noise, *cond, *out, *save, *dump, *fake_out, *log;
+    const char *grad[MAX_GRADS];
+    int ngrad;
+    double lr, beta1, beta2, eps;
+    device_t device;
+} options;
+
+static void parse(options *o, int argc, char **argv) {
+    enum { IMSIZE = 256, NF, ZDIM, CONDDIM, SEED, CKPT, NOISE, COND, GRAD, SAVE, DUMP, FAKEOUT, LR, B1, B2, EPS, LOG, DEVICE };
+    static const struct option longopts[] = {
+        {"imsize", 1, 0, IMSIZE}, {"nf", 1, 0, NF}, {"z-dim", 1, 0, ZDIM}, {"cond-dim", 1, 0, CONDDIM},
+        {"seed", 1, 0, SEED}, {"ckpt", 1, 0, CKPT}, {"noise", 1, 0, NOISE}, {"cond", 1, 0, COND},
+        {"grad", 1, 0, GRAD}, {"save", 1, 0, SAVE}, {"dump-grads", 1, 0, DUMP}, {"fake-out", 1, 0, FAKEOUT},
+        {"out", 1, 0, 'o'}, {"lr", 1, 0, LR}, {"beta1", 1, 0, B1}, {"beta2", 1, 0, B2}, {"eps", 1, 0, EPS},
+        {"log", 1, 0, LOG}, {"device", 1, 0, DEVICE}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->lr = 1e-4; o->beta1 = 0.0; o->beta2 = 0.9; o->eps = 1e-8;
+    const char *device = "cpu";
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage, stdout); close_stdout_or_die(); exit(0); }
+    if (argc < 2 || argv[1][0] == '-') die_usage("expected a command (init, forward or train), found %s (see --help)", argc < 2 ? "none" : argv[1]);
+    o->cmd = argv[1];
+    if (strcmp(o->cmd, "init") && strcmp(o->cmd, "forward") && strcmp(o->cmd, "train"))
+        die_usage("expected a command (init, forward or train), found '%s'", o->cmd);
+    optind = 2;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case IMSIZE: o->imsize = (int)parse_long("--imsize", optarg, 8, 1024); break;
+        case NF: o->nf = (int)parse_long("--nf", optarg, 1, 4096); break;
+        case ZDIM: o->z_dim = (int)parse_long("--z-dim", optarg, 1, 1 << 20); break;
+        case CONDDIM: o->cond_dim = (int)parse_long("--cond-dim", optarg, 1, 1 << 20); break;
+        case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
+        case CKPT: o->ckpt = optarg; break;
+        case NOISE: o->noise = optarg; break;
+        case COND: o->cond = optarg; break;
+        case GRAD:
+            if (o->ngrad == MAX_GRADS) die_usage("expected at most %d --grad streams, found more", MAX_GRADS);
+            o->grad[o->ngrad++] = optarg; break;
+        case SAVE: o->save = optarg; break;
+        case DUMP: o->dump = optarg; break;
+        case FAKEOUT: o->fake_out = optarg; break;
+        case 'o': o->out = optarg; break;
+        case LR: o->lr = parse_double("--lr", optarg); break;
+        case B1: o->beta1 = parse_double("--beta1", optarg); break;
+        case B2: o->beta2 = parse_double("--beta2", optarg); break;
+        case EPS: o->eps = parse_double("--eps", optarg); break;
+        case LOG: o->log = optarg; break;
+        case DEVICE: device = optarg; break;
+        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
+        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
+        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) die_usage("expected only options after '%s', found '%s'", o->cmd, argv[optind]);
+    if (!strcmp(o->cmd, "init")) {
+        if (!o->imsize || !o->nf || !o->z_dim || !o->cond_dim || !o->out)
+            die_usage("init expects --imsize, --nf, --z-dim, --cond-dim and -o, found some missing");
+        if (o->imsize & (o->imsize - 1) || o->imsize < 16)
+            die_usage("--imsize expects a power of two of at least 16, found %d", o->imsize);
+    } else {
+        if (!o->ckpt || !o->noise || !o->cond) die_usage("%s expects --ckpt, --noise and --cond, found some missing", o->cmd);
+        if (!strcmp(o->cmd, "forward") && !o->out) die_usage("forward expects -o FAKE.npy, found none");
+        if (!strcmp(o->cmd, "train") && (!o->ngrad || !o->save))
+            die_usage("train expects --grad and --save, found %s missing", o->ngrad ? "--save" : "--grad");
+    }
+    o->device = device_parse(device);
+}
+
+static void load(netg *g, const options *o) {
+    npz z;
+    ckpt_read(o->ckpt, &z);
+    netg_infer(g, &z, o->ckpt);
+    params_alloc(&g->ps, o->device);
+    ckpt_load(&g->ps, &z, o->ckpt);
+    npz_free(&z);
+}
+
+static void write_images(atomic_file **af, const char *path, const netg *g, float *host, float *stage, int B) {
+    int S = g->imsize;
+    OP(g->ps.device, cnhw_to_nchw, stage, g->img.data, B, 3, S * S);
+    dev_download(g->ps.device, host, stage, (size_t)3 * B * S * S);
+    if (!*af) *af = af_open(path);
+    int64_t shape[4] = {B, 3, S, S};
+    if (npy_write(af_stream(*af), NPY_F4, 4, shape, host) != 0 || fflush(af_stream(*af)) != 0)
+        die_runtime("expected to write images to '%s', found a write error", path);
+}
+
+static void run(const options *o) {
+    netg g;
+    if (!strcmp(o->cmd, "init")) {
+        netg_build(&g, o->imsize, o->nf, o->z_dim, o->cond_dim);
+        params_alloc(&g.ps, o->device);
+        netg_init_weights(&g, (uint64_t)o->seed);
+        ckpt_save(&g.ps, o->out);
+        netg_free(&g);
+        return;
+    }
+    load(&g, o);
+    int train = !strcmp(o->cmd, "train");
+    tstream noise, cond, grads[MAX_GRADS];
+    ts_open(&noise, "--noise", o->noise);
+    ts_open(&cond, "--cond", o->cond);
+    int S = g.imsize;
+    char zdesc[64], cdesc[64], idesc[64];
+    snprintf(zdesc, sizeof zdesc, "(B,%d)", g.z_dim);
+    snprintf(cdesc, sizeof cdesc, "(B,%d)", g.cond_dim);
+    snprintf(idesc, sizeof idesc, "(B,3,%d,%d)", S, S);
+    atomic_file *img_out = NULL;
+    const char *img_path = train ? o->fake_out : o->out;
+    steplog log;
+    steplog_open(&log, o->log);
+    float *host = NULL, *grad_sum = NULL, *stage = NULL, *dimg = NULL;
+    int Bcap = 0, opened = 0;
+    long batch = 0;
+    npy_array za, ca;
+    while (1) {
+        int64_t zw[2] = {-1, g.z_dim};
+        int more = ts_read_f32(&noise, 2, zw, zdesc, &za);
+        int64_t cw[2] = {more ? za.shape[0] : -1, g.cond_dim};
+        char cdesc_b[64];
+        if (more) snprintf(cdesc_b, sizeof cdesc_b, "(%lld,%d)", (long long)za.shape[0], g.cond_dim);
+        int cmore = ts_read_f32(&cond, 2, cw, more ? cdesc_b : cdesc, &ca);
+        if (!more && !cmore) break;
+        if (more != cmore)
+            die_usage("expected --noise and --cond to hold the same number of batches, found %ld and %ld",
+                      batch + more, batch + cmore);
+        batch++;
+        int B = (int)za.shape[0];
+        if (B > Bcap) {
+            Bcap = B;
+            size_t n = (size_t)3 * B * S * S;
+            free(host); free(grad_sum);
+            host = xmalloc(n * sizeof(float)); grad_sum = xmalloc(n * sizeof(float));
+            dev_free(o->device, stage); dev_free(o->device, dimg);
+            stage = dev_alloc(o->device, n); dimg = dev_alloc(o->device, n);
+        }
+        tensor zt = tensor_new2(o->device, B, g.z_dim), ct = tensor_new2(o->device, B, g.cond_dim);
+        tensor_upload(&zt, za.data);
+        tensor_upload(&ct, ca.data);
+        npy_free(&za); npy_free(&ca);
+        netg_forward(&g, zt.data, ct.data, B);
+        tensor_free(&zt); tensor_free(&ct);
+        if (img_path) write_images(&img_out, img_path, &g, host, stage, B);
+        if (!train) continue;
+        /* the gradient wrt the fake images: the sum of one array from each --grad stream */
+        if (!opened) { for (int i = 0; i < o->ngrad; i++) ts_open(&grads[i], "--grad", o->grad[i]); opened = 1; }
+        size_t n = (size_t)3 * B * S * S;
+        memset(grad_sum, 0, n * sizeof(float));
+        for (int i = 0; i < o->ngrad; i++) {
+            int64_t gw[4] = {B, 3, S, S};
+            char gdesc[64];
+            snprintf(gdesc, sizeof gdesc, "(%d,3,%d,%d)", B, S, S);
+            npy_array ga;
+            if (!ts_read_f32(&grads[i], 4, gw, gdesc, &ga))
+                die_usage("--grad %s: expected a gradient for batch %ld, found the end of the stream", o->grad[i], batch);
+            const float *gp = ga.data;
+            for (size_t k = 0; k < n; k++) grad_sum[k] += gp[k];
+            npy_free(&ga);
+        }
+        double norm = 0;
+        for (size_t k = 0; k < n; k++) norm += (double)grad_sum[k] * grad_sum[k];
+        dev_upload(o->device, stage, grad_sum, n);
+        OP(o->device, nchw_to_cnhw, dimg, stage, B, 3, S * S);
+        params_zero_grad(&g.ps);
+        netg_backward(&g, dimg);
+        params_adam_step(&g.ps, o->lr, o->beta1, o->beta2, o->eps);
+        const char *names[] = {"grad_norm"};
+        double vals[] = {sqrt(norm)};
+        steplog_write(&log, batch, 1, names, vals);
+    }
+    if (batch == 0) die_usage("--noise: expected at least one batch, found an empty stream");
+    /* close the image stream first: a reader on a FIFO ends its input there, then closes our --grad */
+    if (img_out) af_commit(img_out);
+    if (train) {
+        /* every --grad stream must be used up */
+        for (int i = 0; i < o->ngrad; i++) {
+            npy_array extra;
+            int64_t any[4] = {-1, -1, -1, -1};
+            if (ts_read_f32(&grads[i], 4, any, "(B,3,S,S)", &extra))
+                die_usage("--grad %s: expected %ld batches, found more", o->grad[i], batch);
+            ts_close(&grads[i]);
+        }
+    }
+    if (train) {
+        ckpt_save(&g.ps, o->save);
+        if (o->dump) ckpt_save_grads(&g.ps, o->dump);
+    }
+    steplog_close(&log);
+    ts_close(&noise); ts_close(&cond);
+    free(host); free(grad_sum);
+    dev_free(o->device, stage); dev_free(o->device, dimg);
+    netg_free(&g);
+}
+
+int main(int argc, char **argv) {
+    progname = "gen-step";
+    options o;
+    parse(&o, argc, argv);
+    run(&o);
+    return 0;
+}

@@ -1,0 +1,186 @@
+/* npy-info: list the arrays of .npy streams and .npz archives (also the checkpoint lister).
+ *
+ *   npy-info [FILE...]
+ *
+ * One line per array: "index dtype shape min=.. max=.. mean=.." for a stream, "key dtype shape
+ * ..." for an .npz; with several FILEs each line starts with "FILE: ". No FILE or "-" reads stdin
+ * (a stream, or an .npz). */
+#include "common.h"
+#include "npy.h"
+#include "npz.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: npy-info [FILE...]\n"
+    "List the arrays of .npy streams (arrays back to back) and .npz archives, one line each:\n"
+    "  index dtype shape min=.. max=.. mean=..   for a stream (index from 0)\n"
+    "  key dtype shape min=.. max=.. mean=..     for an .npz archive\n"
+    "Floating-point statistics skip NaNs and then add nan=COUNT. Empty arrays have no statistics.\n"
+    "With no FILE, or when FILE is -, read standard input. With several FILEs every line starts\n"
+    "with \"FILE: \".\n"
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a read or write failure.\n";
+
+static double half_to_double(uint16_t h) {
+    int e = (h >> 10) & 31, m = h & 1023;
+    double v = e == 0 ? ldexp(m, -24) : e == 31 ? (m ? NAN : INFINITY) : ldexp(m + 1024, e - 25);
+    return h >> 15 ? -v : v;
+}
+
+/* "min=.. max=.. mean=.." (and " nan=K"), or "" for an empty array. */
+static void stats(const npy_array *a, char *out, size_t n) {
+    out[0] = 0;
+    if (a->count == 0) return;
+    const unsigned char *p = a->data;
+    int64_t c = a->count;
+    if (a->dtype == NPY_F4 || a->dtype == NPY_F8 || a->dtype == NPY_F2) {
+        double lo = INFINITY, hi = -INFINITY, sum = 0;
+        int64_t nan = 0;
+        for (int64_t i = 0; i < c; i++) {
+            double v;
+            if (a->dtype == NPY_F4) { float f; memcpy(&f, p + 4 * i, 4); v = f; }
+            else if (a->dtype == NPY_F8) memcpy(&v, p + 8 * i, 8);
+            else { uint16_t h; memcpy(&h, p + 2 * i, 2); v = half_to_double(h); }
+            if (isnan(v)) { nan++; continue; }
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+            sum += v;
+        }
+        if (nan == c) snprintf(out, n, " nan=%lld", (long long)nan);
+        else if (nan) snprintf(out, n, " min=%.6g max=%.6g mean=%.6g nan=%lld", lo, hi, sum / (double)(c - nan), (long long)nan);
+        else snprintf(out, n, " min=%.6g max=%.6g mean=%.6g", lo, hi, sum / (double)c);
+        return;
+    }
+    if (a->dtype == NPY_U8) {
+        uint64_t lo = UINT64_MAX, hi = 0;
+        double sum = 0;
+        for (int64_t i = 0; i < c; i++) {
+            uint64_t v;
+            memcpy(&v, p + 8 * i, 8);
+            if (v < lo) lo = v;
+            if (v > hi) hi = v;
+            sum += (double)v;
+        }
+        snprintf(out, n, " min=%llu max=%llu mean=%.6g", (unsigned long long)lo, (unsigned long long)hi, sum / (double)c);
+        return;
+    }
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    double sum = 0;
+    for (int64_t i = 0; i < c; i++) {
+        int64_t v;
+        switch (a->dtype) {
+        case NPY_I1: v = ((const int8_t *)p)[i]; break;
+        case NPY_U1: v = p[i]; break;
+        case NPY_BOOL: v = p[i] != 0; break;
+        case NPY_I2: { int16_t t; memcpy(&t, p + 2 * i, 2); v = t; break; }
+        case NPY_U2: { uint16_t t; memcpy(&t, p + 2 * i, 2); v = t; break; }
+        case NPY_I4: { int32_t t; memcpy(&t, p + 4 * i, 4); v = t; break; }
+        case NPY_U4: { uint32_t t; memcpy(&t, p + 4 * i, 4); v = t; break; }
+        default: memcpy(&v, p + 8 * i, 8); break; /* NPY_I8 */
+        }
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+        sum += (double)v;
+    }
+    snprintf(out, n, " min=%lld max=%lld mean=%.6g", (long long)lo, (long long)hi, sum / (double)c);
+}
+
+static void print_line(const char *prefix, const char *label, const npy_array *a) {
+    char shape[32 * NPY_MAX_DIMS + 8], st[160];
+    npy_format_shape(shape, sizeof shape, a->ndim, a->shape);
+    stats(a, st, sizeof st);
+    printf("%s%s %s %s%s\n", prefix, label, npy_dtype_name(a->dtype), shape, st);
+}
+
+static void list_npz(npz *z, const char *prefix) {
+    for (int i = 0; i < z->n; i++) print_line(prefix, z->items[i].key, &z->items[i].arr);
+    npz_free(z);
+}
+
+static void info(const char *path, int prefixed) {
+    char prefix[4096 + 3] = "", err[512];
+    if (prefixed) snprintf(prefix, sizeof prefix, "%s: ", path);
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) die_usage("expected a readable file, found '%s': %s", path, strerror(errno));
+    struct stat st;
+    memset(&st, 0, sizeof st);
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+        die_usage("expected a readable file, found '%s': %s", path, strerror(EISDIR));
+    int c = getc(f);
+    if (c == EOF) {
+        if (ferror(f)) die_runtime("expected to read '%s', found %s", path, strerror(errno));
+        if (!is_stdin) fclose(f);
+        return; /* an empty stream: no arrays */
+    }
+    if (c == 'P') { /* not an .npy stream; a zip archive (.npz)? */
+        unsigned char pre[4] = {(unsigned char)c};
+        size_t len = 1 + fread(pre + 1, 1, 3, f);
+        int zip = len == 4 && (memcmp(pre, "PK\x03\x04", 4) == 0 || memcmp(pre, "PK\x05\x06", 4) == 0);
+        npz z;
+        if (!zip) {
+            npy_array a;
+            npy_read_mem(pre, len, &a, err, sizeof err);
+            die_usage("%s in array 0 of '%s'", err, path);
+        }
+        if (!is_stdin && S_ISREG(st.st_mode)) {
+            fclose(f);
+            if (npz_read(path, &z, err, sizeof err) != 0) die_usage("%s", err);
+        } else {
+            size_t cap = 1 << 16, k;
+            unsigned char *buf = xmalloc(cap);
+            memcpy(buf, pre, len);
+            while ((k = fread(buf + len, 1, cap - len, f)) > 0)
+                if ((len += k) == cap) buf = xrealloc(buf, cap *= 2);
+            if (ferror(f)) die_runtime("expected to read '%s', found %s", path, strerror(errno));
+            if (!is_stdin) fclose(f);
+            int r = npz_read_mem(buf, len, path, &z, err, sizeof err);
+            free(buf);
+            if (r != 0) die_usage("%s", err);
+        }
+        list_npz(&z, prefix);
+        return;
+    }
+    ungetc(c, f);
+    npy_array a;
+    long i = 0;
+    int r;
+    while ((r = npy_read(f, &a, err, sizeof err)) == 1) {
+        char label[32];
+        snprintf(label, sizeof label, "%ld", i++);
+        print_line(prefix, label, &a);
+        npy_free(&a);
+        if (fflush(stdout) != 0) die_runtime("expected to write standard output, found %s", strerror(errno));
+    }
+    if (r < 0) {
+        if (ferror(f)) die_runtime("%s in array %ld of '%s'", err, i, path);
+        die_usage("%s in array %ld of '%s'", err, i, path);
+    }
+    if (!is_stdin) fclose(f);
+}
+
+int main(int argc, char **argv) {
+    progname = "npy-info";
+    const char **files = xcalloc((size_t)argc, sizeof *files);
+    int nfiles = 0, opts = 1;
+    for (int i = 1; i < argc; i++) {
+        if (opts && strcmp(argv[i], "--") == 0) { opts = 0; continue; }
+        if (opts && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
+            fputs(usage, stdout);
+            close_stdout_or_die();
+            return EXIT_OK;
+        }
+        if (opts && argv[i][0] == '-' && argv[i][1]) die_usage("expected FILE... or --help, found '%s'", argv[i]);
+        files[nfiles++] = argv[i];
+    }
+    if (nfiles == 0) info("-", 0);
+    for (int i = 0; i < nfiles; i++) info(files[i], nfiles > 1);
+    free(files);
+    close_stdout_or_die();
+    return EXIT_OK;
+}

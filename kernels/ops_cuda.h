@@ -1,0 +1,88 @@
+/* ops_cuda.h: the CUDA twins of the CPU ops (name_cuda, float, device pointers; the signatures
+ * and conventions are those of lib/ops_cpu_decl.h) and the device layer (memory, copies, sync).
+ *
+ * Every op is enqueued on the default stream and returns without waiting, except those that
+ * return a host value (hinge_forward_cuda, vec_dot_cuda), which wait for their result.
+ * Errors end the program through die_runtime with a one-line message naming the CUDA error.
+ * A build without nvcc links kernels/nocuda.c instead: the same symbols, each of which dies
+ * saying so, and cuda_device_available() returning 0. */
+#ifndef DFGAN_OPS_CUDA_H
+#define DFGAN_OPS_CUDA_H
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define R float
+#define F(n) n##_cuda
+#include "ops_cpu_decl.h"
+#undef R
+#undef F
+
+/* 1 if a usable GPU exists (one that runs this build's kernels); else 0 and the reason in why. */
+int cuda_device_available(char *why, size_t n);
+void *cuda_alloc(size_t bytes);                    /* die_runtime on failure; 0 bytes gives NULL */
+void cuda_free(void *p);                           /* NULL is fine */
+void cuda_upload(void *dst_dev, const void *src_host, size_t bytes);
+void cuda_download(void *dst_host, const void *src_dev, size_t bytes);
+void cuda_copy(void *dst_dev, const void *src_dev, size_t bytes);
+void cuda_zero(void *p, size_t bytes);
+void cuda_sync(void);                              /* die_runtime naming the CUDA error on failure */
+
+/* Bytes conv2d's column matrix may take on the GPU before the batch is split into chunks of
+ * samples (default 1 GiB); a tuning knob, as conv2d_col_limit_cpu is on the CPU. */
+extern size_t conv2d_col_limit_cuda;
+
+#ifdef __cplusplus
+}
+#endif
+
+/* ---- for the kernels/ sources only: error checks, cuBLAS handle, scratch, launch shapes ---- */
+#ifdef __CUDACC__
+#include <cuda_runtime.h>
+#include <cublas_v2.h>
+
+/* lib/common.h is C11 (_Noreturn); its one function the kernels use, declared for C++. */
+extern "C" void die_runtime(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+void cuda_check(cudaError_t e, const char *what);      /* die_runtime unless e == cudaSuccess */
+void cublas_check(cublasStatus_t s, const char *what);
+#define CUDA_CHECK(call) cuda_check((call), #call)
+#define CUBLAS_CHECK(call) cublas_check((call), #call)
+/* after every kernel launch: a bad launch configuration or a missing kernel image */
+#define CUDA_LAUNCHED(name) cuda_check(cudaGetLastError(), "launch of " name)
+
+cublasHandle_t cuda_blas(void);                        /* created on first use */
+/* Grow-only device scratch buffers (never shrink, never freed before exit). Slot 0: conv2d's
+ * column matrix; slot 1: partial sums of reductions. Safe to reuse between ops because every
+ * op runs on the default stream in order. */
+void *cuda_scratch(int slot, size_t bytes);
+
+#define CUDA_THREADS 256
+/* blocks for a grid-stride loop over n elements (n > 0) */
+static inline unsigned cuda_blocks(size_t n) {
+    size_t b = (n + CUDA_THREADS - 1) / CUDA_THREADS;
+    return (unsigned)(b > 65536 ? 65536 : b);
+}
+#define GRID_STRIDE(i, n) \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (size_t)(n); \
+         i += (size_t)blockDim.x * gridDim.x)
+
+/* Sum of v over the block (blockDim.x a multiple of 32, at most 1024); the result is valid in
+ * every thread. Uses 32 elements of shared memory; call it the same number of times in all
+ * threads. */
+template <typename T> static __device__ __forceinline__ T block_sum(T v) {
+    __shared__ T part[32];
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, nwarps = blockDim.x >> 5;
+    __syncthreads();                           /* part[] may still be read by a previous call */
+    if (lane == 0) part[warp] = v;
+    __syncthreads();
+    v = lane < nwarps ? part[lane] : (T)0;
+    for (int o = 16; o > 0; o >>= 1) v += __shfl_down_sync(0xffffffffu, v, o);
+    return __shfl_sync(0xffffffffu, v, 0);
+}
+#endif
+
+#endif

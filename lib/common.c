@@ -1,0 +1,70 @@
+/* common.c: error reporting, exit codes and allocation helpers (see common.h). */
+#include "common.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *progname = "dfgan";
+static void (*die_hook)(void);
+
+void set_die_hook(void (*hook)(void)) { die_hook = hook; }
+
+static void vmessage(const char *fmt, va_list ap) {
+    fprintf(stderr, "%s: ", progname);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+_Noreturn static void vdie(int code, const char *fmt, va_list ap) {
+    vmessage(fmt, ap);
+    if (die_hook) { void (*h)(void) = die_hook; die_hook = NULL; h(); }
+    exit(code);
+}
+
+void die_usage(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vdie(EXIT_USAGE, fmt, ap); }
+void die_runtime(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vdie(EXIT_RUNTIME, fmt, ap); }
+void warnx(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap); }
+
+void *xmalloc(size_t n) {
+    void *p = malloc(n ? n : 1);
+    if (!p) die_runtime("expected %zu bytes of memory, found malloc failing", n);
+    return p;
+}
+void *xcalloc(size_t n, size_t size) {
+    void *p = calloc(n ? n : 1, size ? size : 1);
+    if (!p) die_runtime("expected %zu bytes of memory, found calloc failing", n * size);
+    return p;
+}
+void *xrealloc(void *p, size_t n) {
+    void *q = realloc(p, n ? n : 1);
+    if (!q) die_runtime("expected %zu bytes of memory, found realloc failing", n);
+    return q;
+}
+char *xstrdup(const char *s) {
+    size_t n = strlen(s) + 1;
+    return memcpy(xmalloc(n), s, n);
+}
+
+long parse_long(const char *flag, const char *s, long lo, long hi) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi)
+        die_usage("%s expects an integer in [%ld, %ld], found '%s'", flag, lo, hi, s);
+    return v;
+}
+double parse_double(const char *flag, const char *s) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (!*s || *end || errno) die_usage("%s expects a number, found '%s'", flag, s);
+    return v;
+}
+
+void close_stdout_or_die(void) {
+    if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
+        die_runtime("expected to write standard output, found %s", strerror(errno));
+}

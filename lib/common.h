@@ -1,0 +1,40 @@
+/* common.h: error reporting, exit codes and allocation helpers shared by every tool.
+ *
+ * Manners (DESIGN.md): errors are one line on stderr, "tool: what was expected, what was found";
+ * usage and input errors exit 2, runtime errors exit 1. Before exiting on an error every
+ * output registered with atomic_file.h that is not yet committed is removed, so nothing
+ * half-written is left at an output path. */
+#ifndef DFGAN_COMMON_H
+#define DFGAN_COMMON_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+/* Name printed before every message; each tool sets it first thing in main(). */
+extern const char *progname;
+
+/* Print "progname: message" and exit with EXIT_USAGE (bad flags, bad input data). */
+_Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "progname: message" and exit with EXIT_RUNTIME (I/O failure, out of memory, device). */
+_Noreturn void die_runtime(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "progname: message" on stderr and go on. */
+void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Hook run before an error exit (atomic_file.h installs its clean-up here). */
+void set_die_hook(void (*hook)(void));
+
+void *xmalloc(size_t n);            /* dies with EXIT_RUNTIME when memory runs out */
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* Parse a whole string as a number or die_usage naming the flag. */
+long parse_long(const char *flag, const char *s, long lo, long hi);
+double parse_double(const char *flag, const char *s);
+
+/* Flush and close stdout, reporting a failed write (e.g. into a closed pipe) as a runtime error. */
+void close_stdout_or_die(void);
+
+#endif

@@ -1,0 +1,115 @@
+/* affine.c: the reshaping and modulating ops of DF-GAN's blocks: per-sample per-channel affine
+ * modulation gamma·x + beta (DFBLK), the sentence embedding replicated over space (NetC's
+ * input), row concatenation (noise ‖ sentence), and the NCHW <-> CNHW layout transposes.
+ * Every gradient here is an activation gradient and is assigned. */
+#include <string.h>
+#include "real.h"
+
+#define PAR_MIN 32768   /* elements below which a loop runs on one thread */
+
+/* out (C,B,HW) = gamma[b,c]·x[c,b,:] + beta[b,c];  gamma, beta (B,C); out may alias x */
+void OPNAME(affine_forward)(real *out, const real *x, const real *gamma, const real *beta,
+                            int C, int B, int HW)
+{
+    const int rows = C * B;
+#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const int c = r / B, b = r % B;
+        const real g = gamma[(size_t)b * C + c], e = beta[(size_t)b * C + c];
+        const real *s = x + (size_t)r * HW;
+        real *d = out + (size_t)r * HW;
+        for (int i = 0; i < HW; i++) d[i] = g * s[i] + e;
+    }
+}
+
+/* dx (C,B,HW) = gamma·dout;  dgamma (B,C) = Σ_i dout·x;  dbeta (B,C) = Σ_i dout (all assigned) */
+void OPNAME(affine_backward)(real *dx, real *dgamma, real *dbeta, const real *dout, const real *x,
+                             const real *gamma, int C, int B, int HW)
+{
+    const int rows = C * B;
+#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const int c = r / B, b = r % B;
+        const size_t k = (size_t)b * C + c;
+        const real *g = dout + (size_t)r * HW, *s = x + (size_t)r * HW;
+        if (dgamma || dbeta) {
+            double sg = 0, sb = 0;
+            for (int i = 0; i < HW; i++) {
+                sg += (double)g[i] * s[i];
+                sb += g[i];
+            }
+            if (dgamma) dgamma[k] = (real)sg;
+            if (dbeta) dbeta[k] = (real)sb;
+        }
+        if (dx) {
+            const real gm = gamma[k];
+            real *d = dx + (size_t)r * HW;
+            for (int i = 0; i < HW; i++) d[i] = gm * g[i];
+        }
+    }
+}
+
+/* out (S,B,HW): out[s,b,:] = in[b,s];  in (B,S) */
+void OPNAME(replicate_forward)(real *out, const real *in, int B, int S, int HW)
+{
+    const int rows = S * B;
+#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const real v = in[(size_t)(r % B) * S + r / B];
+        real *d = out + (size_t)r * HW;
+        for (int i = 0; i < HW; i++) d[i] = v;
+    }
+}
+
+/* ds (B,S) = Σ_i dout[s,b,i];  dout (S,B,HW) */
+void OPNAME(replicate_backward)(real *ds, const real *dout, int B, int S, int HW)
+{
+    const int rows = S * B;
+#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const real *g = dout + (size_t)r * HW;
+        double s = 0;
+        for (int i = 0; i < HW; i++) s += g[i];
+        ds[(size_t)(r % B) * S + r / B] = (real)s;
+    }
+}
+
+/* out (B,A+Bn) = [a (B,A) | b (B,Bn)] */
+void OPNAME(concat_rows_forward)(real *out, const real *a, const real *b, int B, int A, int Bn)
+{
+    for (int i = 0; i < B; i++) {
+        real *d = out + (size_t)i * (A + Bn);
+        memcpy(d, a + (size_t)i * A, (size_t)A * sizeof(real));
+        memcpy(d + A, b + (size_t)i * Bn, (size_t)Bn * sizeof(real));
+    }
+}
+
+/* da (B,A), db (B,Bn) = the two column blocks of dout (B,A+Bn); either may be NULL */
+void OPNAME(concat_rows_backward)(real *da, real *db, const real *dout, int B, int A, int Bn)
+{
+    for (int i = 0; i < B; i++) {
+        const real *g = dout + (size_t)i * (A + Bn);
+        if (da) memcpy(da + (size_t)i * A, g, (size_t)A * sizeof(real));
+        if (db) memcpy(db + (size_t)i * Bn, g + A, (size_t)Bn * sizeof(real));
+    }
+}
+
+/* out (C,B,HW) <- in (B,C,HW) */
+void OPNAME(nchw_to_cnhw)(real *out, const real *in, int B, int C, int HW)
+{
+#pragma omp parallel for schedule(static) if ((size_t)B * C * HW > 4 * PAR_MIN)
+    for (int r = 0; r < C * B; r++) {
+        const int c = r / B, b = r % B;
+        memcpy(out + (size_t)r * HW, in + ((size_t)b * C + c) * HW, (size_t)HW * sizeof(real));
+    }
+}
+
+/* out (B,C,HW) <- in (C,B,HW) */
+void OPNAME(cnhw_to_nchw)(real *out, const real *in, int B, int C, int HW)
+{
+#pragma omp parallel for schedule(static) if ((size_t)B * C * HW > 4 * PAR_MIN)
+    for (int r = 0; r < B * C; r++) {
+        const int b = r / C, c = r % C;
+        memcpy(out + (size_t)r * HW, in + ((size_t)c * B + b) * HW, (size_t)HW * sizeof(real));
+    }
+}

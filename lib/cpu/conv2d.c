@@ -1,0 +1,203 @@
+/* conv2d.c: 2-D convolution over a channel-major batch, PyTorch nn.Conv2d semantics (square
+ * kernel K, any stride, zero padding, optional bias).
+ *
+ * The batch is one matrix product: im2col turns in (C,B,H,W) into col (C·K·K, B·Ho·Wo), then
+ * out (OC, B·Ho·Wo) = w (OC, C·K·K) · col. Backward: dw += dout · colᵀ, dcol = wᵀ · dout, then
+ * col2im scatters dcol into din. K=1, stride 1, pad 0 needs no im2col: the input already is col.
+ * col lives in a grow-only static scratch buffer (one per scalar type, since this file is
+ * compiled once per type); when it would pass conv2d_col_limit bytes the batch is processed in
+ * chunks of samples, and each chunk's slice of out/dout is a column block of (OC, B·Ho·Wo)
+ * addressed through the gemm's leading dimension. Not reentrant (one static buffer). */
+#include <stdlib.h>
+#include <string.h>
+#include "real.h"
+#include "common.h"
+
+/* Bytes the col matrix may take before the batch is split into chunks of samples. Not in
+ * ops_cpu_decl.h: a tuning knob that the tests lower to exercise the chunked path. */
+size_t OPNAME(conv2d_col_limit) = (size_t)64 << 20;
+
+static real *scratch;
+static size_t scratch_cap;
+
+static real *get_scratch(size_t n)
+{
+    if (n > scratch_cap) {
+        free(scratch);
+        scratch = xmalloc(n * sizeof(real));
+        scratch_cap = n;
+    }
+    return scratch;
+}
+
+/* Samples per chunk: as many as fit conv2d_col_limit, balanced so the chunks are even. */
+static int chunk_samples(int B, size_t col_per_sample)
+{
+    size_t bytes = col_per_sample * sizeof(real);
+    size_t fit = bytes ? OPNAME(conv2d_col_limit) / bytes : (size_t)B;
+    if (fit < 1) fit = 1;
+    if (fit >= (size_t)B) return B;
+    int nchunks = (int)(((size_t)B + fit - 1) / fit);
+    return (B + nchunks - 1) / nchunks;
+}
+
+/* Range [*lo, *hi) of output columns ow whose input column ow·stride − pad + kw lies in [0, W). */
+static void valid_range(int *lo, int *hi, int W, int Wo, int kw, int stride, int pad)
+{
+    int a = pad - kw;                       /* need ow·stride >= a */
+    int l = a > 0 ? (a + stride - 1) / stride : 0;
+    int e = W - 1 + pad - kw;               /* need ow·stride <= e */
+    int h = e >= 0 ? e / stride + 1 : 0;
+    if (h > Wo) h = Wo;
+    if (l > h) l = h;
+    *lo = l;
+    *hi = h;
+}
+
+/* col (C·K·K, nb·Ho·Wo) <- samples b0 .. b0+nb−1 of in (C,B,H,W). Row r = (c,kh,kw); column
+ * (b−b0, oh, ow). Each row is written front to back, a Wo-long run at a time. */
+static void im2col(real *col, const real *in, int B, int C, int H, int W, int K, int stride,
+                   int pad, int Ho, int Wo, int b0, int nb)
+{
+    const size_t HW = (size_t)H * W, N = (size_t)nb * Ho * Wo;
+    const int rows = C * K * K;
+#pragma omp parallel for schedule(static) if ((size_t)rows * N > 65536)
+    for (int r = 0; r < rows; r++) {
+        const int c = r / (K * K), kh = (r / K) % K, kw = r % K;
+        int lo, hi;
+        valid_range(&lo, &hi, W, Wo, kw, stride, pad);
+        real *dst = col + (size_t)r * N;
+        for (int b = 0; b < nb; b++) {
+            const real *src = in + ((size_t)c * B + b0 + b) * HW;
+            for (int oh = 0; oh < Ho; oh++, dst += Wo) {
+                const int ih = oh * stride - pad + kh;
+                if (ih < 0 || ih >= H) {
+                    memset(dst, 0, (size_t)Wo * sizeof(real));
+                    continue;
+                }
+                /* s[ow·stride] = in[ih][ow·stride − pad + kw] for ow in [lo, hi) */
+                for (int ow = 0; ow < lo; ow++) dst[ow] = 0;
+                if (hi > lo) {
+                    const real *s = src + (size_t)ih * W + (lo * stride - pad + kw);
+                    if (stride == 1)
+                        memcpy(dst + lo, s, (size_t)(hi - lo) * sizeof(real));
+                    else
+                        for (int ow = lo; ow < hi; ow++) dst[ow] = s[(ow - lo) * stride];
+                }
+                for (int ow = hi; ow < Wo; ow++) dst[ow] = 0;
+            }
+        }
+    }
+}
+
+/* din (C,B,H,W) samples b0 .. b0+nb−1 = scatter-add of col (C·K·K, nb·Ho·Wo), assigned.
+ * Parallel over (c, b) planes: each plane of din is owned by one thread. */
+static void col2im(real *din, const real *col, int B, int C, int H, int W, int K, int stride,
+                   int pad, int Ho, int Wo, int b0, int nb)
+{
+    const size_t HW = (size_t)H * W, HoWo = (size_t)Ho * Wo, N = (size_t)nb * HoWo;
+    const int planes = C * nb;
+#pragma omp parallel for schedule(static) if ((size_t)planes * HW * K * K > 65536)
+    for (int p = 0; p < planes; p++) {
+        const int c = p / nb, b = p % nb;
+        real *d = din + ((size_t)c * B + b0 + b) * HW;
+        memset(d, 0, HW * sizeof(real));
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++) {
+                int lo, hi;
+                valid_range(&lo, &hi, W, Wo, kw, stride, pad);
+                const real *s = col + ((size_t)(c * K + kh) * K + kw) * N + (size_t)b * HoWo;
+                for (int oh = 0; oh < Ho; oh++, s += Wo) {
+                    const int ih = oh * stride - pad + kh;
+                    if (ih < 0 || ih >= H || hi <= lo) continue;
+                    real *dr = d + (size_t)ih * W + (lo * stride - pad + kw);
+                    if (stride == 1)
+                        for (int ow = lo; ow < hi; ow++) dr[ow - lo] += s[ow];
+                    else
+                        for (int ow = lo; ow < hi; ow++) dr[(ow - lo) * stride] += s[ow];
+                }
+            }
+    }
+}
+
+static int out_size(int n, int K, int stride, int pad) { return (n + 2 * pad - K) / stride + 1; }
+
+/* out (OC,B,Ho,Wo) = w (OC,C,K,K) ⋆ in (C,B,H,W) + b (OC) */
+void OPNAME(conv2d_forward)(real *out, const real *in, const real *w, const real *b,
+                            int B, int C, int H, int W, int OC, int K, int stride, int pad)
+{
+    const int Ho = out_size(H, K, stride, pad), Wo = out_size(W, K, stride, pad);
+    const size_t HoWo = (size_t)Ho * Wo, N = (size_t)B * HoWo;
+    const int CKK = C * K * K;
+    if (b) {
+        /* preset the bias so the gemm adds onto it (beta = 1 spares a pass over out) */
+#pragma omp parallel for schedule(static) if ((size_t)OC * N > 65536)
+        for (int oc = 0; oc < OC; oc++) {
+            real *o = out + (size_t)oc * N, v = b[oc];
+            for (size_t i = 0; i < N; i++) o[i] = v;
+        }
+    }
+    const real beta = b ? 1 : 0;
+    if (K == 1 && stride == 1 && pad == 0) {
+        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)N, C,
+                   1, w, C, in, (int)N, beta, out, (int)N);
+        return;
+    }
+    const int nb = chunk_samples(B, (size_t)CKK * HoWo);
+    real *col = get_scratch((size_t)CKK * nb * HoWo);
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        const int n = B - b0 < nb ? B - b0 : nb, Nc = (int)(n * HoWo);
+        im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, b0, n);
+        /* out[:, b0·HoWo : (b0+n)·HoWo] (OC, Nc, ld N) = w (OC, CKK) · col (CKK, Nc) */
+        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, Nc, CKK,
+                   1, w, CKK, col, Nc, beta, out + b0 * HoWo, (int)N);
+    }
+}
+
+/* din (C,B,H,W) = wᵀ·dout scattered back (assigned); dw (OC,C,K,K) += dout·colᵀ;
+ * db (OC) += Σ dout over (B,Ho,Wo). dout (OC,B,Ho,Wo). */
+void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, const real *in,
+                             const real *w, int B, int C, int H, int W, int OC, int K,
+                             int stride, int pad)
+{
+    const int Ho = out_size(H, K, stride, pad), Wo = out_size(W, K, stride, pad);
+    const size_t HoWo = (size_t)Ho * Wo, N = (size_t)B * HoWo;
+    const int CKK = C * K * K;
+    if (db) {
+#pragma omp parallel for schedule(static) if ((size_t)OC * N > 65536)
+        for (int oc = 0; oc < OC; oc++) {
+            const real *g = dout + (size_t)oc * N;
+            double s = 0;
+            for (size_t i = 0; i < N; i++) s += g[i];
+            db[oc] += (real)s;
+        }
+    }
+    if (!din && !dw) return;
+    if (K == 1 && stride == 1 && pad == 0) {
+        if (dw)  /* dw (OC,C) += dout (OC,N) · inᵀ (N,C) */
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)N,
+                       1, dout, (int)N, in, (int)N, 1, dw, C);
+        if (din) /* din (C,N) = wᵀ (C,OC) · dout (OC,N) */
+            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)N, OC,
+                       1, w, C, dout, (int)N, 0, din, (int)N);
+        return;
+    }
+    const int nb = chunk_samples(B, (size_t)CKK * HoWo);
+    real *col = get_scratch((size_t)CKK * nb * HoWo);
+    for (int b0 = 0; b0 < B; b0 += nb) {
+        const int n = B - b0 < nb ? B - b0 : nb, Nc = (int)(n * HoWo);
+        const real *g = dout + b0 * HoWo;   /* (OC, Nc) block, leading dimension N */
+        if (dw) {
+            im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, b0, n);
+            /* dw (OC, CKK) += g (OC, Nc) · colᵀ (Nc, CKK) */
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, Nc,
+                       1, g, (int)N, col, Nc, 1, dw, CKK);
+        }
+        if (din) {
+            /* dcol (CKK, Nc) = wᵀ (CKK, OC) · g (OC, Nc), into the same scratch */
+            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, Nc, OC,
+                       1, w, CKK, g, (int)N, 0, col, Nc);
+            col2im(din, col, B, C, H, W, K, stride, pad, Ho, Wo, b0, n);
+        }
+    }
+}

@@ -1,0 +1,64 @@
+/* vec.c: vector helpers and the Adam update (torch.optim.Adam semantics, no weight decay,
+ * no amsgrad). */
+#include <math.h>
+#include <stddef.h>
+#include "real.h"
+
+#ifdef OPS_F64
+#define SQRT sqrt
+#else
+#define SQRT sqrtf
+#endif
+#define PAR_MIN 65536   /* elements below which a loop runs on one thread */
+
+/* out (n) = a + b */
+void OPNAME(vec_add)(real *out, const real *a, const real *b, size_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* y (n) += alpha·x */
+void OPNAME(vec_axpy)(real *y, real alpha, const real *x, size_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] += alpha * x[i];
+}
+
+/* y (n) *= alpha */
+void OPNAME(vec_scale)(real *y, real alpha, size_t n)
+{
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) y[i] *= alpha;
+}
+
+/* Σ a·b, accumulated in double */
+double OPNAME(vec_dot)(const real *a, const real *b, size_t n)
+{
+    double s = 0;
+#pragma omp parallel for simd schedule(static) reduction(+ : s) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    return s;
+}
+
+/* One Adam step on p (n) with gradient g (n); step is the 1-based count after this update.
+ *   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²
+ *   p −= lr/(1−b1^step) · m / (sqrt(v)/sqrt(1−b2^step) + eps)
+ * Bias corrections in double, the elementwise work in `real` as PyTorch does for float. */
+void OPNAME(adam_update)(real *p, real *m, real *v, const real *g, size_t n,
+                         double lr, double beta1, double beta2, double eps, long step)
+{
+    const double bc1 = 1 - pow(beta1, (double)step), bc2 = 1 - pow(beta2, (double)step);
+    const real step_size = (real)(lr / bc1), inv_bc2_sqrt = (real)(1 / sqrt(bc2));
+    const real b1 = (real)beta1, b2 = (real)beta2, c1 = (real)(1 - beta1), c2 = (real)(1 - beta2);
+    const real e = (real)eps;
+#pragma omp parallel for simd schedule(static) if (n > PAR_MIN)
+    for (size_t i = 0; i < n; i++) {
+        const real gi = g[i];
+        const real mi = b1 * m[i] + c1 * gi;
+        const real vi = b2 * v[i] + c2 * gi * gi;
+        m[i] = mi;
+        v[i] = vi;
+        p[i] -= step_size * mi / (SQRT(vi) * inv_bc2_sqrt + e);
+    }
+}

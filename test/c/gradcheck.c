@@ -1,0 +1,809 @@
+/* gradcheck.c: checks every CPU op of lib/ops_cpu_decl.h.
+ *
+ * For each op, in double (the _cpu_f64 build of lib/cpu/):
+ *   - the forward against a direct naive reference written here;
+ *   - every analytic gradient (inputs and parameters) of L = Σ r·out, r random, against central
+ *     differences (eps 1e-6); error = max|analytic − numeric| / max|numeric|, tolerance 1e-6;
+ *   - that parameter gradients accumulate onto a pre-filled buffer and that activation
+ *     gradients are assigned (their buffers are pre-filled with NaN);
+ *   - that NULL gradient pointers skip work without changing the others.
+ * Then the float build (_cpu) on the same inputs against the double one (relative L2 < 1e-5),
+ * and adam_update against a hand-written double reference over 3 steps.
+ * Prints one line per case with its worst errors; exits 1 if anything failed. */
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "ops_cpu.h"
+
+/* tuning knob of lib/cpu/conv2d.c (bytes of col before the batch is chunked) */
+extern size_t conv2d_col_limit_cpu, conv2d_col_limit_cpu_f64;
+
+#define FD_EPS 1e-6
+#define TOL_FD 1e-6     /* finite differences vs analytic, relative to the gradient's max */
+#define TOL_FWD 1e-12   /* double forward vs the naive reference */
+#define TOL_F32 1e-5    /* float vs double, relative L2 */
+
+/* ---- small helpers ---- */
+
+static uint64_t rng_s = 0x2545F4914F6CDD1DULL;
+static double urand(void)   /* splitmix64 -> [0,1) */
+{
+    uint64_t z = (rng_s += 0x9E3779B97F4A7C15ULL);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+    return (double)((z ^ (z >> 31)) >> 11) / 9007199254740992.0;
+}
+static double *alloc(size_t n) { double *p = calloc(n ? n : 1, sizeof *p); if (!p) abort(); return p; }
+static float *allocf(size_t n) { float *p = calloc(n ? n : 1, sizeof *p); if (!p) abort(); return p; }
+static double *rnd(size_t n) { double *p = alloc(n); for (size_t i = 0; i < n; i++) p[i] = 2 * urand() - 1; return p; }
+/* values in ±[gap, 1]: away from the kink at 0 */
+static double *rnd_away(size_t n, double gap)
+{
+    double *p = alloc(n);
+    for (size_t i = 0; i < n; i++) p[i] = (urand() < 0.5 ? -1 : 1) * (gap + (1 - gap) * urand());
+    return p;
+}
+static double *dup(const double *a, size_t n) { double *p = alloc(n); memcpy(p, a, n * sizeof *p); return p; }
+static double *nans(size_t n) { double *p = alloc(n); for (size_t i = 0; i < n; i++) p[i] = NAN; return p; }
+static float *tof(const double *a, size_t n) { float *p = allocf(n); for (size_t i = 0; i < n; i++) p[i] = (float)a[i]; return p; }
+static float *nansf(size_t n) { float *p = allocf(n); for (size_t i = 0; i < n; i++) p[i] = NAN; return p; }
+static double dot(const double *a, const double *b, size_t n) { double s = 0; for (size_t i = 0; i < n; i++) s += a[i] * b[i]; return s; }
+
+/* max|a − b| / max|b| (NaN anywhere gives NaN, which fails every check) */
+static double rel_max(const double *a, const double *b, size_t n)
+{
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs(a[i] - b[i]);
+        if (isnan(d)) return NAN;
+        if (d > e) e = d;
+        if (fabs(b[i]) > m) m = fabs(b[i]);
+    }
+    return e / (m > 1e-300 ? m : 1);
+}
+/* ‖f − d‖ / ‖d‖ */
+static double rel_l2f(const float *f, const double *d, size_t n)
+{
+    double e = 0, m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double x = (double)f[i] - d[i];
+        if (isnan(x)) return NAN;
+        e += x * x;
+        m += d[i] * d[i];
+    }
+    return sqrt(e) / (m > 1e-300 ? sqrt(m) : 1);
+}
+static void sub(double *a, const double *b, size_t n) { for (size_t i = 0; i < n; i++) a[i] -= b[i]; }
+
+/* ---- result lines: one per case, listing each check's error ---- */
+
+static int failures, checks;
+static char line[1024];
+static int line_bad;
+static void case_begin(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void case_begin(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    line_bad = 0;
+}
+static void check(const char *what, double err, double tol)
+{
+    size_t l = strlen(line);
+    int ok = err <= tol;   /* false for NaN */
+    checks++;
+    if (!ok) {
+        failures++;
+        line_bad = 1;
+    }
+    snprintf(line + l, sizeof line - l, " %s %.1e%s", what, err, ok ? "" : "(FAIL)");
+}
+static void case_end(void)
+{
+    printf("%-4s %s\n", line_bad ? "FAIL" : "ok", line);
+    if (line_bad) fprintf(stderr, "gradcheck: FAILED: %s\n", line);
+}
+
+/* ---- finite differences: the forward is a callback over a context the test owns ---- */
+
+typedef struct {
+    void (*fwd)(void *ctx);
+    void *ctx;
+    const double *out, *r;   /* out is written by fwd; r is the upstream gradient */
+    size_t nout;
+} Loss;
+
+static double loss(const Loss *L) { L->fwd(L->ctx); return dot(L->out, L->r, L->nout); }
+
+/* ng (n) = ∂L/∂x by central differences, perturbing x in place */
+static double *numgrad(double *x, size_t n, const Loss *L)
+{
+    double *ng = alloc(n);
+    for (size_t i = 0; i < n; i++) {
+        const double s = x[i];
+        x[i] = s + FD_EPS;
+        const double lp = loss(L);
+        x[i] = s - FD_EPS;
+        const double lm = loss(L);
+        x[i] = s;
+        ng[i] = (lp - lm) / (2 * FD_EPS);
+    }
+    L->fwd(L->ctx);
+    return ng;
+}
+
+/* =============================== conv2d =============================== */
+
+typedef struct { double *out, *in, *w, *b; int B, C, H, W, OC, K, s, p; } Conv;
+static void conv_fwd(void *v)
+{
+    Conv *c = v;
+    conv2d_forward_cpu_f64(c->out, c->in, c->w, c->b, c->B, c->C, c->H, c->W, c->OC, c->K, c->s, c->p);
+}
+static void conv_naive(double *out, const double *in, const double *w, const double *b,
+                       int B, int C, int H, int W, int OC, int K, int s, int p)
+{
+    const int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+    for (int oc = 0; oc < OC; oc++)
+        for (int n = 0; n < B; n++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    double acc = b ? b[oc] : 0;
+                    for (int c = 0; c < C; c++)
+                        for (int kh = 0; kh < K; kh++)
+                            for (int kw = 0; kw < K; kw++) {
+                                int ih = oh * s - p + kh, iw = ow * s - p + kw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                acc += w[((oc * C + c) * K + kh) * K + kw] *
+                                       in[(((size_t)c * B + n) * H + ih) * W + iw];
+                            }
+                    out[(((size_t)oc * B + n) * Ho + oh) * Wo + ow] = acc;
+                }
+}
+
+static void test_conv(int B, int C, int H, int W, int OC, int K, int s, int p, int bias)
+{
+    const int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+    const size_t nin = (size_t)C * B * H * W, nw = (size_t)OC * C * K * K, nout = (size_t)OC * B * Ho * Wo;
+    case_begin("conv2d B%d C%d %dx%d OC%d K%d s%d p%d %s:", B, C, H, W, OC, K, s, p, bias ? "bias" : "nobias");
+    Conv c = { alloc(nout), rnd(nin), rnd(nw), bias ? rnd(OC) : NULL, B, C, H, W, OC, K, s, p };
+    double *r = rnd(nout), *ref = alloc(nout);
+    conv_fwd(&c);
+    conv_naive(ref, c.in, c.w, c.b, B, C, H, W, OC, K, s, p);
+    check("fwd", rel_max(c.out, ref, nout), TOL_FWD);
+
+    /* analytic: din assigned over NaN, dw/db accumulated onto random values */
+    double *din = nans(nin), *dw0 = rnd(nw), *db0 = rnd(OC);
+    double *dw = dup(dw0, nw), *db = dup(db0, OC);
+    conv2d_backward_cpu_f64(din, dw, bias ? db : NULL, r, c.in, c.w, B, C, H, W, OC, K, s, p);
+    sub(dw, dw0, nw);
+    sub(db, db0, OC);
+    Loss L = { conv_fwd, &c, c.out, r, nout };
+    double *gin = numgrad(c.in, nin, &L), *gw = numgrad(c.w, nw, &L);
+    check("din", rel_max(din, gin, nin), TOL_FD);
+    check("dw", rel_max(dw, gw, nw), TOL_FD);
+    if (bias) {
+        double *gb = numgrad(c.b, OC, &L);
+        check("db", rel_max(db, gb, OC), TOL_FD);
+        free(gb);
+    }
+
+    /* NULL pointers skip work and leave the rest unchanged */
+    double *din2 = nans(nin), *dw2 = alloc(nw);
+    conv2d_backward_cpu_f64(din2, NULL, NULL, r, c.in, c.w, B, C, H, W, OC, K, s, p);
+    conv2d_backward_cpu_f64(NULL, dw2, NULL, r, c.in, c.w, B, C, H, W, OC, K, s, p);
+    double e = fmax(rel_max(din2, din, nin), rel_max(dw2, dw, nw));
+    check("null", e, 1e-12);
+
+    /* chunks of one and of two samples: the chunked path must agree with the whole batch */
+    size_t keep = conv2d_col_limit_cpu_f64;
+    double *out3 = alloc(nout), *din3 = nans(nin), *dw3 = alloc(nw);
+    e = 0;
+    for (int per = 1; per <= 2; per++) {
+        conv2d_col_limit_cpu_f64 = per * (size_t)C * K * K * Ho * Wo * sizeof(double);
+        memset(dw3, 0, nw * sizeof *dw3);
+        conv2d_forward_cpu_f64(out3, c.in, c.w, c.b, B, C, H, W, OC, K, s, p);
+        conv2d_backward_cpu_f64(din3, dw3, NULL, r, c.in, c.w, B, C, H, W, OC, K, s, p);
+        e = fmax(e, fmax(rel_max(out3, c.out, nout), fmax(rel_max(din3, din, nin), rel_max(dw3, dw, nw))));
+    }
+    conv2d_col_limit_cpu_f64 = keep;
+    check("chunked", e, 1e-12);
+
+    /* float twin */
+    float *fin = tof(c.in, nin), *fw = tof(c.w, nw), *fb = bias ? tof(c.b, OC) : NULL, *fr = tof(r, nout);
+    float *fout = allocf(nout), *fdin = nansf(nin), *fdw = allocf(nw), *fdb = allocf(OC);
+    conv2d_forward_cpu(fout, fin, fw, fb, B, C, H, W, OC, K, s, p);
+    conv2d_backward_cpu(fdin, fdw, bias ? fdb : NULL, fr, fin, fw, B, C, H, W, OC, K, s, p);
+    e = fmax(rel_l2f(fout, c.out, nout), fmax(rel_l2f(fdin, din, nin), rel_l2f(fdw, dw, nw)));
+    if (bias) e = fmax(e, rel_l2f(fdb, db, OC));
+    check("f32", e, TOL_F32);
+    case_end();
+
+    free(c.out); free(c.in); free(c.w); free(c.b); free(r); free(ref); free(din); free(dw0);
+    free(db0); free(dw); free(db); free(gin); free(gw); free(din2); free(dw2); free(out3);
+    free(din3); free(dw3); free(fin); free(fw); free(fb); free(fr); free(fout); free(fdin);
+    free(fdw); free(fdb);
+}
+
+/* =============================== linear =============================== */
+
+typedef struct { double *out, *in, *w, *b; int B, I, O; } Lin;
+static void lin_fwd(void *v) { Lin *l = v; linear_forward_cpu_f64(l->out, l->in, l->w, l->b, l->B, l->I, l->O); }
+
+static void test_linear(int B, int I, int O, int bias)
+{
+    const size_t nin = (size_t)B * I, nw = (size_t)O * I, nout = (size_t)B * O;
+    case_begin("linear B%d I%d O%d %s:", B, I, O, bias ? "bias" : "nobias");
+    Lin l = { alloc(nout), rnd(nin), rnd(nw), bias ? rnd(O) : NULL, B, I, O };
+    double *r = rnd(nout), *ref = alloc(nout);
+    lin_fwd(&l);
+    for (int n = 0; n < B; n++)
+        for (int o = 0; o < O; o++) {
+            double acc = bias ? l.b[o] : 0;
+            for (int i = 0; i < I; i++) acc += l.in[n * I + i] * l.w[o * I + i];
+            ref[n * O + o] = acc;
+        }
+    check("fwd", rel_max(l.out, ref, nout), TOL_FWD);
+    double *din = nans(nin), *dw0 = rnd(nw), *db0 = rnd(O), *dw = dup(dw0, nw), *db = dup(db0, O);
+    linear_backward_cpu_f64(din, dw, bias ? db : NULL, r, l.in, l.w, B, I, O);
+    sub(dw, dw0, nw);
+    sub(db, db0, O);
+    Loss L = { lin_fwd, &l, l.out, r, nout };
+    double *gin = numgrad(l.in, nin, &L), *gw = numgrad(l.w, nw, &L);
+    check("din", rel_max(din, gin, nin), TOL_FD);
+    check("dw", rel_max(dw, gw, nw), TOL_FD);
+    if (bias) {
+        double *gb = numgrad(l.b, O, &L);
+        check("db", rel_max(db, gb, O), TOL_FD);
+        free(gb);
+    }
+    double *din2 = nans(nin), *dw2 = alloc(nw);
+    linear_backward_cpu_f64(din2, NULL, NULL, r, l.in, l.w, B, I, O);
+    linear_backward_cpu_f64(NULL, dw2, NULL, r, l.in, l.w, B, I, O);
+    check("null", fmax(rel_max(din2, din, nin), rel_max(dw2, dw, nw)), 1e-12);
+
+    float *fin = tof(l.in, nin), *fw = tof(l.w, nw), *fb = bias ? tof(l.b, O) : NULL, *fr = tof(r, nout);
+    float *fout = allocf(nout), *fdin = nansf(nin), *fdw = allocf(nw), *fdb = allocf(O);
+    linear_forward_cpu(fout, fin, fw, fb, B, I, O);
+    linear_backward_cpu(fdin, fdw, bias ? fdb : NULL, fr, fin, fw, B, I, O);
+    double e = fmax(rel_l2f(fout, l.out, nout), fmax(rel_l2f(fdin, din, nin), rel_l2f(fdw, dw, nw)));
+    if (bias) e = fmax(e, rel_l2f(fdb, db, O));
+    check("f32", e, TOL_F32);
+    case_end();
+    free(l.out); free(l.in); free(l.w); free(l.b); free(r); free(ref); free(din); free(dw0);
+    free(db0); free(dw); free(db); free(gin); free(gw); free(din2); free(dw2);
+    free(fin); free(fw); free(fb); free(fr); free(fout); free(fdin); free(fdw); free(fdb);
+}
+
+/* ============================== pointwise ============================= */
+
+enum { ACT_LEAKY, ACT_RELU, ACT_TANH };
+static const char *act_name[] = { "leaky_relu", "relu", "tanh" };
+#define SLOPE 0.2
+typedef struct { double *out, *in; size_t n; int act; } Act;
+static void act_fwd(void *v)
+{
+    Act *a = v;
+    if (a->act == ACT_LEAKY) leaky_relu_forward_cpu_f64(a->out, a->in, a->n, SLOPE);
+    else if (a->act == ACT_RELU) relu_forward_cpu_f64(a->out, a->in, a->n);
+    else tanh_forward_cpu_f64(a->out, a->in, a->n);
+}
+static double act_ref(int act, double x)
+{
+    return act == ACT_LEAKY ? (x > 0 ? x : SLOPE * x) : act == ACT_RELU ? (x > 0 ? x : 0) : tanh(x);
+}
+static void act_bwd_f64(int act, double *din, const double *dout, const double *x, const double *y, size_t n, int use_out)
+{
+    if (act == ACT_LEAKY) leaky_relu_backward_cpu_f64(din, dout, use_out ? y : x, n, SLOPE);
+    else if (act == ACT_RELU) relu_backward_cpu_f64(din, dout, use_out ? y : x, n);
+    else tanh_backward_cpu_f64(din, dout, y, n);
+}
+static void act_bwd_f32(int act, float *din, const float *dout, const float *x, const float *y, size_t n)
+{
+    if (act == ACT_LEAKY) leaky_relu_backward_cpu(din, dout, x, n, (float)SLOPE);
+    else if (act == ACT_RELU) relu_backward_cpu(din, dout, x, n);
+    else tanh_backward_cpu(din, dout, y, n);
+}
+
+static void test_act(int act, size_t n)
+{
+    case_begin("%s n%zu:", act_name[act], n);
+    Act a = { alloc(n), rnd_away(n, 0.05), n, act };
+    for (size_t i = 0; i < n; i++) a.in[i] *= 2.5;   /* tanh: reach the flat parts too */
+    double *r = rnd(n), *ref = alloc(n);
+    act_fwd(&a);
+    for (size_t i = 0; i < n; i++) ref[i] = act_ref(act, a.in[i]);
+    check("fwd", rel_max(a.out, ref, n), TOL_FWD);
+    Loss L = { act_fwd, &a, a.out, r, n };
+    double *g = numgrad(a.in, n, &L), *din = nans(n);
+    act_bwd_f64(act, din, r, a.in, a.out, n, 0);
+    check("din(x=in)", rel_max(din, g, n), TOL_FD);
+    act_bwd_f64(act, din, r, a.in, a.out, n, 1);
+    check("din(x=out)", rel_max(din, g, n), TOL_FD);
+    /* in place: out aliases in, din aliases dout */
+    double *y = dup(a.in, n), *d = dup(r, n);
+    act == ACT_LEAKY ? leaky_relu_forward_cpu_f64(y, y, n, SLOPE)
+    : act == ACT_RELU ? relu_forward_cpu_f64(y, y, n) : tanh_forward_cpu_f64(y, y, n);
+    act_bwd_f64(act, d, d, y, y, n, 1);
+    check("inplace", fmax(rel_max(y, a.out, n), rel_max(d, din, n)), 0);
+    float *fin = tof(a.in, n), *fr = tof(r, n), *fout = allocf(n), *fdin = nansf(n);
+    act == ACT_LEAKY ? leaky_relu_forward_cpu(fout, fin, n, (float)SLOPE)
+    : act == ACT_RELU ? relu_forward_cpu(fout, fin, n) : tanh_forward_cpu(fout, fin, n);
+    act_bwd_f32(act, fdin, fr, fin, fout, n);
+    check("f32", fmax(rel_l2f(fout, a.out, n), rel_l2f(fdin, din, n)), TOL_F32);
+    case_end();
+    free(a.out); free(a.in); free(r); free(ref); free(g); free(din); free(y); free(d);
+    free(fin); free(fr); free(fout); free(fdin);
+}
+
+/* ============================== resample ============================== */
+
+typedef struct { double *out, *in; int planes, H, W, up; } Rs;
+static void rs_fwd(void *v)
+{
+    Rs *s = v;
+    if (s->up) upsample2x_forward_cpu_f64(s->out, s->in, s->planes, s->H, s->W);
+    else avgpool2x2_forward_cpu_f64(s->out, s->in, s->planes, s->H, s->W);
+}
+
+/* up: in (planes,H,W) -> out (planes,2H,2W); down: in (planes,H,W) -> out (planes,H/2,W/2) */
+static void test_resample(int up, int planes, int H, int W)
+{
+    const size_t nin = (size_t)planes * H * W, nout = up ? nin * 4 : nin / 4;
+    case_begin("%s planes%d %dx%d:", up ? "upsample2x" : "avgpool2x2", planes, H, W);
+    Rs s = { alloc(nout), rnd(nin), planes, H, W, up };
+    double *r = rnd(nout), *ref = alloc(nout);
+    rs_fwd(&s);
+    if (up) {
+        for (int p = 0; p < planes; p++)
+            for (int i = 0; i < 2 * H; i++)
+                for (int j = 0; j < 2 * W; j++)
+                    ref[((size_t)p * 2 * H + i) * 2 * W + j] = s.in[((size_t)p * H + i / 2) * W + j / 2];
+    } else {
+        for (int p = 0; p < planes; p++)
+            for (int i = 0; i < H / 2; i++)
+                for (int j = 0; j < W / 2; j++) {
+                    const double *q = s.in + ((size_t)p * H + 2 * i) * W + 2 * j;
+                    ref[((size_t)p * (H / 2) + i) * (W / 2) + j] = (q[0] + q[1] + q[W] + q[W + 1]) / 4;
+                }
+    }
+    check("fwd", rel_max(s.out, ref, nout), TOL_FWD);
+    Loss L = { rs_fwd, &s, s.out, r, nout };
+    double *g = numgrad(s.in, nin, &L), *din = nans(nin);
+    if (up) upsample2x_backward_cpu_f64(din, r, planes, H, W);
+    else avgpool2x2_backward_cpu_f64(din, r, planes, H, W);
+    check("din", rel_max(din, g, nin), TOL_FD);
+    float *fin = tof(s.in, nin), *fr = tof(r, nout), *fout = allocf(nout), *fdin = nansf(nin);
+    if (up) {
+        upsample2x_forward_cpu(fout, fin, planes, H, W);
+        upsample2x_backward_cpu(fdin, fr, planes, H, W);
+    } else {
+        avgpool2x2_forward_cpu(fout, fin, planes, H, W);
+        avgpool2x2_backward_cpu(fdin, fr, planes, H, W);
+    }
+    check("f32", fmax(rel_l2f(fout, s.out, nout), rel_l2f(fdin, din, nin)), TOL_F32);
+    case_end();
+    free(s.out); free(s.in); free(r); free(ref); free(g); free(din); free(fin); free(fr);
+    free(fout); free(fdin);
+}
+
+/* =============================== affine =============================== */
+
+typedef struct { double *out, *x, *gamma, *beta; int C, B, HW; } Aff;
+static void aff_fwd(void *v) { Aff *a = v; affine_forward_cpu_f64(a->out, a->x, a->gamma, a->beta, a->C, a->B, a->HW); }
+
+static void test_affine(int C, int B, int HW)
+{
+    const size_t n = (size_t)C * B * HW, np = (size_t)B * C;
+    case_begin("affine C%d B%d HW%d:", C, B, HW);
+    Aff a = { alloc(n), rnd(n), rnd(np), rnd(np), C, B, HW };
+    double *r = rnd(n), *ref = alloc(n);
+    aff_fwd(&a);
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) {
+                size_t k = ((size_t)c * B + b) * HW + i;
+                ref[k] = a.gamma[b * C + c] * a.x[k] + a.beta[b * C + c];
+            }
+    check("fwd", rel_max(a.out, ref, n), TOL_FWD);
+    Loss L = { aff_fwd, &a, a.out, r, n };
+    double *gx = numgrad(a.x, n, &L), *gg = numgrad(a.gamma, np, &L), *gb = numgrad(a.beta, np, &L);
+    double *dx = nans(n), *dg = nans(np), *db = nans(np);
+    affine_backward_cpu_f64(dx, dg, db, r, a.x, a.gamma, C, B, HW);
+    check("dx", rel_max(dx, gx, n), TOL_FD);
+    check("dgamma", rel_max(dg, gg, np), TOL_FD);
+    check("dbeta", rel_max(db, gb, np), TOL_FD);
+    double *dx2 = nans(n), *dg2 = nans(np);
+    affine_backward_cpu_f64(dx2, NULL, NULL, r, a.x, a.gamma, C, B, HW);
+    affine_backward_cpu_f64(NULL, dg2, NULL, r, a.x, a.gamma, C, B, HW);
+    check("null", fmax(rel_max(dx2, dx, n), rel_max(dg2, dg, np)), 0);
+    float *fx = tof(a.x, n), *fg = tof(a.gamma, np), *fbt = tof(a.beta, np), *fr = tof(r, n);
+    float *fout = allocf(n), *fdx = nansf(n), *fdg = nansf(np), *fdb = nansf(np);
+    affine_forward_cpu(fout, fx, fg, fbt, C, B, HW);
+    affine_backward_cpu(fdx, fdg, fdb, fr, fx, fg, C, B, HW);
+    double e = fmax(fmax(rel_l2f(fout, a.out, n), rel_l2f(fdx, dx, n)),
+                    fmax(rel_l2f(fdg, dg, np), rel_l2f(fdb, db, np)));
+    check("f32", e, TOL_F32);
+    case_end();
+    free(a.out); free(a.x); free(a.gamma); free(a.beta); free(r); free(ref); free(gx); free(gg);
+    free(gb); free(dx); free(dg); free(db); free(dx2); free(dg2); free(fx); free(fg); free(fbt);
+    free(fr); free(fout); free(fdx); free(fdg); free(fdb);
+}
+
+/* ============================== replicate ============================= */
+
+typedef struct { double *out, *s; int B, S, HW; } Rep;
+static void rep_fwd(void *v) { Rep *p = v; replicate_forward_cpu_f64(p->out, p->s, p->B, p->S, p->HW); }
+
+static void test_replicate(int B, int S, int HW)
+{
+    const size_t ns = (size_t)B * S, n = ns * HW;
+    case_begin("replicate B%d S%d HW%d:", B, S, HW);
+    Rep p = { alloc(n), rnd(ns), B, S, HW };
+    double *r = rnd(n), *ref = alloc(n);
+    rep_fwd(&p);
+    for (int s = 0; s < S; s++)
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) ref[((size_t)s * B + b) * HW + i] = p.s[b * S + s];
+    check("fwd", rel_max(p.out, ref, n), 0);
+    Loss L = { rep_fwd, &p, p.out, r, n };
+    double *g = numgrad(p.s, ns, &L), *ds = nans(ns);
+    replicate_backward_cpu_f64(ds, r, B, S, HW);
+    check("ds", rel_max(ds, g, ns), TOL_FD);
+    float *fs = tof(p.s, ns), *fr = tof(r, n), *fout = allocf(n), *fds = nansf(ns);
+    replicate_forward_cpu(fout, fs, B, S, HW);
+    replicate_backward_cpu(fds, fr, B, S, HW);
+    check("f32", fmax(rel_l2f(fout, p.out, n), rel_l2f(fds, ds, ns)), TOL_F32);
+    case_end();
+    free(p.out); free(p.s); free(r); free(ref); free(g); free(ds); free(fs); free(fr); free(fout); free(fds);
+}
+
+/* ============================= concat_rows ============================ */
+
+typedef struct { double *out, *a, *b; int B, A, Bn; } Cat;
+static void cat_fwd(void *v) { Cat *c = v; concat_rows_forward_cpu_f64(c->out, c->a, c->b, c->B, c->A, c->Bn); }
+
+static void test_concat(int B, int A, int Bn)
+{
+    const size_t na = (size_t)B * A, nb = (size_t)B * Bn, n = na + nb;
+    case_begin("concat_rows B%d A%d Bn%d:", B, A, Bn);
+    Cat c = { alloc(n), rnd(na), rnd(nb), B, A, Bn };
+    double *r = rnd(n), *ref = alloc(n);
+    cat_fwd(&c);
+    for (int i = 0; i < B; i++) {
+        for (int j = 0; j < A; j++) ref[i * (A + Bn) + j] = c.a[i * A + j];
+        for (int j = 0; j < Bn; j++) ref[i * (A + Bn) + A + j] = c.b[i * Bn + j];
+    }
+    check("fwd", rel_max(c.out, ref, n), 0);
+    Loss L = { cat_fwd, &c, c.out, r, n };
+    double *ga = numgrad(c.a, na, &L), *gb = numgrad(c.b, nb, &L), *da = nans(na), *db = nans(nb);
+    concat_rows_backward_cpu_f64(da, db, r, B, A, Bn);
+    check("da", rel_max(da, ga, na), TOL_FD);
+    check("db", rel_max(db, gb, nb), TOL_FD);
+    double *da2 = nans(na), *db2 = nans(nb);
+    concat_rows_backward_cpu_f64(da2, NULL, r, B, A, Bn);
+    concat_rows_backward_cpu_f64(NULL, db2, r, B, A, Bn);
+    check("null", fmax(rel_max(da2, da, na), rel_max(db2, db, nb)), 0);
+    float *fa = tof(c.a, na), *fb = tof(c.b, nb), *fr = tof(r, n), *fout = allocf(n), *fda = nansf(na), *fdb = nansf(nb);
+    concat_rows_forward_cpu(fout, fa, fb, B, A, Bn);
+    concat_rows_backward_cpu(fda, fdb, fr, B, A, Bn);
+    check("f32", fmax(rel_l2f(fout, c.out, n), fmax(rel_l2f(fda, da, na), rel_l2f(fdb, db, nb))), TOL_F32);
+    case_end();
+    free(c.out); free(c.a); free(c.b); free(r); free(ref); free(ga); free(gb); free(da); free(db);
+    free(da2); free(db2); free(fa); free(fb); free(fr); free(fout); free(fda); free(fdb);
+}
+
+/* ================================ hinge =============================== */
+
+typedef struct { double out, *x; int n, sign; } Hinge;
+static void hinge_fwd(void *v) { Hinge *h = v; h->out = hinge_forward_cpu_f64(h->x, h->n, h->sign); }
+
+static void test_hinge(int n, int sign)
+{
+    case_begin("hinge n%d sign%+d:", n, sign);
+    Hinge h = { 0, alloc(n), n, sign };
+    for (int i = 0; i < n; i++) {   /* scores in [−3, 3], kept 0.05 away from the kink at −sign */
+        double x;
+        do x = 6 * urand() - 3; while (fabs(x + sign) < 0.05);
+        h.x[i] = x;
+    }
+    double r = 2 * urand() - 1, ref = 0;
+    hinge_fwd(&h);
+    for (int i = 0; i < n; i++) ref += fmax(0, 1 + sign * h.x[i]);
+    ref /= n;
+    check("fwd", fabs(h.out - ref) / fabs(ref), TOL_FWD);
+    Loss L = { hinge_fwd, &h, &h.out, &r, 1 };
+    double *g = numgrad(h.x, n, &L), *dx = nans(n);
+    hinge_backward_cpu_f64(dx, h.x, n, sign, r);
+    check("dx", rel_max(dx, g, n), TOL_FD);
+    /* relu'(0) = 0: a score exactly on the kink gets no gradient */
+    double kink = -sign, dk = NAN;
+    hinge_backward_cpu_f64(&dk, &kink, 1, sign, 1);
+    check("kink", fabs(dk), 0);
+    float *fx = tof(h.x, n), *fdx = nansf(n);
+    float fo = hinge_forward_cpu(fx, n, sign);
+    hinge_backward_cpu(fdx, fx, n, sign, (float)r);
+    check("f32", fmax(fabs(fo - h.out) / fabs(h.out), rel_l2f(fdx, dx, n)), TOL_F32);
+    case_end();
+    free(h.x); free(g); free(dx); free(fx); free(fdx);
+}
+
+/* ================================ layout ============================== */
+
+static void test_layout(int B, int C, int HW)
+{
+    const size_t n = (size_t)B * C * HW;
+    case_begin("nchw<->cnhw B%d C%d HW%d:", B, C, HW);
+    double *x = rnd(n), *y = alloc(n), *z = alloc(n), *ref = alloc(n);
+    nchw_to_cnhw_cpu_f64(y, x, B, C, HW);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            for (int i = 0; i < HW; i++) ref[((size_t)c * B + b) * HW + i] = x[((size_t)b * C + c) * HW + i];
+    check("to_cnhw", rel_max(y, ref, n), 0);
+    cnhw_to_nchw_cpu_f64(z, y, B, C, HW);
+    check("roundtrip", rel_max(z, x, n), 0);
+    float *fx = tof(x, n), *fy = allocf(n), *fz = allocf(n);
+    nchw_to_cnhw_cpu(fy, fx, B, C, HW);
+    cnhw_to_nchw_cpu(fz, fy, B, C, HW);
+    check("f32", fmax(rel_l2f(fy, y, n), rel_l2f(fz, x, n)), TOL_F32);
+    case_end();
+    free(x); free(y); free(z); free(ref); free(fx); free(fy); free(fz);
+}
+
+/* ================================= vec ================================ */
+
+static void test_vec(size_t n)
+{
+    case_begin("vec n%zu:", n);
+    double *a = rnd(n), *b = rnd(n), *o = alloc(n), *ref = alloc(n);
+    float *fa = tof(a, n), *fb = tof(b, n), *fo = allocf(n);
+    vec_add_cpu_f64(o, a, b, n);
+    vec_add_cpu(fo, fa, fb, n);
+    for (size_t i = 0; i < n; i++) ref[i] = a[i] + b[i];
+    check("add", rel_max(o, ref, n), 0);
+    check("add_f32", rel_l2f(fo, ref, n), TOL_F32);
+    memcpy(o, a, n * sizeof *o);
+    vec_axpy_cpu_f64(o, 0.75, b, n);
+    vec_axpy_cpu(fa, 0.75f, fb, n);
+    for (size_t i = 0; i < n; i++) ref[i] = a[i] + 0.75 * b[i];
+    check("axpy", rel_max(o, ref, n), 1e-15);
+    check("axpy_f32", rel_l2f(fa, ref, n), TOL_F32);
+    vec_scale_cpu_f64(o, -1.5, n);
+    vec_scale_cpu(fa, -1.5f, n);
+    for (size_t i = 0; i < n; i++) ref[i] *= -1.5;
+    check("scale", rel_max(o, ref, n), 1e-15);
+    check("scale_f32", rel_l2f(fa, ref, n), TOL_F32);
+    double d = vec_dot_cpu_f64(a, b, n), dr = dot(a, b, n);
+    float *fa2 = tof(a, n);
+    check("dot", fabs(d - dr) / fabs(dr), 1e-12);
+    check("dot_f32", fabs(vec_dot_cpu(fa2, fb, n) - dr) / fabs(dr), TOL_F32);
+    case_end();
+    free(a); free(b); free(o); free(ref); free(fa); free(fb); free(fo); free(fa2);
+}
+
+/* ================================= adam =============================== */
+
+static void test_adam(size_t n, double lr, double b1, double b2, double eps)
+{
+    case_begin("adam n%zu lr%g betas(%g,%g) eps%g, 3 steps:", n, lr, b1, b2, eps);
+    /* p starts at 0 so that it is the sum of the steps and errors are relative to them */
+    double *p = alloc(n), *m = alloc(n), *v = alloc(n), *pr = alloc(n), *mr = alloc(n), *vr = alloc(n);
+    float *fp = allocf(n), *fm = allocf(n), *fv = allocf(n);
+    double e = 0, ef = 0;
+    for (long t = 1; t <= 3; t++) {
+        double *g = rnd(n);
+        /* gradients over many magnitudes, so that eps's place in the denominator matters */
+        for (size_t i = 0; i < n; i++) g[i] *= pow(10, -10 * urand());
+        float *fg = tof(g, n);
+        adam_update_cpu_f64(p, m, v, g, n, lr, b1, b2, eps, t);
+        adam_update_cpu(fp, fm, fv, fg, n, lr, b1, b2, eps, t);
+        for (size_t i = 0; i < n; i++) {   /* the textbook form */
+            mr[i] = b1 * mr[i] + (1 - b1) * g[i];
+            vr[i] = b2 * vr[i] + (1 - b2) * g[i] * g[i];
+            double mhat = mr[i] / (1 - pow(b1, t)), vhat = vr[i] / (1 - pow(b2, t));
+            pr[i] -= lr * mhat / (sqrt(vhat) + eps);
+        }
+        e = fmax(e, fmax(rel_max(p, pr, n), fmax(rel_max(m, mr, n), rel_max(v, vr, n))));
+        ef = fmax(ef, fmax(rel_l2f(fp, pr, n), fmax(rel_l2f(fm, mr, n), rel_l2f(fv, vr, n))));
+        free(g);
+        free(fg);
+    }
+    check("f64", e, 1e-12);
+    check("f32", ef, TOL_F32);
+    case_end();
+    free(p); free(m); free(v); free(pr); free(mr); free(vr); free(fp); free(fm); free(fv);
+}
+
+/* ====== sizes past the ops' threading thresholds, against naive loops (no finite differences) ====== */
+
+static void conv_naive_backward(double *din, double *dw, double *db, const double *dout, const double *in,
+                                const double *w, int B, int C, int H, int W, int OC, int K, int s, int p)
+{
+    const int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+    memset(din, 0, (size_t)C * B * H * W * sizeof *din);
+    for (int oc = 0; oc < OC; oc++)
+        for (int n = 0; n < B; n++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    const double g = dout[(((size_t)oc * B + n) * Ho + oh) * Wo + ow];
+                    db[oc] += g;
+                    for (int c = 0; c < C; c++)
+                        for (int kh = 0; kh < K; kh++)
+                            for (int kw = 0; kw < K; kw++) {
+                                int ih = oh * s - p + kh, iw = ow * s - p + kw;
+                                if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                                size_t iidx = (((size_t)c * B + n) * H + ih) * W + iw;
+                                size_t widx = ((size_t)(oc * C + c) * K + kh) * K + kw;
+                                dw[widx] += g * in[iidx];
+                                din[iidx] += g * w[widx];
+                            }
+                }
+}
+
+static void test_conv_big(int B, int C, int H, int W, int OC, int K, int s, int p)
+{
+    const int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+    const size_t nin = (size_t)C * B * H * W, nw = (size_t)OC * C * K * K, nout = (size_t)OC * B * Ho * Wo;
+    case_begin("conv2d (big) B%d C%d %dx%d OC%d K%d s%d p%d:", B, C, H, W, OC, K, s, p);
+    double *in = rnd(nin), *w = rnd(nw), *b = rnd(OC), *r = rnd(nout), *out = alloc(nout), *ref = alloc(nout);
+    conv2d_forward_cpu_f64(out, in, w, b, B, C, H, W, OC, K, s, p);
+    conv_naive(ref, in, w, b, B, C, H, W, OC, K, s, p);
+    check("fwd", rel_max(out, ref, nout), TOL_FWD);
+    double *din = nans(nin), *dw = alloc(nw), *db = alloc(OC), *rdin = alloc(nin), *rdw = alloc(nw), *rdb = alloc(OC);
+    conv2d_backward_cpu_f64(din, dw, db, r, in, w, B, C, H, W, OC, K, s, p);
+    conv_naive_backward(rdin, rdw, rdb, r, in, w, B, C, H, W, OC, K, s, p);
+    check("din", rel_max(din, rdin, nin), TOL_FWD);
+    check("dw", rel_max(dw, rdw, nw), TOL_FWD);
+    check("db", rel_max(db, rdb, OC), TOL_FWD);
+    float *fin = tof(in, nin), *fw = tof(w, nw), *fb = tof(b, OC), *fr = tof(r, nout);
+    float *fout = allocf(nout), *fdin = nansf(nin), *fdw = allocf(nw), *fdb = allocf(OC);
+    conv2d_forward_cpu(fout, fin, fw, fb, B, C, H, W, OC, K, s, p);
+    conv2d_backward_cpu(fdin, fdw, fdb, fr, fin, fw, B, C, H, W, OC, K, s, p);
+    double e = fmax(fmax(rel_l2f(fout, out, nout), rel_l2f(fdin, din, nin)),
+                    fmax(rel_l2f(fdw, dw, nw), rel_l2f(fdb, db, OC)));
+    check("f32", e, TOL_F32);
+    case_end();
+    free(in); free(w); free(b); free(r); free(out); free(ref); free(din); free(dw); free(db);
+    free(rdin); free(rdw); free(rdb); free(fin); free(fw); free(fb); free(fr); free(fout);
+    free(fdin); free(fdw); free(fdb);
+}
+
+static void test_big_rest(void)
+{
+    const size_t n = 200003;
+    case_begin("activations (big) n%zu:", n);
+    double *x = rnd_away(n, 1e-3), *y = alloc(n), *d = rnd(n), *dx = nans(n), *ref = alloc(n), *rg = alloc(n);
+    for (int act = 0; act < 3; act++) {
+        act == ACT_LEAKY ? leaky_relu_forward_cpu_f64(y, x, n, SLOPE)
+        : act == ACT_RELU ? relu_forward_cpu_f64(y, x, n) : tanh_forward_cpu_f64(y, x, n);
+        act_bwd_f64(act, dx, d, x, y, n, 0);
+        for (size_t i = 0; i < n; i++) {
+            ref[i] = act_ref(act, x[i]);
+            rg[i] = act == ACT_TANH ? d[i] * (1 - ref[i] * ref[i]) : x[i] > 0 ? d[i] : act == ACT_LEAKY ? SLOPE * d[i] : 0;
+        }
+        char what[32];
+        snprintf(what, sizeof what, "%s", act_name[act]);
+        check(what, fmax(rel_max(y, ref, n), rel_max(dx, rg, n)), TOL_FWD);
+    }
+    case_end();
+    free(x); free(y); free(d); free(dx); free(ref); free(rg);
+
+    /* resampling: 64 planes of 64x64 (avgpool) and of 32x32 (upsample) */
+    const int P = 64, H = 64, W = 64;
+    const size_t nb = (size_t)P * H * W, ns = nb / 4;
+    case_begin("resample (big) planes%d %dx%d <-> %dx%d:", P, H, W, H / 2, W / 2);
+    double *big = rnd(nb), *small = rnd(ns), *ob = alloc(nb), *os = alloc(ns), *rb = alloc(nb), *rs = alloc(ns);
+    upsample2x_forward_cpu_f64(ob, small, P, H / 2, W / 2);
+    upsample2x_backward_cpu_f64(os, big, P, H / 2, W / 2);
+    for (int p = 0; p < P; p++)
+        for (int i = 0; i < H; i++)
+            for (int j = 0; j < W; j++) {
+                size_t kb = ((size_t)p * H + i) * W + j, ks = ((size_t)p * (H / 2) + i / 2) * (W / 2) + j / 2;
+                rb[kb] = small[ks];
+                if (i % 2 == 0 && j % 2 == 0) rs[ks] = big[kb] + big[kb + 1] + big[kb + W] + big[kb + W + 1];
+            }
+    check("up_fwd", rel_max(ob, rb, nb), 0);
+    check("up_bwd", rel_max(os, rs, ns), TOL_FWD);
+    avgpool2x2_forward_cpu_f64(os, big, P, H, W);
+    avgpool2x2_backward_cpu_f64(ob, small, P, H, W);
+    for (size_t i = 0; i < ns; i++) rs[i] /= 4;
+    for (size_t i = 0; i < nb; i++) rb[i] /= 4;
+    check("pool_fwd", rel_max(os, rs, ns), TOL_FWD);
+    check("pool_bwd", rel_max(ob, rb, nb), TOL_FWD);
+    case_end();
+    free(big); free(small); free(ob); free(os); free(rb); free(rs);
+
+    /* affine, replicate, layout at DF-GAN-like sizes */
+    const int C = 32, B = 16, HW = 256;
+    const size_t na = (size_t)C * B * HW, np = (size_t)B * C;
+    case_begin("affine/replicate/layout (big) C%d B%d HW%d:", C, B, HW);
+    double *ax = rnd(na), *ag = rnd(np), *ab = rnd(np), *ao = alloc(na), *ad = rnd(na);
+    double *adx = nans(na), *adg = nans(np), *adb = nans(np), *r1 = alloc(na), *r2 = alloc(np), *r3 = alloc(np), *r4 = alloc(na);
+    affine_forward_cpu_f64(ao, ax, ag, ab, C, B, HW);
+    affine_backward_cpu_f64(adx, adg, adb, ad, ax, ag, C, B, HW);
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) {
+                size_t k = ((size_t)c * B + b) * HW + i, q = (size_t)b * C + c;
+                r1[k] = ag[q] * ax[k] + ab[q];
+                r4[k] = ag[q] * ad[k];
+                r2[q] += ad[k] * ax[k];
+                r3[q] += ad[k];
+            }
+    check("affine_fwd", rel_max(ao, r1, na), TOL_FWD);
+    check("affine_bwd", fmax(rel_max(adx, r4, na), fmax(rel_max(adg, r2, np), rel_max(adb, r3, np))), TOL_FWD);
+    /* replicate with S = C: s (B,C) -> (C,B,HW) */
+    double *rep = alloc(na), *ds = nans(np);
+    replicate_forward_cpu_f64(rep, ag, B, C, HW);
+    replicate_backward_cpu_f64(ds, ad, B, C, HW);
+    memset(r2, 0, np * sizeof *r2);
+    for (int c = 0; c < C; c++)
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < HW; i++) {
+                size_t k = ((size_t)c * B + b) * HW + i;
+                r1[k] = ag[(size_t)b * C + c];
+                r2[(size_t)b * C + c] += ad[k];
+            }
+    check("replicate", fmax(rel_max(rep, r1, na), rel_max(ds, r2, np)), TOL_FWD);
+    nchw_to_cnhw_cpu_f64(ao, ax, B, C, HW);
+    cnhw_to_nchw_cpu_f64(rep, ao, B, C, HW);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < C; c++)
+            memcpy(r1 + ((size_t)c * B + b) * HW, ax + ((size_t)b * C + c) * HW, HW * sizeof *r1);
+    check("layout", fmax(rel_max(ao, r1, na), rel_max(rep, ax, na)), 0);
+    case_end();
+    free(ax); free(ag); free(ab); free(ao); free(ad); free(adx); free(adg); free(adb);
+    free(r1); free(r2); free(r3); free(r4); free(rep); free(ds);
+}
+
+int main(void)
+{
+    /* conv2d: K=1 (gemm only), K=3 p1, K=4 s2 p1, K=4 p0 on 4x4 (NetC's last), odd shapes,
+     * strided 1x1, padded 1x1, a kernel larger than the input, B>1, C≠OC */
+    static const int cv[][8] = {
+        /* B C  H  W OC K s p */
+        { 2, 3, 4, 5, 4, 1, 1, 0 },
+        { 2, 3, 5, 6, 4, 3, 1, 1 },
+        { 2, 3, 6, 8, 5, 4, 2, 1 },
+        { 3, 5, 4, 4, 1, 4, 1, 0 },
+        { 2, 2, 7, 5, 3, 3, 2, 0 },
+        { 2, 3, 5, 4, 2, 1, 2, 0 },
+        { 2, 2, 3, 4, 3, 1, 1, 1 },
+        { 1, 2, 7, 9, 3, 5, 3, 2 },
+        { 2, 2, 2, 3, 2, 4, 1, 1 },
+        { 3, 4, 6, 6, 4, 3, 1, 1 },
+    };
+    for (size_t i = 0; i < sizeof cv / sizeof cv[0]; i++)
+        for (int bias = 1; bias >= 0; bias--)
+            test_conv(cv[i][0], cv[i][1], cv[i][2], cv[i][3], cv[i][4], cv[i][5], cv[i][6], cv[i][7], bias);
+    test_linear(3, 5, 4, 1);
+    test_linear(3, 5, 4, 0);
+    test_linear(1, 7, 2, 1);
+    for (int a = 0; a < 3; a++) test_act(a, 61);
+    test_resample(1, 3, 3, 4);
+    test_resample(0, 3, 4, 6);
+    test_affine(3, 2, 5);
+    test_replicate(2, 3, 4);
+    test_concat(2, 3, 4);
+    test_hinge(7, -1);
+    test_hinge(7, +1);
+    test_layout(3, 4, 5);
+    test_vec(100003);
+    test_adam(257, 1e-4, 0.0, 0.9, 1e-8);   /* DF-GAN's G */
+    test_adam(257, 1e-3, 0.5, 0.999, 1e-8);
+    test_conv_big(4, 8, 20, 18, 8, 3, 1, 1);
+    test_conv_big(4, 8, 20, 18, 16, 4, 2, 1);
+    test_conv_big(4, 16, 16, 16, 8, 1, 1, 0);
+    test_big_rest();
+    if (failures) {
+        fprintf(stderr, "gradcheck: %d of %d checks FAILED\n", failures, checks);
+        return 1;
+    }
+    printf("gradcheck: all %d checks passed\n", checks);
+    return 0;
+}
