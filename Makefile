@@ -26,6 +26,8 @@ LIB_OBJ   := $(LIB_SRC:lib/%.c=build/lib/%.o) $(CPU_SRC:lib/cpu/%.c=build/cpu/%.
 F64_OBJ   := $(CPU_SRC:lib/cpu/%.c=build/f64/%.o)
 TEST_SRC  := $(wildcard test/c/*.c)
 TEST_BIN  := $(TEST_SRC:test/c/%.c=build/test/%)
+BENCH_SRC := $(wildcard bench/*.c)
+BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
 
 ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
 CU_SRC    := $(wildcard kernels/*.cu)
@@ -39,7 +41,7 @@ BACKEND   := cpu
 endif
 
 .PHONY: all test test-gpu bench goldens clean
-all: $(TOOLS) $(TEST_BIN)
+all: $(TOOLS) $(TEST_BIN) $(BENCH_BIN)
 
 build/lib/%.o: lib/%.c $(wildcard lib/*.h) | build/lib
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -62,7 +64,10 @@ bin/%: bin/%.c build/libdfgan.a
 build/test/%: test/c/%.c build/libdfgan.a build/libf64.a | build/test
 	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a $(LDLIBS) $(CUDA_LIBS) -o $@
 
-build/lib build/cpu build/f64 build/cuda build/test:
+build/bench/%: bench/%.c build/libdfgan.a | build/bench
+	$(CC) $(CFLAGS) $< build/libdfgan.a $(LDLIBS) $(CUDA_LIBS) -o $@
+
+build/lib build/cpu build/f64 build/cuda build/test build/bench:
 	mkdir -p $@
 
 test: all
@@ -75,7 +80,7 @@ bench: all
 	PYTHON=$(PYTHON) bench/run.sh
 
 goldens:
-	cd test/reference && for s in *.py; do $(PYTHON) $$s || exit 1; done
+	cd test/reference && for s in *_ref.py; do $(PYTHON) $$s || exit 1; done
 
 clean:
 	rm -rf build $(TOOLS)

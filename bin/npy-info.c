@@ -51,9 +51,12 @@ static void stats(const npy_array *a, char *out, size_t n) {
             if (v > hi) hi = v;
             sum += v;
         }
+        double mean = sum / (double)(c - nan);
+        if (isnan(mean)) mean = NAN; /* inf - inf: print "nan", not the sign bit of the result */
+        mean = fabs(mean) == 0 ? 0 : mean;
         if (nan == c) snprintf(out, n, " nan=%lld", (long long)nan);
-        else if (nan) snprintf(out, n, " min=%.6g max=%.6g mean=%.6g nan=%lld", lo, hi, sum / (double)(c - nan), (long long)nan);
-        else snprintf(out, n, " min=%.6g max=%.6g mean=%.6g", lo, hi, sum / (double)c);
+        else if (nan) snprintf(out, n, " min=%.6g max=%.6g mean=%.6g nan=%lld", lo, hi, mean, (long long)nan);
+        else snprintf(out, n, " min=%.6g max=%.6g mean=%.6g", lo, hi, mean);
         return;
     }
     if (a->dtype == NPY_U8) {

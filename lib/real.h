@@ -4,13 +4,17 @@
 #ifndef DFGAN_REAL_H
 #define DFGAN_REAL_H
 #include <cblas.h>
+/* floating-point operations done by gemm so far (both types), for the benchmarks */
+extern double cpu_gemm_flops;
 #ifdef OPS_F64
 typedef double real;
 #define OPNAME(name) name##_cpu_f64
-#define cblas_gemm cblas_dgemm
+#define GEMM_IMPL cblas_dgemm
 #else
 typedef float real;
 #define OPNAME(name) name##_cpu
-#define cblas_gemm cblas_sgemm
+#define GEMM_IMPL cblas_sgemm
 #endif
+#define cblas_gemm(order, ta, tb, M, N, K, ...) \
+    (cpu_gemm_flops += 2.0 * (double)(M) * (double)(N) * (double)(K), GEMM_IMPL(order, ta, tb, M, N, K, __VA_ARGS__))
 #endif

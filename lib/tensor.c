@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+double cpu_gemm_flops;   /* declared in real.h, counted by the CPU ops */
+
 device_t device_parse(const char *s) {
     if (!strcmp(s, "cpu")) return DEVICE_CPU;
     if (!strcmp(s, "cuda")) {

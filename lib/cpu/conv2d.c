@@ -15,7 +15,11 @@
 
 /* Bytes the col matrix may take before the batch is split into chunks of samples. Not in
  * ops_cpu_decl.h: a tuning knob that the tests lower to exercise the chunked path. */
-size_t OPNAME(conv2d_col_limit) = (size_t)64 << 20;
+size_t OPNAME(conv2d_col_limit) = (size_t)4 << 20;
+
+#ifndef CONV_OMP
+#define CONV_OMP 1
+#endif
 
 static real *scratch;
 static size_t scratch_cap;
@@ -30,15 +34,15 @@ static real *get_scratch(size_t n)
     return scratch;
 }
 
-/* Samples per chunk: as many as fit conv2d_col_limit, balanced so the chunks are even. */
-static int chunk_samples(int B, size_t col_per_sample)
+/* Output rows (b, oh) per chunk: as many as keep col within conv2d_col_limit bytes, at least
+ * one, balanced so that the chunks are even. */
+static int chunk_rows(int G, size_t col_bytes_per_row)
 {
-    size_t bytes = col_per_sample * sizeof(real);
-    size_t fit = bytes ? OPNAME(conv2d_col_limit) / bytes : (size_t)B;
+    size_t fit = col_bytes_per_row ? OPNAME(conv2d_col_limit) / col_bytes_per_row : (size_t)G;
     if (fit < 1) fit = 1;
-    if (fit >= (size_t)B) return B;
-    int nchunks = (int)(((size_t)B + fit - 1) / fit);
-    return (B + nchunks - 1) / nchunks;
+    if (fit >= (size_t)G) return G;
+    int nchunks = (int)(((size_t)G + fit - 1) / fit);
+    return (G + nchunks - 1) / nchunks;
 }
 
 /* Range [*lo, *hi) of output columns ow whose input column ow·stride − pad + kw lies in [0, W). */
@@ -54,31 +58,29 @@ static void valid_range(int *lo, int *hi, int W, int Wo, int kw, int stride, int
     *hi = h;
 }
 
-/* col (C·K·K, nb·Ho·Wo) <- samples b0 .. b0+nb−1 of in (C,B,H,W). Row r = (c,kh,kw); column
- * (b−b0, oh, ow). Each row is written front to back, a Wo-long run at a time. */
+/* col (C·K·K, ng·Wo) <- output rows g0 .. g0+ng−1 (g = b·Ho + oh) of the im2col matrix of
+ * in (C,B,H,W). Row r = (c,kh,kw). Each row of col is written front to back, Wo at a time. */
 static void im2col(real *col, const real *in, int B, int C, int H, int W, int K, int stride,
-                   int pad, int Ho, int Wo, int b0, int nb)
+                   int pad, int Ho, int Wo, int g0, int ng)
 {
-    const size_t HW = (size_t)H * W, N = (size_t)nb * Ho * Wo;
+    const size_t HW = (size_t)H * W, N = (size_t)ng * Wo;
     const int rows = C * K * K;
-#pragma omp parallel for schedule(static) if ((size_t)rows * N > 65536)
+#pragma omp parallel for schedule(static) if (CONV_OMP && (size_t)rows * N > 65536)
     for (int r = 0; r < rows; r++) {
         const int c = r / (K * K), kh = (r / K) % K, kw = r % K;
         int lo, hi;
         valid_range(&lo, &hi, W, Wo, kw, stride, pad);
         real *dst = col + (size_t)r * N;
-        for (int b = 0; b < nb; b++) {
-            const real *src = in + ((size_t)c * B + b0 + b) * HW;
-            for (int oh = 0; oh < Ho; oh++, dst += Wo) {
-                const int ih = oh * stride - pad + kh;
-                if (ih < 0 || ih >= H) {
-                    memset(dst, 0, (size_t)Wo * sizeof(real));
-                    continue;
-                }
-                /* s[ow·stride] = in[ih][ow·stride − pad + kw] for ow in [lo, hi) */
+        int b = g0 / Ho, oh = g0 % Ho;
+        for (int g = 0; g < ng; g++, dst += Wo) {
+            const int ih = oh * stride - pad + kh;
+            if (ih < 0 || ih >= H) {
+                memset(dst, 0, (size_t)Wo * sizeof(real));
+            } else {
                 for (int ow = 0; ow < lo; ow++) dst[ow] = 0;
                 if (hi > lo) {
-                    const real *s = src + (size_t)ih * W + (lo * stride - pad + kw);
+                    /* s[(ow−lo)·stride] = in[c, b, ih, ow·stride − pad + kw] */
+                    const real *s = in + ((size_t)c * B + b) * HW + (size_t)ih * W + (lo * stride - pad + kw);
                     if (stride == 1)
                         memcpy(dst + lo, s, (size_t)(hi - lo) * sizeof(real));
                     else
@@ -86,38 +88,43 @@ static void im2col(real *col, const real *in, int B, int C, int H, int W, int K,
                 }
                 for (int ow = hi; ow < Wo; ow++) dst[ow] = 0;
             }
+            if (++oh == Ho) {
+                oh = 0;
+                b++;
+            }
         }
     }
 }
 
-/* din (C,B,H,W) samples b0 .. b0+nb−1 = scatter-add of col (C·K·K, nb·Ho·Wo), assigned.
- * Parallel over (c, b) planes: each plane of din is owned by one thread. */
+/* din (C,B,H,W) += scatter of col (C·K·K, ng·Wo), the im2col rows g0 .. g0+ng−1.
+ * Parallel over channels: each channel of din is owned by one thread. */
 static void col2im(real *din, const real *col, int B, int C, int H, int W, int K, int stride,
-                   int pad, int Ho, int Wo, int b0, int nb)
+                   int pad, int Ho, int Wo, int g0, int ng)
 {
-    const size_t HW = (size_t)H * W, HoWo = (size_t)Ho * Wo, N = (size_t)nb * HoWo;
-    const int planes = C * nb;
-#pragma omp parallel for schedule(static) if ((size_t)planes * HW * K * K > 65536)
-    for (int p = 0; p < planes; p++) {
-        const int c = p / nb, b = p % nb;
-        real *d = din + ((size_t)c * B + b0 + b) * HW;
-        memset(d, 0, HW * sizeof(real));
+    const size_t HW = (size_t)H * W, N = (size_t)ng * Wo;
+#pragma omp parallel for schedule(static) if (CONV_OMP && (size_t)C * K * K * N > 65536)
+    for (int c = 0; c < C; c++)
         for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
                 int lo, hi;
                 valid_range(&lo, &hi, W, Wo, kw, stride, pad);
-                const real *s = col + ((size_t)(c * K + kh) * K + kw) * N + (size_t)b * HoWo;
-                for (int oh = 0; oh < Ho; oh++, s += Wo) {
+                const real *s = col + ((size_t)(c * K + kh) * K + kw) * N;
+                int b = g0 / Ho, oh = g0 % Ho;
+                for (int g = 0; g < ng; g++, s += Wo) {
                     const int ih = oh * stride - pad + kh;
-                    if (ih < 0 || ih >= H || hi <= lo) continue;
-                    real *dr = d + (size_t)ih * W + (lo * stride - pad + kw);
-                    if (stride == 1)
-                        for (int ow = lo; ow < hi; ow++) dr[ow - lo] += s[ow];
-                    else
-                        for (int ow = lo; ow < hi; ow++) dr[(ow - lo) * stride] += s[ow];
+                    if (ih >= 0 && ih < H && hi > lo) {
+                        real *d = din + ((size_t)c * B + b) * HW + (size_t)ih * W + (lo * stride - pad + kw);
+                        if (stride == 1)
+                            for (int ow = lo; ow < hi; ow++) d[ow - lo] += s[ow];
+                        else
+                            for (int ow = lo; ow < hi; ow++) d[(ow - lo) * stride] += s[ow];
+                    }
+                    if (++oh == Ho) {
+                        oh = 0;
+                        b++;
+                    }
                 }
             }
-    }
 }
 
 static int out_size(int n, int K, int stride, int pad) { return (n + 2 * pad - K) / stride + 1; }
@@ -143,14 +150,14 @@ void OPNAME(conv2d_forward)(real *out, const real *in, const real *w, const real
                    1, w, C, in, (int)N, beta, out, (int)N);
         return;
     }
-    const int nb = chunk_samples(B, (size_t)CKK * HoWo);
-    real *col = get_scratch((size_t)CKK * nb * HoWo);
-    for (int b0 = 0; b0 < B; b0 += nb) {
-        const int n = B - b0 < nb ? B - b0 : nb, Nc = (int)(n * HoWo);
-        im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, b0, n);
-        /* out[:, b0·HoWo : (b0+n)·HoWo] (OC, Nc, ld N) = w (OC, CKK) · col (CKK, Nc) */
+    const int G = B * Ho, ng = chunk_rows(G, (size_t)CKK * Wo * sizeof(real));
+    real *col = get_scratch((size_t)CKK * ng * Wo);
+    for (int g0 = 0; g0 < G; g0 += ng) {
+        const int n = G - g0 < ng ? G - g0 : ng, Nc = n * Wo;
+        im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, g0, n);
+        /* out[:, g0·Wo : (g0+n)·Wo] (OC, Nc, ld N) = w (OC, CKK) · col (CKK, Nc) */
         cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, Nc, CKK,
-                   1, w, CKK, col, Nc, beta, out + b0 * HoWo, (int)N);
+                   1, w, CKK, col, Nc, beta, out + (size_t)g0 * Wo, (int)N);
     }
 }
 
@@ -182,13 +189,14 @@ void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, co
                        1, w, C, dout, (int)N, 0, din, (int)N);
         return;
     }
-    const int nb = chunk_samples(B, (size_t)CKK * HoWo);
-    real *col = get_scratch((size_t)CKK * nb * HoWo);
-    for (int b0 = 0; b0 < B; b0 += nb) {
-        const int n = B - b0 < nb ? B - b0 : nb, Nc = (int)(n * HoWo);
-        const real *g = dout + b0 * HoWo;   /* (OC, Nc) block, leading dimension N */
+    const int G = B * Ho, ng = chunk_rows(G, (size_t)CKK * Wo * sizeof(real));
+    real *col = get_scratch((size_t)CKK * ng * Wo);
+    if (din) memset(din, 0, (size_t)C * B * H * W * sizeof(real));   /* col2im accumulates */
+    for (int g0 = 0; g0 < G; g0 += ng) {
+        const int n = G - g0 < ng ? G - g0 : ng, Nc = n * Wo;
+        const real *g = dout + (size_t)g0 * Wo;   /* (OC, Nc) block, leading dimension N */
         if (dw) {
-            im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, b0, n);
+            im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, g0, n);
             /* dw (OC, CKK) += g (OC, Nc) · colᵀ (Nc, CKK) */
             cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, Nc,
                        1, g, (int)N, col, Nc, 1, dw, CKK);
@@ -197,7 +205,7 @@ void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, co
             /* dcol (CKK, Nc) = wᵀ (CKK, OC) · g (OC, Nc), into the same scratch */
             cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, Nc, OC,
                        1, w, CKK, g, (int)N, 0, col, Nc);
-            col2im(din, col, B, C, H, W, K, stride, pad, Ho, Wo, b0, n);
+            col2im(din, col, B, C, H, W, K, stride, pad, Ho, Wo, g0, n);
         }
     }
 }

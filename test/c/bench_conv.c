@@ -4,11 +4,14 @@
  * two of them (dw and din).
  *
  *   build/test/bench_conv [reps]      best of reps timings per layer (default 5)
- *   OPENBLAS_NUM_THREADS / OMP_NUM_THREADS set the threads as usual. */
+ *   OPENBLAS_NUM_THREADS / OMP_NUM_THREADS set the threads as usual; COL_LIMIT_MB overrides
+ *   the size of the im2col buffer at which conv2d splits the batch into chunks. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include "ops_cpu.h"
+
+extern size_t conv2d_col_limit_cpu;   /* lib/cpu/conv2d.c: bytes of col before chunking */
 
 typedef struct { const char *name; int C, H, W, OC, K, s, p; } Shape;
 
@@ -62,6 +65,7 @@ int main(int argc, char **argv)
 {
     const int B = 16, reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1) { fprintf(stderr, "bench_conv: reps must be a positive integer, not '%s'\n", argv[1]); return 2; }
+    if (getenv("COL_LIMIT_MB")) conv2d_col_limit_cpu = (size_t)(atof(getenv("COL_LIMIT_MB")) * (1 << 20));
     double tf_all = 0, tb_all = 0, fl_all = 0;
     printf("%-28s %8s %8s %8s %8s  (batch %d, best of %d)\n", "layer", "fwd ms", "GF/s", "bwd ms", "GF/s", B, reps);
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {

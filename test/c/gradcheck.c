@@ -18,7 +18,7 @@
 #include <string.h>
 #include "ops_cpu.h"
 
-/* tuning knob of lib/cpu/conv2d.c (bytes of col before the batch is chunked) */
+/* tuning knob of lib/cpu/conv2d.c (bytes of col above which the batch is done in chunks) */
 extern size_t conv2d_col_limit_cpu, conv2d_col_limit_cpu_f64;
 
 #define FD_EPS 1e-6
@@ -200,12 +200,13 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int s, int p, i
     double e = fmax(rel_max(din2, din, nin), rel_max(dw2, dw, nw));
     check("null", e, 1e-12);
 
-    /* chunks of one and of two samples: the chunked path must agree with the whole batch */
+    /* chunks of 1, 2 and 3 output rows (crossing sample boundaries): must agree with the
+     * unchunked result */
     size_t keep = conv2d_col_limit_cpu_f64;
     double *out3 = alloc(nout), *din3 = nans(nin), *dw3 = alloc(nw);
     e = 0;
-    for (int per = 1; per <= 2; per++) {
-        conv2d_col_limit_cpu_f64 = per * (size_t)C * K * K * Ho * Wo * sizeof(double);
+    for (int per = 1; per <= 3; per++) {
+        conv2d_col_limit_cpu_f64 = per * (size_t)C * K * K * Wo * sizeof(double);
         memset(dw3, 0, nw * sizeof *dw3);
         conv2d_forward_cpu_f64(out3, c.in, c.w, c.b, B, C, H, W, OC, K, s, p);
         conv2d_backward_cpu_f64(din3, dw3, NULL, r, c.in, c.w, B, C, H, W, OC, K, s, p);

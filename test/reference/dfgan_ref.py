@@ -39,9 +39,20 @@ Fixture layout, per config, in test/fixtures/dfgan_<name>/ (everything float32 o
                   never had a gradient: conv_s of an equal-channel D block, whose dgrad is
                   zeros too and whose weights stay as in D.npz).
 
-The script also checks (asserts) the cheap "tangent" MA-GP gradient of DESIGN.md against
-autograd's double backward, that untouched parameters stay untouched, that the MA-GP term
-weighs in the D gradient, and that no hinge sits near its kink.
+Checks made here, on every run (a seed that fails one is skipped for the next, from the
+config's seed on; config.json records the one used):
+  - the cheap "tangent" MA-GP gradient of DESIGN.md equals autograd's double backward
+    (rel 1e-10; prints about 3e-16), and the tangent forward is the jvp of C(D(x), s);
+  - parameters without a gradient (conv_s of equal-channel D blocks) stay untouched by Adam;
+  - the MA-GP term weighs in the D gradient: 0.05 < |grad magp| / |grad errD| < 0.95;
+  - no hinge within 1e-2 of its kink, no (leaky) ReLU input within 2e-6 rms of its kink
+    (else a float32 tool may take the other branch and be far off, for a right reason);
+  - the same loop in float32 PyTorch, from the same float32 inputs and weights, is within
+    1e-4 (rel L2) of every fixture array; it prints the worst error per group.
+Tolerances for the tests: float32 reaches ~1e-6 on forward values and ~1e-5 on gradients
+(a few 1e-5 on scalar gammas); the first step moves D's weights by only ~3e-3 and G's by
+~4e-4 relative, so compare weights with a tol well below that (1e-5), or their updates.
+Note adam*.m equals the last gradient exactly (beta1 = 0).
 """
 import copy
 import json
@@ -67,7 +78,7 @@ CONFIGS = OrderedDict([
     # name: imsize, nf, z_dim, cond_dim, batch, T, seed, D/C scale, more_std
     ('small32', dict(imsize=32, nf=2, z_dim=6, cond_dim=8, batch=3, T=2, seed=1001,
                      c_scale=1.3, more_std=None)),
-    ('eq64', dict(imsize=64, nf=2, z_dim=5, cond_dim=7, batch=4, T=2, seed=2002,
+    ('eq64', dict(imsize=64, nf=2, z_dim=5, cond_dim=7, batch=4, T=2, seed=2008,
                   c_scale=1.3, more_std=None)),
 ])
 LR_G, LR_D, BETAS, EPS = 1e-4, 4e-4, (0.0, 0.9), 1e-8
@@ -253,7 +264,39 @@ def MA_GP(img, sent, out):
 
 
 # ----------------------------------------------------------------------------------------
-# Random weights with O(1) activations and gradient on every path.
+# Kink margins. A float32 tool must take the same branch of every (leaky) ReLU and hinge as
+# this float64 run, or its gradients differ by far more than rounding. While KINKS is a list,
+# every nn.LeakyReLU / nn.ReLU forward (also the ones DFBLK makes on the fly) appends
+# min|a| / rms(a) of its input; seeds whose runs come too close to a kink are rejected.
+
+KINKS = None
+KINK_MIN = 2e-6        # min |pre-activation| / rms(layer's pre-activations)
+HINGE_MIN = 1e-2       # min |pred -+ 1|
+F32_MAX = 1e-4         # worst rel err of float32 PyTorch against the float64 fixture
+
+
+class Reject(Exception):
+    """This seed makes a bad fixture (near a kink, MA-GP share off, float32 disagrees)."""
+
+
+def _recording(fwd):
+    def forward(self, x):
+        if KINKS is not None:
+            KINKS.append(float(x.detach().abs().min() / x.detach().pow(2).mean().sqrt()))
+        return fwd(self, x)
+    return forward
+
+
+nn.LeakyReLU.forward = _recording(nn.LeakyReLU.forward)
+nn.ReLU.forward = _recording(nn.ReLU.forward)
+
+
+# ----------------------------------------------------------------------------------------
+# Random weights with O(1) activations and gradient on every path: every weight matrix
+# ~ N(0, 1/fan_in), every bias ~ N(0, 0.1); Affine linear2 weights ~ N(0, 0.3^2/C), gamma
+# biases ~ N(1, 0.1), beta biases ~ N(0, 0.1); D-block gammas ~ U(0.3, 1.0); conv_s x1.4 (so
+# the D shortcut does not fade), to_rgb conv x0.5 (tanh not saturated), and NetC x c_scale,
+# which sets the MA-GP share (it grows like c_scale^5 against the hinge terms).
 
 def init_weights(netG, netD, netC, c_scale, gen):
     def normal_(p, std, mean=0.0):
@@ -274,7 +317,6 @@ def init_weights(netG, netD, netC, c_scale, gen):
             normal_(m.fc_gamma.linear2.bias, 0.1, mean=1.0)
             normal_(m.fc_beta.linear2.weight, 0.3 / math.sqrt(c))
             normal_(m.fc_beta.linear2.bias, 0.1)
-    # G blocks: keep the residual sums O(1); D: conv_s gains keep the shortcut O(1).
     for blk in netD.DBlocks:
         with torch.no_grad():
             blk.gamma.copy_(0.3 + 0.7 * torch.rand(1, generator=gen))
@@ -388,6 +430,22 @@ def write_stream(path, arrays):
             np.save(f, np.ascontiguousarray(a, dtype=np.float32))
 
 
+def save_npz(path, arrays, compress):
+    """np.savez(_compressed) with fixed zip timestamps, so rerunning `make goldens` gives
+    byte-identical files."""
+    import io
+    import zipfile
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(path, 'w', mode) as z:
+        for k, v in arrays.items():
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.ascontiguousarray(v), allow_pickle=False)
+            info = zipfile.ZipInfo(k + '.npy', date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = mode
+            info.external_attr = 0o644 << 16
+            z.writestr(info, buf.getvalue())
+
+
 def shape_str(shape):
     return ','.join(str(d) for d in shape) if len(shape) else ''
 
@@ -396,6 +454,7 @@ def simulate(netG, netD, netC, real, cond, noise, more, cfg, checks):
     """DF-GAN's training loop over the T batches, in the dtype of the modules; returns the
     expected.npz dict (float32 numpy). `more` is a list of tensors, or a list of unit-normal
     tensors to be scaled by cfg['more_std'] (set from the first grad_fake when None)."""
+    global KINKS
     T = len(real)
     say = print if checks else (lambda *a: None)
     gkeys = list(netG.state_dict().keys())
@@ -417,6 +476,7 @@ def simulate(netG, netD, netC, real, cond, noise, more, cfg, checks):
         sent = cond[t].clone().requires_grad_()
         if checks:
             check_tangent_magp(netD, netC, imgs, sent, dparams)
+            KINKS = []
         real_features = netD(imgs)
         pred_real = netC(real_features, sent)
         err_real = F.relu(1.0 - pred_real).mean()
@@ -435,7 +495,8 @@ def simulate(netG, netD, netC, real, cond, noise, more, cfg, checks):
             % (t, np.round(pred_real.detach().view(-1).numpy(), 3),
                np.round(pred_mis.detach().view(-1).numpy(), 3),
                np.round(pred_fake.detach().view(-1).numpy(), 3), margin))
-        assert not checks or margin > 1e-2, 'a hinge sits near its kink; change the seed'
+        if checks and margin < HINGE_MIN:
+            raise Reject('hinge margin %.2e' % margin)
         say('  batch %d: fake mean %.3f std %.3f, |fake|max %.3f; real feat std %.3f'
             % (t, float(fake.mean()), float(fake.std()), float(fake.abs().max()),
                float(real_features.std())))
@@ -453,7 +514,8 @@ def simulate(netG, netD, netC, real, cond, noise, more, cfg, checks):
             % (t, float(errD), float(err_real), float(err_fake), float(err_mis), float(magp)))
         say('  batch %d: MA-GP share: |grad magp| / |grad errD| = %.3f '
             '(hinge terms: |grad hinge| / |grad errD| = %.3f)' % (t, share, share_nm))
-        assert not checks or 0.05 < share < 0.95, 'MA-GP share of the D gradient out of range'
+        if checks and not 0.05 < share < 0.95:
+            raise Reject('MA-GP share %.3f' % share)
         snapD = [p.detach().clone() for p in dparams]
         optD.step()
         for p, p0, g in zip(dparams, snapD, dgrad):
@@ -464,6 +526,12 @@ def simulate(netG, netD, netC, real, cond, noise, more, cfg, checks):
         # G step: errG through the just-updated D; only d errG / d fake is used
         output = netC(netD(fake), sent)
         errG = -output.mean()
+        if checks:
+            kmin, n, KINKS = min(KINKS), len(KINKS), None
+            say('  batch %d: min |pre-activation|/rms over %d (leaky) ReLU evaluations %.1e'
+                % (t, n, kmin))
+            if kmin < KINK_MIN:
+                raise Reject('a (leaky) ReLU input at %.1e rms from its kink' % kmin)
         grad_fake, = torch.autograd.grad(errG, fake, retain_graph=True)
         if cfg['more_std'] is None:   # scale `more` to the size of grad_fake, once
             cfg['more_std'] = float('%.2g' % (0.5 * float(grad_fake.std())))
@@ -512,12 +580,14 @@ def simulate(netG, netD, netC, real, cond, noise, more, cfg, checks):
     return exp
 
 
-def run_config(name, cfg):
+def make_fixture(cfg, seed):
+    """Builds weights and inputs from `seed` and runs the step in float64 (with checks) and
+    in float32; returns everything to write, or raises Reject."""
+    global KINKS
     S, nf, Z, C, B, T = (cfg[k] for k in ('imsize', 'nf', 'z_dim', 'cond_dim', 'batch', 'T'))
-    print('== dfgan_%s: imsize %d nf %d z_dim %d cond_dim %d batch %d T %d'
-          % (name, S, nf, Z, C, B, T))
-    gen = torch.Generator().manual_seed(cfg['seed'])
-    torch.manual_seed(cfg['seed'])
+    cfg['more_std'] = None
+    gen = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
     netG = NetG(nf, Z, C, S, 3)
     netD = NetD(nf, S, 3)
     netC = NetC(nf, C)
@@ -535,34 +605,12 @@ def run_config(name, cfg):
     noise = [r32(torch.randn(B, Z, generator=gen)) for _ in range(T)]
     cfg['more_raw'] = [torch.randn(B, 3, S, S, generator=gen) for _ in range(T)]
     more = []
-    exp = simulate(netG, netD, netC, real, cond, noise, more, cfg, checks=True)
+    try:
+        exp = simulate(netG, netD, netC, real, cond, noise, more, cfg, checks=True)
+    finally:
+        KINKS = None
 
-    out = os.path.join(FIXTURES, 'dfgan_' + name)
-    os.makedirs(out, exist_ok=True)
-    np.savez(os.path.join(out, 'G.npz'), **G0)
-    np.savez(os.path.join(out, 'D.npz'), **D0)
-    with open(os.path.join(out, 'keys_G.txt'), 'w') as f:
-        f.writelines('%s %s\n' % (k, shape_str(v.shape)) for k, v in G0.items())
-    with open(os.path.join(out, 'keys_D.txt'), 'w') as f:
-        f.writelines('%s %s\n' % (k, shape_str(v.shape)) for k, v in D0.items())
-    write_stream(os.path.join(out, 'real.npy'), [f32(a) for a in real])
-    write_stream(os.path.join(out, 'cond.npy'), [f32(a) for a in cond])
-    write_stream(os.path.join(out, 'noise.npy'), [f32(a) for a in noise])
-    write_stream(os.path.join(out, 'more.npy'), [f32(a) for a in more])
-    np.savez_compressed(os.path.join(out, 'expected.npz'), **exp)
-    conf = dict(imsize=S, nf=nf, ngf=nf, ndf=nf, z_dim=Z, cond_dim=C, batch=B, T=T,
-                lrG=LR_G, lrD=LR_D, betas=list(BETAS), eps=EPS, seed=cfg['seed'],
-                more_std=cfg['more_std'],
-                G_chs=[list(p) for p in get_G_in_out_chs(nf, S)],
-                D_chs=[list(p) for p in get_D_in_out_chs(nf, S)])
-    with open(os.path.join(out, 'config.json'), 'w') as f:
-        json.dump(conf, f, indent=1)
-        f.write('\n')
-    total = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
-    print('  wrote %s (%d files, %.0f KiB)' % (os.path.relpath(out), len(os.listdir(out)),
-                                               total / 1024))
-
-    # what a float32 implementation can reach: the same loop in float32 PyTorch
+    # what a float32 implementation reaches: the same loop in float32 PyTorch
     f = lambda xs: [x.float() for x in xs]
     e32 = simulate(*nets32, f(real), f(cond), f(noise), f(more), cfg, checks=False)
     groups = OrderedDict()
@@ -574,6 +622,57 @@ def run_config(name, cfg):
     print('  float32 PyTorch vs this float64 reference, worst rel L2 err per group:')
     for g, (err, k) in groups.items():
         print('    %-14s %.2e  (%s)' % (g, err, k))
+    # how far the step moves the weights: a weight comparison needs a tol well below this
+    for tag, w0 in (('D', D0), ('G', G0)):
+        d = math.sqrt(sum(float(((exp['%s1.%s' % (tag, k)].astype(np.float64) - v) ** 2).sum())
+                          for k, v in w0.items()))
+        n = math.sqrt(sum(float((v.astype(np.float64) ** 2).sum()) for v in w0.values()))
+        print('  first step moves %s by |dW|/|W| = %.1e' % (tag, d / n))
+    worst = max(groups.values())
+    if worst[0] > F32_MAX:
+        raise Reject('float32 PyTorch is %.1e off at %s' % worst)
+    return G0, D0, real, cond, noise, more, exp
+
+
+def run_config(name, cfg):
+    S, nf, Z, C, B, T = (cfg[k] for k in ('imsize', 'nf', 'z_dim', 'cond_dim', 'batch', 'T'))
+    print('== dfgan_%s: imsize %d nf %d z_dim %d cond_dim %d batch %d T %d'
+          % (name, S, nf, Z, C, B, T))
+    # the first seed from cfg['seed'] on that passes every check (deterministic)
+    for seed in range(cfg['seed'], cfg['seed'] + 100):
+        print(' seed %d' % seed)
+        try:
+            G0, D0, real, cond, noise, more, exp = make_fixture(cfg, seed)
+            break
+        except Reject as ex:
+            print(' seed %d rejected: %s' % (seed, ex))
+    else:
+        raise SystemExit('dfgan_ref.py: no seed passed the checks for %s' % name)
+
+    out = os.path.join(FIXTURES, 'dfgan_' + name)
+    os.makedirs(out, exist_ok=True)
+    save_npz(os.path.join(out, 'G.npz'), G0, compress=False)
+    save_npz(os.path.join(out, 'D.npz'), D0, compress=False)
+    with open(os.path.join(out, 'keys_G.txt'), 'w') as f:
+        f.writelines('%s %s\n' % (k, shape_str(v.shape)) for k, v in G0.items())
+    with open(os.path.join(out, 'keys_D.txt'), 'w') as f:
+        f.writelines('%s %s\n' % (k, shape_str(v.shape)) for k, v in D0.items())
+    write_stream(os.path.join(out, 'real.npy'), [f32(a) for a in real])
+    write_stream(os.path.join(out, 'cond.npy'), [f32(a) for a in cond])
+    write_stream(os.path.join(out, 'noise.npy'), [f32(a) for a in noise])
+    write_stream(os.path.join(out, 'more.npy'), [f32(a) for a in more])
+    save_npz(os.path.join(out, 'expected.npz'), exp, compress=True)
+    conf = dict(imsize=S, nf=nf, ngf=nf, ndf=nf, z_dim=Z, cond_dim=C, batch=B, T=T,
+                lrG=LR_G, lrD=LR_D, betas=list(BETAS), eps=EPS, seed=seed,
+                more_std=cfg['more_std'],
+                G_chs=[list(p) for p in get_G_in_out_chs(nf, S)],
+                D_chs=[list(p) for p in get_D_in_out_chs(nf, S)])
+    with open(os.path.join(out, 'config.json'), 'w') as f:
+        f.write('{\n' + ',\n'.join(' %s: %s' % (json.dumps(k), json.dumps(v))
+                                    for k, v in conf.items()) + '\n}\n')
+    total = sum(os.path.getsize(os.path.join(out, n)) for n in os.listdir(out))
+    print('  wrote %s (%d files, %.0f KiB)' % (os.path.relpath(out), len(os.listdir(out)),
+                                               total / 1024))
 
 
 def main():

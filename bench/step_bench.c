@@ -1,0 +1,110 @@
+/* step_bench: one full DF-GAN training step (G forward, D step with MA-GP, G's adversarial gradient
+ * through the updated D, G backward and Adam) timed in-process on random weights and data, plus an
+ * sgemm peak measured in the same run.
+ *   step_bench [--imsize 64] [--nf 16] [--batch 16] [--cond 256] [--z 100] [--steps 5] [--device cpu]
+ * Prints "key value" lines (seconds per step, GFLOP/s, sgemm peak, peak RSS). */
+#include "common.h"
+#include "dstep.h"
+#include "netg.h"
+#include "ops.h"
+#include "real.h"
+#include "rng.h"
+
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
+
+static void fill(float *p, size_t n, rng_t *r, double scale, int uniform) {
+    for (size_t i = 0; i < n; i++) p[i] = (float)(uniform ? (2 * rng_uniform(r) - 1) * scale : rng_normal(r) * scale);
+}
+
+static double sgemm_peak(void) {
+    int n = 1024;
+    float *a = xcalloc((size_t)n * n, 4), *b = xcalloc((size_t)n * n, 4), *c = xcalloc((size_t)n * n, 4);
+    for (size_t i = 0; i < (size_t)n * n; i++) { a[i] = 1e-3f * (float)(i % 7); b[i] = 1e-3f * (float)(i % 5); }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+    double best = 1e30;
+    for (int k = 0; k < 5; k++) {
+        double t = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        t = now() - t;
+        if (t < best) best = t;
+    }
+    free(a); free(b); free(c);
+    return 2.0 * n * n * n / best / 1e9;
+}
+
+int main(int argc, char **argv) {
+    progname = "step_bench";
+    int imsize = 64, nf = 16, B = 16, cond = 256, z = 100, steps = 5;
+    const char *device = "cpu";
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--imsize")) imsize = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--nf")) nf = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--cond")) cond = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--z")) z = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
+        else die_usage("expected a known option, found '%s'", argv[i]);
+    }
+    device_t dev = device_parse(device);
+    netg g;
+    netg_build(&g, imsize, nf, z, cond);
+    params_alloc(&g.ps, dev);
+    netg_init_weights(&g, 1);
+    dstep st;
+    memset(&st, 0, sizeof st);
+    netd_build(&st.D, imsize, nf, cond);
+    params_alloc(&st.D.ps, dev);
+    netd_init_weights(&st.D, 2);
+    st.lr = 4e-4; st.beta1 = 0; st.beta2 = 0.9; st.eps = 1e-8;
+    dstep_init(&st);
+
+    size_t nimg = (size_t)B * 3 * imsize * imsize;
+    float *real = xmalloc(nimg * 4), *fake = xmalloc(nimg * 4), *gf = xmalloc(nimg * 4);
+    float *noise = xmalloc((size_t)B * z * 4), *sent = xmalloc((size_t)B * cond * 4);
+    rng_t r;
+    rng_init(&r, 7, 0);
+    fill(real, nimg, &r, 1.0, 1);
+    tensor zt = tensor_new2(dev, B, z), ct = tensor_new2(dev, B, cond);
+    float *stage = dev_alloc(dev, nimg), *dimg = dev_alloc(dev, nimg);
+    double t_total = 0, t_g = 0, t_d = 0;
+    for (int s = 0; s <= steps; s++) {          /* step 0 warms up */
+        fill(noise, (size_t)B * z, &r, 1.0, 0);
+        fill(sent, (size_t)B * cond, &r, 1.0, 0);
+        double t0 = now();
+        tensor_upload(&zt, noise); tensor_upload(&ct, sent);
+        netg_forward(&g, zt.data, ct.data, B);
+        OP(dev, cnhw_to_nchw, stage, g.img.data, B, 3, imsize * imsize);
+        dev_download(dev, fake, stage, nimg);
+        double t1 = now();
+        dstep_losses L;
+        dstep_train(&st, real, sent, fake, B, gf, &L);
+        double t2 = now();
+        dev_upload(dev, stage, gf, nimg);
+        OP(dev, nchw_to_cnhw, dimg, stage, B, 3, imsize * imsize);
+        params_zero_grad(&g.ps);
+        netg_backward(&g, dimg);
+        params_adam_step(&g.ps, 1e-4, 0, 0.9, 1e-8);
+        double t3 = now();
+        if (s > 0) { t_total += t3 - t0; t_d += t2 - t1; t_g += (t1 - t0) + (t3 - t2); }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    printf("step_s %.4f\nd_step_s %.4f\ng_step_s %.4f\n", t_total / steps, t_d / steps, t_g / steps);
+    printf("peak_rss_mb %.1f\n", ru.ru_maxrss / 1024.0);
+    printf("gemm_flops_per_step %.4g\n", cpu_gemm_flops / (steps + 1));
+    printf("gflops %.2f\n", cpu_gemm_flops / (steps + 1) / (t_total / steps) / 1e9);
+    printf("sgemm_peak_gflops %.2f\n", sgemm_peak());
+    return 0;
+}
