@@ -11,7 +11,12 @@
 CC      ?= cc
 OPT     ?= -O3 -march=native
 CFLAGS  += -std=c11 $(OPT) -Wall -Wextra -D_GNU_SOURCE -Ilib -Ikernels -fopenmp
-LDLIBS  += -lopenblas -llapacke -lpng -ljpeg -lyaml -lz -lm
+# OpenBLAS's OpenMP build shares our OpenMP threads (two thread pools spinning on 2 cores halve
+# the speed); the pthread build is the fallback.
+BLAS_OMP ?= /usr/lib/x86_64-linux-gnu/openblas-openmp
+comma    := ,
+BLAS_LIB ?= $(if $(wildcard $(BLAS_OMP)/libopenblas.so),-L$(BLAS_OMP) -Wl$(comma)-rpath$(comma)$(BLAS_OMP)) -lopenblas
+LDLIBS  += $(BLAS_LIB) -llapacke -lpng -ljpeg -lyaml -lz -lm
 PYTHON  ?= $(shell for p in python3 /usr/bin/python3; do $$p -c 'import numpy' 2>/dev/null && { echo $$p; break; }; done)
 
 CUDA_HOME ?= /usr/local/cuda

@@ -11,7 +11,8 @@
 #include <unistd.h>
 
 struct atomic_file {
-    char *path;             /* the output path as given */
+    char *path;             /* the output path as given, for messages */
+    char *target;           /* what the temp file is renamed to: path, or the file a symlink there points to */
     char *tmp;              /* temp file path, NULL when written directly */
     char *dir;              /* folder of path, for the fsync after rename */
     FILE *f;
@@ -67,6 +68,7 @@ static void unlink_out(atomic_file *a) {
 
 static void destroy(atomic_file *a) {
     free(a->path);
+    free(a->target);
     free(a->tmp);
     free(a->dir);
     free(a);
@@ -109,10 +111,18 @@ atomic_file *af_open_err(const char *path, char *err, size_t errlen) {
         destroy(a);
         return NULL;
     }
+    /* An output path that is a symlink to a file: replace the file it points to, not the link. */
+    struct stat lst;
+    if (exists && lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode)) {
+        char *real = realpath(path, NULL);
+        if (real) { a->target = xstrdup(real); free(real); }
+    }
+    if (!a->target) a->target = xstrdup(path);
+    path = a->target;
     const char *slash = strrchr(path, '/');
     const char *base = slash ? slash + 1 : path;
     if (!*base) {
-        snprintf(err, errlen, "expected a file name in the output path, found '%s'", path);
+        snprintf(err, errlen, "expected a file name in the output path, found '%s'", a->path);
         destroy(a);
         return NULL;
     }
@@ -134,7 +144,7 @@ atomic_file *af_open_err(const char *path, char *err, size_t errlen) {
     unblock(&old);
     if (fd < 0) {
         last_was_path_error = is_path_error(e);
-        snprintf(err, errlen, "expected a writable folder for '%s', found '%s': %s", path, a->dir, strerror(e));
+        snprintf(err, errlen, "expected a writable folder for '%s', found '%s': %s", a->path, a->dir, strerror(e));
         destroy(a);
         return NULL;
     }
@@ -149,7 +159,7 @@ atomic_file *af_open_err(const char *path, char *err, size_t errlen) {
         close(fd);
         unlink(a->tmp);
         unlink_out(a);
-        snprintf(err, errlen, "expected to open a temp file for '%s', found %s", path, strerror(e));
+        snprintf(err, errlen, "expected to open a temp file for '%s', found %s", a->path, strerror(e));
         destroy(a);
         return NULL;
     }
@@ -201,7 +211,7 @@ int af_commit_err(atomic_file *a, char *err, size_t errlen) {
     if (bad) e = errno ? errno : EIO;
     if (fclose(a->f) != 0 && !bad) { bad = 1; e = errno ? errno : EIO; }
     a->f = NULL;
-    if (!bad && rename(a->tmp, a->path) != 0) { bad = 1; e = errno; what = "rename a temp file onto"; }
+    if (!bad && rename(a->tmp, a->target) != 0) { bad = 1; e = errno; what = "rename a temp file onto"; }
     if (bad) {
         unlink(a->tmp);
         unlink_out(a);

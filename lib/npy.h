@@ -22,6 +22,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* At least <f4 <f8 <i4 <i8 |u1 are what the tools exchange; all of these are read and written. */
 typedef enum { NPY_F4, NPY_F8, NPY_I4, NPY_I8, NPY_U1, NPY_I1, NPY_F2, NPY_BOOL, NPY_I2, NPY_U2,
                NPY_U4, NPY_U8 } npy_dtype;
@@ -78,6 +82,9 @@ const char *npy_dtype_name(npy_dtype dt);     /* "float32" etc., for messages */
 /* "(16,3,64,64)"; "(5,)" for 1-d; "()" for 0-d. Returns the length as snprintf does. */
 int npy_format_shape(char *buf, size_t n, int ndim, const int64_t *shape);
 
+#ifdef __cplusplus
+}
+#endif
 #endif /* NPY_H */
 
 #ifdef NPY_IMPLEMENTATION

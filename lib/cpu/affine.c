@@ -5,6 +5,13 @@
 #include <string.h>
 #include "real.h"
 
+/* The OpenMP loops run in parallel only when built with -DOPS_OMP=1. Next to the pthread
+ * OpenBLAS on 2 cores, libgomp's workers keep spinning after a region and take a core from the
+ * next gemm (measured on conv2d: 2.5× slower when idle, 10× under load); serial is faster. */
+#ifndef OPS_OMP
+#define OPS_OMP 0
+#endif
+
 #define PAR_MIN 32768   /* elements below which a loop runs on one thread */
 
 /* out (C,B,HW) = gamma[b,c]·x[c,b,:] + beta[b,c];  gamma, beta (B,C); out may alias x */
@@ -12,7 +19,7 @@ void OPNAME(affine_forward)(real *out, const real *x, const real *gamma, const r
                             int C, int B, int HW)
 {
     const int rows = C * B;
-#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)rows * HW > PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const int c = r / B, b = r % B;
         const real g = gamma[(size_t)b * C + c], e = beta[(size_t)b * C + c];
@@ -27,7 +34,7 @@ void OPNAME(affine_backward)(real *dx, real *dgamma, real *dbeta, const real *do
                              const real *gamma, int C, int B, int HW)
 {
     const int rows = C * B;
-#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)rows * HW > PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const int c = r / B, b = r % B;
         const size_t k = (size_t)b * C + c;
@@ -53,7 +60,7 @@ void OPNAME(affine_backward)(real *dx, real *dgamma, real *dbeta, const real *do
 void OPNAME(replicate_forward)(real *out, const real *in, int B, int S, int HW)
 {
     const int rows = S * B;
-#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)rows * HW > PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const real v = in[(size_t)(r % B) * S + r / B];
         real *d = out + (size_t)r * HW;
@@ -65,7 +72,7 @@ void OPNAME(replicate_forward)(real *out, const real *in, int B, int S, int HW)
 void OPNAME(replicate_backward)(real *ds, const real *dout, int B, int S, int HW)
 {
     const int rows = S * B;
-#pragma omp parallel for schedule(static) if ((size_t)rows * HW > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)rows * HW > PAR_MIN)
     for (int r = 0; r < rows; r++) {
         const real *g = dout + (size_t)r * HW;
         double s = 0;
@@ -97,7 +104,7 @@ void OPNAME(concat_rows_backward)(real *da, real *db, const real *dout, int B, i
 /* out (C,B,HW) <- in (B,C,HW) */
 void OPNAME(nchw_to_cnhw)(real *out, const real *in, int B, int C, int HW)
 {
-#pragma omp parallel for schedule(static) if ((size_t)B * C * HW > 4 * PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)B * C * HW > 4 * PAR_MIN)
     for (int r = 0; r < C * B; r++) {
         const int c = r / B, b = r % B;
         memcpy(out + (size_t)r * HW, in + ((size_t)b * C + c) * HW, (size_t)HW * sizeof(real));
@@ -107,7 +114,7 @@ void OPNAME(nchw_to_cnhw)(real *out, const real *in, int B, int C, int HW)
 /* out (B,C,HW) <- in (C,B,HW) */
 void OPNAME(cnhw_to_nchw)(real *out, const real *in, int B, int C, int HW)
 {
-#pragma omp parallel for schedule(static) if ((size_t)B * C * HW > 4 * PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)B * C * HW > 4 * PAR_MIN)
     for (int r = 0; r < B * C; r++) {
         const int b = r / C, c = r % C;
         memcpy(out + (size_t)r * HW, in + ((size_t)c * B + b) * HW, (size_t)HW * sizeof(real));

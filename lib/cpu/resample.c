@@ -4,13 +4,20 @@
 #include <string.h>
 #include "real.h"
 
+/* The OpenMP loops run in parallel only when built with -DOPS_OMP=1. Next to the pthread
+ * OpenBLAS on 2 cores, libgomp's workers keep spinning after a region and take a core from the
+ * next gemm (measured on conv2d: 2.5× slower when idle, 10× under load); serial is faster. */
+#ifndef OPS_OMP
+#define OPS_OMP 0
+#endif
+
 #define PAR_MIN 32768   /* elements below which a loop runs on one thread */
 
 /* out (planes, 2H, 2W): out[p, 2i+a, 2j+e] = in[p, i, j] */
 void OPNAME(upsample2x_forward)(real *out, const real *in, int planes, int H, int W)
 {
     const long rows = (long)planes * H;
-#pragma omp parallel for schedule(static) if (rows * W > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && rows * W > PAR_MIN)
     for (long r = 0; r < rows; r++) {
         const real *s = in + (size_t)r * W;
         real *d = out + (size_t)r * 4 * W;   /* input row r -> output rows 2r, 2r+1 */
@@ -23,7 +30,7 @@ void OPNAME(upsample2x_forward)(real *out, const real *in, int planes, int H, in
 void OPNAME(upsample2x_backward)(real *din, const real *dout, int planes, int H, int W)
 {
     const long rows = (long)planes * H;
-#pragma omp parallel for schedule(static) if (rows * W > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && rows * W > PAR_MIN)
     for (long r = 0; r < rows; r++) {
         const real *g0 = dout + (size_t)r * 4 * W, *g1 = g0 + 2 * W;
         real *d = din + (size_t)r * W;
@@ -37,7 +44,7 @@ void OPNAME(avgpool2x2_forward)(real *out, const real *in, int planes, int H, in
 {
     const long rows = (long)planes * (H / 2);
     const int Wo = W / 2;
-#pragma omp parallel for schedule(static) if (rows * W > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && rows * W > PAR_MIN)
     for (long r = 0; r < rows; r++) {
         const real *s0 = in + (size_t)r * 2 * W, *s1 = s0 + W;
         real *d = out + (size_t)r * Wo;
@@ -51,7 +58,7 @@ void OPNAME(avgpool2x2_backward)(real *din, const real *dout, int planes, int H,
 {
     const long rows = (long)planes * (H / 2);
     const int Wo = W / 2;
-#pragma omp parallel for schedule(static) if (rows * W > PAR_MIN)
+#pragma omp parallel for schedule(static) if (OPS_OMP && rows * W > PAR_MIN)
     for (long r = 0; r < rows; r++) {
         const real *g = dout + (size_t)r * Wo;
         real *d0 = din + (size_t)r * 2 * W, *d1 = d0 + W;

@@ -661,6 +661,15 @@ static void test_conv_big(int B, int C, int H, int W, int OC, int K, int s, int 
     check("din", rel_max(din, rdin, nin), TOL_FWD);
     check("dw", rel_max(dw, rdw, nw), TOL_FWD);
     check("db", rel_max(db, rdb, OC), TOL_FWD);
+    /* many small chunks of output rows */
+    size_t keep = conv2d_col_limit_cpu_f64;
+    conv2d_col_limit_cpu_f64 = 16384;
+    double *out2 = alloc(nout), *din2 = nans(nin), *dw2 = alloc(nw);
+    conv2d_forward_cpu_f64(out2, in, w, b, B, C, H, W, OC, K, s, p);
+    conv2d_backward_cpu_f64(din2, dw2, NULL, r, in, w, B, C, H, W, OC, K, s, p);
+    conv2d_col_limit_cpu_f64 = keep;
+    check("chunked", fmax(rel_max(out2, ref, nout), fmax(rel_max(din2, rdin, nin), rel_max(dw2, rdw, nw))), TOL_FWD);
+    free(out2); free(din2); free(dw2);
     float *fin = tof(in, nin), *fw = tof(w, nw), *fb = tof(b, OC), *fr = tof(r, nout);
     float *fout = allocf(nout), *fdin = nansf(nin), *fdw = allocf(nw), *fdb = allocf(OC);
     conv2d_forward_cpu(fout, fin, fw, fb, B, C, H, W, OC, K, s, p);
