@@ -13,7 +13,7 @@ device_t device_parse(const char *s) {
     if (!strcmp(s, "cuda")) {
         char why[256];
         if (!cuda_device_available(why, sizeof why))
-            die_runtime("expected a usable GPU for --device cuda, found %s", why);
+            die_runtime("expected a usable GPU for --device cuda, found none: %s", why);
         return DEVICE_CUDA;
     }
     die_usage("--device expects cpu or cuda, found '%s'", s);
