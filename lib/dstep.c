@@ -10,6 +10,7 @@
 void dstep_init(dstep *st) {
     st->B = 0;
     memset(&st->real, 0, sizeof st->real); memset(&st->fake, 0, sizeof st->fake); memset(&st->tan, 0, sizeof st->tan);
+    memset(&st->adj_g, 0, sizeof st->adj_g);
     memset(&st->c_real, 0, sizeof(cacts)); memset(&st->c_mis, 0, sizeof(cacts));
     memset(&st->c_fake, 0, sizeof(cacts)); memset(&st->c_tan, 0, sizeof(cacts));
     netd_sync_gamma(&st->D);
@@ -82,8 +83,8 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     L->err_fake = OPV(dev, hinge_forward, st->c_fake.score.data, B, +1);
 
     /* MA-GP: g_b = ∇_(x,s) Σ C(D(x),s), per sample */
-    netc_backward(d, &st->c_real, &st->c_real, st->ones.data, st->dfeat.data, st->gs.data, 0);
-    netd_backward(d, &st->real, &st->real, st->dfeat.data, st->gx.data, 0, 0);
+    netc_backward(d, &st->c_real, &st->c_real, st->ones.data, st->dfeat.data, st->gs.data, 0, &st->adj_g);
+    netd_backward(d, &st->real, &st->real, st->dfeat.data, st->gx.data, 0, 0, &st->adj_g);
     float *gx = xmalloc((size_t)3 * B * HW * sizeof(float)), *gs = xmalloc((size_t)B * Sd * sizeof(float));
     float *c3 = xcalloc((size_t)3 * B, sizeof(float)), *cS = xcalloc((size_t)B, sizeof(float));
     tensor_download(gx, &st->gx);
@@ -108,22 +109,24 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     free(gx); free(gs); free(c3); free(cS);
     OP(dev, affine_forward, st->ux.data, st->gx.data, st->coef3.data, st->zeros3.data, 3, B, HW);
     OP(dev, affine_forward, st->us.data, st->gs.data, st->coefS.data, st->zerosS.data, 1, B, Sd);
-    /* ∂P/∂θ = ∇_θ (directional derivative of Σ C(D(x),s) along u): tangent pass, then its backward */
+    /* ∂P/∂θ = ∇_θ (directional derivative of Σ C(D(x),s) along u): a tangent pass, then its backward.
+     * That backward (upstream ones, the real pass's masks, the same weights) meets exactly the adjoints
+     * the g_b pass above met, so only its weight-gradient products remain to be done. */
     netd_tangent(d, &st->tan, &st->real, st->ux.data);
     netc_tangent(d, &st->c_tan, &st->c_real, st->tan.out[last].data, st->us.data);
-    netc_backward(d, &st->c_tan, &st->c_real, st->ones.data, st->dfeat.data, NULL, 1);
-    netd_backward(d, &st->tan, &st->real, st->dfeat.data, NULL, 1, 0);
+    netc_weight_grads(d, &st->adj_g, &st->c_tan);
+    netd_weight_grads(d, &st->adj_g, &st->tan);
 
     /* hinge terms */
     OP(dev, hinge_backward, st->dscore.data, st->c_real.score.data, B, -1, 1.0f);
-    netc_backward(d, &st->c_real, &st->c_real, st->dscore.data, st->dfeat.data, NULL, 1);
+    netc_backward(d, &st->c_real, &st->c_real, st->dscore.data, st->dfeat.data, NULL, 1, NULL);
     OP(dev, hinge_backward, st->dscore.data, st->c_mis.score.data, B, +1, 0.5f);
-    netc_backward(d, &st->c_mis, &st->c_mis, st->dscore.data, st->dfeat_mis.data, NULL, 1);
+    netc_backward(d, &st->c_mis, &st->c_mis, st->dscore.data, st->dfeat_mis.data, NULL, 1, NULL);
     shift_batch(dev, st->dfeat.data, st->dfeat_mis.data, nf8, B, 16, 1);
-    netd_backward(d, &st->real, &st->real, st->dfeat.data, NULL, 1, 1);
+    netd_backward(d, &st->real, &st->real, st->dfeat.data, NULL, 1, 1, NULL);
     OP(dev, hinge_backward, st->dscore.data, st->c_fake.score.data, B, +1, 0.5f);
-    netc_backward(d, &st->c_fake, &st->c_fake, st->dscore.data, st->dfeat.data, NULL, 1);
-    netd_backward(d, &st->fake, &st->fake, st->dfeat.data, NULL, 1, 1);
+    netc_backward(d, &st->c_fake, &st->c_fake, st->dscore.data, st->dfeat.data, NULL, 1, NULL);
+    netd_backward(d, &st->fake, &st->fake, st->dfeat.data, NULL, 1, 1, NULL);
     L->errD = L->err_real + (L->err_fake + L->err_mis) / 2 + L->magp;
 
     params_adam_step(&d->ps, st->lr, st->beta1, st->beta2, st->eps);
@@ -139,8 +142,8 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     L->errG = -sum / B;
     tensor_upload(&st->dscore, sc);
     free(sc);
-    netc_backward(d, &st->c_fake, &st->c_fake, st->dscore.data, st->dfeat.data, NULL, 0);
-    netd_backward(d, &st->fake, &st->fake, st->dfeat.data, st->gx.data, 0, 0);
+    netc_backward(d, &st->c_fake, &st->c_fake, st->dscore.data, st->dfeat.data, NULL, 0, NULL);
+    netd_backward(d, &st->fake, &st->fake, st->dfeat.data, st->gx.data, 0, 0, NULL);
     OP(dev, cnhw_to_nchw, st->stage.data, st->gx.data, B, 3, HW);
     tensor_download(grad_fake, &st->stage);
 }
@@ -149,6 +152,7 @@ void dstep_free(dstep *st) {
     int nb = st->D.nblocks;
     dacts_free(&st->real, nb); dacts_free(&st->fake, nb); dacts_free(&st->tan, nb);
     cacts_free(&st->c_real); cacts_free(&st->c_mis); cacts_free(&st->c_fake); cacts_free(&st->c_tan);
+    dadj_free(&st->adj_g, nb);
     tensor *ts[] = {&st->x_real, &st->x_fake, &st->s, &st->ux, &st->us, &st->gx, &st->gs, &st->stage, &st->feat_mis,
                     &st->dfeat, &st->dfeat_mis, &st->dscore, &st->ones, &st->coef3, &st->coefS, &st->zeros3, &st->zerosS};
     for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) tensor_free(ts[i]);

@@ -16,6 +16,7 @@ typedef struct {
     int B;
     dacts real, fake, tan;
     cacts c_real, c_mis, c_fake, c_tan;
+    dadj adj_g;                                        /* adjoints of the g_b pass, reused by the tangent's */
     tensor x_real, x_fake, s, ux, us, gx, gs, stage;  /* images channel-major (3,B,S,S); s, us, gs (B,S) */
     tensor feat_mis, dfeat, dfeat_mis, dscore, ones, coef3, coefS, zeros3, zerosS;
 } dstep;

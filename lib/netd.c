@@ -109,9 +109,35 @@ static void scratch_alloc(netd *d, int B) {
         if (n > big) big = n;
     }
     device_t dev = d->ps.device;
-    ensure(&d->s_cur, dev, big, 1, 1, 1); ensure(&d->s_t1, dev, big, 1, 1, 1);
-    ensure(&d->s_t2, dev, big, 1, 1, 1);  ensure(&d->s_t3, dev, big, 1, 1, 1);
+    ensure(&d->s_t1, dev, big, 1, 1, 1);
+    ensure(&d->s_t2, dev, big, 1, 1, 1);
     ensure(&d->s_dcat, dev, (int64_t)(8 * d->nf + d->cond_dim) * B * 16, 1, 1, 1);
+}
+
+static void dadj_alloc(netd *d, dadj *a, int B) {
+    if (a->B == B && a->r1) return;
+    device_t dev = d->ps.device;
+    if (!a->r1) {
+        a->r1 = xcalloc((size_t)d->nblocks, sizeof(tensor)); a->r2 = xcalloc((size_t)d->nblocks, sizeof(tensor));
+        a->out = xcalloc((size_t)d->nblocks, sizeof(tensor));
+    }
+    a->B = B;
+    int S = d->imsize;
+    ensure(&a->h0, dev, d->nf, B, S, S);
+    for (int i = 0; i < d->nblocks; i++) {
+        int H = S >> (i + 1);
+        ensure(&a->r1[i], dev, d->blk[i].fout, B, H, H);
+        ensure(&a->r2[i], dev, d->blk[i].fout, B, H, H);
+        ensure(&a->out[i], dev, d->blk[i].fout, B, H, H);
+    }
+    ensure(&a->c_lc, dev, 2 * d->nf, B, 4, 4);
+    ensure(&a->c_score, dev, B, 1, 1, 1);
+}
+void dadj_free(dadj *a, int nblocks) {
+    tensor_free(&a->h0); tensor_free(&a->c_lc); tensor_free(&a->c_score);
+    for (int i = 0; a->r1 && i < nblocks; i++) { tensor_free(&a->r1[i]); tensor_free(&a->r2[i]); tensor_free(&a->out[i]); }
+    free(a->r1); free(a->r2); free(a->out);
+    memset(a, 0, sizeof *a);
 }
 
 /* Shared by the forward and the tangent pass: m == NULL is the forward pass (biases, own masks). */
@@ -155,40 +181,63 @@ static void add_scalar_grad(param_set *ps, int idx, double v) {
 }
 
 void netd_backward(netd *d, const dacts *w, const dacts *m, const float *dfeat, float *dx,
-                   int param_grads, int bias_grads) {
+                   int param_grads, int bias_grads, dadj *keep) {
     int B = m->B;
+    dadj *a = keep ? keep : &d->work;
     scratch_alloc(d, B);
+    dadj_alloc(d, a, B);
     param_set *ps = &d->ps;
     device_t dev = ps->device;
     int S = d->imsize;
-    float *cur = d->s_cur.data, *t1 = d->s_t1.data, *t2 = d->s_t2.data, *t3 = d->s_t3.data;
+    float *t1 = d->s_t1.data, *t2 = d->s_t2.data;
 #define PG(idx) (param_grads ? pgrad(ps, (idx)) : NULL)
     int L = d->nblocks - 1;
-    dev_copy(dev, cur, dfeat, (size_t)d->blk[L].fout * B * 16);
+    dev_copy(dev, a->out[L].data, dfeat, (size_t)d->blk[L].fout * B * 16);
     for (int i = L; i >= 0; i--) {
+        dblock *b = &d->blk[i];
+        int H = S >> i, Ho = H / 2;
+        size_t n = (size_t)b->fout * B * Ho * Ho, nin = (size_t)b->fin * B * H * H;
+        const float *cur = a->out[i].data, *hin_w = i ? w->out[i - 1].data : w->h0.data;
+        float *din = i ? a->out[i - 1].data : a->h0.data;       /* the block input's adjoint */
+        float *r1 = a->r1[i].data, *r2 = a->r2[i].data;
+        /* out = shortcut + gamma·l2 */
+        if (param_grads) add_scalar_grad(ps, b->gamma, OPV(dev, vec_dot, cur, w->l2[i].data, n));
+        dev_copy(dev, r2, cur, n);
+        OP(dev, vec_scale, r2, d->gamma_host[i], n);
+        OP(dev, leaky_relu_backward, r2, r2, m->l2[i].data, n, LRELU_SLOPE);
+        OP(dev, conv2d_backward, r1, PG(b->r2w), NULL, r2, w->l1[i].data, pdata(ps, b->r2w), B, b->fout, Ho, Ho, b->fout, 3, 1, 1);
+        OP(dev, leaky_relu_backward, r1, r1, m->l1[i].data, n, LRELU_SLOPE);
+        OP(dev, conv2d_backward, din, PG(b->r0w), NULL, r1, hin_w, pdata(ps, b->r0w), B, b->fin, H, H, b->fout, 4, 2, 1);
+        /* shortcut: t1 = dL/d(pooled input), t2 = its unpooled adjoint, added to din */
+        const float *dp = cur;
+        if (b->learnable) {
+            OP(dev, conv2d_backward, t1, PG(b->sw), bias_grads ? PG(b->sb) : NULL, cur, w->p[i].data, pdata(ps, b->sw),
+               B, b->fin, Ho, Ho, b->fout, 1, 1, 0);
+            dp = t1;
+        }
+        OP(dev, avgpool2x2_backward, t2, dp, b->fin * B, H, H);
+        OP(dev, vec_add, din, din, t2, nin);
+    }
+    OP(dev, conv2d_backward, dx, PG(d->imgw), bias_grads ? PG(d->imgb) : NULL, a->h0.data, w->x, pdata(ps, d->imgw), B, 3, S, S, d->nf, 3, 1, 1);
+#undef PG
+}
+
+void netd_weight_grads(netd *d, const dadj *a, const dacts *w) {
+    int B = a->B, S = d->imsize;
+    param_set *ps = &d->ps;
+    device_t dev = ps->device;
+    for (int i = d->nblocks - 1; i >= 0; i--) {
         dblock *b = &d->blk[i];
         int H = S >> i, Ho = H / 2;
         size_t n = (size_t)b->fout * B * Ho * Ho;
         const float *hin_w = i ? w->out[i - 1].data : w->h0.data;
-        /* out = shortcut + gamma·l2 */
-        if (param_grads) add_scalar_grad(ps, b->gamma, OPV(dev, vec_dot, cur, w->l2[i].data, n));
-        dev_copy(dev, t1, cur, n);
-        OP(dev, vec_scale, t1, d->gamma_host[i], n);
-        OP(dev, leaky_relu_backward, t1, t1, m->l2[i].data, n, LRELU_SLOPE);
-        OP(dev, conv2d_backward, t2, PG(b->r2w), NULL, t1, w->l1[i].data, pdata(ps, b->r2w), B, b->fout, Ho, Ho, b->fout, 3, 1, 1);
-        OP(dev, leaky_relu_backward, t2, t2, m->l1[i].data, n, LRELU_SLOPE);
-        OP(dev, conv2d_backward, t3, PG(b->r0w), NULL, t2, hin_w, pdata(ps, b->r0w), B, b->fin, H, H, b->fout, 4, 2, 1);
-        /* shortcut: t1 = dL/d(pooled input) */
+        add_scalar_grad(ps, b->gamma, OPV(dev, vec_dot, a->out[i].data, w->l2[i].data, n));
+        OP(dev, conv2d_backward, NULL, pgrad(ps, b->r2w), NULL, a->r2[i].data, w->l1[i].data, pdata(ps, b->r2w), B, b->fout, Ho, Ho, b->fout, 3, 1, 1);
+        OP(dev, conv2d_backward, NULL, pgrad(ps, b->r0w), NULL, a->r1[i].data, hin_w, pdata(ps, b->r0w), B, b->fin, H, H, b->fout, 4, 2, 1);
         if (b->learnable)
-            OP(dev, conv2d_backward, t1, PG(b->sw), bias_grads ? PG(b->sb) : NULL, cur, w->p[i].data, pdata(ps, b->sw),
-               B, b->fin, Ho, Ho, b->fout, 1, 1, 0);
-        else
-            dev_copy(dev, t1, cur, n);
-        OP(dev, avgpool2x2_backward, t2, t1, b->fin * B, H, H);
-        OP(dev, vec_add, cur, t3, t2, (size_t)b->fin * B * H * H);
+            OP(dev, conv2d_backward, NULL, pgrad(ps, b->sw), NULL, a->out[i].data, w->p[i].data, pdata(ps, b->sw), B, b->fin, Ho, Ho, b->fout, 1, 1, 0);
     }
-    OP(dev, conv2d_backward, dx, PG(d->imgw), bias_grads ? PG(d->imgb) : NULL, cur, w->x, pdata(ps, d->imgw), B, 3, S, S, d->nf, 3, 1, 1);
-#undef PG
+    OP(dev, conv2d_backward, NULL, pgrad(ps, d->imgw), NULL, a->h0.data, w->x, pdata(ps, d->imgw), B, 3, S, S, d->nf, 3, 1, 1);
 }
 
 /* ---- NetC ---- */
@@ -215,14 +264,17 @@ void netc_forward(netd *d, cacts *c, const float *feat, const float *s, int B) {
 void netc_tangent(netd *d, cacts *t, const cacts *m, const float *tfeat, const float *us) { netc_pass(d, t, m, tfeat, us, m->B); }
 
 void netc_backward(netd *d, const cacts *w, const cacts *m, const float *dscore, float *dfeat, float *ds,
-                   int param_grads) {
+                   int param_grads, dadj *keep) {
     int B = m->B;
+    dadj *a = keep ? keep : &d->work;
     scratch_alloc(d, B);
+    dadj_alloc(d, a, B);
     param_set *ps = &d->ps;
     device_t dev = ps->device;
     int nf8 = 8 * d->nf, C = nf8 + d->cond_dim;
     size_t nfeat = (size_t)nf8 * B * 16, nlc = (size_t)2 * d->nf * B * 16;
-    float *dlc = d->s_t1.data, *dcat = d->s_dcat.data;
+    float *dlc = a->c_lc.data, *dcat = d->s_dcat.data;
+    dev_copy(dev, a->c_score.data, dscore, (size_t)B);
     OP(dev, conv2d_backward, dlc, param_grads ? pgrad(ps, d->c2w) : NULL, NULL, dscore, w->lc.data, pdata(ps, d->c2w),
        B, 2 * d->nf, 4, 4, 1, 4, 1, 0);
     OP(dev, leaky_relu_backward, dlc, dlc, m->lc.data, nlc, LRELU_SLOPE);
@@ -232,8 +284,17 @@ void netc_backward(netd *d, const cacts *w, const cacts *m, const float *dscore,
     if (ds) OP(dev, replicate_backward, ds, dcat + nfeat, B, d->cond_dim, 16);
 }
 
+void netc_weight_grads(netd *d, const dadj *a, const cacts *w) {
+    int B = a->B, C = 8 * d->nf + d->cond_dim;
+    param_set *ps = &d->ps;
+    device_t dev = ps->device;
+    OP(dev, conv2d_backward, NULL, pgrad(ps, d->c2w), NULL, a->c_score.data, w->lc.data, pdata(ps, d->c2w), B, 2 * d->nf, 4, 4, 1, 4, 1, 0);
+    OP(dev, conv2d_backward, NULL, pgrad(ps, d->c0w), NULL, a->c_lc.data, w->cat.data, pdata(ps, d->c0w), B, C, 4, 4, 2 * d->nf, 3, 1, 1);
+}
+
 void netd_free(netd *d) {
-    tensor_free(&d->s_cur); tensor_free(&d->s_t1); tensor_free(&d->s_t2); tensor_free(&d->s_t3); tensor_free(&d->s_dcat);
+    tensor_free(&d->s_t1); tensor_free(&d->s_t2); tensor_free(&d->s_dcat);
+    dadj_free(&d->work, d->nblocks);
     free(d->blk); free(d->gamma_host);
     params_free(&d->ps);
 }

@@ -31,6 +31,16 @@ typedef struct {           /* one pass through NetC */
     tensor score;          /* (B) */
 } cacts;
 
+typedef struct {           /* the adjoints (upstream gradients) a backward pass met at each conv's output,
+                              kept so that a second set of weight gradients with the same adjoints but
+                              other inputs (the MA-GP tangent pass) costs only the weight-gradient gemms */
+    int B;
+    tensor h0;             /* at conv_img's output (nf,B,S,S) */
+    tensor *r1, *r2;       /* at conv_r.0's and conv_r.2's outputs, masks applied (fout,B,H/2,H/2) */
+    tensor *out;           /* at each block's output (fout,B,H/2,H/2) */
+    tensor c_lc, c_score;  /* NetC: at joint_conv.0's output (masked) and at the score */
+} dadj;
+
 typedef struct {
     int imsize, nf, cond_dim, nblocks;
     param_set ps;
@@ -38,7 +48,8 @@ typedef struct {
     dblock *blk;
     float *gamma_host;     /* the blocks' gammas on the host, refreshed by netd_sync_gamma */
     int Bs;                /* batch the scratch is sized for */
-    tensor s_cur, s_t1, s_t2, s_t3, s_dcat;
+    tensor s_t1, s_t2, s_dcat;
+    dadj work;             /* adjoints of the last backward pass when the caller keeps none */
 } netd;
 
 void netd_build(netd *d, int imsize, int nf, int cond_dim);
@@ -57,12 +68,17 @@ void netd_tangent(netd *d, dacts *t, const dacts *m, const float *ux);
  * weights' inputs come from `w` and the masks from `m` (w == m for an ordinary backward; w the tangent
  * pass, m its forward pass for the MA-GP term, which has no bias gradients) */
 void netd_backward(netd *d, const dacts *w, const dacts *m, const float *dfeat, float *dx,
-                   int param_grads, int bias_grads);
+                   int param_grads, int bias_grads, dadj *keep /* NULL: d->work */);
+/* Weight gradients (+=, no biases) for the adjoints of an earlier backward pass against the inputs
+ * of pass w: what a backward through w with the same masks and upstream would add, minus its dX. */
+void netd_weight_grads(netd *d, const dadj *adj, const dacts *w);
+void dadj_free(dadj *a, int nblocks);
 
 /* feat (8nf,B,4,4), s (B,S) -> c->score (B) */
 void netc_forward(netd *d, cacts *c, const float *feat, const float *s, int B);
 void netc_tangent(netd *d, cacts *t, const cacts *m, const float *tfeat, const float *us);
 /* dscore (B) -> dfeat (8nf,B,4,4), ds (B,S) (either may be NULL) and parameter grads when asked */
 void netc_backward(netd *d, const cacts *w, const cacts *m, const float *dscore, float *dfeat, float *ds,
-                   int param_grads);
+                   int param_grads, dadj *keep /* NULL: d->work */);
+void netc_weight_grads(netd *d, const dadj *adj, const cacts *w);
 #endif
