@@ -98,8 +98,8 @@ static void parse(options *o, int argc, char **argv) {
     if (!strcmp(o->cmd, "init")) {
         if (!o->imsize || !o->nf || !o->cond_dim || !o->out)
             die_usage("init expects --imsize, --nf, --cond-dim and -o, found some missing");
-        if (o->imsize & (o->imsize - 1) || o->imsize < 16)
-            die_usage("--imsize expects a power of two of at least 16, found %d", o->imsize);
+        if (o->imsize & (o->imsize - 1) || o->imsize < 32)
+            die_usage("--imsize expects a power of two of at least 32 (DF-GAN's 8·nf features at 4x4), found %d", o->imsize);
     } else if (!o->ckpt || !o->real || !o->cond || !o->fake || !o->save) {
         die_usage("train expects --ckpt, --real, --cond, --fake and --save, found some missing");
     }

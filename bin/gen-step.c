@@ -111,8 +111,8 @@ static void parse(options *o, int argc, char **argv) {
     if (!strcmp(o->cmd, "init")) {
         if (!o->imsize || !o->nf || !o->z_dim || !o->cond_dim || !o->out)
             die_usage("init expects --imsize, --nf, --z-dim, --cond-dim and -o, found some missing");
-        if (o->imsize & (o->imsize - 1) || o->imsize < 16)
-            die_usage("--imsize expects a power of two of at least 16, found %d", o->imsize);
+        if (o->imsize & (o->imsize - 1) || o->imsize < 32)
+            die_usage("--imsize expects a power of two of at least 32 (DF-GAN's 8·nf features at 4x4), found %d", o->imsize);
     } else {
         if (!o->ckpt || !o->noise || !o->cond) die_usage("%s expects --ckpt, --noise and --cond, found some missing", o->cmd);
         if (!strcmp(o->cmd, "forward") && !o->out) die_usage("forward expects -o FAKE.npy, found none");

@@ -49,7 +49,7 @@ void netd_infer(netd *d, const npz *z, const char *path) {
         if (!npz_find(z, k)) break;
     }
     int nf = (int)img->shape[0], cond = (int)c0->shape[1] - 8 * nf;
-    if (nblocks < 1 || nblocks > 10 || nf < 1 || cond < 1)
+    if (nblocks < 3 || nblocks > 10 || nf < 1 || cond < 1)
         die_usage("%s: expected a NetD/NetC state_dict, found %d D blocks, nf %d, cond %d", path, nblocks, nf, cond);
     netd_build(d, 1 << (nblocks + 2), nf, cond);
 }

@@ -88,7 +88,7 @@ void netg_infer(netg *g, const npz *z, const char *path) {
         if (!npz_find(z, k)) break;
     }
     int nf = (int)rgb->shape[1], zdim = (int)fc->shape[1], cond = (int)(l1->shape[1] - fc->shape[1]);
-    if (nblocks < 1 || nblocks > 10 || nf < 1 || zdim < 1 || cond < 1)
+    if (nblocks < 3 || nblocks > 10 || nf < 1 || zdim < 1 || cond < 1)
         die_usage("%s: expected a NetG state_dict (G blocks, nf, z and cond sizes), found %d blocks, nf %d, z %d, cond %d",
                   path, nblocks, nf, zdim, cond);
     netg_build(g, 1 << (nblocks + 2), nf, zdim, cond);

@@ -47,7 +47,7 @@ np.savez(d + '/D_missing.npz', **z)
   run --separate-stderr gen-step forward --ckpt "$FX/G.npz" --noise "$T/noise.npy" --cond "$T/cond.npy" -o "$T/o.npy" --bogus
   assert_fails 2 "gen-step: expected a known option, found '--bogus' (see --help)"
   run --separate-stderr gen-step init --imsize 48 --nf 2 --z-dim 3 --cond-dim 3 -o "$T/g.npz"
-  assert_fails 2 "gen-step: --imsize expects a power of two of at least 16, found 48"
+  assert_fails 2 "gen-step: --imsize expects a power of two of at least 32 (DF-GAN's 8·nf features at 4x4), found 48"
   run --separate-stderr disc-step init --imsize 32 --nf x --cond-dim 3 -o "$T/d.npz"
   assert_fails 2 "disc-step: --nf expects an integer in [1, 4096], found 'x'"
   run --separate-stderr gen-step train --ckpt "$FX/G.npz" --noise "$T/noise.npy" --cond "$T/cond.npy" --save "$T/G2.npz"

@@ -669,6 +669,11 @@ static void test_conv_big(int B, int C, int H, int W, int OC, int K, int s, int 
     conv2d_backward_cpu_f64(din2, dw2, NULL, r, in, w, B, C, H, W, OC, K, s, p);
     conv2d_col_limit_cpu_f64 = keep;
     check("chunked", fmax(rel_max(out2, ref, nout), fmax(rel_max(din2, rdin, nin), rel_max(dw2, rdw, nw))), TOL_FWD);
+    /* NULL gradients: din alone, dw alone (threads keep partial dw sums) */
+    memset(dw2, 0, nw * sizeof *dw2);
+    conv2d_backward_cpu_f64(din2, NULL, NULL, r, in, w, B, C, H, W, OC, K, s, p);
+    conv2d_backward_cpu_f64(NULL, dw2, NULL, r, in, w, B, C, H, W, OC, K, s, p);
+    check("null", fmax(rel_max(din2, rdin, nin), rel_max(dw2, rdw, nw)), TOL_FWD);
     free(out2); free(din2); free(dw2);
     float *fin = tof(in, nin), *fw = tof(w, nw), *fb = tof(b, OC), *fr = tof(r, nout);
     float *fout = allocf(nout), *fdin = nansf(nin), *fdw = allocf(nw), *fdb = allocf(OC);
@@ -806,9 +811,10 @@ int main(void)
     test_vec(100003);
     test_adam(257, 1e-4, 0.0, 0.9, 1e-8);   /* DF-GAN's G */
     test_adam(257, 1e-3, 0.5, 0.999, 1e-8);
-    test_conv_big(4, 8, 20, 18, 8, 3, 1, 1);
-    test_conv_big(4, 8, 20, 18, 16, 4, 2, 1);
-    test_conv_big(4, 16, 16, 16, 8, 1, 1, 0);
+    /* big enough for conv2d to split the batch over threads (B = 5: uneven ranges) */
+    test_conv_big(5, 8, 24, 20, 16, 3, 1, 1);
+    test_conv_big(5, 8, 24, 20, 16, 4, 2, 1);
+    test_conv_big(5, 32, 16, 16, 32, 1, 1, 0);
     test_big_rest();
     if (failures) {
         fprintf(stderr, "gradcheck: %d of %d checks FAILED\n", failures, checks);

@@ -1,0 +1,293 @@
+#!/usr/bin/env bats
+# pipeline_demo.bats: the embedded default job (pipelines/demo.mk) end to end on tiny
+# settings: checkpoints, losses and metrics per epoch; up to date after a finished run; a deleted
+# epoch redone alone, byte for byte; resume after kill -9 mid-epoch; a failing tool failing the
+# job without hanging. And its data tools: noise and synth-shapes.
+#
+# IMSIZE is 32, not 16: DF-GAN's NetC reads nf*8 channels, which only imsize >= 32 gives.
+
+load helpers
+
+TINY=(IMSIZE=32 NF=2 BATCH=4 COND=8 Z=8 MAX_EPOCH=2 STEPS=2)
+
+MK() { make --no-print-directory -f "$ROOT/pipelines/demo.mk" "$@"; }
+
+setup_file() {
+  unset MAKEFLAGS MFLAGS MAKELEVEL
+  make --no-print-directory -s -C "$ROOT" bin/noise bin/synth-shapes bin/gen-step bin/disc-step >&2
+  # one tiny run that the tests below copy before they change anything
+  BASE="$BATS_FILE_TMPDIR/base"
+  MK train "${TINY[@]}" RUN="$BASE" > "$BATS_FILE_TMPDIR/base.out" 2>&1 || { cat "$BATS_FILE_TMPDIR/base.out" >&2; return 1; }
+}
+
+setup() {
+  common_setup
+  unset MAKEFLAGS MFLAGS MAKELEVEL
+  BASE="$BATS_FILE_TMPDIR/base"
+}
+
+# procs_with TEXT: the running processes whose command line contains TEXT (none: nothing printed)
+procs_with() {
+  local f args
+  for f in /proc/[0-9]*/cmdline; do
+    mapfile -d '' args < "$f" 2>/dev/null || continue
+    [[ "${args[*]}" != *"$1"* ]] || echo "${f%/cmdline}: ${args[*]}"
+  done
+}
+
+# fail_wrapper TOOL NAME: a script in $T standing in for TOOL that fails its `train` at once (exit 3)
+fail_wrapper() {
+  printf '#!/bin/sh\nif [ "$1" = train ]; then echo "%s: expected a test, found a planted failure" >&2; exit 3; fi\nexec "%s" "$@"\n' \
+    "$2" "$ROOT/bin/$1" > "$T/$2"
+  chmod +x "$T/$2"
+}
+
+@test "train: a checkpoint pair per epoch, MAX_EPOCH*STEPS loss lines, a metrics line per epoch" {
+  grep -q '^epoch 1/2: errD ' "$BATS_FILE_TMPDIR/base.out"
+  grep -q '^epoch 2/2: errD ' "$BATS_FILE_TMPDIR/base.out"
+  for e in 000 001 002; do [ -f "$BASE/ckpt/G_$e.npz" ] && [ -f "$BASE/ckpt/D_$e.npz" ]; done
+  [ ! -e "$BASE/ckpt/G_003.npz" ]
+  [ ! -e "$BASE/tmp" ]
+  assert_no_temp "$BASE/ckpt"
+  py "
+import json
+run = sys.argv[1]
+for e, step in [(1, 2), (2, 4)]:
+    for m in 'GD':
+        z = np.load('%s/ckpt/%s_%03d.npz' % (run, m, e))
+        assert int(z['adam.step']) == step, (m, e, z['adam.step'])
+        assert all(np.isfinite(z[k]).all() for k in z.files)
+g0, g2 = np.load(run + '/ckpt/G_000.npz'), np.load(run + '/ckpt/G_002.npz')
+assert set(g0.files) <= set(g2.files) and any(not np.array_equal(g0[k], g2[k]) for k in g0.files)
+lines = open(run + '/losses.jsonl').read().splitlines()
+assert len(lines) == 4, lines
+rows = [json.loads(l) for l in lines]
+assert [r['batch'] for r in rows] == [1, 2, 1, 2]
+assert all(np.isfinite(r['errD']) and np.isfinite(r['errG']) for r in rows)
+m = open(run + '/metrics.csv').read().splitlines()
+assert m[0] == 'epoch,errD,errG,seconds' and len(m) == 3, m
+for e, line in enumerate(m[1:], 1):
+    v = [float(x) for x in line.split(',')]
+    assert v[0] == e and all(np.isfinite(v)) and v[3] >= 0, line
+    want = np.mean([r['errD'] for r in rows[2 * e - 2:2 * e]])
+    assert abs(v[1] - want) < 1e-4 * max(1, abs(want)), (line, want)
+" "$BASE"
+}
+
+@test "a finished run is up to date; a deleted last epoch is redone alone, byte for byte" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  run MK -q train "${TINY[@]}" RUN="$R"
+  assert_ok
+  run MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"Nothing to be done for 'train'"* ]]
+  rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
+  run MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"epoch 2/2"* && "$output" != *"epoch 1/2"* && "$output" != *"init:"* ]]
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+  cmp "$R/ckpt/D_002.npz" "$BASE/ckpt/D_002.npz"
+  cmp "$R/losses.jsonl" "$BASE/losses.jsonl"
+  [ "$(wc -l < "$R/metrics.csv")" -eq 3 ]
+  # more epochs continue the same run; other settings are refused
+  run --separate-stderr MK train "${TINY[@]}" NF=4 RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"was made with \"imsize=32 nf=2 "*'found "imsize=32 nf=4 '* ]]
+}
+
+@test "sample: fakes of the last epoch for fixed truncated noise, made again identically" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  run MK sample "${TINY[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"samples of epoch 002: $R/samples_002.npy"* && "$output" != *"epoch 1/2"* ]]
+  cp "$R/samples_002.npy" "$T/s.npy"
+  rm "$R/samples_002.npy" "$R/data/sample_noise.npy"
+  MK sample "${TINY[@]}" RUN="$R" >/dev/null
+  cmp "$R/samples_002.npy" "$T/s.npy"
+  py "
+f = open(sys.argv[1], 'rb'); x = np.load(f)
+assert x.shape == (4, 3, 32, 32) and x.dtype == np.float32 and np.abs(x).max() <= 1, (x.shape, x.dtype)
+assert f.read() == b''
+z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.88 + 1e-6
+" "$R/samples_002.npy" "$R/data/sample_noise.npy"
+}
+
+@test "a job killed with kill -9 mid-epoch resumes from the last complete epoch, byte for byte" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
+  # a disc-step whose --real stream stalls after the first batch, so the job is surely mid-epoch
+  local one=$(( $(stat -c %s "$R/data/images.npy") / 2 ))
+  mkfifo "$T/stalled.fifo"
+  printf '#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  if [ "$1" = --real ]; then { head -c %s "$2"; sleep 60; } > "%s" & args+=(--real "%s"); shift 2\n  else args+=("$1"); shift; fi\ndone\nexec "%s" "${args[@]}"\n' \
+    "$one" "$T/stalled.fifo" "$T/stalled.fifo" "$ROOT/bin/disc-step" > "$T/slow-disc"
+  chmod +x "$T/slow-disc"
+  setsid make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" RUN="$R" DISC_STEP="$T/slow-disc" \
+    > "$T/killed.out" 2>&1 3>&- &
+  local pid=$! stat
+  for _ in $(seq 1500); do [ -s "$R/tmp/epoch_002/losses.jsonl" ] && break; sleep 0.02; done
+  [ "$(wc -l < "$R/tmp/epoch_002/losses.jsonl")" -eq 1 ]
+  read -r -a stat < "/proc/$pid/stat"     # field 5: the process group (setsid made make its leader)
+  kill -KILL -- "-${stat[4]}"
+  wait "$pid" || true
+  # the whole job died in batch 2 of epoch 2: epoch 1 intact, nothing of epoch 2 in place
+  [ -f "$R/ckpt/G_001.npz" ] && [ -f "$R/ckpt/D_001.npz" ]
+  [ ! -e "$R/ckpt/G_002.npz" ] && [ ! -e "$R/ckpt/D_002.npz" ]
+  assert_no_temp "$R/ckpt"
+  run MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"epoch 2/2"* && "$output" != *"epoch 1/2"* ]]
+  [ ! -e "$R/tmp" ]
+  assert_no_temp "$R/ckpt"
+  # the same as the run that was never interrupted, and no loss line twice
+  for f in ckpt/G_002.npz ckpt/D_002.npz losses.jsonl; do cmp "$R/$f" "$BASE/$f"; done
+}
+
+@test "a tool failing at the start of an epoch fails the job instead of hanging, and the run resumes" {
+  R="$T/run"
+  fail_wrapper disc-step bad-disc
+  fail_wrapper gen-step bad-gen
+  # disc-step dies before opening its FIFOs (gen-step would wait for ever to open --fake-out), then
+  # gen-step does (disc-step would wait for ever to open --fake)
+  for w in DISC_STEP="$T/bad-disc" GEN_STEP="$T/bad-gen"; do
+    run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" RUN="$R" "$w"
+    [ "$status" -eq 2 ]
+    [[ "$stderr" == *"bad-"*": expected a test, found a planted failure"* ]]
+    [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 3)"* ]]
+    [ -f "$R/ckpt/G_000.npz" ] && [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/ckpt/D_001.npz" ]
+    assert_no_temp "$R/ckpt"
+    [ -z "$(procs_with "$R/tmp/")" ]
+  done
+  run MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+}
+
+@test "a tool failing mid-epoch fails the job" {
+  R="$T/run"
+  # disc-step given a one-batch --real: it fails at batch 2, while gen-step waits on the FIFOs
+  "$ROOT/bin/synth-shapes" --imsize 32 --batch 4 --batches 1 --cond-dim 8 --images "$T/one.npy" --cond "$T/onec.npy"
+  printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */data/images.npy ]] && a="%s"; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
+    "$T/one.npy" "$ROOT/bin/disc-step" > "$T/short-disc"
+  chmod +x "$T/short-disc"
+  run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" RUN="$R" DISC_STEP="$T/short-disc"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"disc-step: expected --real, --cond and --fake to hold the same number of batches, found --real ending at batch 2"* ]]
+  [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 2)"* ]]
+  [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/log/losses_001.jsonl" ]
+  assert_no_temp "$R/ckpt"
+}
+
+@test "clean removes the run" {
+  cp -a "$BASE" "$T/run"
+  run MK clean RUN="$T/run" NF=5
+  assert_ok
+  [ ! -e "$T/run" ]
+}
+
+# ---- noise ----
+
+@test "noise: standard normal (B,Z) arrays, the same for a seed whatever the batch size" {
+  noise --batch 100 --dim 50 --batches 20 --seed 7 -o "$T/z.npy"
+  noise --batch 100 --dim 50 --batches 20 --seed 7 > "$T/z2.npy"
+  cmp "$T/z.npy" "$T/z2.npy"
+  noise --batch 200 --dim 50 --batches 10 --seed 7 -o "$T/z3.npy"
+  noise --batch 100 --dim 50 --batches 20 --seed 8 -o "$T/z4.npy"
+  noise --batch 100 --dim 50 --batches 20 --seed 7 --truncate 1.5 --trunc-rate 0.5 -o "$T/t.npy"
+  py "
+def read_all(p):
+    f, out = open(p, 'rb'), []
+    size = os.path.getsize(p)
+    while f.tell() < size: out.append(np.load(f))
+    return out
+a, b, c, t = (read_all(sys.argv[i]) for i in (1, 2, 3, 4))
+assert len(a) == 20 and all(x.shape == (100, 50) and x.dtype == np.float32 for x in a)
+assert len(b) == 10 and b[0].shape == (200, 50)
+x = np.concatenate(a).ravel()
+assert np.array_equal(x, np.concatenate(b).ravel())
+assert abs(x.mean()) < 0.01 and abs(x.std() - 1) < 0.01, (x.mean(), x.std())
+assert np.abs(x).max() > 3.5
+assert abs(np.corrcoef(x, np.concatenate(c).ravel())[0, 1]) < 0.02
+y = np.concatenate(t).ravel()
+assert np.abs(y).max() <= 0.75 and np.abs(y).max() > 0.74
+assert abs(y.std() - 0.5 * 0.74265) < 0.005, y.std()
+# truncation resamples the values outside only: those inside are the untruncated draws, scaled
+inside = np.abs(x) <= 1.5
+assert np.allclose(y[inside], 0.5 * x[inside])
+" "$T/z.npy" "$T/z3.npy" "$T/z4.npy" "$T/t.npy"
+}
+
+@test "noise: --help, and errors as one line with exit 2 and nothing written" {
+  run --separate-stderr noise --help
+  assert_ok
+  [[ "$output" == usage:\ noise\ --batch* ]]
+  run --separate-stderr noise --batch 4 --batches 2 -o "$T/z.npy"
+  assert_fails 2 "noise: expected --batch, --dim and --batches, found --dim missing"
+  run --separate-stderr noise --batch 4 --dim 3 --batches 2 --truncate 0 -o "$T/z.npy"
+  assert_fails 2 "noise: --truncate expects a finite bound > 0, found '0'"
+  run --separate-stderr noise --batch 4 --dim 3 --batches 2 --trunc-rate -1 -o "$T/z.npy"
+  assert_fails 2 "noise: --trunc-rate expects a finite number > 0, found '-1'"
+  run --separate-stderr noise --batch x --dim 3 --batches 2
+  assert_fails 2 "noise: --batch expects an integer in *, found 'x'"
+  run --separate-stderr noise --batch 4 --dim 3 --batches 2 --sed 1
+  assert_fails 2 "noise: expected a known option, found '--sed' (see --help)"
+  run --separate-stderr noise --batch 4 --dim 3 --batches 2 -o "$T/no/z.npy"
+  assert_fails 2 "noise: expected a writable folder for '$T/no/z.npy', found '$T/no': No such file or directory"
+  [ ! -e "$T/z.npy" ]
+  assert_no_temp "$T"
+}
+
+# ---- synth-shapes ----
+
+@test "synth-shapes: (B,3,S,S) images in [-1,1] and (B,C) embeddings that carry the attributes" {
+  synth-shapes --imsize 24 --batch 50 --batches 4 --cond-dim 32 --seed 3 --images "$T/i.npy" --cond "$T/c.npy"
+  synth-shapes --imsize 24 --batch 50 --batches 4 --cond-dim 32 --seed 3 --images "$T/i2.npy" --cond "$T/c2.npy"
+  cmp "$T/i.npy" "$T/i2.npy"
+  cmp "$T/c.npy" "$T/c2.npy"
+  synth-shapes --imsize 24 --batch 50 --batches 1 --cond-dim 32 --seed 3 --images "$T/i1.npy" --cond - > "$T/c1.npy"
+  synth-shapes --imsize 24 --batch 50 --batches 1 --cond-dim 32 --seed 4 --images "$T/j.npy" --cond "$T/d.npy"
+  py "
+def read_all(p):
+    f, out, size = open(p, 'rb'), [], os.path.getsize(p)
+    while f.tell() < size: out.append(np.load(f))
+    return out
+I, C = read_all(sys.argv[1]), read_all(sys.argv[2])
+assert len(I) == 4 and len(C) == 4
+assert all(x.shape == (50, 3, 24, 24) and x.dtype == np.float32 for x in I)
+assert all(c.shape == (50, 32) and c.dtype == np.float32 for c in C)
+x, c = np.concatenate(I), np.concatenate(C)
+assert x.min() >= -1 and x.max() <= 1
+for img in x:
+    v = np.unique(img.reshape(3, -1).T, axis=0)
+    assert len(v) > 2, len(v)                            # background, shape, and anti-aliased edges
+    corner, centre_ish = img[:, 0, 0], img.reshape(3, -1).T
+    assert (np.abs(centre_ish - corner).max(axis=1) > 0.3).sum() >= 9   # a shape of at least ~9 px
+# the first batch does not depend on --batches; another seed gives other samples
+assert np.array_equal(np.load(sys.argv[3]), I[0]) and np.array_equal(np.load(sys.argv[4]), C[0])
+assert not np.array_equal(np.load(sys.argv[5]), I[0]) and not np.array_equal(np.load(sys.argv[6]), C[0])
+# an embedding is a sum of 5 of 23 fixed columns, one per attribute: rank <= 23 - 4
+r = np.linalg.matrix_rank(c.astype(np.float64), tol=1e-4)
+assert 12 <= r <= 19, r
+# the same attributes give the same embedding, and embeddings differ with them
+u, inv = np.unique(c, axis=0, return_inverse=True)
+assert 30 < len(u) < len(c)
+" "$T/i.npy" "$T/c.npy" "$T/i1.npy" "$T/c1.npy" "$T/j.npy" "$T/d.npy"
+}
+
+@test "synth-shapes: --help, and errors as one line with exit 2 and nothing written" {
+  run --separate-stderr synth-shapes -h
+  assert_ok
+  [[ "$output" == usage:\ synth-shapes* ]]
+  run --separate-stderr synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy"
+  assert_fails 2 "synth-shapes: expected --imsize, --batch, --batches, --cond-dim, --images and --cond, found --cond missing"
+  run --separate-stderr synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy" --cond "$T/i.npy"
+  assert_fails 2 "synth-shapes: expected different paths for --images and --cond, found '$T/i.npy' twice"
+  run --separate-stderr synth-shapes --imsize 4 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy" --cond "$T/c.npy"
+  assert_fails 2 "synth-shapes: --imsize expects an integer in [8, 4096], found '4'"
+  run --separate-stderr synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy" --cond "$T/no/c.npy"
+  assert_fails 2 "synth-shapes: expected a writable folder for '$T/no/c.npy', found '$T/no': No such file or directory"
+  [ ! -e "$T/i.npy" ]
+  assert_no_temp "$T"
+}
