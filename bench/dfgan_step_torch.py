@@ -58,7 +58,8 @@ def main():
         if step > 0:
             times.append(time.perf_counter() - t0)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print('step_s %.4f' % (sum(times) / len(times)))
+    print('step_s %.4f' % min(times))
+    print('step_mean_s %.4f' % (sum(times) / len(times)))
     print('peak_rss_mb %.1f' % (rss / 1024.0))
     print('peak_rss_over_import_mb %.1f' % ((rss - rss0) / 1024.0))
     print('torch %s threads %d' % (torch.__version__, torch.get_num_threads()))

@@ -24,5 +24,5 @@ echo "$theirs"
 a=$(awk '$1=="step_s"{print $2}' <<<"$ours"); b=$(awk '$1=="step_s"{print $2}' <<<"$theirs")
 ma=$(awk '$1=="peak_rss_mb"{print $2}' <<<"$ours"); mb=$(awk '$1=="peak_rss_mb"{print $2}' <<<"$theirs")
 awk -v a="$a" -v b="$b" -v ma="$ma" -v mb="$mb" 'BEGIN {
-  printf "== step: ours %.3f s, PyTorch %.3f s, PyTorch/ours %.2fx (target >= 2x)\n", a, b, b / a
+  printf "== step (best of the steps): ours %.3f s, PyTorch %.3f s, PyTorch/ours %.2fx (target >= 2x)\n", a, b, b / a
   printf "== peak RSS: ours %.0f MB, PyTorch %.0f MB\n", ma, mb }'

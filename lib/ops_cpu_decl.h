@@ -8,11 +8,11 @@
  * Backward functions ASSIGN activation gradients (din, dx, ...) and ACCUMULATE (+=) parameter
  * gradients (dw, db). Any gradient pointer may be NULL to skip that work. */
 
-/* ---- linear: out (B,O) = in (B,I) · wᵀ + b;  w (O,I), b (O) or NULL ---- */
-void F(linear_forward)(R *out, const R *in, const R *w, const R *b, int B, int I, int O);
+/* ---- linear: out (B,O) = in (B,I) · wᵀ + b;  w (O,I), b (O) or NULL; I = in_dim, O = out_dim ---- */
+void F(linear_forward)(R *out, const R *in, const R *w, const R *b, int B, int in_dim, int out_dim);
 /* din (B,I) = dout·w;  dw (O,I) += doutᵀ·in;  db (O) += Σ_b dout */
 void F(linear_backward)(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,
-                        int B, int I, int O);
+                        int B, int in_dim, int out_dim);
 
 /* ---- conv2d: in (C,B,H,W), w (OC,C,K,K), b (OC) or NULL -> out (OC,B,Ho,Wo),
  *      Ho = (H + 2·pad − K)/stride + 1, zero padding, im2col + gemm ---- */

@@ -13,3 +13,12 @@ setup() {
     [[ "$output" == *"gradcheck: all "*" checks passed"* ]]
     ! grep -q '^FAIL' <<<"$output"
 }
+
+@test "gradcheck: the threaded ops agree on one thread and on three" {
+    for n in 1 3; do
+        OMP_NUM_THREADS=$n run build/test/gradcheck
+        echo "OMP_NUM_THREADS=$n: $output"
+        [ "$status" -eq 0 ]
+        [[ "$output" == *"gradcheck: all "*" checks passed"* ]]
+    done
+}

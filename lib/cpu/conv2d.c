@@ -1,47 +1,89 @@
 /* conv2d.c: 2-D convolution over a channel-major batch, PyTorch nn.Conv2d semantics (square
  * kernel K, any stride, zero padding, optional bias).
  *
- * The batch is one matrix product: im2col turns in (C,B,H,W) into col (C·K·K, B·Ho·Wo), then
+ * The batch is a matrix product: im2col turns in (C,B,H,W) into col (C·K·K, B·Ho·Wo), then
  * out (OC, B·Ho·Wo) = w (OC, C·K·K) · col. Backward: dw += dout · colᵀ, dcol = wᵀ · dout, then
  * col2im scatters dcol into din. K=1, stride 1, pad 0 needs no im2col: the input already is col.
  *
- * col lives in a grow-only static scratch buffer (one per scalar type: this file is compiled
- * once per type). When col would pass conv2d_col_limit bytes, the columns are done in chunks of
- * whole output rows (b, oh), a gemm per chunk; a chunk's slice of out/dout is a column block of
- * (OC, B·Ho·Wo) addressed through the gemm's leading dimension. The default limit, 4 MiB, keeps
- * a chunk in cache from im2col to its gemm: measured faster than whole-batch col matrices
- * (224 vs 288 ms on bench_conv's DF-GAN layers). Not reentrant (one static buffer). */
+ * Threads: the batch is cut into units of whole samples that the OpenMP threads take
+ * dynamically; each runs its own im2col, gemm and col2im on its unit, with OpenBLAS switched to
+ * one thread meanwhile (restored after). A unit's slice of out/dout/col is a column block of
+ * (·, B·Ho·Wo), addressed through the gemm's leading dimension; din planes of different
+ * samples are disjoint, so no locking; dw is summed from one partial per unit, in unit order,
+ * so results do not depend on which thread ran what. Measured on 2 cores (test/c/bench_conv,
+ * DF-GAN's layers at 64 px, batch 16): 113-119 ms against 218-228 ms for serial im2col/col2im
+ * around 2-thread OpenBLAS gemms over the whole batch: no core idles during im2col/col2im,
+ * OpenBLAS's and libgomp's threads never spin against each other, and each core's chunk stays
+ * in its own cache.
+ *
+ * Memory: col lives in grow-only static scratch buffers, one per thread and scalar type (this
+ * file is compiled once per type). A unit whose col would pass conv2d_col_limit bytes is done
+ * in chunks of whole output rows (b, oh), a gemm per chunk; the default, 4 MiB, keeps a chunk
+ * in cache from im2col to its gemm (64 MiB measured ~10% slower). Not reentrant. */
+#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "real.h"
 #include "common.h"
 
-/* The OpenMP loops run in parallel only when built with -DOPS_OMP=1. Next to the pthread
- * OpenBLAS on 2 cores, libgomp's workers keep spinning after a region and take a core from the
- * next gemm (measured on conv2d: 2.5× slower when idle, 10× under load); serial is faster. */
-#ifndef OPS_OMP
-#define OPS_OMP 0
-#endif
-
-/* Bytes the col matrix may take before the columns are split into chunks. Not in
- * ops_cpu_decl.h: a tuning knob that the tests lower to exercise the chunked path. */
+/* Bytes of col per thread above which its range is done in chunks. Not in ops_cpu_decl.h: a
+ * tuning knob that the tests lower to exercise the chunked path. */
 size_t OPNAME(conv2d_col_limit) = (size_t)4 << 20;
 
-static real *scratch;
-static size_t scratch_cap;
+#define MAX_THREADS 64
+#define MIN_PAR_FLOPS 2e6   /* below this a convolution runs on the calling thread */
 
-static real *get_scratch(size_t n)
+typedef struct { real *p; size_t cap; } Buf;
+static Buf col_buf[MAX_THREADS];       /* per thread */
+static Buf dw_buf[4 * MAX_THREADS];    /* per unit of work, see conv2d_backward */
+
+static real *grow(Buf *b, size_t n)
 {
-    if (n > scratch_cap) {
-        free(scratch);
-        scratch = xmalloc(n * sizeof(real));
-        scratch_cap = n;
+    if (n > b->cap) {
+        free(b->p);
+        b->p = xmalloc(n * sizeof(real));
+        b->cap = n;
     }
-    return scratch;
+    return b->p;
 }
 
-/* Output rows (b, oh) per chunk: as many as keep col within conv2d_col_limit bytes, at least
- * one, balanced so that the chunks are even. */
+/* Threads for a convolution over B samples doing `flops` of gemm work. */
+static int team_size(int B, double flops)
+{
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nt > B) nt = B;
+    if (nt > MAX_THREADS) nt = MAX_THREADS;
+    if (flops < MIN_PAR_FLOPS || nt < 1) nt = 1;
+    return nt;
+}
+
+/* Samples per unit of work: threads take units dynamically, so a thread slowed by another
+ * process on its core does less. About 4 units per thread, but at least 256 output columns
+ * per unit when the batch allows (small gemms are slow), and at least one unit per thread. */
+static int unit_samples(int B, int nt, size_t HoWo)
+{
+    if (nt <= 1) return B;
+    int spu = (B + 4 * nt - 1) / (4 * nt);
+    int wide = (int)((256 + HoWo - 1) / HoWo);
+    if (spu < wide) spu = wide;
+    if (spu > (B + nt - 1) / nt) spu = (B + nt - 1) / nt;
+    return spu < 1 ? 1 : spu;
+}
+
+/* With nt > 1 each thread calls a one-thread gemm: switch OpenBLAS's own threads off. */
+static int blas_single(int nt)
+{
+    int saved = openblas_get_num_threads();
+    if (nt > 1 && saved != 1) openblas_set_num_threads(1);
+    return saved;
+}
+static void blas_restore(int nt, int saved)
+{
+    if (nt > 1 && saved != 1) openblas_set_num_threads(saved);
+}
+
+/* Output rows per chunk for a range of G rows: as many as keep col within the limit (at least
+ * one), balanced so that the chunks are even. */
 static int chunk_rows(int G, size_t col_bytes_per_row)
 {
     size_t fit = col_bytes_per_row ? OPNAME(conv2d_col_limit) / col_bytes_per_row : (size_t)G;
@@ -70,9 +112,7 @@ static void im2col(real *col, const real *in, int B, int C, int H, int W, int K,
                    int pad, int Ho, int Wo, int g0, int ng)
 {
     const size_t HW = (size_t)H * W, N = (size_t)ng * Wo;
-    const int rows = C * K * K;
-#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)rows * N > 65536)
-    for (int r = 0; r < rows; r++) {
+    for (int r = 0; r < C * K * K; r++) {
         const int c = r / (K * K), kh = (r / K) % K, kw = r % K;
         int lo, hi;
         valid_range(&lo, &hi, W, Wo, kw, stride, pad);
@@ -102,13 +142,11 @@ static void im2col(real *col, const real *in, int B, int C, int H, int W, int K,
     }
 }
 
-/* din (C,B,H,W) += scatter of col (C·K·K, ng·Wo), the im2col rows g0 .. g0+ng−1.
- * Parallel over channels: each channel of din is owned by one thread. */
+/* din (C,B,H,W) += scatter of col (C·K·K, ng·Wo), the im2col rows g0 .. g0+ng−1. */
 static void col2im(real *din, const real *col, int B, int C, int H, int W, int K, int stride,
                    int pad, int Ho, int Wo, int g0, int ng)
 {
     const size_t HW = (size_t)H * W, N = (size_t)ng * Wo;
-#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)C * K * K * N > 65536)
     for (int c = 0; c < C; c++)
         for (int kh = 0; kh < K; kh++)
             for (int kw = 0; kw < K; kw++) {
@@ -135,35 +173,113 @@ static void col2im(real *din, const real *col, int B, int C, int H, int W, int K
 
 static int out_size(int n, int K, int stride, int pad) { return (n + 2 * pad - K) / stride + 1; }
 
+/* Shapes shared by forward and backward. */
+typedef struct {
+    int B, C, H, W, OC, K, stride, pad, Ho, Wo, CKK;
+    size_t HoWo, N;     /* N = B·Ho·Wo: columns of out/dout/col */
+    int pointwise;      /* K = 1, stride 1, pad 0: in is col */
+} Geom;
+
+static Geom geom(int B, int C, int H, int W, int OC, int K, int stride, int pad)
+{
+    Geom g = { B, C, H, W, OC, K, stride, pad, out_size(H, K, stride, pad),
+               out_size(W, K, stride, pad), C * K * K, 0, 0, K == 1 && stride == 1 && pad == 0 };
+    g.HoWo = (size_t)g.Ho * g.Wo;
+    g.N = (size_t)B * g.HoWo;
+    return g;
+}
+
+/* Size every scratch col buffer for threads 0 .. nt−1 (before the parallel region). */
+static void grow_cols(const Geom *g, int nt, int spu)
+{
+    if (g->pointwise) return;
+    const int maxrows = spu * g->Ho;
+    const int ng = chunk_rows(maxrows, (size_t)g->CKK * g->Wo * sizeof(real));
+    for (int t = 0; t < nt; t++) grow(&col_buf[t], (size_t)g->CKK * ng * g->Wo);
+}
+
+/* out columns of samples b0 .. b1−1 */
+static void forward_range(const Geom *g, real *out, const real *in, const real *w,
+                          const real *b, int b0, int b1, real *col)
+{
+    const size_t c0 = (size_t)b0 * g->HoWo, nc = (size_t)(b1 - b0) * g->HoWo;
+    if (b0 >= b1) return;
+    if (b)   /* preset the bias so the gemm adds onto it (beta = 1 spares a pass) */
+        for (int oc = 0; oc < g->OC; oc++) {
+            real *o = out + (size_t)oc * g->N + c0, v = b[oc];
+            for (size_t i = 0; i < nc; i++) o[i] = v;
+        }
+    const real beta = b ? 1 : 0;
+    if (g->pointwise) {
+        /* out[:, c0:c0+nc] (OC, nc) = w (OC, C) · in[:, c0:c0+nc] */
+        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, (int)nc, g->C,
+                   1, w, g->C, in + c0, (int)g->N, beta, out + c0, (int)g->N);
+        return;
+    }
+    const int G0 = b0 * g->Ho, G1 = b1 * g->Ho;
+    const int ng = chunk_rows(G1 - G0, (size_t)g->CKK * g->Wo * sizeof(real));
+    for (int r0 = G0; r0 < G1; r0 += ng) {
+        const int n = G1 - r0 < ng ? G1 - r0 : ng, Nc = n * g->Wo;
+        im2col(col, in, g->B, g->C, g->H, g->W, g->K, g->stride, g->pad, g->Ho, g->Wo, r0, n);
+        /* out[:, r0·Wo : (r0+n)·Wo] (OC, Nc, ld N) = w (OC, CKK) · col (CKK, Nc) */
+        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, g->OC, Nc, g->CKK,
+                   1, w, g->CKK, col, Nc, beta, out + (size_t)r0 * g->Wo, (int)g->N);
+    }
+}
+
 /* out (OC,B,Ho,Wo) = w (OC,C,K,K) ⋆ in (C,B,H,W) + b (OC) */
 void OPNAME(conv2d_forward)(real *out, const real *in, const real *w, const real *b,
                             int B, int C, int H, int W, int OC, int K, int stride, int pad)
 {
-    const int Ho = out_size(H, K, stride, pad), Wo = out_size(W, K, stride, pad);
-    const size_t HoWo = (size_t)Ho * Wo, N = (size_t)B * HoWo;
-    const int CKK = C * K * K;
-    if (b) {
-        /* preset the bias so the gemm adds onto it (beta = 1 spares a pass over out) */
-#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)OC * N > 65536)
-        for (int oc = 0; oc < OC; oc++) {
-            real *o = out + (size_t)oc * N, v = b[oc];
-            for (size_t i = 0; i < N; i++) o[i] = v;
-        }
-    }
-    const real beta = b ? 1 : 0;
-    if (K == 1 && stride == 1 && pad == 0) {
-        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)N, C,
-                   1, w, C, in, (int)N, beta, out, (int)N);
+    const Geom g = geom(B, C, H, W, OC, K, stride, pad);
+    const int nt = team_size(B, 2.0 * OC * g.CKK * (double)g.N);
+    const int spu = unit_samples(B, nt, g.HoWo), units = (B + spu - 1) / spu;
+    grow_cols(&g, nt, spu);
+    const int saved = blas_single(nt);
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nt) if (nt > 1)
+    for (int u = 0; u < units; u++)
+        forward_range(&g, out, in, w, b, u * spu, (u + 1) * spu < B ? (u + 1) * spu : B,
+                      col_buf[omp_get_thread_num()].p);
+    blas_restore(nt, saved);
+}
+
+/* din for samples b0 .. b1−1 (assigned) and dw += their share; either may be NULL */
+static void backward_range(const Geom *g, real *din, real *dw, const real *dout,
+                           const real *in, const real *w, int b0, int b1, real *col)
+{
+    const size_t c0 = (size_t)b0 * g->HoWo, nc = (size_t)(b1 - b0) * g->HoWo;
+    const int N = (int)g->N;
+    if (b0 >= b1) return;
+    if (g->pointwise) {
+        if (dw)  /* dw (OC,C) += dout[:, cols] (OC,nc) · in[:, cols]ᵀ (nc,C) */
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, g->C, (int)nc,
+                       1, dout + c0, N, in + c0, N, 1, dw, g->C);
+        if (din) /* din[:, cols] (C,nc) = wᵀ (C,OC) · dout[:, cols] (OC,nc) */
+            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->C, (int)nc, g->OC,
+                       1, w, g->C, dout + c0, N, 0, din + c0, N);
         return;
     }
-    const int G = B * Ho, ng = chunk_rows(G, (size_t)CKK * Wo * sizeof(real));
-    real *col = get_scratch((size_t)CKK * ng * Wo);
-    for (int g0 = 0; g0 < G; g0 += ng) {
-        const int n = G - g0 < ng ? G - g0 : ng, Nc = n * Wo;
-        im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, g0, n);
-        /* out[:, g0·Wo : (g0+n)·Wo] (OC, Nc, ld N) = w (OC, CKK) · col (CKK, Nc) */
-        cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, Nc, CKK,
-                   1, w, CKK, col, Nc, beta, out + (size_t)g0 * Wo, (int)N);
+    const size_t HW = (size_t)g->H * g->W;
+    if (din)   /* col2im accumulates: clear this range's planes of every channel */
+        for (int c = 0; c < g->C; c++)
+            memset(din + ((size_t)c * g->B + b0) * HW, 0, (size_t)(b1 - b0) * HW * sizeof(real));
+    const int G0 = b0 * g->Ho, G1 = b1 * g->Ho;
+    const int ng = chunk_rows(G1 - G0, (size_t)g->CKK * g->Wo * sizeof(real));
+    for (int r0 = G0; r0 < G1; r0 += ng) {
+        const int n = G1 - r0 < ng ? G1 - r0 : ng, Nc = n * g->Wo;
+        const real *gd = dout + (size_t)r0 * g->Wo;   /* (OC, Nc) block, leading dimension N */
+        if (dw) {
+            im2col(col, in, g->B, g->C, g->H, g->W, g->K, g->stride, g->pad, g->Ho, g->Wo, r0, n);
+            /* dw (OC, CKK) += gd (OC, Nc) · colᵀ (Nc, CKK) */
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, g->OC, g->CKK, Nc,
+                       1, gd, N, col, Nc, 1, dw, g->CKK);
+        }
+        if (din) {
+            /* dcol (CKK, Nc) = wᵀ (CKK, OC) · gd (OC, Nc), into the same scratch */
+            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, g->CKK, Nc, g->OC,
+                       1, w, g->CKK, gd, N, 0, col, Nc);
+            col2im(din, col, g->B, g->C, g->H, g->W, g->K, g->stride, g->pad, g->Ho, g->Wo, r0, n);
+        }
     }
 }
 
@@ -173,45 +289,39 @@ void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, co
                              const real *w, int B, int C, int H, int W, int OC, int K,
                              int stride, int pad)
 {
-    const int Ho = out_size(H, K, stride, pad), Wo = out_size(W, K, stride, pad);
-    const size_t HoWo = (size_t)Ho * Wo, N = (size_t)B * HoWo;
-    const int CKK = C * K * K;
-    if (db) {
-#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)OC * N > 65536)
-        for (int oc = 0; oc < OC; oc++) {
-            const real *g = dout + (size_t)oc * N;
-            double s = 0;
-            for (size_t i = 0; i < N; i++) s += g[i];
-            db[oc] += (real)s;
+    const Geom g = geom(B, C, H, W, OC, K, stride, pad);
+    const size_t nw = (size_t)OC * g.CKK;
+    const int nt = team_size(B, 2.0 * OC * g.CKK * (double)g.N * ((din != NULL) + (dw != NULL)));
+    const int spu = unit_samples(B, nt, g.HoWo), units = (B + spu - 1) / spu;
+    if (din || dw) grow_cols(&g, nt, spu);
+    /* Unit 0 accumulates onto dw, the others into partials added in unit order at the end:
+     * whichever thread runs a unit, dw comes out the same bits (deterministic training). */
+    if (dw)
+        for (int u = 1; u < units; u++) memset(grow(&dw_buf[u], nw), 0, nw * sizeof(real));
+    const int saved = blas_single(nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        if (db) {
+#pragma omp for schedule(static)
+            for (int oc = 0; oc < OC; oc++) {
+                const real *gd = dout + (size_t)oc * g.N;
+                double s = 0;
+                for (size_t i = 0; i < g.N; i++) s += gd[i];
+                db[oc] += (real)s;
+            }
+        }
+        if (din || dw) {
+#pragma omp for schedule(dynamic, 1) nowait
+            for (int u = 0; u < units; u++)
+                backward_range(&g, din, dw ? (u == 0 ? dw : dw_buf[u].p) : NULL, dout, in, w,
+                               u * spu, (u + 1) * spu < B ? (u + 1) * spu : B,
+                               col_buf[omp_get_thread_num()].p);
         }
     }
-    if (!din && !dw) return;
-    if (K == 1 && stride == 1 && pad == 0) {
-        if (dw)  /* dw (OC,C) += dout (OC,N) · inᵀ (N,C) */
-            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, C, (int)N,
-                       1, dout, (int)N, in, (int)N, 1, dw, C);
-        if (din) /* din (C,N) = wᵀ (C,OC) · dout (OC,N) */
-            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, (int)N, OC,
-                       1, w, C, dout, (int)N, 0, din, (int)N);
-        return;
-    }
-    const int G = B * Ho, ng = chunk_rows(G, (size_t)CKK * Wo * sizeof(real));
-    real *col = get_scratch((size_t)CKK * ng * Wo);
-    if (din) memset(din, 0, (size_t)C * B * H * W * sizeof(real));   /* col2im accumulates */
-    for (int g0 = 0; g0 < G; g0 += ng) {
-        const int n = G - g0 < ng ? G - g0 : ng, Nc = n * Wo;
-        const real *g = dout + (size_t)g0 * Wo;   /* (OC, Nc) block, leading dimension N */
-        if (dw) {
-            im2col(col, in, B, C, H, W, K, stride, pad, Ho, Wo, g0, n);
-            /* dw (OC, CKK) += g (OC, Nc) · colᵀ (Nc, CKK) */
-            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, OC, CKK, Nc,
-                       1, g, (int)N, col, Nc, 1, dw, CKK);
+    blas_restore(nt, saved);
+    if (dw)
+        for (int u = 1; u < units; u++) {
+            const real *p = dw_buf[u].p;
+            for (size_t i = 0; i < nw; i++) dw[i] += p[i];
         }
-        if (din) {
-            /* dcol (CKK, Nc) = wᵀ (CKK, OC) · g (OC, Nc), into the same scratch */
-            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, CKK, Nc, OC,
-                       1, w, CKK, g, (int)N, 0, col, Nc);
-            col2im(din, col, B, C, H, W, K, stride, pad, Ho, Wo, g0, n);
-        }
-    }
 }

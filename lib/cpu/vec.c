@@ -4,11 +4,11 @@
 #include <stddef.h>
 #include "real.h"
 
-/* The OpenMP loops run in parallel only when built with -DOPS_OMP=1. Next to the pthread
- * OpenBLAS on 2 cores, libgomp's workers keep spinning after a region and take a core from the
- * next gemm (measured on conv2d: 2.5× slower when idle, 10× under load); serial is faster. */
+/* Big loops are split over the OpenMP threads, the same threads that conv2d.c and linear.c
+ * run their one-thread gemms on (measured 2.5× faster than serial on 2 cores). -DOPS_OMP=0
+ * makes them serial. */
 #ifndef OPS_OMP
-#define OPS_OMP 0
+#define OPS_OMP 1
 #endif
 
 #ifdef OPS_F64
@@ -39,24 +39,34 @@ void OPNAME(vec_scale)(real *y, real alpha, size_t n)
     for (size_t i = 0; i < n; i++) y[i] *= alpha;
 }
 
-/* Σ a·b, accumulated in double */
+/* Σ a·b, accumulated in double over 8 fixed blocks summed in order, so that the result does
+ * not depend on the number of threads */
 double OPNAME(vec_dot)(const real *a, const real *b, size_t n)
 {
+    enum { NB = 8 };
+    double part[NB];
+#pragma omp parallel for schedule(static) if (OPS_OMP && n > PAR_MIN)
+    for (int k = 0; k < NB; k++) {
+        const size_t i0 = n * k / NB, i1 = n * (k + 1) / NB;
+        double s = 0;
+        for (size_t i = i0; i < i1; i++) s += (double)a[i] * b[i];
+        part[k] = s;
+    }
     double s = 0;
-#pragma omp parallel for simd schedule(static) reduction(+ : s) if (OPS_OMP && n > PAR_MIN)
-    for (size_t i = 0; i < n; i++) s += (double)a[i] * b[i];
+    for (int k = 0; k < NB; k++) s += part[k];
     return s;
 }
 
 /* One Adam step on p (n) with gradient g (n); step is the 1-based count after this update.
- *   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²
+ *   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g·g
  *   p −= lr/(1−b1^step) · m / (sqrt(v)/sqrt(1−b2^step) + eps)
- * Bias corrections in double, the elementwise work in `real` as PyTorch does for float. */
+ * Bias corrections in double; the elementwise work in `real`, in the order of PyTorch's
+ * single-tensor Adam (denom = sqrt(v)/bc2_sqrt + eps; p += −step_size·(m/denom)). */
 void OPNAME(adam_update)(real *p, real *m, real *v, const real *g, size_t n,
                          double lr, double beta1, double beta2, double eps, long step)
 {
     const double bc1 = 1 - pow(beta1, (double)step), bc2 = 1 - pow(beta2, (double)step);
-    const real step_size = (real)(lr / bc1), inv_bc2_sqrt = (real)(1 / sqrt(bc2));
+    const real neg_step_size = (real)(-lr / bc1), bc2_sqrt = (real)sqrt(bc2);
     const real b1 = (real)beta1, b2 = (real)beta2, c1 = (real)(1 - beta1), c2 = (real)(1 - beta2);
     const real e = (real)eps;
 #pragma omp parallel for simd schedule(static) if (OPS_OMP && n > PAR_MIN)
@@ -66,6 +76,6 @@ void OPNAME(adam_update)(real *p, real *m, real *v, const real *g, size_t n,
         const real vi = b2 * v[i] + c2 * gi * gi;
         m[i] = mi;
         v[i] = vi;
-        p[i] -= step_size * mi / (SQRT(vi) * inv_bc2_sqrt + e);
+        p[i] += neg_step_size * (mi / (SQRT(vi) / bc2_sqrt + e));
     }
 }

@@ -582,6 +582,7 @@ static void test_vec(size_t n)
     double d = vec_dot_cpu_f64(a, b, n), dr = dot(a, b, n);
     float *fa2 = tof(a, n);
     check("dot", fabs(d - dr) / fabs(dr), 1e-12);
+    check("dot_repeat", vec_dot_cpu_f64(a, b, n) != d, 0);
     check("dot_f32", fabs(vec_dot_cpu(fa2, fb, n) - dr) / fabs(dr), TOL_F32);
     case_end();
     free(a); free(b); free(o); free(ref); free(fa); free(fb); free(fo); free(fa2);
@@ -682,10 +683,54 @@ static void test_conv_big(int B, int C, int H, int W, int OC, int K, int s, int 
     double e = fmax(fmax(rel_l2f(fout, out, nout), rel_l2f(fdin, din, nin)),
                     fmax(rel_l2f(fdw, dw, nw), rel_l2f(fdb, db, OC)));
     check("f32", e, TOL_F32);
+    /* the same bits on every run, whichever thread takes which part (training must be
+     * reproducible) */
+    int differ = 0;
+    for (int rep = 0; rep < 4; rep++) {
+        float *o2 = allocf(nout), *di2 = nansf(nin), *dw2 = allocf(nw), *db2 = allocf(OC);
+        conv2d_forward_cpu(o2, fin, fw, fb, B, C, H, W, OC, K, s, p);
+        conv2d_backward_cpu(di2, dw2, db2, fr, fin, fw, B, C, H, W, OC, K, s, p);
+        differ |= memcmp(o2, fout, nout * sizeof *o2) || memcmp(di2, fdin, nin * sizeof *di2) ||
+                  memcmp(dw2, fdw, nw * sizeof *dw2) || memcmp(db2, fdb, OC * sizeof *db2);
+        free(o2); free(di2); free(dw2); free(db2);
+    }
+    check("repeat", differ, 0);
     case_end();
     free(in); free(w); free(b); free(r); free(out); free(ref); free(din); free(dw); free(db);
     free(rdin); free(rdw); free(rdb); free(fin); free(fw); free(fb); free(fr); free(fout);
     free(fdin); free(fdw); free(fdb);
+}
+
+static void test_linear_big(int B, int I, int O)
+{
+    const size_t nin = (size_t)B * I, nw = (size_t)O * I, nout = (size_t)B * O;
+    case_begin("linear (big) B%d I%d O%d:", B, I, O);
+    double *in = rnd(nin), *w = rnd(nw), *b = rnd(O), *r = rnd(nout), *out = alloc(nout), *ref = alloc(nout);
+    double *din = nans(nin), *dw0 = rnd(nw), *dw = dup(dw0, nw), *rdin = alloc(nin), *rdw = alloc(nw);
+    linear_forward_cpu_f64(out, in, w, b, B, I, O);
+    linear_backward_cpu_f64(din, dw, NULL, r, in, w, B, I, O);
+    sub(dw, dw0, nw);
+    for (int n = 0; n < B; n++)
+        for (int o = 0; o < O; o++) {
+            double acc = b[o];
+            for (int i = 0; i < I; i++) {
+                acc += in[(size_t)n * I + i] * w[(size_t)o * I + i];
+                rdin[(size_t)n * I + i] += r[(size_t)n * O + o] * w[(size_t)o * I + i];
+                rdw[(size_t)o * I + i] += r[(size_t)n * O + o] * in[(size_t)n * I + i];
+            }
+            ref[(size_t)n * O + o] = acc;
+        }
+    check("fwd", rel_max(out, ref, nout), TOL_FWD);
+    check("din", rel_max(din, rdin, nin), TOL_FWD);
+    check("dw", rel_max(dw, rdw, nw), 1e-10);
+    float *fin = tof(in, nin), *fw = tof(w, nw), *fb = tof(b, O), *fr = tof(r, nout);
+    float *fout = allocf(nout), *fdin = nansf(nin), *fdw = allocf(nw);
+    linear_forward_cpu(fout, fin, fw, fb, B, I, O);
+    linear_backward_cpu(fdin, fdw, NULL, fr, fin, fw, B, I, O);
+    check("f32", fmax(rel_l2f(fout, out, nout), fmax(rel_l2f(fdin, din, nin), rel_l2f(fdw, dw, nw))), TOL_F32);
+    case_end();
+    free(in); free(w); free(b); free(r); free(out); free(ref); free(din); free(dw0); free(dw);
+    free(rdin); free(rdw); free(fin); free(fw); free(fb); free(fr); free(fout); free(fdin); free(fdw);
 }
 
 static void test_big_rest(void)
@@ -815,6 +860,7 @@ int main(void)
     test_conv_big(5, 8, 24, 20, 16, 3, 1, 1);
     test_conv_big(5, 8, 24, 20, 16, 4, 2, 1);
     test_conv_big(5, 32, 16, 16, 32, 1, 1, 0);
+    test_linear_big(16, 256, 301);
     test_big_rest();
     if (failures) {
         fprintf(stderr, "gradcheck: %d of %d checks FAILED\n", failures, checks);
