@@ -1,5 +1,6 @@
-# Makefile: builds every tool into bin/ (CPU always; CUDA kernels linked in where nvcc exists),
-# and runs the tests (`make test`), the benchmarks (`make bench`) and the fixture scripts
+# Makefile: builds every tool into bin/ (the CPU variant, always) and, where nvcc exists, its CUDA
+# variant into bin/cuda/ (`bin/X --device cuda` hands over to `bin/cuda/X`, so the CPU variant
+# never loads the CUDA libraries: 200 MB and 80 ms less per process); and runs the tests (`make test`), the benchmarks (`make bench`) and the fixture scripts
 # (`make goldens`, needs PyTorch).
 #
 #   make                 build everything (NO_CUDA=1 to leave CUDA out even where nvcc exists)
@@ -35,22 +36,22 @@ BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
 
 ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
-CU_SRC    := $(wildcard kernels/*.cu)
-CU_OBJ    := $(CU_SRC:kernels/%.cu=build/cuda/%.o)
-CUDA_LIBS := -L$(CUDA_HOME)/lib64 -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
-BACKEND   := cuda
+CU_SRC     := $(wildcard kernels/*.cu)
+CU_OBJ     := $(CU_SRC:kernels/%.cu=build/cuda/%.o)
+CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
+CUDA_TOOLS := $(TOOL_SRC:bin/%.c=bin/cuda/%)
+GPU_CHECK_BACKEND := build/libcuda.a
 else
-CU_OBJ    := build/lib/nocuda.o
-CUDA_LIBS :=
-BACKEND   := cpu
+CUDA_TOOLS :=
+GPU_CHECK_BACKEND := build/libnocuda.a
 endif
 
 .PHONY: all test test-gpu bench goldens clean
-all: $(TOOLS) $(TEST_BIN) $(BENCH_BIN)
+all: $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN)
 
 build/lib/%.o: lib/%.c $(wildcard lib/*.h) | build/lib
 	$(CC) $(CFLAGS) -c $< -o $@
-build/lib/nocuda.o: kernels/nocuda.c $(wildcard lib/*.h kernels/*.h) | build/lib
+build/nocuda.o: kernels/nocuda.c $(wildcard lib/*.h kernels/*.h) | build/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 build/cpu/%.o: lib/cpu/%.c $(wildcard lib/*.h) | build/cpu
 	$(CC) $(CFLAGS) -c $< -o $@
@@ -59,20 +60,27 @@ build/f64/%.o: lib/cpu/%.c $(wildcard lib/*.h) | build/f64
 build/cuda/%.o: kernels/%.cu $(wildcard lib/*.h kernels/*.h) | build/cuda
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
-build/libdfgan.a: $(LIB_OBJ) $(CU_OBJ)
+build/libdfgan.a: $(LIB_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/libnocuda.a: build/nocuda.o
+	rm -f $@ && ar rcs $@ $^
+build/libcuda.a: $(CU_OBJ)
 	rm -f $@ && ar rcs $@ $^
 build/libf64.a: $(F64_OBJ)
 	rm -f $@ && ar rcs $@ $^
 
-bin/%: bin/%.c build/libdfgan.a
-	$(CC) $(CFLAGS) $< build/libdfgan.a $(LDLIBS) $(CUDA_LIBS) -o $@
-build/test/%: test/c/%.c build/libdfgan.a build/libf64.a | build/test
-	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a $(LDLIBS) $(CUDA_LIBS) -o $@
+bin/%: bin/%.c build/libdfgan.a build/libnocuda.a
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@
+bin/cuda/%: bin/%.c build/libdfgan.a build/libcuda.a | bin/cuda
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/libcuda.a $(LDLIBS) $(CUDA_LIBS) -o $@
+build/test/gpu_ops_check: test/c/gpu_ops_check.c build/libdfgan.a build/libf64.a $(GPU_CHECK_BACKEND) | build/test
+	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a $(GPU_CHECK_BACKEND) $(LDLIBS) $(if $(CUDA_TOOLS),$(CUDA_LIBS)) -o $@
+build/test/%: test/c/%.c build/libdfgan.a build/libf64.a build/libnocuda.a | build/test
+	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@
+build/bench/%: bench/%.c build/libdfgan.a build/libnocuda.a | build/bench
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@
 
-build/bench/%: bench/%.c build/libdfgan.a | build/bench
-	$(CC) $(CFLAGS) $< build/libdfgan.a $(LDLIBS) $(CUDA_LIBS) -o $@
-
-build/lib build/cpu build/f64 build/cuda build/test build/bench:
+build/lib build/cpu build/f64 build/cuda build/test build/bench bin/cuda:
 	mkdir -p $@
 
 test: all
@@ -88,4 +96,4 @@ goldens:
 	cd test/reference && for s in *_ref.py; do $(PYTHON) $$s || exit 1; done
 
 clean:
-	rm -rf build $(TOOLS)
+	rm -rf build $(TOOLS) bin/cuda

@@ -185,6 +185,7 @@ static void run(const options *o) {
 
 int main(int argc, char **argv) {
     progname = "disc-step";
+    tool_argv = argv;
     options o;
     parse(&o, argc, argv);
     run(&o);

@@ -250,6 +250,7 @@ static void run(const options *o) {
 
 int main(int argc, char **argv) {
     progname = "gen-step";
+    tool_argv = argv;
     options o;
     parse(&o, argc, argv);
     run(&o);

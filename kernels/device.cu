@@ -21,6 +21,8 @@ void cublas_check(cublasStatus_t s, const char *what) {
  * that the device can run (sm_90 binary, compute_80 PTX). */
 static __global__ void probe_kernel(void) {}
 
+extern "C" int cuda_compiled(void) { return 1; }
+
 extern "C" int cuda_device_available(char *why, size_t n) {
     int count = 0;
     cudaError_t e = cudaGetDeviceCount(&count);

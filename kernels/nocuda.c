@@ -14,6 +14,8 @@
 
 size_t conv2d_col_limit_cuda = (size_t)1 << 30;
 
+int cuda_compiled(void) { return 0; }
+
 int cuda_device_available(char *why, size_t n) {
     if (why && n) snprintf(why, n, "%s", NOCUDA);
     return 0;

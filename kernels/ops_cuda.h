@@ -21,6 +21,7 @@ extern "C" {
 #undef F
 
 /* 1 if a usable GPU exists (one that runs this build's kernels); else 0 and the reason in why. */
+int cuda_compiled(void);                          /* 1 in a build with the CUDA kernels, 0 in nocuda.c */
 int cuda_device_available(char *why, size_t n);
 void *cuda_alloc(size_t bytes);                    /* die_runtime on failure; 0 bytes gives NULL */
 void cuda_free(void *p);                           /* NULL is fine */

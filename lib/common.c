@@ -8,6 +8,7 @@
 #include <string.h>
 
 const char *progname = "dfgan";
+char **tool_argv;
 static void (*die_hook)(void);
 
 void set_die_hook(void (*hook)(void)) { die_hook = hook; }

@@ -14,6 +14,8 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 /* Name printed before every message; each tool sets it first thing in main(). */
 extern const char *progname;
+/* The tool's argv, set in main() by tools that may hand over to their CUDA variant (tensor.h). */
+extern char **tool_argv;
 
 /* Print "progname: message" and exit with EXIT_USAGE (bad flags, bad input data). */
 _Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

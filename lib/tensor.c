@@ -3,15 +3,39 @@
 #include "common.h"
 #include "ops_cuda.h"
 
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 double cpu_gemm_flops;   /* declared in real.h, counted by the CPU ops */
+
+/* bin/X -> bin/cuda/X, when this is a CPU-only build and that file exists: exec it. */
+static void exec_cuda_variant(void) {
+    char self[PATH_MAX], path[PATH_MAX + 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0 || !tool_argv) return;
+    self[n] = 0;
+    char *slash = strrchr(self, '/');
+    if (!slash) return;
+    *slash = 0;
+    const char *dir = self, *base = slash + 1;
+    size_t dl = strlen(dir);
+    if (dl >= 5 && !strcmp(dir + dl - 5, "/cuda")) return;        /* already the CUDA variant */
+    snprintf(path, sizeof path, "%s/cuda/%s", dir, base);
+    if (access(path, X_OK) == 0) execv(path, tool_argv);          /* returns only on failure */
+}
 
 device_t device_parse(const char *s) {
     if (!strcmp(s, "cpu")) return DEVICE_CPU;
     if (!strcmp(s, "cuda")) {
         char why[256];
+        if (!cuda_compiled()) {
+            exec_cuda_variant();
+            die_runtime("expected a CUDA variant of %s (bin/cuda/%s, built where nvcc exists) for --device cuda, found none",
+                        progname, progname);
+        }
         if (!cuda_device_available(why, sizeof why))
             die_runtime("expected a usable GPU for --device cuda, found none: %s", why);
         return DEVICE_CUDA;

@@ -16,7 +16,9 @@ typedef struct {
     int owns;             /* 1 if tensor_free releases data */
 } tensor;
 
-/* Parse "cpu" / "cuda"; die_usage otherwise. For cuda, dies (runtime) when no GPU is usable. */
+/* Parse "cpu" / "cuda"; die_usage otherwise. For cuda in a CPU-only build, hands the process over
+ * (execv, same arguments) to the CUDA variant of the tool, bin/cuda/<tool> beside it, when it exists;
+ * dies (runtime) when no GPU is usable. Call before any output is opened. */
 device_t device_parse(const char *s);
 const char *device_name(device_t d);
 
