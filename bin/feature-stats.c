@@ -1,0 +1,109 @@
+/* feature-stats: mean and covariance of feature vectors in one pass (memory independent of N),
+ * and the exact merge of partial statistics from several runs or GPUs.
+ *
+ *   feature-stats [-o stats.npz] [FEATURES.npy ...]      (stdin when no file)
+ *   feature-stats --merge -o stats.npz A.npz B.npz ...
+ *
+ * The arithmetic (batched Chan et al. update, merge, finalize, .npz layout) is lib/fid.c. */
+#include "common.h"
+#include "fid.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: feature-stats [-o OUT.npz] [FEATURES ...]\n"
+    "       feature-stats --merge [-o OUT.npz] PARTIAL.npz ...\n"
+    "Accumulate the statistics of feature vectors read from .npy streams (arrays of shape (N,d),\n"
+    "float32 or float64, back to back; stdin when no FEATURES or for '-') in one pass, with memory\n"
+    "that does not grow with N, and write an .npz with\n"
+    "  mu       (d,)  float64  the mean, as np.mean(x, axis=0)\n"
+    "  sigma    (d,d) float64  the covariance with N-1, as np.cov(x, rowvar=False)\n"
+    "  count    ()    int64    N\n"
+    "  scatter  (d,d) float64  sum of (x - mu)(x - mu)^T, so that partial files merge\n"
+    "fid reads mu and sigma; --merge combines partial files (count, mu, scatter) exactly as if\n"
+    "all their features had been read in one run. OUT defaults to stdout ('-').\n"
+    "--device cpu|cuda is accepted for pipelines that pass it to every tool; the accumulation is\n"
+    "float64 on the CPU either way.\n"
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+
+int main(int argc, char **argv) {
+    progname = "feature-stats";
+    const char *out = "-";
+    int merge = 0, nin = 0;
+    const char **in = xcalloc((size_t)argc, sizeof *in);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            close_stdout_or_die();
+            return EXIT_OK;
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) {
+            if (++i == argc) die_usage("%s expects an output path, found nothing", a);
+            out = argv[i];
+        } else if (strcmp(a, "--device") == 0) {
+            if (++i == argc) die_usage("--device expects cpu or cuda, found nothing");
+            if (strcmp(argv[i], "cpu") != 0 && strcmp(argv[i], "cuda") != 0)
+                die_usage("--device expects cpu or cuda, found '%s'", argv[i]);
+        } else if (strcmp(a, "--merge") == 0) {
+            merge = 1;
+        } else if (a[0] == '-' && a[1] != 0) {
+            die_usage("expected an option of -o, --merge, --device, --help, found '%s'", a);
+        } else {
+            in[nin++] = a;
+        }
+    }
+    char err[1024];
+    fstats s;
+    if (merge) {
+        if (nin < 1) die_usage("--merge expects partial stats files, found none");
+        if (fstats_load(&s, in[0], err, sizeof err)) die_usage("%s", err);
+        for (int k = 1; k < nin; k++) {
+            fstats t;
+            if (fstats_load(&t, in[k], err, sizeof err)) die_usage("%s", err);
+            if (t.d != s.d)
+                die_usage("%s: expected statistics of dimension %lld (as %s), found %lld", in[k], (long long)s.d, in[0],
+                          (long long)t.d);
+            fstats_merge(&s, &t, err, sizeof err);
+            fstats_free(&t);
+        }
+    } else {
+        static const char *stdin_only[] = {"-"};
+        if (nin == 0) { in = stdin_only; nin = 1; }
+        int64_t d = -1;
+        int inited = 0;
+        for (int k = 0; k < nin; k++) {
+            int is_stdin = strcmp(in[k], "-") == 0;
+            FILE *f = is_stdin ? stdin : fopen(in[k], "rb");
+            if (!f) die_usage("expected a readable file, found '%s': %s", in[k], strerror(errno));
+            struct stat st;
+            if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+                die_usage("expected a readable file, found '%s': %s", in[k], strerror(EISDIR));
+            npy_array a;
+            int r, io;
+            for (long idx = 0; (r = feat_read(f, in[k], idx, &d, &a, &io, err, sizeof err)) == 1; idx++) {
+                if (!inited) { fstats_init(&s, d); inited = 1; }
+                int bad = a.dtype == NPY_F4 ? fstats_add_f32(&s, a.data, a.shape[0], err, sizeof err)
+                                            : fstats_add_f64(&s, a.data, a.shape[0], err, sizeof err);
+                if (bad) die_usage("%s: %s in array %ld", in[k], err, idx);
+                npy_free(&a);
+            }
+            if (r < 0) {
+                if (io) die_runtime("%s", err);
+                die_usage("%s", err);
+            }
+            if (!is_stdin) fclose(f);
+        }
+        if (!inited) die_usage("expected at least 2 feature vectors, found 0");
+    }
+    if (fstats_save(&s, out, err, sizeof err)) {
+        if (s.count < 2) die_usage("%s", err);
+        die_runtime("%s", err);
+    }
+    fstats_free(&s);
+    if (strcmp(out, "-") == 0) close_stdout_or_die();
+    return EXIT_OK;
+}

@@ -1,0 +1,277 @@
+/* inception-stats: Inception-v3 pool3 features of images, and their mean and covariance (FID
+ * statistics) accumulated in one pass with memory independent of N.
+ *
+ *   inception-stats --weights inception.npz [--variant fid|dfgan] [--batch N] [-o stats.npz]
+ *                   [--features-out F.npy] [INPUT ...]
+ *   inception-stats --init [--seed K] -o inception.npz
+ *
+ * The network and its input transforms are lib/inception.c; the statistics lib/fid.c. */
+#include "atomic_file.h"
+#include "checkpoint.h"
+#include "common.h"
+#include "fid.h"
+#include "image_load.h"
+#include "inception.h"
+#include "stream.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static const char usage[] =
+    "usage: inception-stats --weights W.npz [--variant fid|dfgan] [--batch N] [-o OUT.npz]\n"
+    "                       [--features-out F.npy] [INPUT ...]\n"
+    "       inception-stats --init [--seed K] -o W.npz\n"
+    "Inception-v3 pool3 features (2048-d) of images, and their statistics in one pass:\n"
+    "  mu (d,) float64, sigma (d,d) float64 (N-1, as np.cov(rowvar=False)), count () int64 and\n"
+    "  scatter (d,d) float64, so that partial files merge with `feature-stats --merge`; `fid` reads\n"
+    "  them. OUT defaults to stdout ('-').\n"
+    "INPUT: a stream of float32 (B,3,H,W) arrays in [-1,1] (.npy back to back; '-' or no INPUT:\n"
+    "  stdin), a PNG or JPEG file (read as PIL's convert('RGB'), scaled to [0,1] as pytorch-fid\n"
+    "  does), or a folder (its *.png, *.jpg, *.jpeg files in name order). Any H and W: images are\n"
+    "  resized to 299x299.\n"
+    "  --weights W.npz     torchvision inception_v3 state_dict keys (bin/ckpt import converts\n"
+    "                      torchvision's and pytorch-fid's .pth); BatchNorm folded at load\n"
+    "  --variant fid       (default) pytorch-fid/TTUR's FID Inception: resize align_corners=False,\n"
+    "                      2x-1; FID blocks (count_include_pad=False avg pools, max pool in Mixed_7c)\n"
+    "  --variant dfgan     DF-GAN's evaluation: torchvision's blocks, resize as its\n"
+    "                      transforms.Resize((299,299)), ImageNet normalisation (transform_input)\n"
+    "  --batch N           images per forward pass (default 16)\n"
+    "  --features-out F    also write the features: float32 (n,2048) arrays back to back, one per\n"
+    "                      forward pass, in input order\n"
+    "  --init [--seed K]   write random weights (seed K, default 0) under the same keys; outputs\n"
+    "                      made with them say so on stderr\n"
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+
+typedef struct {
+    inception m;
+    fstats st;
+    float *net_in, *feat;
+    int nb, fill;
+    long images;
+    atomic_file *fout;
+} runner;
+
+static void run_batch(runner *r)
+{
+    if (!r->fill) return;
+    const size_t S2 = (size_t)INCEPTION_SIZE * INCEPTION_SIZE;
+    if (r->fill < r->nb) /* the planes of a partial batch to (3,fill,299,299) */
+        for (int c = 1; c < 3; c++)
+            memmove(r->net_in + (size_t)c * r->fill * S2, r->net_in + (size_t)c * r->nb * S2, (size_t)r->fill * S2 * sizeof(float));
+    inception_forward(&r->m, r->feat, r->net_in, r->fill);
+    char err[512];
+    if (fstats_add_f32(&r->st, r->feat, r->fill, err, sizeof err))
+        die_usage("expected finite images, found non-finite Inception features in images %ld to %ld (%s)", r->images,
+                  r->images + r->fill - 1, err);
+    if (r->fout &&
+        npy_write(af_stream(r->fout), NPY_F4, 2, (int64_t[]){r->fill, INCEPTION_DIM}, r->feat) != 0)
+        die_runtime("--features-out: expected to write features, found: %s", strerror(errno));
+    r->images += r->fill;
+    r->fill = 0;
+}
+
+/* one image x (3,H,W) in [−1,1] */
+static void add_image(runner *r, const float *x, int H, int W)
+{
+    inception_preprocess(&r->m, r->net_in, r->fill, r->nb, x, H, W);
+    if (++r->fill == r->nb) run_batch(r);
+}
+
+static void add_stream(runner *r, FILE *f, const char *name)
+{
+    tstream s = {f, (char *)name, 0};
+    npy_array a;
+    int64_t want[4] = {-1, 3, -1, -1};
+    while (ts_read_f32(&s, 4, want, "(B,3,H,W)", &a) == 1) {
+        if (a.shape[2] < 1 || a.shape[3] < 1)
+            die_usage("%s: expected images of at least 1x1 pixels, found (%lld,3,%lld,%lld) in array %ld", name,
+                      (long long)a.shape[0], (long long)a.shape[2], (long long)a.shape[3], s.index);
+        size_t per = (size_t)3 * a.shape[2] * a.shape[3];
+        for (int64_t b = 0; b < a.shape[0]; b++)
+            add_image(r, (const float *)a.data + b * per, (int)a.shape[2], (int)a.shape[3]);
+        npy_free(&a);
+        s.index++;
+    }
+}
+
+static void add_image_file(runner *r, const char *path)
+{
+    unsigned char *rgb;
+    int H, W;
+    char err[512];
+    if (image_load_rgb8(path, &rgb, &H, &W, err, sizeof err)) die_usage("%s", err);
+    size_t HW = (size_t)H * W;
+    float *x = xmalloc(3 * HW * sizeof(float));
+    for (size_t i = 0; i < HW; i++)
+        for (int c = 0; c < 3; c++) x[c * HW + i] = 2.0f * ((float)rgb[i * 3 + c] / 255.0f) - 1.0f;
+    add_image(r, x, H, W);
+    free(x);
+    free(rgb);
+}
+
+static int has_image_ext(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (strcmp(dot, ".png") == 0 || strcmp(dot, ".jpg") == 0 || strcmp(dot, ".jpeg") == 0);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void add_folder(runner *r, const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) die_usage("expected a readable folder, found '%s': %s", dir, strerror(errno));
+    char **names = NULL;
+    size_t n = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (e->d_name[0] == '.' || !has_image_ext(e->d_name)) continue;
+        if (n == cap) names = xrealloc(names, (cap = cap ? 2 * cap : 256) * sizeof *names);
+        names[n++] = xstrdup(e->d_name);
+    }
+    closedir(d);
+    if (!n) die_usage("expected .png, .jpg or .jpeg files in '%s', found none", dir);
+    qsort(names, n, sizeof *names, cmp_str);
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(dir) + strlen(names[i]) + 2;
+        char *p = xmalloc(len);
+        snprintf(p, len, "%s/%s", dir, names[i]);
+        add_image_file(r, p);
+        free(p);
+        free(names[i]);
+    }
+    free(names);
+}
+
+static void add_input(runner *r, const char *path)
+{
+    if (strcmp(path, "-") == 0) {
+        add_stream(r, stdin, "stdin");
+        return;
+    }
+    struct stat st;
+    if (stat(path, &st) != 0) die_usage("expected a readable file or folder, found '%s': %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode)) {
+        add_folder(r, path);
+        return;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) die_usage("expected a readable file, found '%s': %s", path, strerror(errno));
+    unsigned char m[8] = {0};
+    size_t n = fread(m, 1, sizeof m, f);
+    int kind = image_kind(m, n);
+    if (kind == IMG_NPY) {
+        rewind(f);
+        add_stream(r, f, path);
+        fclose(f);
+    } else if (kind == IMG_PNG || kind == IMG_JPEG) {
+        fclose(f);
+        add_image_file(r, path);
+    } else {
+        fclose(f);
+        die_usage("%s: expected an .npy image stream, a PNG or a JPEG file, found none of their signatures", path);
+    }
+}
+
+int main(int argc, char **argv)
+{
+    progname = "inception-stats";
+    const char *weights = NULL, *out = "-", *feat_out = NULL, *variant = "fid";
+    int init = 0, batch = 16, nin = 0;
+    long seed = 0;
+    const char **in = xcalloc((size_t)argc + 1, sizeof *in);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+#define NEED() if (++i == argc) die_usage("%s expects a value, found nothing", a)
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            close_stdout_or_die();
+            return EXIT_OK;
+        } else if (strcmp(a, "--weights") == 0) {
+            NEED();
+            weights = argv[i];
+        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) {
+            NEED();
+            out = argv[i];
+        } else if (strcmp(a, "--features-out") == 0) {
+            NEED();
+            feat_out = argv[i];
+        } else if (strcmp(a, "--variant") == 0) {
+            NEED();
+            variant = argv[i];
+            if (strcmp(variant, "fid") && strcmp(variant, "dfgan"))
+                die_usage("--variant: expected fid or dfgan, found '%s'", variant);
+        } else if (strcmp(a, "--batch") == 0) {
+            NEED();
+            batch = (int)parse_long(a, argv[i], 1, 4096);
+        } else if (strcmp(a, "--seed") == 0) {
+            NEED();
+            seed = parse_long(a, argv[i], 0, 0x7fffffffffffffffL);
+        } else if (strcmp(a, "--init") == 0) {
+            init = 1;
+        } else if (strcmp(a, "--device") == 0) {
+            NEED();
+            if (strcmp(argv[i], "cpu") != 0)
+                die_usage("--device: expected cpu (inception-stats has no CUDA path yet), found '%s'", argv[i]);
+        } else if (a[0] == '-' && a[1] != 0) {
+            die_usage("expected an option of --weights, --variant, --batch, -o, --features-out, --init, --seed, "
+                      "--device, --help, found '%s'",
+                      a);
+        } else {
+            in[nin++] = a;
+        }
+    }
+    char err[1024];
+    if (init) {
+        if (strcmp(out, "-") == 0) die_usage("--init expects -o PATH for the weights, found none");
+        if (weights || nin) die_usage("--init expects only --seed and -o, found %s", weights ? "--weights" : in[0]);
+        if (inception_write_random(out, (uint64_t)seed, err, sizeof err)) die_runtime("%s", err);
+        return EXIT_OK;
+    }
+    if (!weights) die_usage("expected --weights W.npz (or --init to make random ones), found none");
+    if (nin == 0) in[nin++] = "-";
+    if (feat_out && strcmp(feat_out, "-") == 0 && strcmp(out, "-") == 0)
+        die_usage("expected -o OUT.npz when --features-out is stdout, found both on stdout");
+
+    runner r;
+    memset(&r, 0, sizeof r);
+    npz z;
+    ckpt_read(weights, &z);
+    if (inception_load(&r.m, &z, weights, strcmp(variant, "dfgan") == 0 ? INCEPTION_DFGAN : INCEPTION_FID, err,
+                       sizeof err))
+        die_usage("%s", err);
+    const npy_array *rk = npz_find(&z, INCEPTION_RANDOM_KEY);
+    if (rk)
+        warnx("warning: %s holds random weights (--init --seed %lld), not a pretrained Inception: these "
+              "statistics are not comparable with published FIDs",
+              weights, rk->dtype == NPY_I8 && rk->count == 1 ? (long long)*(const int64_t *)rk->data : -1LL);
+    npz_free(&z);
+
+    r.nb = batch;
+    r.net_in = xmalloc((size_t)3 * batch * INCEPTION_SIZE * INCEPTION_SIZE * sizeof(float));
+    r.feat = xmalloc((size_t)batch * INCEPTION_DIM * sizeof(float));
+    fstats_init(&r.st, INCEPTION_DIM);
+    if (feat_out) r.fout = af_open(feat_out);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int k = 0; k < nin; k++) add_input(&r, in[k]);
+    run_batch(&r);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
+    if (r.images < 2) die_usage("expected at least 2 images, found %ld", r.images);
+    if (r.fout) af_commit(r.fout);
+    if (fstats_save(&r.st, out, err, sizeof err)) die_runtime("%s", err);
+    warnx("%ld images, variant %s, %.2f images/s", r.images, variant, (double)r.images / (secs > 0 ? secs : 1e-9));
+    fstats_free(&r.st);
+    inception_free(&r.m);
+    free(r.net_in);
+    free(r.feat);
+    free(in);
+    if (strcmp(out, "-") == 0) close_stdout_or_die();
+    return EXIT_OK;
+}

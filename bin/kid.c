@@ -1,0 +1,129 @@
+/* kid: Kernel Inception Distance between two sets of saved features, as torch-fidelity
+ * computes it (same subsets for the same seed), in float64.
+ *
+ *   kid --features A.npy --features B.npy [--subsets 100] [--subset-size 1000] [--seed 2020]
+ *
+ * The arithmetic and the subset sampling are lib/kid.c. */
+#include "common.h"
+#include "fid.h"
+#include "kid.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const char usage[] =
+    "usage: kid --features A.npy --features B.npy [--subsets 100] [--subset-size 1000]\n"
+    "           [--seed 2020] [--degree 3] [--gamma 1/d] [--coef0 1] [--verbose]\n"
+    "Print the Kernel Inception Distance of two sets of features, 'MEAN STD' on stdout:\n"
+    "the unbiased MMD^2 with the polynomial kernel k(x,y) = (gamma x.y + coef0)^degree over\n"
+    "--subsets random subsets of --subset-size vectors from each set, its mean and (population)\n"
+    "standard deviation, as torch-fidelity's KID. The subsets are exactly torch-fidelity's:\n"
+    "rng = numpy.random.RandomState(seed); per subset rng.choice(nA, m, replace=False), then\n"
+    "rng.choice(nB, m, replace=False). Features: .npy streams of (N,d) float32 or float64 arrays\n"
+    "(several arrays are concatenated), as inception-stats --features-out writes them.\n"
+    "  --verbose   each subset's MMD^2 on stderr\n"
+    "  --device cpu|cuda   accepted for pipelines that pass it to every tool; float64 on the CPU\n"
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+
+/* all arrays of a feature stream, concatenated, as float64 (n,d) */
+static double *read_all(const char *path, int64_t *n, int64_t *d) {
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    if (!f) die_usage("--features: expected a readable file, found '%s': %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
+        die_usage("--features: expected a readable file, found '%s': %s", path, strerror(EISDIR));
+    char err[1024];
+    npy_array a;
+    int r, io;
+    double *x = NULL;
+    int64_t rows = 0, cap = 0;
+    *d = -1;
+    for (long idx = 0; (r = feat_read(f, path, idx, d, &a, &io, err, sizeof err)) == 1; idx++) {
+        int64_t m = a.shape[0];
+        if (rows + m > cap) {
+            cap = (rows + m) * 2;
+            x = xrealloc(x, sizeof(double) * (size_t)(cap * *d));
+        }
+        for (int64_t i = 0; i < m * *d; i++) {
+            double v = a.dtype == NPY_F4 ? ((const float *)a.data)[i] : ((const double *)a.data)[i];
+            if (v != v || v - v != 0)
+                die_usage("%s: expected finite features, found %s at row %lld, column %lld in array %ld", path,
+                          v != v ? "nan" : "inf", (long long)(i / *d), (long long)(i % *d), idx);
+            x[rows * *d + i] = v;
+        }
+        rows += m;
+        npy_free(&a);
+    }
+    if (r < 0) {
+        if (io) die_runtime("%s", err);
+        die_usage("%s", err);
+    }
+    if (!is_stdin) fclose(f);
+    if (*d < 0) die_usage("%s: expected feature arrays (N,d), found an empty stream", path);
+    *n = rows;
+    return x;
+}
+
+int main(int argc, char **argv) {
+    progname = "kid";
+    const char *feat[2] = {NULL, NULL};
+    int nfeat = 0, verbose = 0;
+    long subsets = 100, seed = 2020;
+    int64_t m = 1000;
+    kid_kernel k = {3, 0.0, 1.0};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            fputs(usage, stdout);
+            close_stdout_or_die();
+            return EXIT_OK;
+        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
+            verbose = 1;
+            continue;
+        } else if (strcmp(a, "--features") != 0 && strcmp(a, "--subsets") != 0 && strcmp(a, "--subset-size") != 0 &&
+                   strcmp(a, "--seed") != 0 && strcmp(a, "--degree") != 0 && strcmp(a, "--gamma") != 0 &&
+                   strcmp(a, "--coef0") != 0 && strcmp(a, "--device") != 0) {
+            die_usage("expected an option of --features, --subsets, --subset-size, --seed, --degree, --gamma, "
+                      "--coef0, --device, --verbose, --help, found '%s'", a);
+        }
+        if (!v) die_usage("%s expects a value, found nothing", a);
+        i++;
+        if (strcmp(a, "--device") == 0) {
+            if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0) die_usage("--device expects cpu or cuda, found '%s'", v);
+        } else if (strcmp(a, "--features") == 0) {
+            if (nfeat == 2) die_usage("--features expects two feature files, found a third '%s'", v);
+            feat[nfeat++] = v;
+        } else if (strcmp(a, "--subsets") == 0) subsets = parse_long(a, v, 1, 1000000);
+        else if (strcmp(a, "--subset-size") == 0) m = parse_long(a, v, 2, 1L << 30);
+        else if (strcmp(a, "--seed") == 0) seed = parse_long(a, v, 0, 4294967295L);
+        else if (strcmp(a, "--degree") == 0) k.degree = (int)parse_long(a, v, 1, 16);
+        else if (strcmp(a, "--gamma") == 0) {
+            k.gamma = parse_double(a, v);
+            if (!(k.gamma > 0)) die_usage("--gamma expects a positive number, found '%s'", v);
+        } else k.coef0 = parse_double(a, v);
+    }
+    if (nfeat != 2) die_usage("expected two --features files, found %d", nfeat);
+    if (strcmp(feat[0], "-") == 0 && strcmp(feat[1], "-") == 0)
+        die_usage("expected at most one --features on stdin, found '-' twice");
+    int64_t na, nb, da, db;
+    double *a = read_all(feat[0], &na, &da), *b = read_all(feat[1], &nb, &db);
+    if (da != db)
+        die_usage("expected %s to have the dimension of %s (%lld), found %lld", feat[1], feat[0], (long long)da,
+                  (long long)db);
+    if (m > na || m > nb)
+        die_usage("--subset-size: expected at most the number of feature vectors (%lld in %s, %lld in %s), found %lld",
+                  (long long)na, feat[0], (long long)nb, feat[1], (long long)m);
+    double mean, std, *mmds = xmalloc(sizeof(double) * (size_t)subsets);
+    kid_compute(a, na, b, nb, da, (int)subsets, m, (uint32_t)seed, k, &mean, &std, mmds);
+    if (verbose)
+        for (long s = 0; s < subsets; s++) fprintf(stderr, "kid: subset %ld mmd2 %.17g\n", s, mmds[s]);
+    printf("%.12g %.12g\n", mean, std);
+    close_stdout_or_die();
+    free(a); free(b); free(mmds);
+    return EXIT_OK;
+}
