@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# bench/clip_bench.sh: CLIP ViT-B/32 (random weights) on the CPU, ours against PyTorch (open_clip,
+# float32) in the same run: image forward + backward to the input (clip-embed loss) for BATCH
+# (16) images at SIZE (256) px, and text forward (clip-embed text) for CAPTIONS (256) captions of
+# tokenize --clip ids. Our times are the tools' wall times, which include reading the 600 MB of
+# weights (reported apart as `load_s`, the time of a run on an empty stream); peak memory from
+# /usr/bin/time when present, else getrusage in PyTorch's case only.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BATCH=${BATCH:-16}; SIZE=${SIZE:-256}; CAPTIONS=${CAPTIONS:-256}
+export OMP_NUM_THREADS="${THREADS:-2}"
+W=$(mktemp -d); trap 'rm -rf "$W"' EXIT
+PY=${PYTHON:-/usr/bin/python3}
+bin/clip-embed --init --seed 1 -o "$W/clip.npz"
+"$PY" - "$W" "$BATCH" "$SIZE" "$CAPTIONS" <<'PYEOF'
+import sys, numpy as np
+w, B, S, N = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rng = np.random.default_rng(0)
+np.save(f"{w}/images.npy", rng.uniform(-1, 1, (B, 3, S, S)).astype(np.float32))
+np.save(f"{w}/empty.npy", np.zeros((0, 3, S, S), np.float32))
+t = rng.standard_normal((B, 512)).astype(np.float32); np.save(f"{w}/text.npy", t / np.linalg.norm(t, axis=1, keepdims=True))
+np.save(f"{w}/text0.npy", np.zeros((0, 512), np.float32))
+words = "a small bird with red head and black wings this is blue yellow white belly short beak long tail perched on branch".split()
+with open(f"{w}/captions.txt", "w") as f:
+    for i in range(N): f.write(" ".join(rng.choice(words, rng.integers(8, 25))) + "\n")
+PYEOF
+bin/tokenize --clip < "$W/captions.txt" > "$W/ids.npy"
+timeit() {   # prints seconds and peak MB of "$@"
+  local s e rss=""
+  s=$(date +%s.%N)
+  if [ -x /usr/bin/time ]; then /usr/bin/time -f '%M' -o "$W/rss" "$@" > /dev/null; rss=$(( $(cat "$W/rss") / 1024 ))
+  else "$@" > /dev/null; fi
+  e=$(date +%s.%N)
+  echo "$(echo "$e - $s" | bc -l | awk '{printf "%.3f", $1}') ${rss:-?}"
+}
+echo "== ours (C, CPU, $OMP_NUM_THREADS threads): ViT-B/32, $BATCH images at ${SIZE}px, $CAPTIONS captions"
+read -r load _ < <(timeit bin/clip-embed loss --weights "$W/clip.npz" --text "$W/text0.npy" --log /dev/null -o /dev/null --in "$W/empty.npy")
+read -r img img_mb < <(timeit bin/clip-embed loss --weights "$W/clip.npz" --text "$W/text.npy" --log /dev/null -o /dev/null --in "$W/images.npy")
+read -r txt txt_mb < <(timeit bin/clip-embed text --weights "$W/clip.npz" --in "$W/ids.npy" -o /dev/null)
+echo "load_s $load"
+echo "image_fwd_bwd_s $img (incl. load; peak ${img_mb} MB)"
+echo "text_fwd_s $txt (incl. load; peak ${txt_mb} MB)"
+if ! "$PY" -c 'import torch' 2>/dev/null; then echo "== PyTorch: not importable; no comparison"; exit 0; fi
+echo "== PyTorch (open_clip, float32, $OMP_NUM_THREADS threads)"
+theirs=$("$PY" bench/clip_bench_torch.py --batch "$BATCH" --size "$SIZE" --ids "$W/ids.npy" --threads "$OMP_NUM_THREADS")
+echo "$theirs"
+ti=$(awk '$1=="image_s"{print $2}' <<<"$theirs"); tt=$(awk '$1=="text_s"{print $2}' <<<"$theirs")
+awk -v a="$img" -v b="$ti" -v c="$txt" -v d="$tt" -v l="$load" 'BEGIN{
+  printf "image: ours/PyTorch %.2f (%.2f without the load)\n", a / b, (a - l) / b
+  printf "text:  ours/PyTorch %.2f (%.2f without the load)\n", c / d, (c - l) / d }'

@@ -1,0 +1,125 @@
+/* attention.c: the core of multi-head self-attention over packed sequences of different lengths
+ * (see ops_clip_decl.h): per (sequence, head), S = q·kᵀ/√hs (gemm), a row softmax (with the causal
+ * mask: row i sees columns ≤ i), out = P·v (gemm); q, k, v are read in place from the fused
+ * in_proj output with a leading dimension of 3C. The (sequence, head) pairs are split over the
+ * OpenMP threads, each calling a one-thread gemm (OpenBLAS's own threads off meanwhile, as in
+ * linear.c). */
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include "real.h"
+#include "ops_clip.h"
+
+static int team(double flops, int parts)
+{
+    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
+    if (nt > parts) nt = parts;
+    if (flops < 2e6 || nt < 1) nt = 1;
+    return nt;
+}
+static int blas_single(int nt)
+{
+    int saved = openblas_get_num_threads();
+    if (nt > 1 && saved != 1) openblas_set_num_threads(1);
+    return saved;
+}
+static void blas_restore(int nt, int saved) { if (nt > 1 && saved != 1) openblas_set_num_threads(saved); }
+
+/* offsets of each sequence's probabilities in att, and the longest sequence */
+static size_t *att_offsets(const int *off, int B, int nh, int *Tmax, double *flops, int C)
+{
+    size_t *ao = malloc((size_t)(B + 1) * sizeof *ao);
+    if (!ao) abort();
+    ao[0] = 0;
+    *Tmax = 0;
+    *flops = 0;
+    for (int b = 0; b < B; b++) {
+        const int T = off[b + 1] - off[b];
+        ao[b + 1] = ao[b] + (size_t)nh * T * T;
+        if (T > *Tmax) *Tmax = T;
+        *flops += 4.0 * T * T * C;
+    }
+    return ao;
+}
+
+void OPNAME(attention_forward)(real *out, real *att, const real *qkv, const int *off, int B, int C,
+                               int nh, int causal)
+{
+    const int hs = C / nh, ld = 3 * C;
+    const real scale = (real)(1.0 / sqrt((double)hs));
+    int Tmax;
+    double flops;
+    size_t *ao = att_offsets(off, B, nh, &Tmax, &flops, C);
+    const int nt = team(flops, B * nh);
+    const int saved = blas_single(nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        real *scratch = att ? NULL : malloc((size_t)Tmax * Tmax * sizeof(real) + 1);
+#pragma omp for schedule(dynamic)
+        for (int task = 0; task < B * nh; task++) {
+            const int b = task / nh, h = task % nh, T = off[b + 1] - off[b];
+            if (T <= 0) continue;
+            const real *q = qkv + (size_t)off[b] * ld + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
+            real *P = att ? att + ao[b] + (size_t)h * T * T : scratch;
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, ld, k, ld, 0, P, T);
+            for (int i = 0; i < T; i++) {
+                real *p = P + (size_t)i * T;
+                const int n = causal ? i + 1 : T;
+                real mx = p[0];
+                for (int j = 1; j < n; j++) if (p[j] > mx) mx = p[j];
+                double s = 0;
+                for (int j = 0; j < n; j++) { p[j] = exp(p[j] - mx); s += p[j]; }
+                const real inv = (real)(1.0 / s);
+                for (int j = 0; j < n; j++) p[j] *= inv;
+                for (int j = n; j < T; j++) p[j] = 0;
+            }
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1, P, T, v, ld, 0,
+                       out + (size_t)off[b] * C + (size_t)h * hs, C);
+        }
+        free(scratch);
+    }
+    blas_restore(nt, saved);
+    free(ao);
+}
+
+/* dP = dO·vᵀ; dS = P∘(dP − rowsum(P∘dP)); dq = dS·k/√hs; dk = dSᵀ·q/√hs; dv = Pᵀ·dO */
+void OPNAME(attention_backward)(real *dqkv, const real *dout, const real *qkv, const real *att,
+                                const int *off, int B, int C, int nh)
+{
+    const int hs = C / nh, ld = 3 * C;
+    const real scale = (real)(1.0 / sqrt((double)hs));
+    int Tmax;
+    double flops;
+    size_t *ao = att_offsets(off, B, nh, &Tmax, &flops, C);
+    const int nt = team(2 * flops, B * nh);
+    const int saved = blas_single(nt);
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        real *dS = malloc((size_t)Tmax * Tmax * sizeof(real) + 1);
+#pragma omp for schedule(dynamic)
+        for (int task = 0; task < B * nh; task++) {
+            const int b = task / nh, h = task % nh, T = off[b + 1] - off[b];
+            if (T <= 0) continue;
+            const size_t r0 = (size_t)off[b];
+            const real *q = qkv + r0 * ld + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
+            const real *dO = dout + r0 * C + (size_t)h * hs;
+            const real *P = att + ao[b] + (size_t)h * T * T;
+            real *dq = dqkv + r0 * ld + (size_t)h * hs, *dk = dq + C, *dv = dq + 2 * C;
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1, dO, C, v, ld, 0, dS, T);
+            for (int i = 0; i < T; i++) {
+                const real *p = P + (size_t)i * T;
+                real *d = dS + (size_t)i * T;
+                double s = 0;
+                for (int j = 0; j < T; j++) s += (double)p[j] * d[j];
+                const real sr = (real)s;
+                for (int j = 0; j < T; j++) d[j] = p[j] * (d[j] - sr);
+            }
+            cblas_gemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, dS, T, k, ld, 0, dq, ld);
+            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, dS, T, q, ld, 0, dk, ld);
+            cblas_gemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1, P, T, dO, C, 0, dv, ld);
+        }
+        free(dS);
+    }
+    blas_restore(nt, saved);
+    free(ao);
+}
