@@ -71,8 +71,7 @@ int main(int argc, char **argv) {
             fstats_free(&t);
         }
     } else {
-        static const char *stdin_only[] = {"-"};
-        if (nin == 0) { in = stdin_only; nin = 1; }
+        if (nin == 0) in[nin++] = "-";   /* argc >= 1, so there is room */
         int64_t d = -1;
         int inited = 0;
         for (int k = 0; k < nin; k++) {
@@ -104,6 +103,7 @@ int main(int argc, char **argv) {
         die_runtime("%s", err);
     }
     fstats_free(&s);
+    free(in);
     if (strcmp(out, "-") == 0) close_stdout_or_die();
     return EXIT_OK;
 }

@@ -34,13 +34,6 @@ struct clip_bpe {
 
 #define CACHE_MAX 1000000       /* words remembered; past it, words are encoded afresh */
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* bytes_to_unicode(): byte -> code point, and the byte's place in the vocabulary. */
 static void byte_table(uint32_t cs[256], int order[256]) {

@@ -40,6 +40,16 @@ _Noreturn static void vdie(int code, const char *fmt, va_list ap) {
 
 void die_usage(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vdie(EXIT_USAGE, fmt, ap); }
 void die_runtime(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vdie(EXIT_RUNTIME, fmt, ap); }
+int seterr(char *err, size_t errlen, const char *fmt, ...) {
+    if (err && errlen) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
 void warnx(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap); }
 
 void *xmalloc(size_t n) {

@@ -24,6 +24,10 @@ _Noreturn void die_runtime(const char *fmt, ...) __attribute__((format(printf, 1
 /* Print "progname: message" on stderr and go on. */
 void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Library code that reports instead of dying: format a one-line message into err (if err && errlen);
+ * returns -1, so that `return seterr(err, errlen, "...")` reports a failure. */
+int seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* Hook run before an error exit (atomic_file.h installs its clean-up here). */
 void set_die_hook(void (*hook)(void));
 

@@ -14,14 +14,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errlen, const char *fmt, ...) {
-    if (!err || !errlen) return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
 
 /* Runnable tasks of other processes right now: /proc/stat's procs_running less our own threads in
  * state R (/proc/self/task/ * /stat); the least of three samples 1 ms apart, so that a

@@ -5,8 +5,8 @@
  * eigenproblems only (LAPACK), never a general matrix square root. tr sqrt(S1·S2) = Σ √μ over
  * the eigenvalues μ of a symmetric matrix similar to S1·S2:
  *   - Cholesky route, when S1 is numerically positive definite and S2 is too (no eigenvalue of
- *     M ≤ 0): S1 = Uᵀ·U (dpotrf), M = U·S2·Uᵀ (dsygst), eigenvalues of M (dsyevd). About 0.3 s
- *     at d = 2048 on 2 cores;
+ *     M ≤ 0): S1 = Uᵀ·U (dpotrf), M = U·S2·Uᵀ (dsygst), eigenvalues of M (dsyevd): 8/3·d³
+ *     flops, about 0.35 s at d = 2048 on 2 idle cores (0.6 s on one);
  *   - eigen route, otherwise (fewer samples than dimensions): S1 = V·diag(λ)·Vᵀ (dsyevd),
  *     A = sqrt(S1) = V·diag(√max(λ,0))·Vᵀ, M = A·S2·A (dgemm, dsymm), eigenvalues of M.
  * Negative eigenvalues of M (rounding in the null space of a singular product) count as zero,
@@ -14,11 +14,13 @@
  *
  * Singular products (N < d). The exact tr sqrt(S1·S2) of the rank-deficient covariances is not
  * what pytorch-fid prints: scipy's sqrtm of the non-normal product adds √(rounding) from every
- * null direction, ~1e-6 of the FID at d = 2048, N = 500 (measured 1.0e-6 to 1.35e-6 for N from
- * 500 to 1,500). The eigen route forms A·S2·A over all d directions and so carries rounding of
- * the same kind; it agrees with pytorch-fid within 2e-7 to 6e-7 there, and it is the route used
- * for singular products for that reason. The Cholesky route is exact to ~1e-13 on
- * positive definite covariances, where scipy is too.
+ * null direction, ~1e-6 of the FID at d = 2048 (measured 1.0e-6 to 1.35e-6 below the exact value
+ * for N from 500 to 1,500, with scipy 1.10). The eigen route forms A·S2·A over all d directions
+ * and so carries rounding of the same kind; it agrees with pytorch-fid within 1.2e-7 to 7.4e-7
+ * there (N = 500 … 2,000, also 500 against 5,000), and it is the route used for singular
+ * products for that reason; a rank-truncated route (the exact value) would differ from
+ * pytorch-fid by up to 1.35e-6. The Cholesky route agrees with scipy to ~1e-11 on positive
+ * definite covariances.
  *
  * The eps rule (pytorch-fid's calculate_frechet_distance, exactly as it behaves): pytorch-fid
  * adds eps·I to both covariances (for the square root only; the trace terms keep the original
@@ -60,9 +62,10 @@ typedef struct {
 enum { FID_ROUTE_CHOLESKY = 1, FID_ROUTE_EIGEN = 2 };
 
 /* The Fréchet distance of (mu1, s1) and (mu2, s2): mu (d), s (d,d) float64, symmetric (the
- * factorisations read the lower triangle of the row-major arrays; fid_load_stats symmetrises). eps as pytorch-fid's (FID_EPS); eps < 0 never applies
- * it. force_route 0 chooses, FID_ROUTE_* forces one (tests and benchmarks). Returns 0, or -1
- * with a one-line message in err (out of memory, LAPACK failure). */
+ * factorisations read the lower triangle of the row-major arrays; fid_load_stats symmetrises).
+ * eps as pytorch-fid's (FID_EPS); eps < 0 never applies it. force_route 0 chooses, FID_ROUTE_*
+ * forces one (tests and benchmarks). Returns 0, or -1 with a one-line message in err (LAPACK
+ * failure, a forced Cholesky route on a singular s1). */
 int fid_frechet(int64_t d, const double *mu1, const double *s1, const double *mu2, const double *s2,
                 double eps, int force_route, fid_result *r, char *err, size_t errlen);
 

@@ -146,6 +146,7 @@ static void alloc_acts(netg *g, int B) {
         if (n > big) big = n;
     }
     int S = g->imsize;
+    if ((int64_t)3 * B * S * S > big) big = (int64_t)3 * B * S * S;   /* to_rgb's gradient when nf < 3 */
     ensure(&g->lf, dev, g->nf, B, S, S);
     ensure(&g->img, dev, 3, B, S, S);
     if ((int64_t)nf8 * B * 16 > big) big = (int64_t)nf8 * B * 16;

@@ -1,0 +1,138 @@
+/* ckpt: list and import checkpoints in the formats users bring (PyTorch zip and legacy,
+ * safetensors, our .npz) without Python and without running anything from the file.
+ * Option parsing and output only; the readers are lib/ckpt_import.c, lib/pickle.c,
+ * lib/zipread.c, lib/safetensors.c, and the DF-GAN mapping lib/dfgan_import.c. */
+#include "atomic_file.h"
+#include "ckpt_import.h"
+#include "common.h"
+#include "dfgan_import.h"
+
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: ckpt list FILE\n"
+    "       ckpt import FILE -o OUT.npz\n"
+    "       ckpt import --dfgan state_epoch_N.pth -o DIR\n"
+    "\n"
+    "Reads PyTorch checkpoints (.pth/.pt, zip format of torch >= 1.6 and the legacy format before it),\n"
+    ".safetensors files and .npz archives, told apart by their content (\"-\" reads stdin). Pickles\n"
+    "are read by a small VM that calls nothing: only tensors, storages, OrderedDict and plain data\n"
+    "are accepted, any other global (os.system, builtins.eval, a pickled nn.Module...) is refused.\n"
+    "\n"
+    "  list      one line per tensor: KEY DTYPE SHAPE, e.g. 'fc.weight float16 (256,6)' (the dtype as\n"
+    "            stored in the file)\n"
+    "  import    every tensor into one .npz under its dotted path: nested dicts joined with '.',\n"
+    "            list items by index, a leading 'module.' of any key (DDP) dropped; float16,\n"
+    "            bfloat16 and float64 become float32, integer and bool tensors keep their type\n"
+    "            (int64 stays int64); views are materialised in C order. Non-tensor values\n"
+    "            (epoch numbers, learning rates, strings, argparse.Namespace) are skipped.\n"
+    "  --dfgan   the input is DF-GAN's training checkpoint {'model': {'netG', 'netD', 'netC'},\n"
+    "            'optimizers': {'optimizer_G', 'optimizer_D'}, 'epoch'}: writes DIR/G.npz (NetG keys)\n"
+    "            and DIR/D.npz ('netD.' and 'netC.' keys) with their Adam state (adam.step,\n"
+    "            adam.exp_avg.<key>, adam.exp_avg_sq.<key>), ready for gen-step and disc-step\n"
+    "            --ckpt; DIR is made if missing. A summary (epoch, Adam step, lr, betas) goes to\n"
+    "            stderr: pass the same --lr/--beta1/--beta2 to resume exactly.\n"
+    "\n"
+    "options:\n"
+    "  -o, --out PATH   the output .npz (import) or folder (import --dfgan); written atomically\n"
+    "  -h, --help       this help\n";
+
+typedef struct {
+    const char *cmd, *in, *out;
+    int dfgan;
+} options;
+
+static void parse(options *o, int argc, char **argv) {
+    enum { DFGAN = 256 };
+    static const struct option longopts[] = {
+        {"out", 1, 0, 'o'}, {"dfgan", 0, 0, DFGAN}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        fputs(usage, stdout);
+        close_stdout_or_die();
+        exit(0);
+    }
+    if (argc < 2 || (argv[1][0] == '-' && argv[1][1]))
+        die_usage("expected a command (list or import), found %s (see --help)", argc < 2 ? "none" : argv[1]);
+    o->cmd = argv[1];
+    if (strcmp(o->cmd, "list") && strcmp(o->cmd, "import"))
+        die_usage("expected a command (list or import), found '%s'", o->cmd);
+    optind = 2;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'o': o->out = optarg; break;
+        case DFGAN: o->dfgan = 1; break;
+        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
+        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
+        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind >= argc) die_usage("%s expects an input FILE, found none", o->cmd);
+    o->in = argv[optind++];
+    if (optind < argc) die_usage("expected one input FILE, found also '%s'", argv[optind]);
+    if (!strcmp(o->cmd, "list") && (o->out || o->dfgan))
+        die_usage("list expects only FILE, found %s", o->out ? "-o" : "--dfgan");
+    if (!strcmp(o->cmd, "import") && !o->out)
+        die_usage("import expects -o %s, found none", o->dfgan ? "DIR" : "OUT.npz");
+}
+
+/* Key for a line of `list`: control characters and backslashes escaped, so one tensor is one line. */
+static void print_key(FILE *out, const char *k) {
+    for (; *k; k++) {
+        unsigned char ch = (unsigned char)*k;
+        if (ch < 0x20 || ch == 0x7f || ch == '\\') fprintf(out, "\\x%02x", ch);
+        else fputc(ch, out);
+    }
+}
+
+int main(int argc, char **argv) {
+    progname = "ckpt";
+    options o;
+    parse(&o, argc, argv);
+    char err[1024];
+    cki_file f;
+    if (cki_open(&f, o.in, !o.dfgan, err, sizeof err)) die_usage("%s", err);
+    if (!strcmp(o.cmd, "list")) {
+        for (int i = 0; i < f.n; i++) {
+            char shape[32 * NPY_MAX_DIMS + 8];
+            npy_format_shape(shape, sizeof shape, f.t[i].ndim, f.t[i].shape);
+            print_key(stdout, f.t[i].key);
+            printf(" %s %s\n", ck_dtype_name(f.t[i].dtype), shape);
+        }
+        cki_close(&f);
+        close_stdout_or_die();
+        return 0;
+    }
+    if (o.dfgan) {
+        dfgan_import(&f, o.out);
+        cki_close(&f);
+        return 0;
+    }
+    /* all of it in memory at once: at most 16x the file (plus 1 GiB), whatever the views say */
+    unsigned __int128 total = 0;
+    for (int i = 0; i < f.n; i++)
+        total += (unsigned __int128)(uint64_t)cki_count(&f.t[i]) * npy_dtype_size(ck_dtype_out(f.t[i].dtype));
+    if (total > (unsigned __int128)f.len * 16 + ((uint64_t)1 << 30))
+        die_usage("%s: expected tensors totalling at most 16 times the file's %zu bytes, found views of %" PRIu64 " bytes",
+                  o.in, f.len, (uint64_t)(total > UINT64_MAX ? UINT64_MAX : total));
+    npz_item *items = xcalloc((size_t)f.n, sizeof *items);
+    int *borrowed = xcalloc((size_t)f.n, sizeof *borrowed);
+    for (int i = 0; i < f.n; i++) {
+        items[i].key = f.t[i].key;
+        if (cki_tensor_read(&f.t[i], &items[i].arr, &borrowed[i], err, sizeof err)) die_usage("%s", err);
+    }
+    if (npz_write(o.out, items, f.n, err, sizeof err)) die_runtime("%s", err);
+    for (int i = 0; i < f.n; i++)
+        if (!borrowed[i]) free(items[i].arr.data);
+    free(items);
+    free(borrowed);
+    cki_close(&f);
+    if (!strcmp(o.out, "-")) close_stdout_or_die();
+    return 0;
+}

@@ -1,0 +1,347 @@
+/* import-cub: one split of a dataset in DF-GAN's layout (CUB-200-2011 as DF-GAN reads it, our
+ * make-dataset output, or COCO-2014 with --coco) to the caches the training pipeline reads:
+ * the images cropped and resized as DF-GAN's get_imgs and transforms.Resize do, as one uint8
+ * (N,3,R,R) .npy (memory-mappable), and the captions and filenames as text.
+ *
+ * Per image, exactly as DF-GAN's code/lib/datasets.py:
+ *   bbox   bounding_boxes.txt read with pandas then .astype(int) (floats truncated), matched to
+ *          images.txt by line (iloc[i]), keyed by the path without ".jpg"
+ *   crop   r = int(max(w,h)*0.75), cx = int((2x+w)/2), cy = int((2y+h)/2),
+ *          box [max(0,cx-r), max(0,cy-r), min(W,cx+r), min(H,cy+r)]   (no crop with --coco)
+ *   resize transforms.Resize(R), R = int(imsize*76/64): the smaller edge to R, the other to
+ *          int(R*long/short), by PIL's bilinear resample (lib/pil_resize.h, bit-exact)
+ * Then, as the cache is square, a non-square result is centre-cropped to R×R as torchvision's
+ * CenterCrop (offset int(round((L-R)/2))). This is the one departure from DF-GAN: its RandomCrop
+ * may also reach the parts of a non-square image beyond that centre square (CUB crops are
+ * non-square only where the bbox square meets the image border).
+ * Captions: the file's lines split on '\n' ('\r' dropped), empty lines and lines without a word
+ * character skipped, U+FFFD U+FFFD replaced by a space, the first K kept (fewer is an error),
+ * as DF-GAN's load_captions (tokenizing is bin/tokenize's job). */
+#include "atomic_file.h"
+#include "common.h"
+#include "image_load.h"
+#include "npy.h"
+#include "pickle.h"
+#include "pil_resize.h"
+#include "strmap.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: import-cub --root DIR --split train|test --imsize S --images F.npy --captions F.txt\n"
+    "                  [--filenames F.txt] [--boxes F.npy] [--crops F.npy] [--captions-per-image K]\n"
+    "                  [--coco] [--limit N]\n"
+    "\n"
+    "Reads DIR/<split>/filenames.pickle (a pickled list of '<class>/<name>' as DF-GAN's) and, per\n"
+    "name, DIR/CUB_200_2011/images/<name>.jpg with its box from CUB_200_2011/bounding_boxes.txt and\n"
+    "images.txt, and DIR/text/<name>.txt. With --coco: DIR/images/train2014 (or val2014 for test)/\n"
+    "<name>.jpg and DIR/text/<name>.txt, no box (the whole image). Each image is cropped around its\n"
+    "box as DF-GAN's get_imgs (r = int(0.75*max(w,h)) around the box centre, clipped to the image),\n"
+    "resized as transforms.Resize(R) with R = int(S*76/64) (smaller edge to R, PIL bilinear, exact)\n"
+    "and centre-cropped to R×R when not square.\n"
+    "\n"
+    "outputs (each written atomically):\n"
+    "  --images F      uint8 (N,3,R,R), RGB, one .npy (memory-mappable)\n"
+    "  --captions F    N*K lines: image i's captions are lines i*K .. i*K+K-1\n"
+    "  --filenames F   N lines, the names in pickle order\n"
+    "  --boxes F       int32 (N,6): crop box x1 y1 x2 y2, then the image's width and height\n"
+    "  --crops F       the crops before resizing, a stream of N uint8 (3,h,w) arrays (for tests)\n"
+    "options:\n"
+    "  --captions-per-image K   captions kept per image (default 10, 5 with --coco)\n"
+    "  --limit N       only the first N names (default all)\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Exit status: 0 ok, 2 bad usage or bad input data, 1 a read or write failure.\n";
+
+typedef struct {
+    const char *root, *split, *images, *captions, *filenames, *boxes, *crops;
+    long imsize, k, limit;
+    int coco;
+} options;
+
+static void parse(options *o, int argc, char **argv)
+{
+    enum { ROOT = 256, SPLIT, IMSIZE, IMAGES, CAPTIONS, FILENAMES, BOXES, CROPS, K, COCO, LIMIT };
+    static const struct option longopts[] = {
+        {"root", 1, 0, ROOT}, {"split", 1, 0, SPLIT}, {"imsize", 1, 0, IMSIZE}, {"images", 1, 0, IMAGES},
+        {"captions", 1, 0, CAPTIONS}, {"filenames", 1, 0, FILENAMES}, {"boxes", 1, 0, BOXES},
+        {"crops", 1, 0, CROPS}, {"captions-per-image", 1, 0, K}, {"coco", 0, 0, COCO}, {"limit", 1, 0, LIMIT},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->limit = -1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case ROOT: o->root = optarg; break;
+        case SPLIT: o->split = optarg; break;
+        case IMSIZE: o->imsize = parse_long("--imsize", optarg, 4, 4096); break;
+        case IMAGES: o->images = optarg; break;
+        case CAPTIONS: o->captions = optarg; break;
+        case FILENAMES: o->filenames = optarg; break;
+        case BOXES: o->boxes = optarg; break;
+        case CROPS: o->crops = optarg; break;
+        case K: o->k = parse_long("--captions-per-image", optarg, 1, 1000); break;
+        case COCO: o->coco = 1; break;
+        case LIMIT: o->limit = parse_long("--limit", optarg, 1, 1L << 40); break;
+        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
+        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
+        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    const char *missing = !o->root ? "--root" : !o->split ? "--split" : !o->imsize ? "--imsize"
+                        : !o->images ? "--images" : !o->captions ? "--captions" : NULL;
+    if (missing) die_usage("expected --root, --split, --imsize, --images and --captions, found %s missing", missing);
+    if (strcmp(o->split, "train") && strcmp(o->split, "test"))
+        die_usage("expected --split train or test, found '%s'", o->split);
+    if (!o->k) o->k = o->coco ? 5 : 10;
+    const char *outs[5] = {o->images, o->captions, o->filenames, o->boxes, o->crops};
+    for (int i = 0; i < 5; i++)
+        for (int j = i + 1; j < 5; j++)
+            if (outs[i] && outs[j] && !strcmp(outs[i], outs[j]))
+                die_usage("expected different output paths, found '%s' twice", outs[i]);
+}
+
+/* Whole file into memory (NUL-terminated); NULL with errno when it cannot be read. */
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t cap = 1 << 16, n = 0;
+    char *b = xmalloc(cap);
+    for (;;) {
+        if (n + 1 >= cap) b = xrealloc(b, cap *= 2);
+        size_t k = fread(b + n, 1, cap - n - 1, f);
+        n += k;
+        if (k == 0) break;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) { free(b); errno = EIO; return NULL; }
+    b[n] = 0;
+    if (len) *len = n;
+    return b;
+}
+
+static char *slurp_or_die(const char *path, size_t *len)
+{
+    char *b = slurp(path, len);
+    if (!b) {
+        if (errno == ENOENT || errno == ENOTDIR || errno == EISDIR || errno == EACCES)
+            die_usage("expected a readable file, found '%s': %s", path, strerror(errno));
+        die_runtime("expected to read '%s', found %s", path, strerror(errno));
+    }
+    return b;
+}
+
+/* A name from the pickle must stay inside the dataset: no absolute path, no "..", printable. */
+static int safe_name(const char *s, size_t n)
+{
+    if (!n || s[0] == '/' || n > 1000) return 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((unsigned char)s[i] < 0x20 || s[i] == '\\') return 0;
+        if (s[i] == '.' && i + 1 < n && s[i + 1] == '.') return 0;
+    }
+    return 1;
+}
+
+typedef struct { long x, y, w, h; } bbox;
+
+/* images.txt and bounding_boxes.txt: key (path without its 4-character extension) -> bbox. */
+static bbox *load_bboxes(const char *root, strmap *map)
+{
+    char ip[4096], bp[4096];
+    snprintf(ip, sizeof ip, "%s/CUB_200_2011/images.txt", root);
+    snprintf(bp, sizeof bp, "%s/CUB_200_2011/bounding_boxes.txt", root);
+    char *it = slurp_or_die(ip, NULL), *bt = slurp_or_die(bp, NULL);
+    size_t cap = 1024, n = 0;
+    bbox *boxes = xmalloc(cap * sizeof *boxes);
+    char *sp = NULL, *sq = NULL;
+    char *li = strtok_r(it, "\n", &sp), *lb = strtok_r(bt, "\n", &sq);
+    long line = 0;
+    for (; li; li = strtok_r(NULL, "\n", &sp), lb = strtok_r(NULL, "\n", &sq)) {
+        line++;
+        if (!lb) die_usage("expected a line %ld in '%s' for '%s', found the end of the file", line, bp, ip);
+        char path[2048];
+        long id;
+        double v[5];
+        if (sscanf(li, "%ld %2047s", &id, path) != 2)
+            die_usage("expected '<id> <path>' on line %ld of '%s', found '%.60s'", line, ip, li);
+        if (sscanf(lb, "%lf %lf %lf %lf %lf", &v[0], &v[1], &v[2], &v[3], &v[4]) != 5)
+            die_usage("expected '<id> <x> <y> <width> <height>' on line %ld of '%s', found '%.60s'", line, bp, lb);
+        for (int i = 1; i < 5; i++)
+            if (!(fabs(v[i]) < 1e9)) die_usage("expected a box in pixels on line %ld of '%s', found '%.60s'", line, bp, lb);
+        size_t len = strlen(path);
+        if (len < 5) die_usage("expected '<id> <path>.jpg' on line %ld of '%s', found '%.60s'", line, ip, li);
+        if (n == cap) boxes = xrealloc(boxes, (cap *= 2) * sizeof *boxes);
+        /* pandas .astype(int): truncation toward zero */
+        boxes[n] = (bbox){(long)v[1], (long)v[2], (long)v[3], (long)v[4]};
+        strmap_set(map, path, len - 4, (int32_t)n);
+        n++;
+    }
+    free(it);
+    free(bt);
+    return boxes;
+}
+
+/* The first k usable captions of a text file, joined as k lines into out (malloc'd). */
+static char *load_captions(const char *path, long k)
+{
+    size_t len;
+    char *t = slurp_or_die(path, &len);
+    size_t cap = len + 2, o = 0;
+    char *out = xmalloc(cap);
+    long got = 0;
+    char *p = t;
+    while (got < k && p < t + len) {
+        char *e = memchr(p, '\n', (size_t)(t + len - p));
+        if (!e) e = t + len;
+        char *line = p;
+        size_t n = (size_t)(e - p);
+        p = e + 1;
+        size_t start = o;
+        int word = 0;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char ch = (unsigned char)line[i];
+            if (ch == '\r' || ch == 0) continue;
+            if (ch == 0xef && i + 5 < n && !memcmp(line + i, "\xef\xbf\xbd\xef\xbf\xbd", 6)) {
+                out[o++] = ' ';
+                i += 5;
+                continue;
+            }
+            word |= isalnum(ch) || ch == '_' || ch >= 0x80;
+            out[o++] = (char)ch;
+        }
+        if (!word) { o = start; continue; }    /* empty, or no token for DF-GAN's \w+ tokenizer */
+        out[o++] = '\n';
+        got++;
+    }
+    if (got < k) die_usage("expected %ld captions in '%s', found %ld", k, path, got);
+    out[o] = 0;
+    free(t);
+    return out;
+}
+
+static int round_half_even_half(int d) { return d % 2 == 0 ? d / 2 : (d / 2) % 2 == 0 ? d / 2 : d / 2 + 1; }
+
+int main(int argc, char **argv)
+{
+    progname = "import-cub";
+    options o;
+    parse(&o, argc, argv);
+    int R = (int)(o.imsize * 76 / 64);
+
+    char path[8192];
+    snprintf(path, sizeof path, "%s/%s/filenames.pickle", o.root, o.split);
+    size_t plen;
+    unsigned char *pbuf = (unsigned char *)slurp_or_die(path, &plen);
+    pk_ctx ctx = {0};
+    pk_obj *list;
+    size_t used;
+    char err[512];
+    if (pk_load(&ctx, pbuf, plen, path, &used, &list, err, sizeof err) != 0) die_usage("%s", err);
+    if (list->type != PK_LIST) die_usage("expected a list of names in '%s', found a %s", path, pk_type_name(list));
+    size_t n = list->u.seq.n;
+    if (o.limit > 0 && (size_t)o.limit < n) n = (size_t)o.limit;
+    if (n == 0) die_usage("expected at least one name in '%s', found an empty list", path);
+    for (size_t i = 0; i < n; i++) {
+        pk_obj *s = list->u.seq.v[i];
+        if (s->type != PK_STR && s->type != PK_BYTES)
+            die_usage("expected a list of str in '%s', found a %s at index %zu", path, pk_type_name(s), i);
+        if (!safe_name(s->u.str.s, s->u.str.n) || strlen(s->u.str.s) != s->u.str.n)
+            die_usage("expected a relative name inside the dataset in '%s', found '%.60s' at index %zu", path, s->u.str.s, i);
+    }
+
+    strmap map;
+    strmap_init(&map);
+    bbox *boxes = o.coco ? NULL : load_bboxes(o.root, &map);
+
+    atomic_file *ai = af_open(o.images), *ac = af_open(o.captions);
+    atomic_file *af_ = o.filenames ? af_open(o.filenames) : NULL, *ab = o.boxes ? af_open(o.boxes) : NULL;
+    atomic_file *acr = o.crops ? af_open(o.crops) : NULL;
+    int64_t ishape[4] = {(int64_t)n, 3, R, R};
+    char hdr[256];
+    size_t hl = npy_encode_header(hdr, sizeof hdr, NPY_U1, 4, ishape);
+    if (!hl || fwrite(hdr, 1, hl, af_stream(ai)) != hl) die_runtime("expected to write '%s', found %s", o.images, strerror(errno));
+    int32_t *bout = o.boxes ? xmalloc(n * 6 * sizeof(int32_t)) : NULL;
+    uint8_t *chw = xmalloc((size_t)3 * R * R);
+    for (size_t i = 0; i < n; i++) {
+        const char *key = list->u.seq.v[i]->u.str.s;
+        if (o.coco) snprintf(path, sizeof path, "%s/images/%s/%s.jpg", o.root, strcmp(o.split, "train") ? "val2014" : "train2014", key);
+        else snprintf(path, sizeof path, "%s/CUB_200_2011/images/%s.jpg", o.root, key);
+        unsigned char *rgb;
+        int H, W;
+        if (image_load_rgb8(path, &rgb, &H, &W, err, sizeof err) != 0) die_usage("%s", err);
+        int x1 = 0, y1 = 0, x2 = W, y2 = H;
+        if (!o.coco) {
+            int32_t *bi = strmap_get(&map, key, strlen(key));
+            if (!bi) die_usage("expected '%s' in images.txt of '%s', found no such line", key, o.root);
+            bbox b = boxes[*bi];
+            long r = (long)((double)(b.w > b.h ? b.w : b.h) * 0.75);
+            long cx = (long)((2.0 * b.x + b.w) / 2), cy = (long)((2.0 * b.y + b.h) / 2);
+            long X1 = cx - r > 0 ? cx - r : 0, Y1 = cy - r > 0 ? cy - r : 0;
+            long X2 = cx + r < W ? cx + r : W, Y2 = cy + r < H ? cy + r : H;
+            if (X2 <= X1 || Y2 <= Y1)
+                die_usage("expected a bounding box that crops '%s' (%dx%d) to a non-empty image, found box %ld %ld %ld %ld",
+                          path, W, H, b.x, b.y, b.w, b.h);
+            x1 = (int)X1; y1 = (int)Y1; x2 = (int)X2; y2 = (int)Y2;
+        }
+        int cw = x2 - x1, ch = y2 - y1;
+        uint8_t *crop = xmalloc((size_t)cw * ch * 3);
+        for (int y = 0; y < ch; y++) memcpy(crop + (size_t)y * cw * 3, rgb + ((size_t)(y + y1) * W + x1) * 3, (size_t)cw * 3);
+        free(rgb);
+        if (acr) {
+            uint8_t *cc = xmalloc((size_t)cw * ch * 3);
+            for (int c = 0; c < 3; c++)
+                for (size_t p = 0; p < (size_t)cw * ch; p++) cc[(size_t)c * cw * ch + p] = crop[p * 3 + c];
+            if (npy_write(af_stream(acr), NPY_U1, 3, (int64_t[]){3, ch, cw}, cc) != 0)
+                die_runtime("expected to write '%s', found %s", o.crops, strerror(errno));
+            free(cc);
+        }
+        int ow, oh;
+        tv_resize_dims(cw, ch, R, &ow, &oh);
+        uint8_t *rs = xmalloc((size_t)ow * oh * 3);
+        pil_resize_bilinear_rgb8(rs, ow, oh, crop, cw, ch);
+        free(crop);
+        int ox = round_half_even_half(ow - R), oy = round_half_even_half(oh - R);
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < R; y++)
+                for (int x = 0; x < R; x++)
+                    chw[((size_t)c * R + y) * R + x] = rs[((size_t)(y + oy) * ow + x + ox) * 3 + c];
+        free(rs);
+        if (fwrite(chw, 1, (size_t)3 * R * R, af_stream(ai)) != (size_t)3 * R * R)
+            die_runtime("expected to write '%s', found %s", o.images, strerror(errno));
+        if (bout) {
+            int32_t *b = bout + i * 6;
+            b[0] = x1; b[1] = y1; b[2] = x2; b[3] = y2; b[4] = W; b[5] = H;
+        }
+        snprintf(path, sizeof path, "%s/text/%s.txt", o.root, key);
+        char *caps = load_captions(path, o.k);
+        fputs(caps, af_stream(ac));
+        free(caps);
+        if (af_) fprintf(af_stream(af_), "%s\n", key);
+    }
+    if (ab && npy_write(af_stream(ab), NPY_I4, 2, (int64_t[]){(int64_t)n, 6}, bout) != 0)
+        die_runtime("expected to write '%s', found %s", o.boxes, strerror(errno));
+    af_commit(ai);
+    af_commit(ac);
+    if (af_) af_commit(af_);
+    if (ab) af_commit(ab);
+    if (acr) af_commit(acr);
+    int to_stdout = 0;
+    const char *outs[5] = {o.images, o.captions, o.filenames, o.boxes, o.crops};
+    for (int i = 0; i < 5; i++) to_stdout |= outs[i] && !strcmp(outs[i], "-");
+    if (to_stdout) close_stdout_or_die();
+    fprintf(stderr, "import-cub: %zu images of the %s split, %dx%d, %ld captions each\n", n, o.split, R, R, o.k);
+    free(bout); free(chw); free(boxes); free(pbuf);
+    strmap_free(&map);
+    pk_free(&ctx);
+    return 0;
+}
