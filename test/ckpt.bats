@@ -109,7 +109,7 @@ assert not [k for k in z.files if 'param_groups' in k or k == 'epoch']
   done
 }
 
-@test "gen-step and disc-step run on an imported DF-GAN checkpoint" {
+@test "gen-step and disc-step train on an imported DF-GAN checkpoint, its Adam state going on" {
   ckpt import --dfgan "$FX/dfgan_state_epoch_3.pth" -o "$T/ck" 2>/dev/null
   py "
 r = np.random.default_rng(5)
@@ -122,11 +122,17 @@ np.save(sys.argv[1] + '/real.npy', np.tanh(r.standard_normal((2, 3, 32, 32))).as
   run --separate-stderr disc-step train --ckpt "$T/ck/D.npz" --real "$T/real.npy" --cond "$T/cond.npy" \
       --fake "$T/fake.npy" --grad-out "$T/gf.npy" --save "$T/D2.npz" --log "$T/d.log"
   assert_ok
+  run --separate-stderr gen-step train --ckpt "$T/ck/G.npz" --noise "$T/noise.npy" --cond "$T/cond.npy" \
+      --grad "$T/gf.npy" --save "$T/G2.npz" --log "$T/g.log"
+  assert_ok
   py "
 d2 = np.load(sys.argv[1]); fake = np.load(sys.argv[2]); gf = np.load(sys.argv[3])
+g2, g1 = np.load(sys.argv[4]), np.load(sys.argv[5])
 assert int(d2['adam.step']) == 3, int(d2['adam.step'])      # the imported Adam state went on
+assert int(g2['adam.step']) == 3, int(g2['adam.step'])
 assert fake.shape == gf.shape == (2, 3, 32, 32) and np.isfinite(gf).all() and np.abs(fake).max() <= 1
-" "$T/D2.npz" "$T/fake.npy" "$T/gf.npy"
+assert not np.array_equal(g2['to_rgb.1.weight'], g1['to_rgb.1.weight'])   # G took its step
+" "$T/D2.npz" "$T/fake.npy" "$T/gf.npy" "$T/G2.npz" "$T/ck/G.npz"
 }
 
 @test "hostile and broken files: list and import refuse each with one line, write nothing, run nothing" {
