@@ -6,6 +6,7 @@
 #include "ckpt_import.h"
 #include "common.h"
 #include "dfgan_import.h"
+#include "hf_clip.h"
 
 #include <getopt.h>
 #include <inttypes.h>
@@ -15,7 +16,7 @@
 
 static const char usage[] =
     "usage: ckpt list FILE\n"
-    "       ckpt import FILE -o OUT.npz\n"
+    "       ckpt import [--hf-clip | --keep-names] FILE -o OUT.npz\n"
     "       ckpt import --dfgan state_epoch_N.pth -o DIR\n"
     "\n"
     "Reads PyTorch checkpoints (.pth/.pt, zip format of torch >= 1.6 and the legacy format before it),\n"
@@ -39,17 +40,21 @@ static const char usage[] =
     "\n"
     "options:\n"
     "  -o, --out PATH   the output .npz (import) or folder (import --dfgan); written atomically\n"
+    "  --hf-clip        require a Hugging Face CLIPModel and rename it (an error when the keys are not\n"
+    "                   HF CLIP's); without it HF CLIP keys are renamed when recognised\n"
+    "  --keep-names     import the tensors under the file's own names, HF CLIP's included\n"
     "  -h, --help       this help\n";
 
 typedef struct {
     const char *cmd, *in, *out;
-    int dfgan;
+    int dfgan, hf_clip, keep_names;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { DFGAN = 256 };
+    enum { DFGAN = 256, HF_CLIP, KEEP_NAMES };
     static const struct option longopts[] = {
-        {"out", 1, 0, 'o'}, {"dfgan", 0, 0, DFGAN}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"out", 1, 0, 'o'}, {"dfgan", 0, 0, DFGAN}, {"hf-clip", 0, 0, HF_CLIP}, {"keep-names", 0, 0, KEEP_NAMES},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         fputs(usage, stdout);
@@ -68,6 +73,8 @@ static void parse(options *o, int argc, char **argv) {
         switch (c) {
         case 'o': o->out = optarg; break;
         case DFGAN: o->dfgan = 1; break;
+        case HF_CLIP: o->hf_clip = 1; break;
+        case KEEP_NAMES: o->keep_names = 1; break;
         case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
         case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
         default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
@@ -78,6 +85,11 @@ static void parse(options *o, int argc, char **argv) {
     if (optind < argc) die_usage("expected one input FILE, found also '%s'", argv[optind]);
     if (!strcmp(o->cmd, "list") && (o->out || o->dfgan))
         die_usage("list expects only FILE, found %s", o->out ? "-o" : "--dfgan");
+    if (!strcmp(o->cmd, "list") && (o->hf_clip || o->keep_names))
+        die_usage("list expects only FILE, found %s", o->hf_clip ? "--hf-clip" : "--keep-names");
+    if (o->dfgan + o->hf_clip + o->keep_names > 1)
+        die_usage("expected one of --dfgan, --hf-clip, --keep-names, found %s with %s", o->dfgan ? "--dfgan" : "--hf-clip",
+                  o->keep_names ? "--keep-names" : "--hf-clip");
     if (!strcmp(o->cmd, "import") && !o->out)
         die_usage("import expects -o %s, found none", o->dfgan ? "DIR" : "OUT.npz");
 }
@@ -121,6 +133,17 @@ int main(int argc, char **argv) {
     if (total > (unsigned __int128)f.len * 16 + ((uint64_t)1 << 30))
         die_usage("%s: expected tensors totalling at most 16 times the file's %zu bytes, found views of %" PRIu64 " bytes",
                   o.in, f.len, (uint64_t)(total > UINT64_MAX ? UINT64_MAX : total));
+    if (o.hf_clip || (!o.keep_names && hf_clip_detect(&f))) {
+        if (!hf_clip_detect(&f))
+            die_usage("--hf-clip expects Hugging Face CLIPModel keys (vision_model.*, text_model.*) in '%s', found none", o.in);
+        hf_clip_out hc;
+        if (hf_clip_convert(&f, &hc, err, sizeof err)) die_usage("%s", err);
+        if (npz_write(o.out, hc.items, hc.n, err, sizeof err)) die_runtime("%s", err);
+        hf_clip_out_free(&hc);
+        cki_close(&f);
+        if (!strcmp(o.out, "-")) close_stdout_or_die();
+        return 0;
+    }
     npz_item *items = xcalloc((size_t)f.n, sizeof *items);
     int *borrowed = xcalloc((size_t)f.n, sizeof *borrowed);
     for (int i = 0; i < f.n; i++) {

@@ -275,7 +275,7 @@ for r, line in enumerate(open("c.txt").read().split("\n")[:-1]):
   py 'assert np.load("ids.npy").tolist() == [[1, 2, 0, 0], [3, 4, 5, 0], [0, 0, 0, 0]], np.load("ids.npy")'
 }
 
-@test "damsm: bad vocabularies are refused in one line (missing, no <end>, repeated word, pickle)" {
+@test "damsm: bad vocabularies are refused in one line (missing, no <end>, repeated word)" {
   run --separate-stderr tokenize --vocab nowhere.txt /dev/null
   assert_fails 2 "tokenize: expected a readable vocabulary file (--vocab), found 'nowhere.txt': No such file or directory"
   printf 'bird\n' > v1.txt
@@ -290,13 +290,6 @@ for r, line in enumerate(open("c.txt").read().split("\n")[:-1]):
   : > v4.txt
   run --separate-stderr tokenize --vocab v4.txt /dev/null
   assert_fails 2 "tokenize: expected '<end>' on line 1 of vocabulary 'v4.txt', found an empty file"
-  py '
-import pickle
-with open("captions_DAMSM.pickle", "wb") as f:
-    pickle.dump([[[1]], [[1]], {0: "<end>", 1: "bird"}, {"<end>": 0, "bird": 1}], f, protocol=2)'
-  run --separate-stderr tokenize --vocab captions_DAMSM.pickle -o out.npy /dev/null
-  assert_fails 2 "tokenize: expected a vocabulary text file (one word per line, '<end>' first), found a pickle in 'captions_DAMSM.pickle' (reading captions_DAMSM.pickle is not implemented yet; build a vocabulary with --build-vocab)"
-  [ ! -e out.npy ]
 }
 
 # ---------------------------------------------------------------- speed
