@@ -133,9 +133,18 @@ static pk_obj *new_str(vm *m, pk_type t, const void *s, size_t n) {
     return o;
 }
 
+/* Ints are never modified once made, so small ones are shared: a caption pickle is millions of
+ * token ids drawn from a vocabulary of thousands, and PK_MAX_OBJECTS counts objects made. */
 static pk_obj *new_int(vm *m, int64_t v) {
+    int small = v >= 0 && v < PK_SMALL_INTS;
+    if (small && m->c->small_ints && m->c->small_ints[v]) return m->c->small_ints[v];
     pk_obj *o = new_obj(m, PK_INT);
-    if (o) o->u.i = v;
+    if (!o) return NULL;
+    o->u.i = v;
+    if (small) {
+        if (!m->c->small_ints) m->c->small_ints = xcalloc(PK_SMALL_INTS, sizeof(pk_obj *));
+        m->c->small_ints[v] = o;
+    }
     return o;
 }
 
@@ -786,6 +795,8 @@ int pk_load(pk_ctx *c, const unsigned char *buf, size_t len, const char *name, s
 }
 
 void pk_free(pk_ctx *c) {
+    free(c->small_ints);
+    c->small_ints = NULL;
     pk_obj *o = c->objs;
     while (o) {
         pk_obj *next = o->next_alloc;

@@ -91,9 +91,12 @@ struct pk_obj {
     } u;
 };
 
+#define PK_SMALL_INTS 65536         /* ints 0..65535 are made once per context and shared (token ids) */
+
 typedef struct {
     pk_obj *objs;                   /* every object made, for pk_free */
     size_t nobj, nitems;
+    pk_obj **small_ints;            /* PK_SMALL_INTS shared int objects, made on first use */
     pk_obj **storages;              /* every storage object, in the order made */
     size_t nstorages, capstorages;
 } pk_ctx;

@@ -121,3 +121,17 @@ pickle.dump([[[1]], [[1]], {0: "<end>"}, {"<end>": E()}], open("evil.pickle", "w
   assert_fails 2 "tokenize: expected a pickled state dict using only tensors, storages, OrderedDict and plain data, found the global '*system' (refused: unpickling it could run code) (pickle byte * of evil.pickle)"
   [ ! -e pwned ]
 }
+
+@test "a COCO-size captions_DAMSM.pickle (millions of token ids) is read" {
+  cd "$T"
+  py '
+import pickle
+words = ["<end>"] + ["w%d" % i for i in range(1, 27000)]
+caps = [[(7 * i + j) % 26999 + 1 for j in range(15)] for i in range(320000)]   # 4.8 M ids
+pickle.dump([caps[:250000], caps[250000:], dict(enumerate(words)), {w: i for i, w in enumerate(words)}],
+            open("big.pickle", "wb"), protocol=4)
+open("c.txt", "w").write("w5 w26999 nope w1\n")'
+  run --separate-stderr tokenize --vocab big.pickle --first -o ids.npy c.txt
+  assert_ok
+  py 'assert np.load("ids.npy")[0, :4].tolist() == [5, 26999, 1, 0]'
+}
