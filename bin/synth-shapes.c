@@ -39,6 +39,7 @@ enum { NSHAPE = N(shape_names), NCOL = N(colour_names), NSIZE = N(size_names), N
 
 static const char usage[] =
     "usage: synth-shapes --imsize S --batch B --batches N --cond-dim C [--seed K] --images FILE --cond FILE\n"
+    "                    [--captions FILE]\n"
     "\n"
     "A synthetic captioned-image source: N batches of B images, each one coloured shape drawn\n"
     "anti-aliased on a plain background, and their \"sentence embeddings\". Streams (.npy arrays back\n"
@@ -51,6 +52,10 @@ static const char usage[] =
     "               size        small medium large\n"
     "               position    centre, top left, top right, bottom left, bottom right\n"
     "               background  black white grey beige\n"
+    "  --captions  (optional) one English caption per sample, one a line, in the same order (batch\n"
+    "             by batch), saying the same attributes in one of a few phrasings picked per sample\n"
+    "             (\"a small red circle in the top left on a grey background\", ...); it does not\n"
+    "             change the other outputs\n"
     "Sample i depends only on the seed and i, so the first batches do not depend on N.\n"
     "\n"
     "options:\n"
@@ -58,22 +63,22 @@ static const char usage[] =
     "  --batch B       images per batch;  --batches N  number of batches\n"
     "  --cond-dim C    embedding size\n"
     "  --seed K        dataset seed (default 0)\n"
-    "  --images FILE, --cond FILE   outputs (- is stdout, for one of them)\n"
+    "  --images FILE, --cond FILE, --captions FILE   outputs (- is stdout, for one of them)\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage, 1 a write failure.\n";
 
 typedef struct {
     long imsize, batch, batches, cond_dim, seed;
-    const char *images, *cond;
+    const char *images, *cond, *captions;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { IMSIZE = 256, BATCH, BATCHES, CONDDIM, SEED, IMAGES, COND };
+    enum { IMSIZE = 256, BATCH, BATCHES, CONDDIM, SEED, IMAGES, COND, CAPTIONS };
     static const struct option longopts[] = {
         {"imsize", 1, 0, IMSIZE}, {"batch", 1, 0, BATCH}, {"batches", 1, 0, BATCHES},
         {"cond-dim", 1, 0, CONDDIM}, {"seed", 1, 0, SEED}, {"images", 1, 0, IMAGES}, {"cond", 1, 0, COND},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"captions", 1, 0, CAPTIONS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     opterr = 0;
     int c;
@@ -86,6 +91,7 @@ static void parse(options *o, int argc, char **argv) {
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case IMAGES: o->images = optarg; break;
         case COND: o->cond = optarg; break;
+        case CAPTIONS: o->captions = optarg; break;
         case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
         case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
         default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
@@ -96,6 +102,8 @@ static void parse(options *o, int argc, char **argv) {
                         : !o->cond_dim ? "--cond-dim" : !o->images ? "--images" : !o->cond ? "--cond" : NULL;
     if (missing) die_usage("expected --imsize, --batch, --batches, --cond-dim, --images and --cond, found %s missing", missing);
     if (!strcmp(o->images, o->cond)) die_usage("expected different paths for --images and --cond, found '%s' twice", o->images);
+    if (o->captions && (!strcmp(o->captions, o->images) || !strcmp(o->captions, o->cond)))
+        die_usage("expected different paths for --images, --cond and --captions, found '%s' twice", o->captions);
     if ((double)o->batch * 3 * o->imsize * o->imsize > (double)(1L << 30))
         die_usage("expected a batch of at most 2^30 values, found %ld images of %ldx%ld", o->batch, o->imsize, o->imsize);
 }
@@ -130,6 +138,27 @@ static sample draw_sample(uint64_t seed, uint64_t i) {
     return s;
 }
 
+#define CAPTION_STREAM (UINT64_C(3) << 62)  /* the phrasing's own stream: draw_sample's draws unchanged */
+
+/* "a" or "an" before word w */
+static const char *article(const char *w) { return strchr("aeiou", w[0]) ? "an" : "a"; }
+
+/* One caption for sample i: its attributes in one of a few phrasings, picked from (seed, i). */
+static void caption(FILE *f, uint64_t seed, uint64_t i, const sample *s) {
+    rng_t g;
+    rng_init(&g, seed, CAPTION_STREAM + i);
+    const char *sh = shape_names[s->shape], *co = colour_names[s->colour], *sz = size_names[s->size],
+               *po = pos_names[s->pos], *bg = bg_names[s->bg];
+    switch (rng_u32(&g) % 6) {
+    case 0: fprintf(f, "%s %s %s %s in the %s on a %s background\n", article(sz), sz, co, sh, po, bg); break;
+    case 1: fprintf(f, "%s %s %s, %s, at the %s of a %s picture\n", article(co), co, sh, sz, po, bg); break;
+    case 2: fprintf(f, "this image shows %s %s %s %s placed in the %s against %s\n", article(sz), sz, co, sh, po, bg); break;
+    case 3: fprintf(f, "%s %s background with %s %s %s %s in the %s\n", article(bg), bg, article(sz), sz, co, sh, po); break;
+    case 4: fprintf(f, "there is %s %s %s that is %s, in the %s, on %s\n", article(co), co, sh, sz, po, bg); break;
+    default: fprintf(f, "%s %s in the %s, %s and %s, on a plain %s background\n", article(sh), sh, po, sz, co, bg); break;
+    }
+}
+
 /* img: (3,S,S) in [-1,1] */
 static void render(float *img, const sample *s, int S) {
     const float *fg = colours[s->colour], *bg = bgs[s->bg];
@@ -159,12 +188,13 @@ int main(int argc, char **argv) {
     for (size_t k = 0; k < (size_t)C * NATTR; k++) P[k] = (float)(rng_normal(&pr) / sqrt(5.0));
     size_t img_n = (size_t)3 * S * S;
     float *imgs = xmalloc((size_t)B * img_n * sizeof(float)), *cond = xmalloc((size_t)B * C * sizeof(float));
-    atomic_file *ai = af_open(o.images), *ac = af_open(o.cond);
+    atomic_file *ai = af_open(o.images), *ac = af_open(o.cond), *at = o.captions ? af_open(o.captions) : NULL;
     int64_t ishape[4] = {B, 3, S, S}, cshape[2] = {B, C};
     for (long b = 0; b < o.batches; b++) {
         for (int i = 0; i < B; i++) {
             sample s = draw_sample((uint64_t)o.seed, (uint64_t)b * B + i);
             render(imgs + i * img_n, &s, S);
+            if (at) caption(af_stream(at), (uint64_t)o.seed, (uint64_t)b * B + i, &s);
             int on[5] = {s.shape, NSHAPE + s.colour, NSHAPE + NCOL + s.size, NSHAPE + NCOL + NSIZE + s.pos,
                          NSHAPE + NCOL + NSIZE + NPOS + s.bg};
             for (int c = 0; c < C; c++) {
@@ -180,7 +210,11 @@ int main(int argc, char **argv) {
     }
     af_commit(ai);
     af_commit(ac);
-    if (!strcmp(o.images, "-") || !strcmp(o.cond, "-")) close_stdout_or_die();
+    if (at) {
+        if (ferror(af_stream(at))) die_runtime("expected to write captions to '%s', found a write error", o.captions);
+        af_commit(at);
+    }
+    if (!strcmp(o.images, "-") || !strcmp(o.cond, "-") || (o.captions && !strcmp(o.captions, "-"))) close_stdout_or_die();
     free(P); free(imgs); free(cond);
     return 0;
 }

@@ -1,75 +1,131 @@
-# pipelines/demo.mk: the embedded default training job ("demo"). DF-GAN trained on a built-in synthetic
-# captioned-image source (bin/synth-shapes: coloured shapes whose "sentence embedding" is a fixed
-# projection of their attributes), so it runs on a fresh machine with no dataset and no weights.
+# pipelines/demo.mk: the embedded default training job ("demo"): CLIP-enhanced DF-GAN trained on a
+# built-in synthetic captioned-image source (bin/synth-shapes: coloured shapes, their English
+# captions, and a "sentence embedding" that is a fixed projection of their attributes), so it runs
+# on a fresh machine with no dataset and no weights. Without weight files the CLIP model (loss and
+# score) and the Inception network (FID) are randomly initialised from a seed, made once per run:
+# the numbers are labelled so (metrics.csv's eval_weights column, the eval file) and are not
+# comparable with published ones.
 #
-#   make -f pipelines/demo.mk train     build the tools if needed, make the data and the initial
-#                                          G and D once, then train epochs 1..MAX_EPOCH (the default goal)
-#   make -f pipelines/demo.mk sample    fakes for fixed noise from the last epoch's G (trains first
-#                                          if that epoch is not done)
-#   make -f pipelines/demo.mk all       train and sample
+#   make -f pipelines/demo.mk train     build the tools if needed, make the data, the cached CLIP
+#                                          text features, the test statistics and the initial G and
+#                                          D once, then train epochs 1..MAX_EPOCH (the default goal),
+#                                          with sample grids, FID and CLIP score as they go
+#   make -f pipelines/demo.mk sample    fakes for fixed noise from the last epoch's G, as .npy and
+#                                          a PNG grid (trains first if that epoch is not done)
+#   make -f pipelines/demo.mk eval      FID and CLIP score of one checkpoint (EVAL_EPOCH, default the
+#                                          last) on the test set, SAMPLE_TIMES repetitions: written to
+#                                          $(RUN)/eval/epoch_<eee>.txt and printed
+#   make -f pipelines/demo.mk all       train, sample and eval
 #   make -f pipelines/demo.mk clean     remove $(RUN)
 #
 # Variables (override on the command line: make -f pipelines/demo.mk train MAX_EPOCH=10 DEVICE=cuda):
 #   IMSIZE=32  NF=8  BATCH=16  COND=32 (sentence-embedding size)  Z=32 (noise size)
 #   MAX_EPOCH=3   STEPS=8 (batches per epoch)   RUN=runs/demo   DEVICE=cpu (or cuda)   SEED=0
-#   TRUNC=2  TRUNC_RATE=0.88 (the sample target's truncated noise, as DF-GAN samples)
-# A RUN folder remembers IMSIZE NF BATCH COND Z STEPS SEED (in $(RUN)/config.txt) and refuses others;
-# MAX_EPOCH may grow to continue training, DEVICE may change.
+#   LAMBDA_CLIP=0.01 (the CLIP loss's weight, the seed's lambda_clip; 0 drops the CLIP branch)
+#   GEN_INTERVAL=1 (a sample grid every so many epochs; 0: none)
+#   TEST_INTERVAL=1 (FID and CLIP score every so many epochs; 0: none)
+#   TEST_N=64 (held-out test images, synth-shapes seed SEED+1000)   SAMPLE_TIMES=1 (eval's repetitions)
+#   EVAL_EPOCH=$(MAX_EPOCH) (the eval target's checkpoint)
+#   TRUNC=2  TRUNC_RATE=0.88 (the samples' and tests' truncated noise, as DF-GAN samples)
+#   CLIP_WEIGHTS= (an OpenAI CLIP .npz; empty: a small random CLIP from CLIP_SEED=0 with CLIP_INIT's
+#     sizes)  CLIP_HEAD_WIDTH (32 for the random one, else 64)
+#   INCEPTION_WEIGHTS= (torchvision inception_v3 .npz, see bin/ckpt; empty: random from seed 0)
+# A RUN folder remembers IMSIZE NF BATCH COND Z STEPS SEED LAMBDA_CLIP TEST_N and the weights (in
+# $(RUN)/config.txt) and refuses others; MAX_EPOCH may grow to continue training, DEVICE, the
+# intervals and SAMPLE_TIMES may change.
 #
 # What it writes under $(RUN):
-#   data/images.npy, data/cond.npy   the training stream: STEPS batches (B,3,S,S) and (B,COND)
+#   data/images.npy, cond.npy,       the training stream: STEPS batches (B,3,S,S), (B,COND), and
+#     captions.txt                   the BATCH*STEPS captions in the same order
+#   data/text_features.npy           CLIP text features of those captions, (B,E) per batch (made once)
+#   data/test_*                      the test set (seed SEED+1000): images, cond, captions, CLIP
+#                                    text features, noise, and test_stats.npz (Inception, once)
+#   weights/clip_random.npz, inception_random.npz   the random weights when none are given
 #   ckpt/G_000.npz, ckpt/D_000.npz   initial weights (G from seed 2*SEED, D from 2*SEED+1)
 #   ckpt/G_<eee>.npz, D_<eee>.npz    weights and Adam state after epoch eee (3 digits)
 #   log/losses_<eee>.jsonl           the epoch's per-batch losses from disc-step
 #                                    ({"batch": 1, "errD": .., "err_real": .., "err_fake": .., ...})
-#   log/metrics_<eee>.csv            the epoch's metrics line
+#   log/clip_<eee>.jsonl             the epoch's per-batch CLIP loss ({"batch", "clip_loss", "mean_cos"})
+#   log/metrics_<eee>.csv            the epoch's training line: epoch,errD,errG,clip_loss,seconds
+#   log/eval_<eee>.csv               a test epoch's line: fid,clip_score,eval_seconds
 #   losses.jsonl                     every epoch's per-batch losses, MAX_EPOCH*STEPS lines
-#   metrics.csv                      "epoch,errD,errG,seconds" then one line per epoch (batch means)
-#   samples_<eee>.npy                (sample) G_<eee>'s fakes (BATCH,3,S,S) for the captions of the
-#                                    first training batch and fixed truncated noise (seed SEED)
+#   metrics.csv                      "epoch,errD,errG,clip_loss,fid,clip_score,seconds,eval_seconds,
+#                                    eval_weights" then one line per epoch: batch means; fid and
+#                                    clip_score at test epochs (empty otherwise); clip_loss is
+#                                    lambda-weighted, as added to G's loss (empty when LAMBDA_CLIP=0);
+#                                    eval_weights says whether FID and CLIP score used random weights
+#   metrics.png                      metrics.csv drawn, one small panel per column (bin/plot-metrics)
+#   samples/epoch_<eee>.png          every GEN_INTERVAL epochs: a grid (8 per row) of G_<eee>'s fakes
+#                                    for fixed truncated noise (seed SEED) and the captions of the
+#                                    first training batch, listed in samples/captions.txt
+#   samples_<eee>.npy                (sample) the same fakes as an .npy array (BATCH,3,S,S)
+#   eval/epoch_<eee>.txt             (eval) FID and CLIP score of G_<eee>
 #
-# An epoch: noise for the epoch (noise --seed SEED+e) into a file; gen-step train and disc-step
-# train run side by side for the whole epoch, weights resident, joined by two FIFOs in
-# $(RUN)/tmp/epoch_<eee>/ (gen-step --fake-out -> disc-step --fake, disc-step --grad-out ->
-# gen-step --grad). Everything the epoch writes goes into that folder first; only when both tools
-# have succeeded are its logs, then D, then G renamed into place, G last: G_<eee>.npz existing
-# means the epoch is complete.
+# An epoch: noise for the epoch (noise --seed SEED+e) into a file; gen-step train, disc-step train
+# and (when LAMBDA_CLIP is not 0) tee and clip-embed loss run side by side for the whole epoch,
+# weights resident, joined by FIFOs in $(RUN)/tmp/epoch_<eee>/: gen-step --fake-out -> tee -> both
+# disc-step --fake and clip-embed loss; disc-step --grad-out and clip-embed's gradient -> gen-step's
+# two --grad streams (summed); clip-embed's gradient passes through a cat, because clip-embed
+# opens its output before reading a batch and gen-step opens its --grad streams only after
+# writing one, which would wait for each other for ever. clip-embed reads the cached text features of the same captions, in
+# the same order as the cond stream. Everything the epoch writes goes into that folder first; only
+# when every tool has succeeded are its logs, then D, then G renamed into place, G last: G_<eee>.npz
+# existing means the epoch is complete. The sample grid and the test of epoch e are made before
+# epoch e+1 starts (order-only prerequisites), so they appear as training goes.
 #
 # Resuming: each epoch is one Make rule whose outputs are its checkpoint pair and logs, made from
 # the previous epoch's pair, so running make again after an interruption (Ctrl-C, kill -9, a
 # crash) redoes only the epochs whose outputs are missing, starting from the last complete one;
 # the interrupted epoch's folder is thrown away first. losses.jsonl and metrics.csv are rebuilt
-# from the per-epoch logs, so a partial epoch can never leave duplicated lines. Training is
+# from the per-epoch files, so a partial epoch can never leave duplicated lines. Training is
 # deterministic: a redone epoch gives byte-identical checkpoints (same DEVICE and thread count).
 #
-# Failures: the two tools are started in the background and the recipe waits for the first one to
-# end. If it failed, the other is killed (it may be blocked for ever opening or reading a FIFO
-# whose other end will never come) and the recipe fails with the failing tool's status, its error
-# line on stderr; if it succeeded, the other one's status decides. The epoch's outputs are never
-# touched on failure (.DELETE_ON_ERROR guards the rest).
+# Failures: the tools are started in the background and the recipe waits for the first one to
+# end. If it failed, the others are killed (they may be blocked for ever opening or reading a FIFO
+# whose other end will never come) and the recipe fails with the failing tool's status (that of
+# one that failed by itself, when the first to end was tee on a broken pipe), its error line on
+# stderr; if it succeeded, it waits for the next. The epoch's outputs are never touched on
+# failure (.DELETE_ON_ERROR guards the rest).
 #
-# The data source is the part issue 6 replaces: epoch_real/epoch_cond name the streams epoch e
-# reads and DATA_FILES what must be made before; the rest of the file does not care.
+# The data source is the part issue 6 replaces: epoch_real/epoch_cond/epoch_text name the streams
+# epoch e reads and DATA_FILES what must be made before; the rest of the file does not care.
 
-IMSIZE     ?= 32
-NF         ?= 8
-BATCH      ?= 16
-COND       ?= 32
-Z          ?= 32
+IMSIZE        ?= 32
+NF            ?= 8
+BATCH         ?= 16
+COND          ?= 32
+Z             ?= 32
 MAX_EPOCH     ?= 3
-STEPS      ?= 8
-RUN        ?= runs/demo
-DEVICE     ?= cpu
-SEED       ?= 0
-TRUNC      ?= 2
-TRUNC_RATE ?= 0.88
+STEPS         ?= 8
+RUN           ?= runs/demo
+DEVICE        ?= cpu
+SEED          ?= 0
+TRUNC         ?= 2
+TRUNC_RATE    ?= 0.88
+LAMBDA_CLIP   ?= 0.01
+GEN_INTERVAL  ?= 1
+TEST_INTERVAL ?= 1
+TEST_N        ?= 64
+SAMPLE_TIMES  ?= 1
+EVAL_EPOCH    ?= $(MAX_EPOCH)
+CLIP_WEIGHTS      ?=
+INCEPTION_WEIGHTS ?=
+CLIP_SEED     ?= 0
+CLIP_INIT     ?= --embed-dim 32 --width 64 --layers 2 --patch 8 --image-size 32 --text-width 64 --text-layers 2 --head-width 32
+CLIP_HEAD_WIDTH ?= $(if $(CLIP_WEIGHTS),64,32)
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-# The tools, overridable (the tests put a failing disc-step in its place).
-GEN_STEP  ?= $(ROOT)/bin/gen-step
-DISC_STEP ?= $(ROOT)/bin/disc-step
-NOISE     ?= $(ROOT)/bin/noise
-SYNTH     ?= $(ROOT)/bin/synth-shapes
+# The tools, overridable (the tests put failing ones in their place).
+GEN_STEP   ?= $(ROOT)/bin/gen-step
+DISC_STEP  ?= $(ROOT)/bin/disc-step
+NOISE      ?= $(ROOT)/bin/noise
+SYNTH      ?= $(ROOT)/bin/synth-shapes
+CLIP_EMBED ?= $(ROOT)/bin/clip-embed
+TOKENIZE   ?= $(ROOT)/bin/tokenize
+INCEPTION  ?= $(ROOT)/bin/inception-stats
+FID        ?= $(ROOT)/bin/fid
+NPY_PNG    ?= $(ROOT)/bin/npy-png
+PLOT       ?= $(ROOT)/bin/plot-metrics
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -77,25 +133,42 @@ SHELL       := /bin/bash
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .DEFAULT_GOAL := train
-.PHONY: train sample all clean
+.PHONY: train sample eval all clean
 
 CKPT := $(RUN)/ckpt
 DATA := $(RUN)/data
 LOG  := $(RUN)/log
+WDIR := $(RUN)/weights
 
 isnum = $(shell [[ "$(1)" =~ ^[0-9]+$$ ]] && echo y)
-$(foreach v,MAX_EPOCH STEPS SEED,$(if $(call isnum,$($(v))),,$(error $(v) expects a whole number, found '$($(v))')))
+$(foreach v,MAX_EPOCH STEPS SEED GEN_INTERVAL TEST_INTERVAL TEST_N SAMPLE_TIMES EVAL_EPOCH CLIP_SEED,$(if $(call isnum,$($(v))),,$(error $(v) expects a whole number, found '$($(v))')))
+ifeq ($(shell [[ "$(LAMBDA_CLIP)" =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$$ ]] && echo y),)
+$(error LAMBDA_CLIP expects a number >= 0, found '$(LAMBDA_CLIP)')
+endif
 ifeq ($(strip $(RUN)),)
 $(error RUN expects a folder, found nothing)
 endif
+# LAMBDA_CLIP = 0 (0, 0.0, 0e5 ...) drops the CLIP branch from the epoch
+CLIP_ON := $(shell awk 'BEGIN { if ($(LAMBDA_CLIP) + 0 > 0) print "y" }')
 
 # epochs 001..MAX_EPOCH, each with the one before it ("000:001 001:002 ...")
 EPOCH_IDS   := $(shell seq -f %03g 1 $(MAX_EPOCH))
 EPOCH_PAIRS := $(shell for ((e = 1; e <= $(MAX_EPOCH); e++)); do printf '%03d:%03d ' $$((e - 1)) $$e; done)
 LAST        := $(lastword 000 $(EPOCH_IDS))
+every       = $(shell for ((e = 1; e <= $(MAX_EPOCH); e++)); do (( $(1) > 0 && e % $(1) == 0 )) && printf '%03d ' $$e; done; true)
+GEN_IDS     := $(call every,$(GEN_INTERVAL))
+TEST_IDS    := $(call every,$(TEST_INTERVAL))
+EVAL_ID     := $(shell printf %03d $(EVAL_EPOCH))
+
+# The weights: given files, or random ones made once per run (labelled so in the metrics)
+CLIP_W        := $(or $(CLIP_WEIGHTS),$(WDIR)/clip_random.npz)
+INCEPTION_W   := $(or $(INCEPTION_WEIGHTS),$(WDIR)/inception_random.npz)
+CLIP_FLAGS    := --weights '$(CLIP_W)' --head-width $(CLIP_HEAD_WIDTH)
+EVAL_WEIGHTS  := $(if $(INCEPTION_WEIGHTS),pretrained-inception,random-inception)+$(if $(CLIP_WEIGHTS),pretrained-clip,random-clip)
+$(foreach w,$(CLIP_WEIGHTS) $(INCEPTION_WEIGHTS),$(if $(wildcard $(w)),,$(error expected the weights file '$(w)', found none: convert the official weights with bin/ckpt import (see README), or leave CLIP_WEIGHTS/INCEPTION_WEIGHTS empty for random ones)))
 
 # The run's identity: a RUN folder made with other settings is refused rather than mixed.
-CONFIG     := imsize=$(IMSIZE) nf=$(NF) batch=$(BATCH) cond=$(COND) z=$(Z) steps=$(STEPS) seed=$(SEED)
+CONFIG     := imsize=$(IMSIZE) nf=$(NF) batch=$(BATCH) cond=$(COND) z=$(Z) steps=$(STEPS) seed=$(SEED) lambda_clip=$(LAMBDA_CLIP) test_n=$(TEST_N) clip=$(or $(CLIP_WEIGHTS),random:$(CLIP_SEED)) inception=$(or $(INCEPTION_WEIGHTS),random:0)
 OLD_CONFIG := $(shell cat '$(RUN)/config.txt' 2>/dev/null)
 ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
 ifneq ($(OLD_CONFIG),)
@@ -107,7 +180,7 @@ endif
 
 # The tools: built through the main Makefile when missing or out of date (checked once, here), so a
 # finished run is up to date for make -q and a changed source is rebuilt before use.
-TOOL_NAMES  := gen-step disc-step noise synth-shapes
+TOOL_NAMES  := gen-step disc-step noise synth-shapes clip-embed tokenize inception-stats fid npy-png plot-metrics
 TOOLS       := $(addprefix $(ROOT)/bin/,$(TOOL_NAMES))
 TOOLS_STALE := $(shell $(MAKE) -s -C '$(ROOT)' -q $(addprefix bin/,$(TOOL_NAMES)) >/dev/null 2>&1 || echo y)
 ifneq ($(TOOLS_STALE),)
@@ -118,27 +191,69 @@ tools:
 endif
 
 # ---- the data source (issue 6 swaps this part) ----
-# epoch_real/epoch_cond: the image and sentence-embedding streams epoch $(1) reads (one array per
-# batch); DATA_FILES: what must exist before any epoch runs.
+# epoch_real/epoch_cond/epoch_text: the image, sentence-embedding and CLIP text-feature streams
+# epoch $(1) reads (one array per batch, the same captions in the same order); DATA_FILES: what
+# must exist before any epoch runs.
 epoch_real = $(DATA)/images.npy
 epoch_cond = $(DATA)/cond.npy
-DATA_FILES := $(DATA)/images.npy $(DATA)/cond.npy
+epoch_text = $(DATA)/text_features.npy
+DATA_FILES := $(DATA)/images.npy $(DATA)/cond.npy $(if $(CLIP_ON),$(DATA)/text_features.npy $(CLIP_W))
 
 $(RUN)/config.txt:
 	@mkdir -p '$(RUN)'
 	echo '$(CONFIG)' > '$@'
 
-$(DATA)/images.npy $(DATA)/cond.npy &: | $(TOOLS) $(RUN)/config.txt
-	@echo "data: $(STEPS) batches of $(BATCH) synthetic $(IMSIZE)x$(IMSIZE) shapes -> $(DATA)/images.npy, cond.npy"
+$(DATA)/images.npy $(DATA)/cond.npy $(DATA)/captions.txt &: | $(TOOLS) $(RUN)/config.txt
+	@echo "data: $(STEPS) batches of $(BATCH) synthetic $(IMSIZE)x$(IMSIZE) shapes and captions -> $(DATA)/images.npy, cond.npy, captions.txt"
 	mkdir -p '$(DATA)'
 	'$(SYNTH)' --imsize $(IMSIZE) --batch $(BATCH) --batches $(STEPS) --cond-dim $(COND) --seed $(SEED) \
-	    --images '$(DATA)/images.npy' --cond '$(DATA)/cond.npy'
+	    --images '$(DATA)/images.npy' --cond '$(DATA)/cond.npy' --captions '$(DATA)/captions.txt'
 
 # the samples' captions: the first training batch (synth-shapes' batch 0 does not depend on --batches)
-$(DATA)/sample_images.npy $(DATA)/sample_cond.npy &: | $(TOOLS) $(RUN)/config.txt
+$(DATA)/sample_images.npy $(DATA)/sample_cond.npy $(DATA)/sample_captions.txt &: | $(TOOLS) $(RUN)/config.txt
 	@mkdir -p '$(DATA)'
 	'$(SYNTH)' --imsize $(IMSIZE) --batch $(BATCH) --batches 1 --cond-dim $(COND) --seed $(SEED) \
-	    --images '$(DATA)/sample_images.npy' --cond '$(DATA)/sample_cond.npy'
+	    --images '$(DATA)/sample_images.npy' --cond '$(DATA)/sample_cond.npy' --captions '$(DATA)/sample_captions.txt'
+
+# the test set: TEST_N held-out images from another seed, one array
+$(DATA)/test_images.npy $(DATA)/test_cond.npy $(DATA)/test_captions.txt &: | $(TOOLS) $(RUN)/config.txt
+	@echo "test data: $(TEST_N) synthetic shapes (seed $$(($(SEED) + 1000))) -> $(DATA)/test_images.npy, test_cond.npy, test_captions.txt"
+	mkdir -p '$(DATA)'
+	'$(SYNTH)' --imsize $(IMSIZE) --batch $(TEST_N) --batches 1 --cond-dim $(COND) --seed $$(($(SEED) + 1000)) \
+	    --images '$(DATA)/test_images.npy' --cond '$(DATA)/test_cond.npy' --captions '$(DATA)/test_captions.txt'
+
+$(DATA)/test_noise.npy: | $(TOOLS) $(RUN)/config.txt
+	@mkdir -p '$(DATA)'
+	'$(NOISE)' --batch $(TEST_N) --dim $(Z) --batches 1 --seed $$(($(SEED) + 1000)) --truncate $(TRUNC) --trunc-rate $(TRUNC_RATE) -o '$@'
+
+# ---- weights and cached features ----
+$(WDIR)/clip_random.npz: | $(TOOLS) $(RUN)/config.txt
+	@mkdir -p '$(WDIR)'
+	echo "clip: a random CLIP (seed $(CLIP_SEED): $(CLIP_INIT)) -> $@"
+	'$(CLIP_EMBED)' --init --seed $(CLIP_SEED) $(CLIP_INIT) -o '$@'
+
+$(WDIR)/inception_random.npz: | $(TOOLS) $(RUN)/config.txt
+	@mkdir -p '$(WDIR)'
+	echo "inception: random Inception-v3 weights (seed 0) -> $@"
+	'$(INCEPTION)' --init --seed 0 -o '$@'
+
+# CLIP text features of a captions file: text_features $(1)=prefix $(2)=captions per array (tokens
+# on the way, kept beside them)
+define text_features
+@'$(TOKENIZE)' --clip --batch $(2) -o '$(DATA)/$(1)clip_ids.npy' '$<'
+'$(CLIP_EMBED)' text $(CLIP_FLAGS) --in '$(DATA)/$(1)clip_ids.npy' -o '$@'
+echo "clip text features: $< -> $@"
+endef
+$(DATA)/text_features.npy: $(DATA)/captions.txt $(CLIP_W) | $(TOOLS)
+	$(call text_features,,$(BATCH))
+$(DATA)/test_text_features.npy: $(DATA)/test_captions.txt $(CLIP_W) | $(TOOLS)
+	$(call text_features,test_,$(TEST_N))
+
+$(DATA)/test_stats.npz: $(DATA)/test_images.npy $(INCEPTION_W) | $(TOOLS)
+	@t0=$$(date +%s%N)
+	'$(INCEPTION)' --weights '$(INCEPTION_W)' -o '$@' '$<' 2> '$@.err' || { cat '$@.err' >&2; rm -f '$@.err'; exit 1; }
+	rm -f '$@.err'
+	echo "test stats: $(TEST_N) images ($(EVAL_WEIGHTS)) -> $@ ($$(( ($$(date +%s%N) - t0) / 1000000 )) ms)"
 
 # ---- model ----
 $(CKPT)/G_000.npz $(CKPT)/D_000.npz &: | $(TOOLS) $(RUN)/config.txt
@@ -157,32 +272,51 @@ mkfifo "$$tmp/fake.fifo" "$$tmp/grad.fifo" "$$tmp/tick.fifo"
 t0=$$(date +%s%N)
 pids=
 trap '[ -z "$$pids" ] || kill $$pids 2>/dev/null || true' EXIT
+$(if $(CLIP_ON),
+mkfifo "$$tmp/fake_d.fifo" "$$tmp/fake_c.fifo" "$$tmp/cgrad_out.fifo" "$$tmp/cgrad.fifo"
+fake_d="$$tmp/fake_d.fifo"
+tee "$$tmp/fake_c.fifo" < "$$tmp/fake.fifo" > "$$tmp/fake_d.fifo" &
+pids="$$pids $$!"
+'$(CLIP_EMBED)' loss $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
+    --in "$$tmp/fake_c.fifo" -o "$$tmp/cgrad_out.fifo" --log "$$tmp/clip.jsonl" &
+pids="$$pids $$!"
+cat < "$$tmp/cgrad_out.fifo" > "$$tmp/cgrad.fifo" &
+pids="$$pids $$!"
+more_grad=(--grad "$$tmp/cgrad.fifo")
+,
+fake_d="$$tmp/fake.fifo"
+more_grad=()
+)
 '$(DISC_STEP)' train --device $(DEVICE) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
-    --cond '$(call epoch_cond,$(E))' --fake "$$tmp/fake.fifo" --grad-out "$$tmp/grad.fifo" \
+    --cond '$(call epoch_cond,$(E))' --fake "$$fake_d" --grad-out "$$tmp/grad.fifo" \
     --save "$$tmp/D.npz" --log "$$tmp/losses.jsonl" &
-dpid=$$!
+pids="$$pids $$!"
 '$(GEN_STEP)' train --device $(DEVICE) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
-    --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake.fifo" --grad "$$tmp/grad.fifo" \
+    --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake.fifo" --grad "$$tmp/grad.fifo" "$${more_grad[@]}" \
     --save "$$tmp/G.npz" --log "$$tmp/gen.jsonl" &
-gpid=$$!
-pids="$$dpid $$gpid"
-# Wait for the first tool to end, polling every 0.1 s (bash's wait -n misses a job that ended
-# before it was called; the read times out on a FIFO nobody writes: a sleep without a child
-# process). If it failed, kill the other, which may be blocked for ever on a FIFO.
+pids="$$pids $$!"
+# Wait for the tools one by one as they end, polling every 0.1 s (bash's wait -n misses a job that
+# ended before it was called; the read times out on a FIFO nobody writes: a sleep without a child
+# process). The first one failing kills the rest, which may be blocked for ever on a FIFO.
 exec 9<> "$$tmp/tick.fifo"
-alive() { kill -0 "$$1" 2>/dev/null; }
-while alive $$dpid && alive $$gpid; do read -rt 0.1 -u 9 || true; done
-exec 9<&-
-if alive $$dpid; then first=$$gpid second=$$dpid; else first=$$dpid second=$$gpid; fi
 rc=0
-wait $$first || rc=$$?
-if [ $$rc -ne 0 ]; then
-    kill $$second 2>/dev/null || true
-    wait $$second || true
-else
-    wait $$second || rc=$$?
-fi
-pids=
+while [ -n "$$pids" ]; do
+    ended=
+    for p in $$pids; do kill -0 $$p 2>/dev/null || { ended=$$p; break; }; done
+    if [ -z "$$ended" ]; then read -rt 0.1 -u 9 || true; continue; fi
+    rest=
+    for p in $$pids; do [ $$p = $$ended ] || rest="$$rest $$p"; done
+    pids=$$rest
+    wait $$ended || rc=$$?
+    if [ $$rc -ne 0 ]; then
+        # the others are killed; one that had already failed by itself (exit 1..127) is the cause
+        # when the first one to end only saw a broken pipe (tee: 141) or a signal
+        kill $$pids 2>/dev/null || true
+        for p in $$pids; do r=0; wait $$p || r=$$?; if [ $$rc -ge 128 ] && [ $$r -ge 1 ] && [ $$r -lt 128 ]; then rc=$$r; fi; done
+        pids=
+    fi
+done
+exec 9<&-
 if [ $$rc -ne 0 ]; then
     echo "demo.mk: expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept" >&2
     exit $$rc
@@ -192,6 +326,7 @@ if [ "$$n" -ne $(STEPS) ]; then
     echo "demo.mk: expected $(STEPS) loss lines in epoch $(E), found $$n" >&2
     exit 1
 fi
+$(if $(CLIP_ON),,: > "$$tmp/clip.jsonl")
 secs=$$(( ($$(date +%s%N) - t0) / 1000000 ))
 awk -v e=$$((10#$(E))) -v ms=$$secs '
     function val(k,   s) {
@@ -200,12 +335,20 @@ awk -v e=$$((10#$(E))) -v ms=$$secs '
         if (s ~ /nan|inf/) bad = 1
         return s + 0
     }
-    { d += val("errD"); g += val("errG"); n++ }
-    END { if (bad) printf "%d,nan,nan,%.3f\n", e, ms / 1000; else printf "%d,%.6g,%.6g,%.3f\n", e, d / n, g / n, ms / 1000 }
-' "$$tmp/losses.jsonl" > "$$tmp/metrics.csv"
-IFS=, read -r _ mD mG s < "$$tmp/metrics.csv"
-echo "epoch $$((10#$(E)))/$(MAX_EPOCH): errD $$mD errG $$mG ($$s s, $(STEPS) batches)"
+    FNR == 1 { f++ }
+    f == 1 { d += val("errD"); g += val("errG"); n++ }
+    f == 2 { c += val("clip_loss"); nc++ }
+    END {
+        if (bad) { printf "%d,nan,nan,nan,%.3f\n", e, ms / 1000; exit }
+        printf "%d,%.6g,%.6g,", e, d / n, g / n
+        if (nc) printf "%.6g", c / nc
+        printf ",%.3f\n", ms / 1000
+    }
+' "$$tmp/losses.jsonl" "$$tmp/clip.jsonl" > "$$tmp/metrics.csv"
+IFS=, read -r _ mD mG mC s < "$$tmp/metrics.csv"
+echo "epoch $$((10#$(E)))/$(MAX_EPOCH): errD $$mD errG $$mG$(if $(CLIP_ON), clip_loss $$mC) ($$s s, $(STEPS) batches)"
 mv "$$tmp/losses.jsonl" '$(LOG)/losses_$(E).jsonl'
+mv "$$tmp/clip.jsonl" '$(LOG)/clip_$(E).jsonl'
 mv "$$tmp/metrics.csv" '$(LOG)/metrics_$(E).csv'
 mv "$$tmp/D.npz" '$(CKPT)/D_$(E).npz'
 mv "$$tmp/G.npz" '$(CKPT)/G_$(E).npz'
@@ -213,27 +356,18 @@ rm -rf "$$tmp"
 rmdir '$(RUN)/tmp' 2>/dev/null || true
 endef
 
-epoch_outs = $(CKPT)/G_$(1).npz $(CKPT)/D_$(1).npz $(LOG)/losses_$(1).jsonl $(LOG)/metrics_$(1).csv
+# the previous epoch's grid and test, made before this epoch (order-only: never a reason to retrain)
+epoch_after = $(if $(filter $(1),$(GEN_IDS)),$(RUN)/samples/epoch_$(1).png) $(if $(filter $(1),$(TEST_IDS)),$(LOG)/eval_$(1).csv)
+epoch_outs = $(CKPT)/G_$(1).npz $(CKPT)/D_$(1).npz $(LOG)/losses_$(1).jsonl $(LOG)/clip_$(1).jsonl $(LOG)/metrics_$(1).csv
 define EPOCH_RULE
-$(call epoch_outs,$(2)) &: $(CKPT)/G_$(1).npz $(CKPT)/D_$(1).npz $(DATA_FILES) | $(TOOLS)
+$(call epoch_outs,$(2)) &: $(CKPT)/G_$(1).npz $(CKPT)/D_$(1).npz $(DATA_FILES) | $(TOOLS) $(call epoch_after,$(1))
 	$$(run_epoch)
 $(call epoch_outs,$(2)): private PREV := $(1)
 $(call epoch_outs,$(2)): private E := $(2)
 endef
 $(foreach p,$(EPOCH_PAIRS),$(eval $(call EPOCH_RULE,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
 
-# ---- logs, metrics, samples ----
-$(RUN)/losses.jsonl: $(foreach e,$(EPOCH_IDS),$(LOG)/losses_$(e).jsonl)
-	@cat /dev/null $^ > '$@.part'
-	mv '$@.part' '$@'
-
-$(RUN)/metrics.csv: $(foreach e,$(EPOCH_IDS),$(LOG)/metrics_$(e).csv)
-	@{ echo epoch,errD,errG,seconds; cat /dev/null $^; } > '$@.part'
-	mv '$@.part' '$@'
-	echo "trained to epoch $(LAST): $(CKPT)/G_$(LAST).npz and D_$(LAST).npz; per-batch losses in $(RUN)/losses.jsonl; per-epoch metrics in $@"
-
-train: $(CKPT)/G_$(LAST).npz $(CKPT)/D_$(LAST).npz $(RUN)/losses.jsonl $(RUN)/metrics.csv
-
+# ---- samples and tests ----
 $(DATA)/sample_noise.npy: | $(TOOLS) $(RUN)/config.txt
 	@mkdir -p '$(DATA)'
 	'$(NOISE)' --batch $(BATCH) --dim $(Z) --batches 1 --seed $(SEED) --truncate $(TRUNC) --trunc-rate $(TRUNC_RATE) -o '$@'
@@ -242,9 +376,86 @@ $(RUN)/samples_%.npy: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(DATA)/sample_co
 	@'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise '$(DATA)/sample_noise.npy' --cond '$(DATA)/sample_cond.npy' -o '$@'
 	echo "samples of epoch $*: $@ (real images of the same captions: $(DATA)/sample_images.npy)"
 
-sample: $(RUN)/samples_$(LAST).npy
+$(RUN)/samples/captions.txt: $(DATA)/sample_captions.txt
+	@mkdir -p '$(@D)'
+	cp '$<' '$@.part'
+	mv '$@.part' '$@'
 
-all: train sample
+# a grid of the fixed samples (8 a row, the order of samples/captions.txt)
+$(RUN)/samples/epoch_%.png: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(DATA)/sample_cond.npy $(RUN)/samples/captions.txt | $(TOOLS)
+	@'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise '$(DATA)/sample_noise.npy' --cond '$(DATA)/sample_cond.npy' \
+	    -o - | '$(NPY_PNG)' --cols 8 -o '$@'
+	echo "sample grid of epoch $*: $@ (captions: $(RUN)/samples/captions.txt)"
+
+# eval_fakes G OUT TIMES: FID and CLIP score of G's fakes for the test captions, TIMES repetitions
+# (noise seeds SEED+1000+r), as "fid,clip_score,seconds" in OUT (atomically).
+define eval_fakes
+t0=$$(date +%s%N)
+tmp='$(2).tmp'
+rm -rf "$$tmp" && mkdir -p "$$tmp"
+for ((r = 0; r < $(3); r++)); do
+    if [ $$r -eq 0 ]; then cp '$(DATA)/test_noise.npy' "$$tmp/noise.npy"; else
+        '$(NOISE)' --batch $(TEST_N) --dim $(Z) --batches 1 --seed $$(($(SEED) + 1000 + r)) --truncate $(TRUNC) --trunc-rate $(TRUNC_RATE) -o "$$tmp/noise.npy"; fi
+    '$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$(1)' --noise "$$tmp/noise.npy" --cond '$(DATA)/test_cond.npy' -o - >> "$$tmp/fakes.npy"
+    cat '$(DATA)/test_text_features.npy' >> "$$tmp/text.npy"
+done
+'$(INCEPTION)' --weights '$(INCEPTION_W)' -o "$$tmp/stats.npz" "$$tmp/fakes.npy" 2> "$$tmp/inception.err" || { cat "$$tmp/inception.err" >&2; exit 1; }
+fid=$$('$(FID)' '$(DATA)/test_stats.npz' "$$tmp/stats.npz")
+score=$$('$(CLIP_EMBED)' score $(CLIP_FLAGS) --text "$$tmp/text.npy" --in "$$tmp/fakes.npy" | awk '$$1 == "clip_score" { print $$2 }')
+[ -n "$$fid" ] && [ -n "$$score" ] || { echo "demo.mk: expected a FID and a CLIP score for $(1), found '$$fid' and '$$score'" >&2; exit 1; }
+echo "$$fid,$$score,$$(( ($$(date +%s%N) - t0) / 1000000 ))" | awk -F, '{ printf "%s,%s,%.3f\n", $$1, $$2, $$3 / 1000 }' > "$$tmp/out.csv"
+mv "$$tmp/out.csv" '$(2)'
+rm -rf "$$tmp"
+endef
+EVAL_INPUTS := $(DATA)/test_stats.npz $(DATA)/test_cond.npy $(DATA)/test_noise.npy $(DATA)/test_text_features.npy $(INCEPTION_W) $(CLIP_W)
+
+$(LOG)/eval_%.csv: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
+	@$(call eval_fakes,$<,$@,1)
+	IFS=, read -r fid score s < '$@'
+	echo "test of epoch $$((10#$*)): fid $$fid clip_score $$score ($(TEST_N) images, $(EVAL_WEIGHTS) weights; $$s s)"
+
+$(RUN)/eval/epoch_%.txt: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
+	@mkdir -p '$(@D)'
+	$(call eval_fakes,$<,$@.csv,$(SAMPLE_TIMES))
+	IFS=, read -r fid score s < '$@.csv'
+	rm '$@.csv'
+	{ echo "checkpoint $<"
+	  echo "fid $$fid"
+	  echo "clip_score $$score"
+	  echo "images $$(($(TEST_N) * $(SAMPLE_TIMES))) ($(TEST_N) test captions x $(SAMPLE_TIMES) sample_times)"
+	  echo "weights $(EVAL_WEIGHTS)$(if $(INCEPTION_WEIGHTS)$(CLIP_WEIGHTS),, (random: not comparable with published numbers))"
+	  echo "seconds $$s"; } > '$@.part'
+	mv '$@.part' '$@'
+
+# ---- logs, metrics ----
+$(RUN)/losses.jsonl: $(foreach e,$(EPOCH_IDS),$(LOG)/losses_$(e).jsonl)
+	@cat /dev/null $^ > '$@.part'
+	mv '$@.part' '$@'
+
+METRICS_HEAD := epoch,errD,errG,clip_loss,fid,clip_score,seconds,eval_seconds,eval_weights
+$(RUN)/metrics.csv: $(foreach e,$(EPOCH_IDS),$(LOG)/metrics_$(e).csv) $(foreach e,$(TEST_IDS),$(LOG)/eval_$(e).csv)
+	@{ echo $(METRICS_HEAD)
+	   for e in $(EPOCH_IDS); do
+	       IFS=, read -r ep d g c s < '$(LOG)'/metrics_$$e.csv
+	       fid= score= es= w=
+	       if [ -f '$(LOG)'/eval_$$e.csv ] && [[ " $(TEST_IDS) " == *" $$e "* ]]; then IFS=, read -r fid score es < '$(LOG)'/eval_$$e.csv; w=$(EVAL_WEIGHTS); fi
+	       echo "$$ep,$$d,$$g,$$c,$$fid,$$score,$$s,$$es,$$w"
+	   done; } > '$@.part'
+	mv '$@.part' '$@'
+	echo "trained to epoch $(LAST): $(CKPT)/G_$(LAST).npz and D_$(LAST).npz; per-batch losses in $(RUN)/losses.jsonl; per-epoch metrics in $@ (plot: $(RUN)/metrics.png); sample grids in $(RUN)/samples/"
+
+$(RUN)/metrics.png: $(RUN)/metrics.csv | $(TOOLS)
+	@'$(PLOT)' --in '$<' -o '$@'
+
+train: $(CKPT)/G_$(LAST).npz $(CKPT)/D_$(LAST).npz $(foreach e,$(GEN_IDS),$(RUN)/samples/epoch_$(e).png) \
+       $(RUN)/losses.jsonl $(RUN)/metrics.csv $(RUN)/metrics.png
+
+sample: $(RUN)/samples_$(LAST).npy $(RUN)/samples/epoch_$(LAST).png
+
+eval: $(RUN)/eval/epoch_$(EVAL_ID).txt
+	@cat '$<'
+
+all: train sample eval
 
 clean:
 	rm -rf -- '$(RUN)'

@@ -1,20 +1,26 @@
 #!/usr/bin/env bats
 # pipeline_demo.bats: the embedded default job (pipelines/demo.mk) end to end on tiny
 # settings: checkpoints, losses and metrics per epoch; up to date after a finished run; a deleted
-# epoch redone alone, byte for byte; resume after kill -9 mid-epoch; a failing tool failing the
-# job without hanging. And its data tools: noise and synth-shapes.
+# epoch redone alone, byte for byte; resume after kill -9 mid-epoch; a failing tool (gen-step,
+# disc-step or clip-embed) failing the job without hanging; the CLIP branch on and off; FID and
+# CLIP score at test epochs; sample grids and the metrics plot as valid PNGs; the eval target.
+# And its data tools: noise, synth-shapes (with captions), npy-png and plot-metrics.
+#
+# The tests that redo an epoch pass NOEVAL (no test, no grid) to stay fast.
 #
 # IMSIZE is 32, not 16: DF-GAN's NetC reads nf*8 channels, which only imsize >= 32 gives.
 
 load helpers
 
-TINY=(IMSIZE=32 NF=2 BATCH=4 COND=8 Z=8 MAX_EPOCH=2 STEPS=2)
+TINY=(IMSIZE=32 NF=2 BATCH=4 COND=8 Z=8 MAX_EPOCH=2 STEPS=2 TEST_N=8 TEST_INTERVAL=2)
+NOEVAL=(TEST_INTERVAL=0 GEN_INTERVAL=0)
 
 MK() { make --no-print-directory -f "$ROOT/pipelines/demo.mk" "$@"; }
 
 setup_file() {
   unset MAKEFLAGS MFLAGS MAKELEVEL
-  make --no-print-directory -s -C "$ROOT" bin/noise bin/synth-shapes bin/gen-step bin/disc-step >&2
+  make --no-print-directory -s -C "$ROOT" bin/noise bin/synth-shapes bin/gen-step bin/disc-step \
+    bin/clip-embed bin/tokenize bin/inception-stats bin/fid bin/npy-png bin/plot-metrics >&2
   # one tiny run that the tests below copy before they change anything
   BASE="$BATS_FILE_TMPDIR/base"
   MK train "${TINY[@]}" RUN="$BASE" > "$BATS_FILE_TMPDIR/base.out" 2>&1 || { cat "$BATS_FILE_TMPDIR/base.out" >&2; return 1; }
@@ -35,10 +41,11 @@ procs_with() {
   done
 }
 
-# fail_wrapper TOOL NAME: a script in $T standing in for TOOL that fails its `train` at once (exit 3)
+# fail_wrapper TOOL NAME [SUBCOMMAND]: a script in $T standing in for TOOL that fails its SUBCOMMAND
+# (default train) at once (exit 3)
 fail_wrapper() {
-  printf '#!/bin/sh\nif [ "$1" = train ]; then echo "%s: expected a test, found a planted failure" >&2; exit 3; fi\nexec "%s" "$@"\n' \
-    "$2" "$ROOT/bin/$1" > "$T/$2"
+  printf '#!/bin/sh\nif [ "$1" = %s ]; then echo "%s: expected a test, found a planted failure" >&2; exit 3; fi\nexec "%s" "$@"\n' \
+    "${3:-train}" "$2" "$ROOT/bin/$1" > "$T/$2"
   chmod +x "$T/$2"
 }
 
@@ -65,12 +72,25 @@ rows = [json.loads(l) for l in lines]
 assert [r['batch'] for r in rows] == [1, 2, 1, 2]
 assert all(np.isfinite(r['errD']) and np.isfinite(r['errG']) for r in rows)
 m = open(run + '/metrics.csv').read().splitlines()
-assert m[0] == 'epoch,errD,errG,seconds' and len(m) == 3, m
+head = m[0].split(',')
+assert head == 'epoch,errD,errG,clip_loss,fid,clip_score,seconds,eval_seconds,eval_weights'.split(','), m
+assert len(m) == 3, m
+clip = [json.loads(l) for e in (1, 2) for l in open('%s/log/clip_%03d.jsonl' % (run, e))]
+assert [r['batch'] for r in clip] == [1, 2, 1, 2], clip
 for e, line in enumerate(m[1:], 1):
-    v = [float(x) for x in line.split(',')]
-    assert v[0] == e and all(np.isfinite(v)) and v[3] >= 0, line
+    c = dict(zip(head, line.split(',')))
+    v = {k: float(c[k]) for k in ('epoch', 'errD', 'errG', 'clip_loss', 'seconds')}
+    assert v['epoch'] == e and all(np.isfinite(list(v.values()))) and v['seconds'] >= 0, line
     want = np.mean([r['errD'] for r in rows[2 * e - 2:2 * e]])
-    assert abs(v[1] - want) < 1e-4 * max(1, abs(want)), (line, want)
+    assert abs(v['errD'] - want) < 1e-4 * max(1, abs(want)), (line, want)
+    want = np.mean([r['clip_loss'] for r in clip[2 * e - 2:2 * e]])
+    assert abs(v['clip_loss'] - want) < 1e-4 * max(1, abs(want)), (line, want)
+    # TEST_INTERVAL=2: FID and CLIP score at epoch 2 only, labelled as random weights
+    if e == 1:
+        assert c['fid'] == c['clip_score'] == c['eval_seconds'] == c['eval_weights'] == '', line
+    else:
+        assert float(c['fid']) > 0 and -100 <= float(c['clip_score']) <= 100, line
+        assert float(c['eval_seconds']) > 0 and c['eval_weights'] == 'random-inception+random-clip', line
 " "$BASE"
 }
 
@@ -83,7 +103,7 @@ for e, line in enumerate(m[1:], 1):
   assert_ok
   [[ "$output" == *"Nothing to be done for 'train'"* ]]
   rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
-  run MK train "${TINY[@]}" RUN="$R"
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R"
   assert_ok
   [[ "$output" == *"epoch 2/2"* && "$output" != *"epoch 1/2"* && "$output" != *"init:"* ]]
   cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
@@ -124,7 +144,7 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   printf '#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  if [ "$1" = --real ]; then { head -c %s "$2"; sleep 60; } > "%s" & args+=(--real "%s"); shift 2\n  else args+=("$1"); shift; fi\ndone\nexec "%s" "${args[@]}"\n' \
     "$one" "$T/stalled.fifo" "$T/stalled.fifo" "$ROOT/bin/disc-step" > "$T/slow-disc"
   chmod +x "$T/slow-disc"
-  setsid make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" RUN="$R" DISC_STEP="$T/slow-disc" \
+  setsid make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" DISC_STEP="$T/slow-disc" \
     > "$T/killed.out" 2>&1 3>&- &
   local pid=$! stat
   for _ in $(seq 1500); do [ -s "$R/tmp/epoch_002/losses.jsonl" ] && break; sleep 0.02; done
@@ -136,7 +156,8 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   [ -f "$R/ckpt/G_001.npz" ] && [ -f "$R/ckpt/D_001.npz" ]
   [ ! -e "$R/ckpt/G_002.npz" ] && [ ! -e "$R/ckpt/D_002.npz" ]
   assert_no_temp "$R/ckpt"
-  run MK train "${TINY[@]}" RUN="$R"
+  [ -z "$(procs_with "$R/tmp/")" ]
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R"
   assert_ok
   [[ "$output" == *"epoch 2/2"* && "$output" != *"epoch 1/2"* ]]
   [ ! -e "$R/tmp" ]
@@ -149,10 +170,12 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   R="$T/run"
   fail_wrapper disc-step bad-disc
   fail_wrapper gen-step bad-gen
+  fail_wrapper clip-embed bad-clip loss
   # disc-step dies before opening its FIFOs (gen-step would wait for ever to open --fake-out), then
-  # gen-step does (disc-step would wait for ever to open --fake)
-  for w in DISC_STEP="$T/bad-disc" GEN_STEP="$T/bad-gen"; do
-    run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" RUN="$R" "$w"
+  # gen-step does (disc-step would wait for ever to open --fake), then clip-embed (tee would wait
+  # for ever to open its second output)
+  for w in DISC_STEP="$T/bad-disc" GEN_STEP="$T/bad-gen" CLIP_EMBED="$T/bad-clip"; do
+    run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" "$w"
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"bad-"*": expected a test, found a planted failure"* ]]
     [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 3)"* ]]
@@ -160,7 +183,7 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
     assert_no_temp "$R/ckpt"
     [ -z "$(procs_with "$R/tmp/")" ]
   done
-  run MK train "${TINY[@]}" RUN="$R"
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R"
   assert_ok
   cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
 }
@@ -172,12 +195,24 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */data/images.npy ]] && a="%s"; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
     "$T/one.npy" "$ROOT/bin/disc-step" > "$T/short-disc"
   chmod +x "$T/short-disc"
-  run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" RUN="$R" DISC_STEP="$T/short-disc"
+  run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" DISC_STEP="$T/short-disc"
   [ "$status" -eq 2 ]
   [[ "$stderr" == *"disc-step: expected --real, --cond and --fake to hold the same number of batches, found --real ending at batch 2"* ]]
   [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 2)"* ]]
   [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/log/losses_001.jsonl" ]
   assert_no_temp "$R/ckpt"
+  [ -z "$(procs_with "$R/tmp/")" ]
+  # clip-embed given one batch of text features: it fails at batch 2 (tee and gen-step wait on it)
+  head -c $(( $(stat -c %s "$R/data/text_features.npy") / 2 )) "$R/data/text_features.npy" > "$T/onetext.npy"
+  printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */data/text_features.npy ]] && a="%s"; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
+    "$T/onetext.npy" "$ROOT/bin/clip-embed" > "$T/short-clip"
+  chmod +x "$T/short-clip"
+  run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" CLIP_EMBED="$T/short-clip"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"clip-embed: "*"--text"* ]]
+  [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 2)"* ]]
+  [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/log/clip_001.jsonl" ]
+  [ -z "$(procs_with "$R/tmp/")" ]
 }
 
 @test "clean removes the run" {
@@ -185,6 +220,110 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   run MK clean RUN="$T/run" NF=5
   assert_ok
   [ ! -e "$T/run" ]
+}
+
+@test "LAMBDA_CLIP=0 drops the CLIP branch: other G than with it, the same G as gen-step and disc-step alone" {
+  R="$T/run"
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 LAMBDA_CLIP=0 RUN="$R"
+  assert_ok
+  [[ "$output" == *"epoch 1/1: errD "* && "$output" != *clip_loss* && "$output" != *"clip text features"* ]]
+  [ ! -s "$R/log/clip_001.jsonl" ]
+  [ "$(sed -n 2p "$R/metrics.csv" | cut -d, -f4)" = "" ]
+  # the same starting point as the run with the branch, another end
+  cmp "$R/ckpt/G_000.npz" "$BASE/ckpt/G_000.npz"
+  ! cmp -s "$R/ckpt/G_001.npz" "$BASE/ckpt/G_001.npz"
+  # epoch 1 by hand, with no CLIP anywhere: byte for byte the same checkpoints
+  noise --batch 4 --dim 8 --batches 2 --seed 1 -o "$T/z.npy"
+  mkfifo "$T/f" "$T/g"
+  disc-step train --ckpt "$R/ckpt/D_000.npz" --real "$R/data/images.npy" --cond "$R/data/cond.npy" \
+    --fake "$T/f" --grad-out "$T/g" --save "$T/D.npz" --log "$T/d.jsonl" &
+  gen-step train --ckpt "$R/ckpt/G_000.npz" --noise "$T/z.npy" --cond "$R/data/cond.npy" \
+    --fake-out "$T/f" --grad "$T/g" --save "$T/G.npz" --log "$T/g.jsonl"
+  wait $!
+  cmp "$T/G.npz" "$R/ckpt/G_001.npz"
+  cmp "$T/D.npz" "$R/ckpt/D_001.npz"
+  # the run remembers its lambda
+  run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"lambda_clip=0 "*"found \""*"lambda_clip=0.01 "* ]]
+}
+
+@test "the CLIP branch reads the cached text features of the batch's captions, in the cond stream's order" {
+  py "
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 8 and len(set(lines)) > 4, lines
+assert all(l and l == l.strip() and l.islower() for l in lines), lines
+" "$BASE/data/captions.txt"
+  # synth-shapes' captions for the same seed and sample order, and the features made from them
+  synth-shapes --imsize 32 --batch 4 --batches 2 --cond-dim 8 --images "$T/i.npy" --cond "$T/c.npy" --captions "$T/cap.txt"
+  cmp "$T/cap.txt" "$BASE/data/captions.txt"
+  cmp "$T/c.npy" "$BASE/data/cond.npy"
+  tokenize --clip --batch 4 -o "$T/ids.npy" "$T/cap.txt"
+  clip-embed text --weights "$BASE/weights/clip_random.npz" --head-width 32 --in "$T/ids.npy" -o "$T/tf.npy"
+  cmp "$T/tf.npy" "$BASE/data/text_features.npy"
+  py "
+f = open(sys.argv[1], 'rb'); a, b = np.load(f), np.load(f)
+assert a.shape == b.shape == (4, 32) and np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
+" "$BASE/data/text_features.npy"
+}
+
+@test "sample grids and the metrics plot are PNGs of the expected size" {
+  py "
+import struct, zlib
+def png(p):
+    b = open(p, 'rb').read()
+    assert b[:8] == b'\x89PNG\r\n\x1a\n', p
+    n, kind = struct.unpack('>I4s', b[8:16])
+    assert kind == b'IHDR' and n == 13, (p, kind)
+    w, h, depth, colour = struct.unpack('>IIBB', b[16:26])
+    assert zlib.crc32(b[12:29]) == struct.unpack('>I', b[29:33])[0], p
+    assert depth == 8 and colour == 2, (p, depth, colour)
+    assert b[-12:] == b'\0\0\0\0IEND\xaeB\`\x82', p
+    return w, h
+run = sys.argv[1]
+for e in (1, 2):
+    assert png('%s/samples/epoch_%03d.png' % (run, e)) == (4 * 34 + 2, 34 + 2)
+w, h = png(run + '/metrics.png')
+assert w >= 200 and h >= 100, (w, h)
+assert len(open(run + '/samples/captions.txt').read().splitlines()) == 4
+" "$BASE"
+}
+
+@test "eval: FID and CLIP score of a chosen checkpoint, written to a file and printed" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  run MK eval "${TINY[@]}" EVAL_EPOCH=1 SAMPLE_TIMES=2 RUN="$R"
+  assert_ok
+  [[ "$output" != *"epoch 1/2"* ]]
+  [ -f "$R/eval/epoch_001.txt" ]
+  [[ "$output" == *"$(cat "$R/eval/epoch_001.txt")"* ]]
+  py "
+lines = dict(l.split(' ', 1) for l in open(sys.argv[1]).read().splitlines())
+assert lines['checkpoint'].endswith('/ckpt/G_001.npz'), lines
+assert float(lines['fid']) > 0 and -100 <= float(lines['clip_score']) <= 100, lines
+assert lines['images'].startswith('16 '), lines
+assert lines['weights'].startswith('random-inception+random-clip (random'), lines
+" "$R/eval/epoch_001.txt"
+  assert_no_temp "$R/eval"
+}
+
+@test "npy-png and plot-metrics: --help, and errors as one line with exit 2 and nothing written" {
+  run --separate-stderr npy-png --help
+  assert_ok
+  [[ "$output" == usage:\ npy-png* ]]
+  run --separate-stderr plot-metrics --help
+  assert_ok
+  [[ "$output" == usage:\ plot-metrics* ]]
+  py "np.save(sys.argv[1], np.zeros((2, 1, 8, 8), np.float32))" "$T/gray.npy"
+  run --separate-stderr npy-png --in "$T/gray.npy" -o "$T/x.png"
+  assert_fails 2 "npy-png: --in: expected float32 (B,3,H,W), found float32 (2,1,8,8) in array 0"
+  run --separate-stderr npy-png --in "$T/gray.npy"
+  assert_fails 2 "npy-png: expected -o OUT.png, found none"
+  printf 'epoch,errD\n1,2,3\n' > "$T/m.csv"
+  run --separate-stderr plot-metrics --in "$T/m.csv" -o "$T/x.png"
+  assert_fails 2 "plot-metrics: --in: expected 2 fields in line 2, found 3"
+  [ ! -e "$T/x.png" ]
+  assert_no_temp "$T"
 }
 
 # ---- noise ----

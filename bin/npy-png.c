@@ -1,0 +1,123 @@
+/* npy-png: images from an .npy stream as one PNG grid.
+ *
+ * Reads every array of the stream (float32 (B,3,H,W) in [-1,1], NCHW), lays the images out left
+ * to right, top to bottom, --cols per row with --pad pixels of --pad-value grey between and
+ * around them, and writes one 8-bit RGB PNG atomically. Values map as torchvision's save_image
+ * after DF-GAN's (x+1)/2: round(clamp((x+1)/2, 0, 1) * 255). */
+#include "atomic_file.h"
+#include "common.h"
+#include "npy.h"
+#include "stream.h"
+
+#include <getopt.h>
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: npy-png [--cols N] [--pad P] [--in FILE] -o OUT.png\n"
+    "\n"
+    "Lay out the images of an .npy stream (float32 (B,3,H,W) arrays in [-1,1] back to back, as the\n"
+    "tools exchange them; all arrays the same H and W) as one grid and write it as an 8-bit RGB PNG,\n"
+    "atomically. Pixel values: round(clamp((x+1)/2, 0, 1) * 255).\n"
+    "\n"
+    "options:\n"
+    "  --cols N        images per row (default: ceil(sqrt(images)))\n"
+    "  --pad P         pixels between and around the images (default 2, black)\n"
+    "  --in FILE       the image stream; - is stdin (default)\n"
+    "  -o, --out FILE  the PNG (required; - is stdout)\n"
+    "  -h, --help      this help\n"
+    "\n"
+    "Exit status: 0 ok, 2 bad usage or bad input, 1 a write failure.\n";
+
+typedef struct { long cols, pad; const char *in, *out; } options;
+
+static void parse(options *o, int argc, char **argv) {
+    enum { COLS = 256, PAD, IN };
+    static const struct option longopts[] = {{"cols", 1, 0, COLS}, {"pad", 1, 0, PAD}, {"in", 1, 0, IN},
+                                             {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    memset(o, 0, sizeof *o);
+    o->pad = 2;
+    o->in = "-";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+        switch (c) {
+        case COLS: o->cols = parse_long("--cols", optarg, 1, 1 << 16); break;
+        case PAD: o->pad = parse_long("--pad", optarg, 0, 1024); break;
+        case IN: o->in = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
+        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
+        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
+        }
+    }
+    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    if (!o->out) die_usage("expected -o OUT.png, found none");
+}
+
+static void png_error_fn(png_structp p, png_const_charp msg) {
+    (void)p;
+    die_runtime("expected to write a PNG, found libpng saying: %s", msg);
+}
+
+int main(int argc, char **argv) {
+    progname = "npy-png";
+    options o;
+    parse(&o, argc, argv);
+    tstream in;
+    ts_open(&in, "--in", o.in);
+    int64_t want[4] = {-1, 3, -1, -1};
+    float *all = NULL;
+    int64_t n = 0, H = 0, W = 0;
+    npy_array a;
+    while (ts_read_f32(&in, 4, want, "(B,3,H,W)", &a)) {
+        if (n == 0 && H == 0) { H = a.shape[2]; W = a.shape[3]; want[2] = H; want[3] = W; }
+        if (H < 1 || W < 1) die_usage("--in: expected images of at least 1x1, found %lldx%lld", (long long)H, (long long)W);
+        size_t per = (size_t)3 * H * W;
+        if ((double)(n + a.shape[0]) * per > (double)(1L << 31)) die_usage("--in: expected at most 2^31 values, found more");
+        all = xrealloc(all, (size_t)(n + a.shape[0]) * per * sizeof(float));
+        memcpy(all + (size_t)n * per, a.data, (size_t)a.shape[0] * per * sizeof(float));
+        n += a.shape[0];
+        npy_free(&a);
+    }
+    ts_close(&in);
+    if (n == 0) die_usage("--in: expected at least one image, found none");
+    long cols = o.cols ? o.cols : (long)ceil(sqrt((double)n));
+    if (cols > n) cols = (long)n;
+    long rows = (long)((n + cols - 1) / cols), P = o.pad;
+    double gw = (double)cols * (W + P) + P, gh = (double)rows * (H + P) + P;
+    if (gw > 1 << 20 || gh > 1 << 20 || gw * gh > (double)(1L << 30))
+        die_usage("expected a grid of at most 2^30 pixels, found %.0fx%.0f", gw, gh);
+    size_t GW = (size_t)gw, GH = (size_t)gh;
+    unsigned char *pix = xcalloc(GW * GH * 3, 1);
+    for (int64_t k = 0; k < n; k++) {
+        size_t x0 = (size_t)P + (size_t)(k % cols) * (W + P), y0 = (size_t)P + (size_t)(k / cols) * (H + P);
+        const float *img = all + (size_t)k * 3 * H * W;
+        for (int64_t y = 0; y < H; y++)
+            for (int64_t x = 0; x < W; x++)
+                for (int ch = 0; ch < 3; ch++) {
+                    float v = (img[((size_t)ch * H + y) * W + x] + 1.0f) * 0.5f;
+                    v = v != v ? 0 : v < 0 ? 0 : v > 1 ? 1 : v;
+                    pix[((y0 + y) * GW + x0 + x) * 3 + ch] = (unsigned char)lrintf(v * 255.0f);
+                }
+    }
+    atomic_file *af = af_open(o.out);
+    png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, png_error_fn, NULL);
+    png_infop info = png ? png_create_info_struct(png) : NULL;
+    if (!info) die_runtime("expected to start libpng, found it out of memory");
+    png_init_io(png, af_stream(af));
+    png_set_IHDR(png, info, (png_uint_32)GW, (png_uint_32)GH, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
+                 PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+    png_write_info(png, info);
+    for (size_t y = 0; y < GH; y++) png_write_row(png, pix + y * GW * 3);
+    png_write_end(png, info);
+    png_destroy_write_struct(&png, &info);
+    af_commit(af);
+    if (!strcmp(o.out, "-")) close_stdout_or_die();
+    free(pix);
+    free(all);
+    return 0;
+}
