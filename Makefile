@@ -84,7 +84,7 @@ build/lib build/cpu build/f64 build/cuda build/test build/bench bin/cuda:
 	mkdir -p $@
 
 test: all
-	PYTHON=$(PYTHON) bats test/
+	PYTHON=$(PYTHON) test/run.sh
 
 test-gpu: all
 	PYTHON=$(PYTHON) bats test/gpu/
