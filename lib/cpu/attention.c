@@ -8,22 +8,9 @@
 #include <omp.h>
 #include <stdlib.h>
 #include "real.h"
+#include "cpu/threads.h"
 #include "ops_clip.h"
 
-static int team(double flops, int parts)
-{
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (nt > parts) nt = parts;
-    if (flops < 2e6 || nt < 1) nt = 1;
-    return nt;
-}
-static int blas_single(int nt)
-{
-    int saved = openblas_get_num_threads();
-    if (nt > 1 && saved != 1) openblas_set_num_threads(1);
-    return saved;
-}
-static void blas_restore(int nt, int saved) { if (nt > 1 && saved != 1) openblas_set_num_threads(saved); }
 
 /* offsets of each sequence's probabilities in att, and the longest sequence */
 static size_t *att_offsets(const int *off, int B, int nh, int *Tmax, double *flops, int C)
@@ -50,7 +37,7 @@ void OPNAME(attention_forward)(real *out, real *att, const real *qkv, const int 
     int Tmax;
     double flops;
     size_t *ao = att_offsets(off, B, nh, &Tmax, &flops, C);
-    const int nt = team(flops, B * nh);
+    const int nt = team_size(flops, B * nh);
     const int saved = blas_single(nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {
@@ -91,7 +78,7 @@ void OPNAME(attention_backward)(real *dqkv, const real *dout, const real *qkv, c
     int Tmax;
     double flops;
     size_t *ao = att_offsets(off, B, nh, &Tmax, &flops, C);
-    const int nt = team(2 * flops, B * nh);
+    const int nt = team_size(2 * flops, B * nh);
     const int saved = blas_single(nt);
 #pragma omp parallel num_threads(nt) if (nt > 1)
     {

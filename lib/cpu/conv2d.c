@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "real.h"
+#include "cpu/threads.h"
 #include "common.h"
 
 /* Bytes of col per thread above which its range is done in chunks. Not in ops_cpu_decl.h: a
@@ -31,7 +32,6 @@
 size_t OPNAME(conv2d_col_limit) = (size_t)4 << 20;
 
 #define MAX_THREADS 64
-#define MIN_PAR_FLOPS 2e6   /* below this a convolution runs on the calling thread */
 
 typedef struct { real *p; size_t cap; } Buf;
 static Buf col_buf[MAX_THREADS];       /* per thread */
@@ -48,13 +48,10 @@ static real *grow(Buf *b, size_t n)
 }
 
 /* Threads for a convolution over B samples doing `flops` of gemm work. */
-static int team_size(int B, double flops)
+static int conv_team(int B, double flops)
 {
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (nt > B) nt = B;
-    if (nt > MAX_THREADS) nt = MAX_THREADS;
-    if (flops < MIN_PAR_FLOPS || nt < 1) nt = 1;
-    return nt;
+    int nt = team_size(flops, B);
+    return nt > MAX_THREADS ? MAX_THREADS : nt;
 }
 
 /* Samples per unit of work: threads take units dynamically, so a thread slowed by another
@@ -70,17 +67,6 @@ static int unit_samples(int B, int nt, size_t HoWo)
     return spu < 1 ? 1 : spu;
 }
 
-/* With nt > 1 each thread calls a one-thread gemm: switch OpenBLAS's own threads off. */
-static int blas_single(int nt)
-{
-    int saved = openblas_get_num_threads();
-    if (nt > 1 && saved != 1) openblas_set_num_threads(1);
-    return saved;
-}
-static void blas_restore(int nt, int saved)
-{
-    if (nt > 1 && saved != 1) openblas_set_num_threads(saved);
-}
 
 /* Output rows per chunk for a range of G rows: as many as keep col within the limit (at least
  * one), balanced so that the chunks are even. */
@@ -232,7 +218,7 @@ void OPNAME(conv2d_forward)(real *out, const real *in, const real *w, const real
                             int B, int C, int H, int W, int OC, int K, int stride, int pad)
 {
     const Geom g = geom(B, C, H, W, OC, K, stride, pad);
-    const int nt = team_size(B, 2.0 * OC * g.CKK * (double)g.N);
+    const int nt = conv_team(B, 2.0 * OC * g.CKK * (double)g.N);
     const int spu = unit_samples(B, nt, g.HoWo), units = (B + spu - 1) / spu;
     grow_cols(&g, nt, spu);
     const int saved = blas_single(nt);
@@ -291,7 +277,7 @@ void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, co
 {
     const Geom g = geom(B, C, H, W, OC, K, stride, pad);
     const size_t nw = (size_t)OC * g.CKK;
-    const int nt = team_size(B, 2.0 * OC * g.CKK * (double)g.N * ((din != NULL) + (dw != NULL)));
+    const int nt = conv_team(B, 2.0 * OC * g.CKK * (double)g.N * ((din != NULL) + (dw != NULL)));
     const int spu = unit_samples(B, nt, g.HoWo), units = (B + spu - 1) / spu;
     if (din || dw) grow_cols(&g, nt, spu);
     /* Unit 0 accumulates onto dw, the others into partials added in unit order at the end:

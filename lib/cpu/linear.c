@@ -8,27 +8,10 @@
  * spin against each other on the 2 cores. Small ones run on the calling thread. */
 #include <omp.h>
 #include "real.h"
+#include "cpu/threads.h"
 
-#define MIN_PAR_FLOPS 2e6   /* below this a product runs on the calling thread */
 
 /* Threads for `flops` of work that splits into at most `parts` slices. */
-static int team_size(double flops, int parts)
-{
-    int nt = omp_in_parallel() ? 1 : omp_get_max_threads();
-    if (nt > parts) nt = parts;
-    if (flops < MIN_PAR_FLOPS || nt < 1) nt = 1;
-    return nt;
-}
-static int blas_single(int nt)
-{
-    int saved = openblas_get_num_threads();
-    if (nt > 1 && saved != 1) openblas_set_num_threads(1);
-    return saved;
-}
-static void blas_restore(int nt, int saved)
-{
-    if (nt > 1 && saved != 1) openblas_set_num_threads(saved);
-}
 
 /* out (B,O) = in (B,N) · wᵀ (N,O) + b (O);  w (O,N); b may be NULL */
 void OPNAME(linear_forward)(real *out, const real *in, const real *w, const real *b,
