@@ -6,6 +6,7 @@
 #include "common.h"
 #include "dstep.h"
 #include "steplog.h"
+#include "stepopts.h"
 #include "stream.h"
 
 #include <getopt.h>
@@ -42,39 +43,26 @@ static const char usage[] =
     "  --device cpu|cuda   where to compute (default cpu)\n"
     "  -h, --help          this help\n";
 
+enum { CKPT = OPT_TOOL, REAL, COND, FAKE, GRADOUT, SAVE, DUMP };
+
 typedef struct {
-    const char *cmd;
-    int imsize, nf, cond_dim;
-    long seed;
-    const char *ckpt, *real, *cond, *fake, *grad_out, *out, *save, *dump, *log;
-    double lr, beta1, beta2, eps;
+    step_common c;
+    const char *ckpt, *real, *cond, *fake, *grad_out, *out, *save, *dump;
     device_t device;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { IMSIZE = 256, NF, CONDDIM, SEED, CKPT, REAL, COND, FAKE, GRADOUT, SAVE, DUMP, LR, B1, B2, EPS, LOG, DEVICE };
     static const struct option longopts[] = {
-        {"imsize", 1, 0, IMSIZE}, {"nf", 1, 0, NF}, {"cond-dim", 1, 0, CONDDIM}, {"seed", 1, 0, SEED},
-        {"ckpt", 1, 0, CKPT}, {"real", 1, 0, REAL}, {"cond", 1, 0, COND}, {"fake", 1, 0, FAKE},
-        {"grad-out", 1, 0, GRADOUT}, {"save", 1, 0, SAVE}, {"dump-grads", 1, 0, DUMP}, {"out", 1, 0, 'o'},
-        {"lr", 1, 0, LR}, {"beta1", 1, 0, B1}, {"beta2", 1, 0, B2}, {"eps", 1, 0, EPS}, {"log", 1, 0, LOG},
-        {"device", 1, 0, DEVICE}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        STEP_COMMON_OPTIONS, {"ckpt", 1, 0, CKPT}, {"real", 1, 0, REAL}, {"cond", 1, 0, COND},
+        {"fake", 1, 0, FAKE}, {"grad-out", 1, 0, GRADOUT}, {"save", 1, 0, SAVE}, {"dump-grads", 1, 0, DUMP},
+        {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
+    static const char *const cmds[] = {"init", "train"};
     memset(o, 0, sizeof *o);
-    o->lr = 4e-4; o->beta1 = 0.0; o->beta2 = 0.9; o->eps = 1e-8;
-    const char *device = "cpu";
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage, stdout); close_stdout_or_die(); exit(0); }
-    if (argc < 2 || argv[1][0] == '-') die_usage("expected a command (init or train), found %s (see --help)", argc < 2 ? "none" : argv[1]);
-    o->cmd = argv[1];
-    if (strcmp(o->cmd, "init") && strcmp(o->cmd, "train")) die_usage("expected a command (init or train), found '%s'", o->cmd);
-    optind = 2;
-    opterr = 0;
+    step_common_begin(&o->c, 4e-4, argc, argv, usage, cmds, 2, "init or train");
     int c;
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        if (step_common_option(&o->c, c, optarg, argv, usage)) continue;
         switch (c) {
-        case IMSIZE: o->imsize = (int)parse_long("--imsize", optarg, 8, 1024); break;
-        case NF: o->nf = (int)parse_long("--nf", optarg, 1, 4096); break;
-        case CONDDIM: o->cond_dim = (int)parse_long("--cond-dim", optarg, 1, 1 << 20); break;
-        case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case CKPT: o->ckpt = optarg; break;
         case REAL: o->real = optarg; break;
         case COND: o->cond = optarg; break;
@@ -83,36 +71,26 @@ static void parse(options *o, int argc, char **argv) {
         case SAVE: o->save = optarg; break;
         case DUMP: o->dump = optarg; break;
         case 'o': o->out = optarg; break;
-        case LR: o->lr = parse_double("--lr", optarg); break;
-        case B1: o->beta1 = parse_double("--beta1", optarg); break;
-        case B2: o->beta2 = parse_double("--beta2", optarg); break;
-        case EPS: o->eps = parse_double("--eps", optarg); break;
-        case LOG: o->log = optarg; break;
-        case DEVICE: device = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options after '%s', found '%s'", o->cmd, argv[optind]);
-    if (!strcmp(o->cmd, "init")) {
-        if (!o->imsize || !o->nf || !o->cond_dim || !o->out)
+    step_common_end(&o->c, argc, argv);
+    if (o->c.z_dim) die_usage("expected no --z-dim (the noise size is gen-step's), found --z-dim %d", o->c.z_dim);
+    if (!strcmp(o->c.cmd, "init")) {
+        if (!o->c.imsize || !o->c.nf || !o->c.cond_dim || !o->out)
             die_usage("init expects --imsize, --nf, --cond-dim and -o, found some missing");
-        if (o->imsize & (o->imsize - 1) || o->imsize < 32)
-            die_usage("--imsize expects a power of two of at least 32 (DF-GAN's 8·nf features at 4x4), found %d", o->imsize);
     } else if (!o->ckpt || !o->real || !o->cond || !o->fake || !o->save) {
         die_usage("train expects --ckpt, --real, --cond, --fake and --save, found some missing");
     }
-    o->device = device_parse(device);
+    o->device = device_parse(o->c.device);
 }
 
 static void run(const options *o) {
     dstep st;
     memset(&st, 0, sizeof st);
-    if (!strcmp(o->cmd, "init")) {
-        netd_build(&st.D, o->imsize, o->nf, o->cond_dim);
+    if (!strcmp(o->c.cmd, "init")) {
+        netd_build(&st.D, o->c.imsize, o->c.nf, o->c.cond_dim);
         params_alloc(&st.D.ps, o->device);
-        netd_init_weights(&st.D, (uint64_t)o->seed);
+        netd_init_weights(&st.D, (uint64_t)o->c.seed);
         ckpt_save(&st.D.ps, o->out);
         netd_free(&st.D);
         return;
@@ -123,7 +101,7 @@ static void run(const options *o) {
     params_alloc(&st.D.ps, o->device);
     ckpt_load(&st.D.ps, &z, o->ckpt);
     npz_free(&z);
-    st.lr = o->lr; st.beta1 = o->beta1; st.beta2 = o->beta2; st.eps = o->eps;
+    st.lr = o->c.lr; st.beta1 = o->c.beta1; st.beta2 = o->c.beta2; st.eps = o->c.eps;
     dstep_init(&st);
 
     int S = st.D.imsize, C = st.D.cond_dim;
@@ -132,7 +110,7 @@ static void run(const options *o) {
     ts_open(&cond, "--cond", o->cond);
     ts_open(&fake, "--fake", o->fake);
     steplog log;
-    steplog_open(&log, o->log);
+    steplog_open(&log, o->c.log);
     atomic_file *gout = NULL;
     float *grad = NULL;
     int Bcap = 0;

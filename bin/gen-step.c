@@ -7,6 +7,7 @@
 #include "netg.h"
 #include "ops.h"
 #include "steplog.h"
+#include "stepopts.h"
 #include "stream.h"
 
 #include <getopt.h>
@@ -49,43 +50,28 @@ static const char usage[] =
 
 #define MAX_GRADS 16
 
+enum { CKPT = OPT_TOOL, NOISE, COND, GRAD, SAVE, DUMP, FAKEOUT };
+
 typedef struct {
-    const char *cmd;
-    int imsize, nf, z_dim, cond_dim;
-    long seed;
-    const char *ckpt, *noise, *cond, *out, *save, *dump, *fake_out, *log;
+    step_common c;
+    const char *ckpt, *noise, *cond, *out, *save, *dump, *fake_out;
     const char *grad[MAX_GRADS];
     int ngrad;
-    double lr, beta1, beta2, eps;
     device_t device;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { IMSIZE = 256, NF, ZDIM, CONDDIM, SEED, CKPT, NOISE, COND, GRAD, SAVE, DUMP, FAKEOUT, LR, B1, B2, EPS, LOG, DEVICE };
     static const struct option longopts[] = {
-        {"imsize", 1, 0, IMSIZE}, {"nf", 1, 0, NF}, {"z-dim", 1, 0, ZDIM}, {"cond-dim", 1, 0, CONDDIM},
-        {"seed", 1, 0, SEED}, {"ckpt", 1, 0, CKPT}, {"noise", 1, 0, NOISE}, {"cond", 1, 0, COND},
+        STEP_COMMON_OPTIONS, {"ckpt", 1, 0, CKPT}, {"noise", 1, 0, NOISE}, {"cond", 1, 0, COND},
         {"grad", 1, 0, GRAD}, {"save", 1, 0, SAVE}, {"dump-grads", 1, 0, DUMP}, {"fake-out", 1, 0, FAKEOUT},
-        {"out", 1, 0, 'o'}, {"lr", 1, 0, LR}, {"beta1", 1, 0, B1}, {"beta2", 1, 0, B2}, {"eps", 1, 0, EPS},
-        {"log", 1, 0, LOG}, {"device", 1, 0, DEVICE}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
+    static const char *const cmds[] = {"init", "forward", "train"};
     memset(o, 0, sizeof *o);
-    o->lr = 1e-4; o->beta1 = 0.0; o->beta2 = 0.9; o->eps = 1e-8;
-    const char *device = "cpu";
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) { fputs(usage, stdout); close_stdout_or_die(); exit(0); }
-    if (argc < 2 || argv[1][0] == '-') die_usage("expected a command (init, forward or train), found %s (see --help)", argc < 2 ? "none" : argv[1]);
-    o->cmd = argv[1];
-    if (strcmp(o->cmd, "init") && strcmp(o->cmd, "forward") && strcmp(o->cmd, "train"))
-        die_usage("expected a command (init, forward or train), found '%s'", o->cmd);
-    optind = 2;
-    opterr = 0;
+    step_common_begin(&o->c, 1e-4, argc, argv, usage, cmds, 3, "init, forward or train");
     int c;
     while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+        if (step_common_option(&o->c, c, optarg, argv, usage)) continue;
         switch (c) {
-        case IMSIZE: o->imsize = (int)parse_long("--imsize", optarg, 8, 1024); break;
-        case NF: o->nf = (int)parse_long("--nf", optarg, 1, 4096); break;
-        case ZDIM: o->z_dim = (int)parse_long("--z-dim", optarg, 1, 1 << 20); break;
-        case CONDDIM: o->cond_dim = (int)parse_long("--cond-dim", optarg, 1, 1 << 20); break;
-        case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case CKPT: o->ckpt = optarg; break;
         case NOISE: o->noise = optarg; break;
         case COND: o->cond = optarg; break;
@@ -96,30 +82,20 @@ static void parse(options *o, int argc, char **argv) {
         case DUMP: o->dump = optarg; break;
         case FAKEOUT: o->fake_out = optarg; break;
         case 'o': o->out = optarg; break;
-        case LR: o->lr = parse_double("--lr", optarg); break;
-        case B1: o->beta1 = parse_double("--beta1", optarg); break;
-        case B2: o->beta2 = parse_double("--beta2", optarg); break;
-        case EPS: o->eps = parse_double("--eps", optarg); break;
-        case LOG: o->log = optarg; break;
-        case DEVICE: device = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options after '%s', found '%s'", o->cmd, argv[optind]);
-    if (!strcmp(o->cmd, "init")) {
-        if (!o->imsize || !o->nf || !o->z_dim || !o->cond_dim || !o->out)
+    step_common_end(&o->c, argc, argv);
+    const char *cmd = o->c.cmd;
+    if (!strcmp(cmd, "init")) {
+        if (!o->c.imsize || !o->c.nf || !o->c.z_dim || !o->c.cond_dim || !o->out)
             die_usage("init expects --imsize, --nf, --z-dim, --cond-dim and -o, found some missing");
-        if (o->imsize & (o->imsize - 1) || o->imsize < 32)
-            die_usage("--imsize expects a power of two of at least 32 (DF-GAN's 8·nf features at 4x4), found %d", o->imsize);
     } else {
-        if (!o->ckpt || !o->noise || !o->cond) die_usage("%s expects --ckpt, --noise and --cond, found some missing", o->cmd);
-        if (!strcmp(o->cmd, "forward") && !o->out) die_usage("forward expects -o FAKE.npy, found none");
-        if (!strcmp(o->cmd, "train") && (!o->ngrad || !o->save))
+        if (!o->ckpt || !o->noise || !o->cond) die_usage("%s expects --ckpt, --noise and --cond, found some missing", cmd);
+        if (!strcmp(cmd, "forward") && !o->out) die_usage("forward expects -o FAKE.npy, found none");
+        if (!strcmp(cmd, "train") && (!o->ngrad || !o->save))
             die_usage("train expects --grad and --save, found %s missing", o->ngrad ? "--save" : "--grad");
     }
-    o->device = device_parse(device);
+    o->device = device_parse(o->c.device);
 }
 
 static void load(netg *g, const options *o) {
@@ -143,16 +119,16 @@ static void write_images(atomic_file **af, const char *path, const netg *g, floa
 
 static void run(const options *o) {
     netg g;
-    if (!strcmp(o->cmd, "init")) {
-        netg_build(&g, o->imsize, o->nf, o->z_dim, o->cond_dim);
+    if (!strcmp(o->c.cmd, "init")) {
+        netg_build(&g, o->c.imsize, o->c.nf, o->c.z_dim, o->c.cond_dim);
         params_alloc(&g.ps, o->device);
-        netg_init_weights(&g, (uint64_t)o->seed);
+        netg_init_weights(&g, (uint64_t)o->c.seed);
         ckpt_save(&g.ps, o->out);
         netg_free(&g);
         return;
     }
     load(&g, o);
-    int train = !strcmp(o->cmd, "train");
+    int train = !strcmp(o->c.cmd, "train");
     tstream noise, cond, grads[MAX_GRADS];
     ts_open(&noise, "--noise", o->noise);
     ts_open(&cond, "--cond", o->cond);
@@ -164,7 +140,7 @@ static void run(const options *o) {
     atomic_file *img_out = NULL;
     const char *img_path = train ? o->fake_out : o->out;
     steplog log;
-    steplog_open(&log, o->log);
+    steplog_open(&log, o->c.log);
     float *host = NULL, *grad_sum = NULL, *stage = NULL, *dimg = NULL;
     int Bcap = 0, opened = 0;
     long batch = 0;
@@ -219,7 +195,7 @@ static void run(const options *o) {
         OP(o->device, nchw_to_cnhw, dimg, stage, B, 3, S * S);
         params_zero_grad(&g.ps);
         netg_backward(&g, dimg);
-        params_adam_step(&g.ps, o->lr, o->beta1, o->beta2, o->eps);
+        params_adam_step(&g.ps, o->c.lr, o->c.beta1, o->c.beta2, o->c.eps);
         const char *names[] = {"grad_norm"};
         double vals[] = {sqrt(norm)};
         steplog_write(&log, batch, 1, names, vals);

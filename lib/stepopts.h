@@ -1,0 +1,35 @@
+/* stepopts.h: the command-line pieces gen-step and disc-step share: the subcommand word, the
+ * architecture flags of `init`, Adam's settings, --seed, --log, --device and --help. A tool lists
+ * STEP_COMMON_OPTIONS in its getopt_long table and passes each option to step_common_option first. */
+#ifndef DFGAN_STEPOPTS_H
+#define DFGAN_STEPOPTS_H
+#include <getopt.h>
+
+enum { OPT_IMSIZE = 256, OPT_NF, OPT_ZDIM, OPT_CONDDIM, OPT_SEED, OPT_LR, OPT_BETA1, OPT_BETA2, OPT_EPS, OPT_LOG,
+       OPT_DEVICE, OPT_TOOL = 320 /* a tool's own options start here */ };
+
+#define STEP_COMMON_OPTIONS                                                                            \
+    {"imsize", 1, 0, OPT_IMSIZE}, {"nf", 1, 0, OPT_NF}, {"z-dim", 1, 0, OPT_ZDIM},                     \
+    {"cond-dim", 1, 0, OPT_CONDDIM}, {"seed", 1, 0, OPT_SEED}, {"lr", 1, 0, OPT_LR},                   \
+    {"beta1", 1, 0, OPT_BETA1}, {"beta2", 1, 0, OPT_BETA2}, {"eps", 1, 0, OPT_EPS}, {"log", 1, 0, OPT_LOG}, \
+    {"device", 1, 0, OPT_DEVICE}, {"help", 0, 0, 'h'}
+
+typedef struct {
+    const char *cmd;                  /* the subcommand */
+    int imsize, nf, z_dim, cond_dim;  /* init's architecture (0: not given) */
+    long seed;
+    double lr, beta1, beta2, eps;     /* Adam: lr as given or the tool's default, betas (0, 0.9), eps 1e-8 */
+    const char *log, *device;
+} step_common;
+
+/* Defaults, then the subcommand (argv[1], one of cmds[0..n-1]); prints usage and exits 0 for
+ * -h/--help; dies naming `list` ("init, forward or train") otherwise. Leaves optind at 2. */
+void step_common_begin(step_common *c, double lr, int argc, char **argv, const char *usage,
+                       const char *const *cmds, int ncmds, const char *list);
+/* Applies option c if it is a shared one (returns 1); dies on a missing value or an unknown option
+ * (':' and '?'); returns 0 for the tool's own options. */
+int step_common_option(step_common *c, int opt, const char *arg, char **argv, const char *usage);
+/* After the loop: no stray arguments, and for init an --imsize that is a power of two of at least 32
+ * (which flags init requires is the tool's to check). */
+void step_common_end(const step_common *c, int argc, char **argv);
+#endif
