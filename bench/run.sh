@@ -7,7 +7,8 @@
 #  3. inception-stats images per second against PyTorch (bench/inception_bench.sh);
 #  4. CLIP ViT-B/32 image forward+backward and text forward against open_clip (bench/clip_bench.sh);
 #  5. 100,000 captions through tokenize and encode-text against DF-GAN's path (bench/text_bench.sh);
-#  6. the memory of importing a 600 MB PyTorch checkpoint (bench/ckpt_bench.sh).
+#  6. the memory of importing a 600 MB PyTorch checkpoint (bench/ckpt_bench.sh);
+#  7. what the pipes cost: an epoch through FIFOs against the same steps in one process (bench/pipe_bench.sh).
 # Environment: THREADS (2), STEPS (5), IMSIZE/NF/BATCH for the step, KEEP_OPENBLAS_ENV=1 to keep
 # the workplace's OpenBLAS pinning.
 set -euo pipefail
@@ -56,7 +57,7 @@ step_bench() {
 }
 
 step_bench
-for b in bench/text_bench.sh bench/ckpt_bench.sh bench/fid_bench.sh bench/inception_bench.sh bench/clip_bench.sh; do
+for b in bench/pipe_bench.sh bench/text_bench.sh bench/ckpt_bench.sh bench/fid_bench.sh bench/inception_bench.sh bench/clip_bench.sh; do
   [ -x "$b" ] && "$b"
 done
 exit 0
