@@ -4,7 +4,9 @@
 # epoch redone alone, byte for byte; resume after kill -9 mid-epoch; a failing tool (gen-step,
 # disc-step or clip-embed) failing the job without hanging; the CLIP branch on and off; FID and
 # CLIP score at test epochs; sample grids and the metrics plot as valid PNGs; the eval target.
-# And its data tools: noise, synth-shapes (with captions), npy-png and plot-metrics.
+# The data: bin/make-dataset's CUB-layout dataset through import-cub, a random DAMSM and batches; the
+# epoch's cond rows and CLIP features are those of the captions batches chose.
+# And its tools: noise, synth-shapes (with captions), npy-png and plot-metrics.
 #
 # The tests that redo an epoch pass NOEVAL (no test, no grid) to stay fast.
 #
@@ -12,7 +14,7 @@
 
 load helpers
 
-TINY=(IMSIZE=32 NF=2 BATCH=4 COND=8 Z=8 MAX_EPOCH=2 STEPS=2 TEST_N=8 TEST_INTERVAL=2)
+TINY=(IMSIZE=32 NF=2 BATCH=4 COND=8 Z=8 MAX_EPOCH=2 MAX_BATCHES=2 IMAGES=48 TEST_N=8 TEST_INTERVAL=2)
 NOEVAL=(TEST_INTERVAL=0 GEN_INTERVAL=0)
 
 MK() { make --no-print-directory -f "$ROOT/pipelines/demo.mk" "$@"; }
@@ -20,7 +22,7 @@ MK() { make --no-print-directory -f "$ROOT/pipelines/demo.mk" "$@"; }
 setup_file() {
   unset MAKEFLAGS MFLAGS MAKELEVEL
   make --no-print-directory -s -C "$ROOT" bin/noise bin/synth-shapes bin/gen-step bin/disc-step \
-    bin/clip-embed bin/tokenize bin/inception-stats bin/fid bin/npy-png bin/plot-metrics >&2
+    bin/make-dataset bin/import-cub bin/encode-text bin/batches bin/clip-embed bin/tokenize bin/inception-stats bin/fid bin/npy-png bin/plot-metrics >&2
   # one tiny run that the tests below copy before they change anything
   BASE="$BATS_FILE_TMPDIR/base"
   MK train "${TINY[@]}" RUN="$BASE" > "$BATS_FILE_TMPDIR/base.out" 2>&1 || { cat "$BATS_FILE_TMPDIR/base.out" >&2; return 1; }
@@ -49,7 +51,7 @@ fail_wrapper() {
   chmod +x "$T/$2"
 }
 
-@test "train: a checkpoint pair per epoch, MAX_EPOCH*STEPS loss lines, a metrics line per epoch" {
+@test "train: a checkpoint pair per epoch, MAX_EPOCH*MAX_BATCHES loss lines, a metrics line per epoch" {
   grep -q '^epoch 1/2: errD ' "$BATS_FILE_TMPDIR/base.out"
   grep -q '^epoch 2/2: errD ' "$BATS_FILE_TMPDIR/base.out"
   for e in 000 001 002; do [ -f "$BASE/ckpt/G_$e.npz" ] && [ -f "$BASE/ckpt/D_$e.npz" ]; done
@@ -90,7 +92,7 @@ for e, line in enumerate(m[1:], 1):
         assert c['fid'] == c['clip_score'] == c['eval_seconds'] == c['eval_weights'] == '', line
     else:
         assert float(c['fid']) > 0 and -100 <= float(c['clip_score']) <= 100, line
-        assert float(c['eval_seconds']) > 0 and c['eval_weights'] == 'random-inception+random-clip', line
+        assert float(c['eval_seconds']) > 0 and c['eval_weights'] == 'random-inception+random-clip+random-damsm', line
 " "$BASE"
 }
 
@@ -139,10 +141,9 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   R="$T/run"
   rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
   # a disc-step whose --real stream stalls after the first batch, so the job is surely mid-epoch
-  local one=$(( $(stat -c %s "$R/data/images.npy") / 2 ))
   mkfifo "$T/stalled.fifo"
-  printf '#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  if [ "$1" = --real ]; then { head -c %s "$2"; sleep 60; } > "%s" & args+=(--real "%s"); shift 2\n  else args+=("$1"); shift; fi\ndone\nexec "%s" "${args[@]}"\n' \
-    "$one" "$T/stalled.fifo" "$T/stalled.fifo" "$ROOT/bin/disc-step" > "$T/slow-disc"
+  printf '#!/bin/bash\nargs=()\nwhile [ $# -gt 0 ]; do\n  if [ "$1" = --real ]; then { head -c $(( $(stat -c %%s "$2") / 2 )) "$2"; sleep 60; } > "%s" & args+=(--real "%s"); shift 2\n  else args+=("$1"); shift; fi\ndone\nexec "%s" "${args[@]}"\n' \
+    "$T/stalled.fifo" "$T/stalled.fifo" "$ROOT/bin/disc-step" > "$T/slow-disc"
   chmod +x "$T/slow-disc"
   setsid make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" DISC_STEP="$T/slow-disc" \
     > "$T/killed.out" 2>&1 3>&- &
@@ -192,7 +193,7 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   R="$T/run"
   # disc-step given a one-batch --real: it fails at batch 2, while gen-step waits on the FIFOs
   "$ROOT/bin/synth-shapes" --imsize 32 --batch 4 --batches 1 --cond-dim 8 --images "$T/one.npy" --cond "$T/onec.npy"
-  printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */data/images.npy ]] && a="%s"; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
+  printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */epoch_001/real.npy ]] && a="%s"; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
     "$T/one.npy" "$ROOT/bin/disc-step" > "$T/short-disc"
   chmod +x "$T/short-disc"
   run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" DISC_STEP="$T/short-disc"
@@ -203,9 +204,8 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   assert_no_temp "$R/ckpt"
   [ -z "$(procs_with "$R/tmp/")" ]
   # clip-embed given one batch of text features: it fails at batch 2 (tee and gen-step wait on it)
-  head -c $(( $(stat -c %s "$R/data/text_features.npy") / 2 )) "$R/data/text_features.npy" > "$T/onetext.npy"
-  printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */data/text_features.npy ]] && a="%s"; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
-    "$T/onetext.npy" "$ROOT/bin/clip-embed" > "$T/short-clip"
+  printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */epoch_001/text.npy ]] && { head -c $(( $(stat -c %%s "$a") / 2 )) "$a" > "%s"; a="%s"; }; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
+    "$T/onetext.npy" "$T/onetext.npy" "$ROOT/bin/clip-embed" > "$T/short-clip"
   chmod +x "$T/short-clip"
   run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" CLIP_EMBED="$T/short-clip"
   [ "$status" -eq 2 ]
@@ -232,12 +232,14 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   # the same starting point as the run with the branch, another end
   cmp "$R/ckpt/G_000.npz" "$BASE/ckpt/G_000.npz"
   ! cmp -s "$R/ckpt/G_001.npz" "$BASE/ckpt/G_001.npz"
-  # epoch 1 by hand, with no CLIP anywhere: byte for byte the same checkpoints
+  # epoch 1 by hand, with no CLIP anywhere: batches' streams for epoch 1, byte for byte the same checkpoints
+  batches --cache "$R/data/train_images.npy" --emb "$R/data/train_cond.npy" --imsize 32 --batch 4 --epoch 1 --seed 0 \
+    --max-batches 2 --images "$T/real.npy" --cond "$T/cond.npy"
   noise --batch 4 --dim 8 --batches 2 --seed 1 -o "$T/z.npy"
   mkfifo "$T/f" "$T/g"
-  disc-step train --ckpt "$R/ckpt/D_000.npz" --real "$R/data/images.npy" --cond "$R/data/cond.npy" \
+  disc-step train --ckpt "$R/ckpt/D_000.npz" --real "$T/real.npy" --cond "$T/cond.npy" \
     --fake "$T/f" --grad-out "$T/g" --save "$T/D.npz" --log "$T/d.jsonl" &
-  gen-step train --ckpt "$R/ckpt/G_000.npz" --noise "$T/z.npy" --cond "$R/data/cond.npy" \
+  gen-step train --ckpt "$R/ckpt/G_000.npz" --noise "$T/z.npy" --cond "$T/cond.npy" \
     --fake-out "$T/f" --grad "$T/g" --save "$T/G.npz" --log "$T/g.jsonl"
   wait $!
   cmp "$T/G.npz" "$R/ckpt/G_001.npz"
@@ -248,23 +250,54 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   [[ "$stderr" == *"lambda_clip=0 "*"found \""*"lambda_clip=0.01 "* ]]
 }
 
-@test "the CLIP branch reads the cached text features of the batch's captions, in the cond stream's order" {
+@test "data: make-dataset through import-cub; an epoch's cond rows and CLIP features are those of the captions batches chose" {
+  # the same dataset and caches made by hand
+  make-dataset --out "$T/ds" --images 48 --seed 0 2>/dev/null
+  import-cub --root "$T/ds" --split train --imsize 32 --images "$T/tr.npy" --captions "$T/tr.txt" 2>/dev/null
+  import-cub --root "$T/ds" --split test --imsize 32 --images "$T/te.npy" --captions "$T/te.txt" 2>/dev/null
+  cmp "$T/tr.npy" "$BASE/data/train_images.npy"
+  cmp "$T/tr.txt" "$BASE/data/train_all_captions.txt"
+  tokenize --build-vocab -o "$T/vocab.txt" "$T/tr.txt" "$T/te.txt"
+  cmp "$T/vocab.txt" "$BASE/data/vocab.txt"
+  # every caption has words (encode-text refuses an empty one)
+  ! grep -qv '[a-z]' "$T/tr.txt" "$T/te.txt"
+  # epoch 2 again: the same draws as the run's (its --index is kept in log/), once on the DAMSM
+  # embeddings and once on the CLIP features
+  B=(--cache "$BASE/data/train_images.npy" --imsize 32 --batch 4 --epoch 2 --seed 0 --max-batches 2)
+  batches "${B[@]}" --emb "$BASE/data/train_cond.npy" --images /dev/null --cond "$T/cond.npy" --index "$T/idx.npy"
+  batches "${B[@]}" --emb "$BASE/data/train_text_features.npy" --images /dev/null --cond "$T/text.npy" --index "$T/idx2.npy"
+  cmp "$T/idx.npy" "$BASE/log/index_002.npy"
+  cmp "$T/idx.npy" "$T/idx2.npy"
+  # the chosen captions, encoded on their own: DAMSM and CLIP
   py "
-lines = open(sys.argv[1]).read().splitlines()
-assert len(lines) == 8 and len(set(lines)) > 4, lines
-assert all(l and l == l.strip() and l.islower() for l in lines), lines
-" "$BASE/data/captions.txt"
-  # synth-shapes' captions for the same seed and sample order, and the features made from them
-  synth-shapes --imsize 32 --batch 4 --batches 2 --cond-dim 8 --images "$T/i.npy" --cond "$T/c.npy" --captions "$T/cap.txt"
-  cmp "$T/cap.txt" "$BASE/data/captions.txt"
-  cmp "$T/c.npy" "$BASE/data/cond.npy"
-  tokenize --clip --batch 4 -o "$T/ids.npy" "$T/cap.txt"
-  clip-embed text --weights "$BASE/weights/clip_random.npz" --head-width 32 --in "$T/ids.npy" -o "$T/tf.npy"
-  cmp "$T/tf.npy" "$BASE/data/text_features.npy"
+f = open(sys.argv[1], 'rb'); idx = np.concatenate([np.load(f), np.load(f)])
+lines = open(sys.argv[2]).read().splitlines()
+assert idx.shape == (8, 5) and len(set(idx[:, 0])) == 8 and all(idx[:, 1] // 10 == idx[:, 0]), idx
+open(sys.argv[3], 'w').write(''.join(lines[r] + '\n' for r in idx[:, 1]))
+" "$T/idx.npy" "$BASE/data/train_all_captions.txt" "$T/chosen.txt"
+  tokenize --vocab "$BASE/data/vocab.txt" --batch 4 -o "$T/ids.npy" "$T/chosen.txt"
+  encode-text --weights "$BASE/weights/damsm_random.npz" --ids "$T/ids.npy" -o "$T/damsm.npy"
+  tokenize --clip --batch 4 -o "$T/cids.npy" "$T/chosen.txt"
+  clip-embed text --weights "$BASE/weights/clip_random.npz" --head-width 32 --in "$T/cids.npy" -o "$T/clip.npy"
   py "
-f = open(sys.argv[1], 'rb'); a, b = np.load(f), np.load(f)
-assert a.shape == b.shape == (4, 32) and np.allclose(np.linalg.norm(a, axis=1), 1, atol=1e-5)
-" "$BASE/data/text_features.npy"
+import re
+def arrays(p, n=2):
+    f = open(p, 'rb'); return np.concatenate([np.load(f) for _ in range(n)])
+idx = arrays(sys.argv[1])[:, 1]
+cond, text, damsm, clip = (arrays(sys.argv[i]) for i in (2, 3, 4, 5))
+emb, feats = np.load(sys.argv[6]), np.load(sys.argv[7])
+assert emb.shape == (360, 8) and feats.shape == (360, 32), (emb.shape, feats.shape)
+# the streams are the cache rows of the chosen captions
+assert cond.shape == (8, 8) and np.array_equal(cond, emb[idx])
+assert text.shape == (8, 32) and np.array_equal(text, feats[idx])
+# and those rows are the captions' DAMSM embeddings and CLIP features (a caption of more than 18
+# words keeps a random subset of them, drawn in file order: those are compared only when short)
+short = [len(re.findall(r'\w+', l)) <= 18 for l in open(sys.argv[8]).read().splitlines()]
+assert sum(short) >= 4, short
+assert np.allclose(cond[short], damsm[short], atol=1e-5), np.abs(cond - damsm).max()
+assert np.allclose(text, clip, atol=1e-5), np.abs(text - clip).max()
+assert np.allclose(np.linalg.norm(text, axis=1), 1, atol=1e-5)
+" "$T/idx.npy" "$T/cond.npy" "$T/text.npy" "$T/damsm.npy" "$T/clip.npy" "$BASE/data/train_cond.npy" "$BASE/data/train_text_features.npy" "$T/chosen.txt"
 }
 
 @test "sample grids and the metrics plot are PNGs of the expected size" {
@@ -302,7 +335,7 @@ lines = dict(l.split(' ', 1) for l in open(sys.argv[1]).read().splitlines())
 assert lines['checkpoint'].endswith('/ckpt/G_001.npz'), lines
 assert float(lines['fid']) > 0 and -100 <= float(lines['clip_score']) <= 100, lines
 assert lines['images'].startswith('16 '), lines
-assert lines['weights'].startswith('random-inception+random-clip (random'), lines
+assert lines['weights'].startswith('random-inception+random-clip+random-damsm (random'), lines
 " "$R/eval/epoch_001.txt"
   assert_no_temp "$R/eval"
 }
