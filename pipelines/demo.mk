@@ -210,6 +210,7 @@ ifneq ($(TOOLS_STALE),)
 .PHONY: tools
 $(TOOLS): tools ;
 tools:
+	@'$(ROOT)/.ci/install-deps'
 	@$(MAKE) --no-print-directory -C '$(ROOT)' $(addprefix bin/,$(TOOL_NAMES))
 endif
 
