@@ -56,38 +56,18 @@ def load_captions(path):
 
 
 def build_dictionary(train_captions, test_captions):
-    """DF-GAN's build_dictionary, verbatim but for the defaultdict import."""
-    from collections import defaultdict
-    word_counts = defaultdict(float)
-    captions = train_captions + test_captions
-    for sent in captions:
-        for word in sent:
-            word_counts[word] += 1
-    vocab = [w for w in word_counts if word_counts[w] >= 0]
-    ixtoword = {}
-    ixtoword[0] = '<end>'
-    wordtoix = {}
-    wordtoix['<end>'] = 0
-    ix = 1
-    for w in vocab:
-        wordtoix[w] = ix
-        ixtoword[ix] = w
-        ix += 1
-    train_captions_new = []
-    for t in train_captions:
-        rev = []
-        for w in t:
-            if w in wordtoix:
-                rev.append(wordtoix[w])
-        train_captions_new.append(rev)
-    test_captions_new = []
-    for t in test_captions:
-        rev = []
-        for w in t:
-            if w in wordtoix:
-                rev.append(wordtoix[w])
-        test_captions_new.append(rev)
-    return [train_captions_new, test_captions_new, ixtoword, wordtoix, len(ixtoword)]
+    """What DF-GAN's build_dictionary computes, written here: every word of the train then the test
+    captions in order of first appearance gets the next id from 1 (id 0 is '<end>'), and the
+    captions become lists of those ids. Returns [train ids, test ids, ixtoword, wordtoix, n]."""
+    wordtoix = {'<end>': 0}
+    for caption in train_captions + test_captions:
+        for word in caption:
+            wordtoix.setdefault(word, len(wordtoix))
+    ixtoword = {i: w for w, i in wordtoix.items()}
+
+    def ids(captions):
+        return [[wordtoix[w] for w in c if w in wordtoix] for c in captions]
+    return [ids(train_captions), ids(test_captions), ixtoword, wordtoix, len(ixtoword)]
 
 
 def damsm_ids(lines, wordtoix, word_num=18, seed=None):

@@ -85,7 +85,7 @@ LR_G, LR_D, BETAS, EPS = 1e-4, 4e-4, (0.0, 0.9), 1e-8
 
 
 # ----------------------------------------------------------------------------------------
-# DF-GAN's modules (code/models/GAN.py), unchanged except that Affine's init is left to us.
+# DF-GAN's modules, written here to the architecture of its code/models/GAN.py (Affine's init left to us).
 
 class NetG(nn.Module):
     def __init__(self, ngf, nz, cond_dim, imsize, ch_size):

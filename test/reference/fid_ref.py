@@ -4,7 +4,7 @@ Writes test/fixtures/fid/:
   *.npz         small stats files (d = 64) in the formats fid must read: DF-GAN's np.savez(mu,
                 sigma) float64, pytorch-fid's --save-stats np.savez_compressed, float32 sigma
   expected.txt  one line per case: "A B FID EPS" where FID is pytorch-fid's
-                calculate_frechet_distance (below, verbatim but for reporting whether it added
+                calculate_frechet_distance (below, its route written here, reporting whether it added
                 eps) on those files, EPS 1 when it added eps; A and B are file names, or
                 "gen:SEED:N:D:DEAD:SHIFT" for statistics that make_stats() regenerates at test
                 time (bigger d, where scipy's blocked sqrtm decides differently)
@@ -23,39 +23,26 @@ OUT = os.path.join(HERE, "..", "fixtures", "fid")
 
 
 def calculate_frechet_distance(mu1, sigma1, mu2, sigma2, eps=1e-6):
-    """pytorch-fid 0.3.0 (src/pytorch_fid/fid_score.py), verbatim except that it returns whether
-    it added eps instead of printing its message."""
+    """pytorch-fid's route to the FID (src/pytorch_fid/fid_score.py, 0.3.0), written here: scipy's
+    sqrtm of sigma1·sigma2; when that is not finite, sqrtm again with eps added to both diagonals
+    (the trace terms keep the original covariances); a complex result must have a diagonal whose
+    imaginary part is within 1e-3 of zero, and its real part is used. Returns (fid, eps added)."""
     from scipy import linalg
 
-    mu1 = np.atleast_1d(mu1)
-    mu2 = np.atleast_1d(mu2)
-
-    sigma1 = np.atleast_2d(sigma1)
-    sigma2 = np.atleast_2d(sigma2)
-
-    assert mu1.shape == mu2.shape, 'Training and test mean vectors have different lengths'
-    assert sigma1.shape == sigma2.shape, 'Training and test covariances have different dimensions'
-
-    diff = mu1 - mu2
-
-    # Product might be almost singular
-    covmean, _ = linalg.sqrtm(sigma1.dot(sigma2), disp=False)
-    applied = False
-    if not np.isfinite(covmean).all():
-        applied = True  # pytorch-fid: print('fid calculation produces singular product; ...')
-        offset = np.eye(sigma1.shape[0]) * eps
-        covmean = linalg.sqrtm((sigma1 + offset).dot(sigma2 + offset))
-
-    # Numerical error might give slight imaginary component
-    if np.iscomplexobj(covmean):
-        if not np.allclose(np.diagonal(covmean).imag, 0, atol=1e-3):
-            m = np.max(np.abs(covmean.imag))
-            raise ValueError('Imaginary component {}'.format(m))
-        covmean = covmean.real
-
-    tr_covmean = np.trace(covmean)
-
-    return (diff.dot(diff) + np.trace(sigma1) + np.trace(sigma2) - 2 * tr_covmean), applied
+    mu1, mu2 = np.atleast_1d(mu1), np.atleast_1d(mu2)
+    sigma1, sigma2 = np.atleast_2d(sigma1), np.atleast_2d(sigma2)
+    assert mu1.shape == mu2.shape and sigma1.shape == sigma2.shape
+    root, _ = linalg.sqrtm(sigma1 @ sigma2, disp=False)
+    added = not np.isfinite(root).all()
+    if added:
+        shift = eps * np.eye(sigma1.shape[0])
+        root = linalg.sqrtm((sigma1 + shift) @ (sigma2 + shift))
+    if np.iscomplexobj(root):
+        if not np.allclose(np.diagonal(root).imag, 0, atol=1e-3):
+            raise ValueError('imaginary component %g' % np.max(np.abs(root.imag)))
+        root = root.real
+    d = mu1 - mu2
+    return d @ d + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(root), added
 
 
 def make_features(seed, n, d, dead=(), shift=0.0):
