@@ -1,0 +1,10 @@
+# pipelines/coco.mk: DF-GAN with the CLIP loss on COCO-2014, driven by cfg/coco.yml.
+#   make -f pipelines/coco.mk [train|data|check|clean] [CFG=cfg/coco.yml] [RUN=runs/coco] [KEY=VALUE ...]
+# DATA_DIR in DF-GAN's COCO layout (images/train2014, images/val2014, text/,
+# train|test/filenames.pickle), imported whole (no box). See pipelines/common.mk.
+CFG  ?= cfg/coco.yml
+RUN  ?= runs/coco
+PIPE := coco.mk
+IMPORT_FLAGS := --coco
+DATA_LAYOUT  := images/train2014 images/val2014
+include $(dir $(lastword $(MAKEFILE_LIST)))common.mk

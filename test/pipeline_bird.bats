@@ -1,0 +1,126 @@
+#!/usr/bin/env bats
+# pipeline_bird.bats: pipelines/bird.mk (and coco.mk) driven by a config: the config included
+# (command-line overrides), the required files checked before any work, the data and caches, and
+# training with checkpoints every save_interval epochs, samples, FID and CLIP score, and resume.
+# The data: bin/make-dataset's CUB-layout dataset as DATA_DIR; the config: cfg/bird.yml with tiny
+# sizes and its weight paths pointing at random weights written by the tools' --init.
+
+load helpers
+
+MK() { make --no-print-directory -f "$ROOT/pipelines/bird.mk" "$@"; }
+
+setup_file() {
+  unset MAKEFLAGS MFLAGS MAKELEVEL
+  make --no-print-directory -s -C "$ROOT" bin/cfg bin/make-dataset bin/import-cub bin/tokenize \
+    bin/encode-text bin/clip-embed bin/ckpt bin/gen-step bin/disc-step bin/noise bin/batches \
+    bin/inception-stats bin/fid bin/npy-png bin/plot-metrics >&2
+}
+
+setup() {
+  common_setup
+  unset MAKEFLAGS MFLAGS MAKELEVEL
+  W="$T/w"
+  mkdir -p "$W"
+  make-dataset --out "$T/birds" --images 48 --seed 1 >/dev/null 2>&1
+  encode-text --init --vocab-size 1000 --seed 3 -o "$W/text_encoder200.npz"
+  clip-embed --init --seed 4 --embed-dim 32 --width 64 --layers 1 --patch 8 --image-size 32 \
+    --text-width 64 --text-layers 1 -o "$W/clip.npz"
+  inception-stats --init --seed 5 -o "$W/inception.npz" 2>/dev/null
+  # cfg/bird.yml, tiny, its files in $T; npz_path empty: the test statistics computed
+  sed -e 's|^data_dir:.*|data_dir: '"$T/birds"'|' -e 's|^imsize:.*|imsize: 32|' -e 's|^nf:.*|nf: 2|' \
+      -e 's|^batch_size:.*|batch_size: 4|' -e 's|^max_epoch:.*|max_epoch: 1|' \
+      -e 's|^test_interval:.*|test_interval: 1|' -e 's|^save_interval:.*|save_interval: 2|' \
+      -e 's|^sample_times:.*|sample_times: 1|' -e 's|^npz_path:.*|npz_path: ""|' \
+      -e 's|^clip_weights:.*|clip_weights: '"$W/clip.npz"'\ninception_weights: '"$W/inception.npz"'|' \
+      -e 's|DAMSM_NAME:.*|DAMSM_NAME: '"$W/text_encoder200.npz"'|' \
+      "$ROOT/cfg/bird.yml" > "$T/bird.yml"
+  cd "$T"
+}
+
+@test "bird.mk: the config is included, the data and caches are made, one epoch trained and tested" {
+  run -0 MK train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=2
+  grep -q '^IMSIZE := 32$' "$T/run/config.mk"
+  grep -q '^BATCH_SIZE := 4$' "$T/run/config.mk"
+  py 'a = np.load(sys.argv[1]); assert a.dtype == np.uint8 and a.shape == (36, 3, 38, 38), a.shape' "$T/run/data/train_images.npy"
+  py 'a = np.load(sys.argv[1]); assert a.shape == (360, 256), a.shape' "$T/run/data/train_cond.npy"
+  py 'a = np.load(sys.argv[1]); assert a.shape == (360, 32), a.shape' "$T/run/data/train_text_features.npy"
+  [ "$(wc -l < "$T/run/data/train_all_captions.txt")" -eq 360 ]
+  [ -f "$T/run/data/vocab.txt" ]
+  [ -f "$T/run/ckpt/G_001.npz" ] && [ -f "$T/run/ckpt/D_001.npz" ]
+  [ -f "$T/run/samples/epoch_001.png" ] && [ -f "$T/run/metrics.png" ]
+  [ "$(head -c 8 "$T/run/samples/epoch_001.png" | od -An -tx1 | tr -d ' ')" = 89504e470d0a1a0a ]
+  [ "$(wc -l < "$T/run/losses.jsonl")" -eq 2 ]
+  head -n 1 "$T/run/metrics.csv" | grep -q '^epoch,errD,errG,clip_loss,fid,clip_score,'
+  tail -n 1 "$T/run/metrics.csv" | awk -F, '$1 == 1 && $5 + 0 > 0 && $6 != "" { ok = 1 } END { exit !ok }'
+  [ ! -e "$T/run/tmp" ]
+  # up to date now
+  make -q --no-print-directory -f "$ROOT/pipelines/bird.mk" train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=2
+}
+
+@test "bird.mk: checkpoints every save_interval epochs, resume from the last saved one" {
+  run -0 MK train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 MAX_EPOCH=3 TEST_INTERVAL=0 GEN_INTERVAL=1
+  # save_interval 2: epochs 2 and 3 (the last) kept, 1 not
+  [ -f "$T/run/ckpt/G_002.npz" ] && [ -f "$T/run/ckpt/G_003.npz" ] && [ ! -e "$T/run/ckpt/G_001.npz" ]
+  [ -f "$T/run/samples/epoch_001.png" ] && [ -f "$T/run/samples/epoch_003.png" ]
+  [ "$(wc -l < "$T/run/metrics.csv")" -eq 4 ]
+  cp "$T/run/ckpt/G_003.npz" "$T/G_003.npz"
+  rm "$T/run/ckpt/G_003.npz" "$T/run/ckpt/D_003.npz"
+  run -0 MK train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 MAX_EPOCH=3 TEST_INTERVAL=0 GEN_INTERVAL=1
+  [[ "$output" == *"epoch 3/3"* ]] && [[ "$output" != *"epoch 1/3"* ]] && [[ "$output" != *"epoch 2/3"* ]]
+  cmp "$T/run/ckpt/G_003.npz" "$T/G_003.npz"
+  # another setting for the same RUN is refused
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 MAX_EPOCH=3 NF=4
+  [[ "$output" == *"was made with"* ]]
+}
+
+@test "bird.mk: a command-line variable overrides the config" {
+  run -0 MK data CFG="$T/bird.yml" RUN="$T/run" TEXT_WORDS_NUM=5
+  py 'a = np.load(sys.argv[1]); assert a.shape[1] == 5, a.shape' "$T/run/data/train_ids.npy"
+}
+
+@test "bird.mk: a .pth DAMSM encoder is converted once into RUN/weights" {
+  # a .npz renamed .pth is read by bin/ckpt import by its content
+  cp "$W/text_encoder200.npz" "$W/text_encoder200.pth"
+  sed -i 's|text_encoder200.npz|text_encoder200.pth|' "$T/bird.yml"
+  run -0 MK data CFG="$T/bird.yml" RUN="$T/run"
+  [ -f "$T/run/weights/damsm.npz" ]
+  [ -f "$T/run/data/train_cond.npy" ]
+}
+
+@test "bird.mk: a missing weight file stops make before any work, naming the key and path" {
+  rm "$W/text_encoder200.npz"
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/run"
+  [[ "$output" == *"TEXT.DAMSM_NAME"*"$W/text_encoder200.npz"* ]]
+  [[ "$output" == *"data/README.md"* ]]
+  [ ! -e "$T/run/data" ] && [ ! -e "$T/run/ckpt" ] && [ ! -e "$T/run/weights" ]
+  [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ]
+}
+
+@test "bird.mk: missing CLIP weights, FID statistics or dataset are named" {
+  mv "$W/clip.npz" "$W/clip.gone"
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/run"
+  [[ "$output" == *"clip_weights"*"$W/clip.npz"* ]]
+  mv "$W/clip.gone" "$W/clip.npz"
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/r2" INCEPTION_WEIGHTS="$W/inc.npz"
+  [[ "$output" == *"inception_weights"*"$W/inc.npz"* ]]
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/r4" NPZ_PATH="$W/bird_val256_FIDK0.npz"
+  [[ "$output" == *"npz_path"*"$W/bird_val256_FIDK0.npz"* ]]
+  rm -r "$T/birds/test"
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/r3"
+  [[ "$output" == *"data_dir"*"$T/birds/test/filenames.pickle"* ]]
+  [ ! -e "$T/run/data" ] && [ ! -e "$T/r2/data" ] && [ ! -e "$T/r3/data" ] && [ ! -e "$T/r4/data" ]
+}
+
+@test "bird.mk and coco.mk: a bad config (unknown key) is refused through bin/cfg" {
+  echo 'bogus_key: 1' >> "$T/bird.yml"
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/run"
+  [[ "$output" == *"bogus_key"* ]]
+  [ ! -e "$T/run/config.mk" ] && [ ! -e "$T/run/data" ]
+  run -2 make --no-print-directory -f "$ROOT/pipelines/coco.mk" train CFG="$T/bird.yml" RUN="$T/run"
+  [[ "$output" == *"bogus_key"* ]]
+}
+
+@test "coco.mk: checks the COCO layout" {
+  run -2 make --no-print-directory -f "$ROOT/pipelines/coco.mk" train CFG="$T/bird.yml" RUN="$T/run"
+  [[ "$output" == *"data_dir"*"images/train2014"* ]]
+}
