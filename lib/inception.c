@@ -67,6 +67,38 @@ static void add_e(const char *p, int in)
     add(p, "branch_pool", in, 192, 1, 1, 1, 0, 0);
 }
 
+/* The 1x1 convolutions of a Mixed block that read the block's input share one weight
+ * allocation: their (OC,C) matrices lie one after the other in table order (branch_pool last), so
+ * that the forward pass runs them as one gemm with the output channels concatenated. ghead[i]:
+ * the table index of the first of conv i's group (i itself when it is in none or heads it). */
+static int ghead[MAXCONV];
+
+static int reads_block_input(const char *name)
+{
+    static const char *suf[] = {".branch1x1", ".branch5x5_1", ".branch3x3dbl_1", ".branch7x7_1", ".branch7x7dbl_1",
+                                ".branch3x3_1", ".branch7x7x3_1", ".branch_pool"};
+    if (strncmp(name, "Mixed_", 6) != 0) return 0;
+    const char *dot = strchr(name, '.');
+    for (size_t k = 0; dot && k < sizeof suf / sizeof *suf; k++)
+        if (strcmp(dot, suf[k]) == 0) return 1;
+    return 0;
+}
+
+static void make_groups(void)
+{
+    for (int i = 0; i < ntable; i++) {
+        ghead[i] = i;
+        if (!reads_block_input(table[i].name)) continue;
+        size_t n = strchr(table[i].name, '.') - table[i].name;
+        for (int j = 0; j < i; j++)
+            if (reads_block_input(table[j].name) && strncmp(table[j].name, table[i].name, n) == 0 &&
+                table[j].name[n] == '.') {
+                ghead[i] = j;
+                break;
+            }
+    }
+}
+
 const inception_conv *inception_layers(int *n)
 {
     if (!ntable) {
@@ -94,6 +126,7 @@ const inception_conv *inception_layers(int *n)
         add("Mixed_7a", "branch7x7x3_4", 192, 192, 3, 3, 2, 0, 0);
         add_e("Mixed_7b", 1280);
         add_e("Mixed_7c", 2048);
+        make_groups();
     }
     *n = ntable;
     return table;
@@ -192,8 +225,35 @@ int inception_load(inception *m, const npz *z, const char *path, inception_varia
         free(w);
         for (int j = 0; j < 4; j++) free(bn[j]);
         if (bad) {
-            inception_free(m);
+            for (int j = 0; j <= i; j++) {
+                free(m->conv[j].w);
+                free(m->conv[j].b);
+            }
+            free(m->conv);
+            memset(m, 0, sizeof *m);
             return -1;
+        }
+    }
+    /* pack each group's weights and biases into one allocation, members in table order */
+    for (int h = 0; h < m->nconv; h++) {
+        int members = 0;
+        size_t nw = 0, nb = 0;
+        for (int i = h; i < m->nconv; i++)
+            if (ghead[i] == h) members++, nw += (size_t)m->conv[i].OC * m->conv[i].C, nb += (size_t)m->conv[i].OC;
+        if (members < 2) continue;
+        float *w = xmalloc(nw * sizeof(float)), *b = xmalloc(nb * sizeof(float));
+        size_t ow = 0, ob = 0;
+        for (int i = h; i < m->nconv; i++) {
+            inception_conv *c = &m->conv[i];
+            if (ghead[i] != h) continue;
+            memcpy(w + ow, c->w, (size_t)c->OC * c->C * sizeof(float));
+            memcpy(b + ob, c->b, (size_t)c->OC * sizeof(float));
+            free(c->w);
+            free(c->b);
+            c->w = w + ow;
+            c->b = b + ob;
+            ow += (size_t)c->OC * c->C;
+            ob += (size_t)c->OC;
         }
     }
     return 0;
@@ -203,6 +263,7 @@ void inception_free(inception *m)
 {
     if (m->conv)
         for (int i = 0; i < m->nconv; i++) {
+            if (ghead[i] != i) continue;   /* its weights belong to its group's first */
             free(m->conv[i].w);
             free(m->conv[i].b);
         }
@@ -293,21 +354,51 @@ static void conv(fwd *f, float *out, const float *in, int H, int W, int *Ho, int
     if (Wo) *Wo = (W + 2 * c->pw - c->KW) / c->sw + 1;
 }
 
+/* the 1x1 convolutions g[0..n−1] (one group, see make_groups) of in (C,B,H,W) as one gemm:
+ * T (ΣOC, B·H·W) without bias or ReLU, each member's rows after the previous member's */
+static void group_gemm(fwd *f, float *T, const float *in, int H, int W, const int *g, int n)
+{
+    const inception_conv *c = f->m->conv;
+    int OC = 0;
+    for (int k = 0; k < n; k++) {
+        if (ghead[g[k]] != g[0] || c[g[k]].w != c[g[0]].w + (size_t)OC * c[g[0]].C) die_runtime("inception: bad 1x1 group");
+        OC += c[g[k]].OC;
+    }
+    iconv_forward(T, in, c[g[0]].w, NULL, f->B, c[g[0]].C, H, W, OC, 1, 1, 1, 1, 0, 0, 0);
+}
+
+/* the table's convolution i on in → out (bias, ReLU) */
+static void conv_at(fwd *f, int i, float *out, const float *in, int H, int W)
+{
+    f->li = i;
+    conv(f, out, in, H, W, 0, 0);
+}
+
 /* a slice of channels starting at c0 of an activation of plane size HW */
 static float *at(float *p, int c0, int B, int HW) { return p + (size_t)c0 * B * HW; }
 
+/* The pool branches with an average pool (avg_pool2d(3, 1, 1) then 1x1 conv + bias + ReLU) run
+ * the 1x1 conv first, inside the block's 1x1 gemm, and pool its OC outputs, adding the bias and
+ * ReLU after: the pool and a 1x1 conv are both linear and act on different axes, so they commute;
+ * the bias goes in after the pool so that count_include_pad=True's border divisor scales only
+ * the convolution. */
 static void block_a(fwd *f, float *y, const float *x, int Cin, int H, int W)
 {
-    int B = f->B, HW = H * W, fidv = f->m->variant == INCEPTION_FID;
-    float *t1 = buf(f->m, 2, (size_t)Cin * B * HW), *t2 = buf(f->m, 3, (size_t)96 * B * HW);
-    conv(f, at(y, 0, B, HW), x, H, W, 0, 0);
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, at(y, 64, B, HW), t1, H, W, 0, 0);
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, t2, t1, H, W, 0, 0);
-    conv(f, at(y, 128, B, HW), t2, H, W, 0, 0);
-    iavgpool3_forward(t1, x, (size_t)Cin * B, H, W, !fidv);
-    conv(f, at(y, 224, B, HW), t1, H, W, 0, 0);
+    int B = f->B, HW = H * W, fidv = f->m->variant == INCEPTION_FID, L = f->li;
+    const inception_conv *c = f->m->conv + L;
+    size_t N = (size_t)B * HW;
+    int g[4] = {L, L + 1, L + 3, L + 6};
+    int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[3].OC, R = o3 + c[6].OC;
+    float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)96 * N);
+    (void)Cin;
+    group_gemm(f, T, x, H, W, g, 4);
+    ibias_relu(at(y, 0, B, HW), T, c[0].b, c[0].OC, N);
+    ibias_relu(T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[3].OC, N);   /* 5x5_1 and 3x3dbl_1: adjacent */
+    iavgpool3_bias_relu(at(y, 224, B, HW), T + o3 * N, c[6].OC, B, H, W, !fidv, c[6].b, 1);
+    conv_at(f, L + 2, at(y, 64, B, HW), T + o1 * N, H, W);
+    conv_at(f, L + 4, t2, T + o2 * N, H, W);
+    conv_at(f, L + 5, at(y, 128, B, HW), t2, H, W);
+    f->li = L + 7;
 }
 
 static void block_b(fwd *f, float *y, const float *x, int H, int W)
@@ -324,54 +415,71 @@ static void block_b(fwd *f, float *y, const float *x, int H, int W)
 
 static void block_c(fwd *f, float *y, const float *x, int H, int W)
 {
-    int B = f->B, HW = H * W, fidv = f->m->variant == INCEPTION_FID;
-    float *t1 = buf(f->m, 2, (size_t)768 * B * HW), *t2 = buf(f->m, 3, (size_t)192 * B * HW);
-    conv(f, y, x, H, W, 0, 0);
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, t2, t1, H, W, 0, 0);
-    conv(f, at(y, 192, B, HW), t2, H, W, 0, 0);
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, t2, t1, H, W, 0, 0);
-    conv(f, t1, t2, H, W, 0, 0);
-    conv(f, t2, t1, H, W, 0, 0);
-    conv(f, at(y, 384, B, HW), t2, H, W, 0, 0);
-    iavgpool3_forward(t1, x, (size_t)768 * B, H, W, !fidv);
-    conv(f, at(y, 576, B, HW), t1, H, W, 0, 0);
+    int B = f->B, HW = H * W, fidv = f->m->variant == INCEPTION_FID, L = f->li;
+    const inception_conv *c = f->m->conv + L;
+    size_t N = (size_t)B * HW;
+    int g[4] = {L, L + 1, L + 4, L + 9};
+    int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[4].OC, R = o3 + c[9].OC;
+    float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)192 * N), *t3 = buf(f->m, 5, (size_t)192 * N);
+    group_gemm(f, T, x, H, W, g, 4);
+    ibias_relu(y, T, c[0].b, c[0].OC, N);
+    ibias_relu(T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
+    iavgpool3_bias_relu(at(y, 576, B, HW), T + o3 * N, c[9].OC, B, H, W, !fidv, c[9].b, 1);
+    conv_at(f, L + 2, t2, T + o1 * N, H, W);
+    conv_at(f, L + 3, at(y, 192, B, HW), t2, H, W);
+    conv_at(f, L + 5, t2, T + o2 * N, H, W);
+    conv_at(f, L + 6, t3, t2, H, W);
+    conv_at(f, L + 7, t2, t3, H, W);
+    conv_at(f, L + 8, at(y, 384, B, HW), t2, H, W);
+    f->li = L + 10;
 }
 
 static void block_d(fwd *f, float *y, const float *x, int H, int W)
 {
-    int B = f->B, HW = H * W, Ho, Wo;
-    float *t1 = buf(f->m, 2, (size_t)192 * B * HW), *t2 = buf(f->m, 3, (size_t)192 * B * HW);
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, y, t1, H, W, &Ho, &Wo);
+    int B = f->B, HW = H * W, L = f->li, Ho, Wo;
+    const inception_conv *c = f->m->conv + L;
+    size_t N = (size_t)B * HW;
+    int g[2] = {L, L + 2};
+    int o1 = c[0].OC, R = o1 + c[2].OC;
+    float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)192 * N), *t3 = buf(f->m, 5, (size_t)192 * N);
+    group_gemm(f, T, x, H, W, g, 2);
+    ibias_relu(T, T, c[0].b, R, N);   /* both members: biases adjacent too */
+    f->li = L + 1;
+    conv(f, y, T, H, W, &Ho, &Wo);
     int HWo = Ho * Wo;
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, t2, t1, H, W, 0, 0);
-    conv(f, t1, t2, H, W, 0, 0);
-    conv(f, at(y, 320, B, HWo), t1, H, W, 0, 0);
+    conv_at(f, L + 3, t2, T + o1 * N, H, W);
+    conv_at(f, L + 4, t3, t2, H, W);
+    conv_at(f, L + 5, at(y, 320, B, HWo), t3, H, W);
     imaxpool3_forward(at(y, 512, B, HWo), x, (size_t)768 * B, H, W, 2, 0);
+    f->li = L + 6;
 }
 
 /* pool: 0 avg count_include_pad=True (torchvision), 1 avg count_include_pad=False (FID E_1),
  * 2 max 3x3 stride 1 pad 1 (FID E_2) */
 static void block_e(fwd *f, float *y, const float *x, int Cin, int H, int W, int pool)
 {
-    int B = f->B, HW = H * W;
-    float *t1 = buf(f->m, 2, (size_t)Cin * B * HW), *t2 = buf(f->m, 3, (size_t)448 * B * HW);
-    conv(f, y, x, H, W, 0, 0);
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, at(y, 320, B, HW), t1, H, W, 0, 0);
-    conv(f, at(y, 704, B, HW), t1, H, W, 0, 0);
-    conv(f, t1, x, H, W, 0, 0);
-    conv(f, t2, t1, H, W, 0, 0);
-    conv(f, at(y, 1088, B, HW), t2, H, W, 0, 0);
-    conv(f, at(y, 1472, B, HW), t2, H, W, 0, 0);
-    if (pool == 2)
-        imaxpool3_forward(t1, x, (size_t)Cin * B, H, W, 1, 1);
-    else
-        iavgpool3_forward(t1, x, (size_t)Cin * B, H, W, pool == 0);
-    conv(f, at(y, 1856, B, HW), t1, H, W, 0, 0);
+    int B = f->B, HW = H * W, L = f->li;
+    const inception_conv *c = f->m->conv + L;
+    size_t N = (size_t)B * HW;
+    int g[4] = {L, L + 1, L + 4, L + 8};
+    int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[4].OC, R = o3 + c[8].OC;
+    float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)448 * N);
+    group_gemm(f, T, x, H, W, g, pool == 2 ? 3 : 4);
+    ibias_relu(y, T, c[0].b, c[0].OC, N);
+    ibias_relu(T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
+    conv_at(f, L + 2, at(y, 320, B, HW), T + o1 * N, H, W);
+    conv_at(f, L + 3, at(y, 704, B, HW), T + o1 * N, H, W);
+    conv_at(f, L + 5, t2, T + o2 * N, H, W);
+    conv_at(f, L + 6, at(y, 1088, B, HW), t2, H, W);
+    conv_at(f, L + 7, at(y, 1472, B, HW), t2, H, W);
+    if (pool == 2) {
+        float *t3 = buf(f->m, 5, (size_t)Cin * N);
+        imaxpool3_forward(t3, x, (size_t)Cin * B, H, W, 1, 1);
+        conv_at(f, L + 8, at(y, 1856, B, HW), t3, H, W);
+    } else {
+        iavgpool3_bias_relu(at(y, 1856, B, HW), T + o3 * N, c[8].OC, B, H, W, pool == 0, c[8].b, 1);
+    }
+    f->li = L + 9;
 }
 
 void inception_forward(inception *m, float *feat, const float *net_in, int B)

@@ -11,7 +11,7 @@
 
 #include "common.h"
 
-#define COL_LIMIT ((size_t)32 << 20)   /* bytes of im2col buffer per chunk */
+#define COL_LIMIT ((size_t)4 << 20)   /* bytes of im2col buffer per chunk: cache-sized (measured best of 1–32 MiB) */
 
 static float *col_buf;
 static size_t col_cap;
@@ -26,36 +26,36 @@ static float *col_grow(size_t n)
     return col_buf;
 }
 
-/* col (C·KH·KW, nb·Ho·Wo) <- samples b0 .. b0+nb−1 of in (C,B,H,W); row r = (c,kh,kw) */
+/* col (C·KH·KW, (r1−r0)·Wo) <- the output rows r0 .. r1−1 of in (C,B,H,W), output row r being
+ * sample r / Ho, oh = r % Ho; col row k = (c,kh,kw) */
 static void im2col(float *col, const float *in, int B, int C, int H, int W, int KH, int KW, int sh, int sw,
-                   int ph, int pw, int Ho, int Wo, int b0, int nb)
+                   int ph, int pw, int Ho, int Wo, int r0, int r1)
 {
-    const size_t HW = (size_t)H * W, N = (size_t)nb * Ho * Wo;
+    const size_t HW = (size_t)H * W, N = (size_t)(r1 - r0) * Wo;
     const int rows = C * KH * KW;
 #pragma omp parallel for schedule(static)
-    for (int r = 0; r < rows; r++) {
-        const int c = r / (KH * KW), kh = (r / KW) % KH, kw = r % KW;
+    for (int k = 0; k < rows; k++) {
+        const int c = k / (KH * KW), kh = (k / KW) % KH, kw = k % KW;
         /* valid output columns: 0 <= ow·sw − pw + kw < W */
         int lo = 0, hi = Wo;
         while (lo < Wo && lo * sw - pw + kw < 0) lo++;
         while (hi > lo && (hi - 1) * sw - pw + kw >= W) hi--;
-        float *dst = col + (size_t)r * N;
-        for (int b = b0; b < b0 + nb; b++) {
+        float *dst = col + (size_t)k * N;
+        for (int r = r0; r < r1; r++, dst += Wo) {
+            const int b = r / Ho, oh = r % Ho;
             const float *plane = in + ((size_t)c * B + b) * HW;
-            for (int oh = 0; oh < Ho; oh++, dst += Wo) {
-                const int ih = oh * sh - ph + kh;
-                if (ih < 0 || ih >= H) {
-                    memset(dst, 0, (size_t)Wo * sizeof(float));
-                    continue;
-                }
-                const float *s = plane + (size_t)ih * W - pw + kw;
-                for (int ow = 0; ow < lo; ow++) dst[ow] = 0;
-                if (sw == 1)
-                    memcpy(dst + lo, s + lo, (size_t)(hi - lo) * sizeof(float));
-                else
-                    for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow * sw];
-                for (int ow = hi; ow < Wo; ow++) dst[ow] = 0;
+            const int ih = oh * sh - ph + kh;
+            if (ih < 0 || ih >= H) {
+                memset(dst, 0, (size_t)Wo * sizeof(float));
+                continue;
             }
+            const float *s = plane + (size_t)ih * W - pw + kw;
+            for (int ow = 0; ow < lo; ow++) dst[ow] = 0;
+            if (sw == 1)
+                memcpy(dst + lo, s + lo, (size_t)(hi - lo) * sizeof(float));
+            else
+                for (int ow = lo; ow < hi; ow++) dst[ow] = s[ow * sw];
+            for (int ow = hi; ow < Wo; ow++) dst[ow] = 0;
         }
     }
 }
@@ -70,16 +70,20 @@ void iconv_forward(float *out, const float *in, const float *w, const float *b, 
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)N, C, 1.0f, w, C, in, (int)N, 0.0f, out,
                     (int)N);
     } else {
-        size_t per = (size_t)K * HoWo * sizeof(float);
-        int nb = (int)(COL_LIMIT / (per ? per : 1));
-        if (nb < 1) nb = 1;
-        if (nb > B) nb = B;
-        float *col = col_grow((size_t)K * nb * HoWo);
-        for (int b0 = 0; b0 < B; b0 += nb) {
-            int n = B - b0 < nb ? B - b0 : nb;
-            im2col(col, in, B, C, H, W, KH, KW, sh, sw, ph, pw, Ho, Wo, b0, n);
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (int)(n * HoWo), K, 1.0f, w, K, col,
-                        (int)(n * HoWo), 0.0f, out + (size_t)b0 * HoWo, (int)N);
+        /* chunks of whole output rows: a column buffer that stays in cache, but at least 4·OC
+         * columns so that packing the weights once per chunk stays cheap */
+        const int R = B * Ho;
+        size_t cols = COL_LIMIT / ((size_t)K * sizeof(float));
+        if (cols < (size_t)4 * OC) cols = (size_t)4 * OC;
+        int nr = (int)(cols / (size_t)Wo);
+        if (nr < 1) nr = 1;
+        if (nr > R) nr = R;
+        float *col = col_grow((size_t)K * nr * Wo);
+        for (int r0 = 0; r0 < R; r0 += nr) {
+            int r1 = R - r0 < nr ? R : r0 + nr;
+            im2col(col, in, B, C, H, W, KH, KW, sh, sw, ph, pw, Ho, Wo, r0, r1);
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OC, (r1 - r0) * Wo, K, 1.0f, w, K, col,
+                        (r1 - r0) * Wo, 0.0f, out + (size_t)r0 * Wo, (int)N);
         }
     }
     if (b || relu) {
@@ -95,48 +99,101 @@ void iconv_forward(float *out, const float *in, const float *w, const float *b, 
     }
 }
 
+/* max that propagates NaN as PyTorch's pooling does (any NaN in the window wins) */
+static inline float nmax(float m, float v) { return (v > m || v != v) ? v : m; }
+
 void imaxpool3_forward(float *out, const float *in, size_t planes, int H, int W, int s, int p)
 {
     const int Ho = (H + 2 * p - 3) / s + 1, Wo = (W + 2 * p - 3) / s + 1;
-#pragma omp parallel for schedule(static)
-    for (size_t q = 0; q < planes; q++) {
-        const float *x = in + q * (size_t)H * W;
-        float *y = out + q * (size_t)Ho * Wo;
-        for (int oh = 0; oh < Ho; oh++)
-            for (int ow = 0; ow < Wo; ow++) {
-                float m = -INFINITY;
-                for (int kh = 0; kh < 3; kh++) {
-                    int ih = oh * s - p + kh;
-                    if (ih < 0 || ih >= H) continue;
-                    for (int kw = 0; kw < 3; kw++) {
-                        int iw = ow * s - p + kw;
-                        if (iw < 0 || iw >= W) continue;
-                        float v = x[(size_t)ih * W + iw];
-                        if (v > m || isnan(v)) m = v;
-                    }
+#pragma omp parallel
+    {
+        float *r = xmalloc((size_t)(W + 2) * sizeof(float));   /* r[1 + iw], r[0] = r[W+1] = −inf */
+        r[0] = r[W + 1] = -INFINITY;
+#pragma omp for schedule(static)
+        for (size_t q = 0; q < planes; q++) {
+            const float *x = in + q * (size_t)H * W;
+            float *y = out + q * (size_t)Ho * Wo;
+            for (int oh = 0; oh < Ho; oh++) {
+                int h0 = oh * s - p, h1 = h0 + 2;
+                if (h0 < 0) h0 = 0;
+                if (h1 > H - 1) h1 = H - 1;
+                const float *x0 = x + (size_t)h0 * W;
+                memcpy(r + 1, x0, (size_t)W * sizeof(float));
+                for (int ih = h0 + 1; ih <= h1; ih++) {
+                    const float *xi = x + (size_t)ih * W;
+                    for (int iw = 0; iw < W; iw++) r[1 + iw] = nmax(r[1 + iw], xi[iw]);
                 }
-                y[(size_t)oh * Wo + ow] = m;
+                float *yo = y + (size_t)oh * Wo;
+                const float *rr = r + 1 - p;   /* rr[ow·s + k], k = 0..2 */
+                if (s == 2)
+                    for (int ow = 0; ow < Wo; ow++) yo[ow] = nmax(nmax(rr[2 * ow], rr[2 * ow + 1]), rr[2 * ow + 2]);
+                else
+                    for (int ow = 0; ow < Wo; ow++)
+                        yo[ow] = nmax(nmax(rr[ow * s], rr[ow * s + 1]), rr[ow * s + 2]);
             }
+        }
+        free(r);
     }
 }
 
-void iavgpool3_forward(float *out, const float *in, size_t planes, int H, int W, int count_include_pad)
+/* planes q of in (C·B planes, channel c = q / B): out = relu?(avg3x3(in) + bias[c]) */
+static void avgpool3(float *out, const float *in, size_t planes, int B, int H, int W, int count_include_pad,
+                     const float *bias, int relu)
 {
-#pragma omp parallel for schedule(static)
-    for (size_t q = 0; q < planes; q++) {
-        const float *x = in + q * (size_t)H * W;
-        float *y = out + q * (size_t)H * W;
-        for (int oh = 0; oh < H; oh++) {
-            int h0 = oh > 0 ? oh - 1 : 0, h1 = oh + 1 < H ? oh + 1 : H - 1;
-            for (int ow = 0; ow < W; ow++) {
-                int w0 = ow > 0 ? ow - 1 : 0, w1 = ow + 1 < W ? ow + 1 : W - 1;
-                float s = 0;
-                for (int ih = h0; ih <= h1; ih++)
-                    for (int iw = w0; iw <= w1; iw++) s += x[(size_t)ih * W + iw];
-                int cnt = count_include_pad ? 9 : (h1 - h0 + 1) * (w1 - w0 + 1);
-                y[(size_t)oh * W + ow] = s / (float)cnt;
+    float *inv = xmalloc((size_t)H * W * sizeof(float));   /* 1 / divisor per output pixel */
+    for (int oh = 0; oh < H; oh++)
+        for (int ow = 0; ow < W; ow++) {
+            int nh = 3 - (oh == 0) - (oh == H - 1), nw = 3 - (ow == 0) - (ow == W - 1);
+            if (H == 1) nh = 1;
+            if (W == 1) nw = 1;
+            inv[oh * W + ow] = count_include_pad ? 1.0f / 9.0f : 1.0f / (float)(nh * nw);
+        }
+#pragma omp parallel
+    {
+        float *r = xmalloc((size_t)(W + 2) * sizeof(float));
+        r[0] = r[W + 1] = 0;
+#pragma omp for schedule(static)
+        for (size_t q = 0; q < planes; q++) {
+            const float *x = in + q * (size_t)H * W;
+            float *y = out + q * (size_t)H * W;
+            const float bb = bias ? bias[q / (size_t)B] : 0.0f;
+            for (int oh = 0; oh < H; oh++) {
+                int h0 = oh > 0 ? oh - 1 : 0, h1 = oh + 1 < H ? oh + 1 : H - 1;
+                memcpy(r + 1, x + (size_t)h0 * W, (size_t)W * sizeof(float));
+                for (int ih = h0 + 1; ih <= h1; ih++) {
+                    const float *xi = x + (size_t)ih * W;
+                    for (int iw = 0; iw < W; iw++) r[1 + iw] += xi[iw];
+                }
+                float *yo = y + (size_t)oh * W;
+                const float *iv = inv + (size_t)oh * W;
+                if (relu)
+                    for (int ow = 0; ow < W; ow++) {
+                        float v = (r[ow] + r[ow + 1] + r[ow + 2]) * iv[ow] + bb;
+                        yo[ow] = v > 0 ? v : 0;
+                    }
+                else
+                    for (int ow = 0; ow < W; ow++) yo[ow] = (r[ow] + r[ow + 1] + r[ow + 2]) * iv[ow] + bb;
             }
         }
+        free(r);
+    }
+    free(inv);
+}
+
+void iavgpool3_bias_relu(float *out, const float *in, int C, int B, int H, int W, int count_include_pad,
+                         const float *bias, int relu)
+{
+    avgpool3(out, in, (size_t)C * B, B, H, W, count_include_pad, bias, relu);
+}
+
+void ibias_relu(float *out, const float *in, const float *b, int rows, size_t N)
+{
+#pragma omp parallel for schedule(static)
+    for (int o = 0; o < rows; o++) {
+        const float *x = in + (size_t)o * N;
+        float *y = out + (size_t)o * N;
+        const float bias = b[o];
+        for (size_t i = 0; i < N; i++) { float v = x[i] + bias; y[i] = v > 0 ? v : 0; }
     }
 }
 

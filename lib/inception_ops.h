@@ -14,7 +14,7 @@
 /* out (OC,B,Ho,Wo) = relu(conv(in (C,B,H,W), w (OC,C,KH,KW)) + b (OC)), zero padding;
  * Ho = (H + 2·ph − KH)/sh + 1, Wo = (W + 2·pw − KW)/sw + 1. relu 0 leaves out linear.
  * 1x1 stride-1 convolutions are one gemm on the input; others go through im2col in chunks of
- * whole samples that keep the column buffer under about 32 MiB. Threads: OpenMP in im2col and
+ * whole output rows that keep the column buffer near 4 MiB (in cache) but at least 4·OC wide. Threads: OpenMP in im2col and
  * in the epilogue, OpenBLAS in the gemm. */
 void iconv_forward(float *out, const float *in, const float *w, const float *b, int B, int C, int H, int W,
                    int OC, int KH, int KW, int sh, int sw, int ph, int pw, int relu);
@@ -23,10 +23,14 @@ void iconv_forward(float *out, const float *in, const float *w, const float *b, 
 /* out (planes,Ho,Wo): max over 3x3 windows, stride s, padding p (padding never wins: -inf),
  * Ho = (H + 2p − 3)/s + 1 (floor, as nn.MaxPool2d without ceil_mode) */
 void imaxpool3_forward(float *out, const float *in, size_t planes, int H, int W, int s, int p);
-/* out (planes,H,W): 3x3 average, stride 1, padding 1; count_include_pad 1 divides by 9
- * (F.avg_pool2d's default, torchvision's blocks), 0 by the number of in-image taps
- * (pytorch-fid's FID blocks) */
-void iavgpool3_forward(float *out, const float *in, size_t planes, int H, int W, int count_include_pad);
+/* out (C,B,H,W) = relu?(avgpool3(in) + bias[c]): 3x3 average, stride 1, padding 1 (count_include_pad
+ * 1 divides by 9, F.avg_pool2d's default and torchvision's blocks; 0 by the number of in-image taps,
+ * pytorch-fid's FID blocks), a per-channel bias (NULL: none) added after the average, then ReLU when
+ * relu; in may not alias out */
+void iavgpool3_bias_relu(float *out, const float *in, int C, int B, int H, int W, int count_include_pad,
+                         const float *bias, int relu);
+/* out (rows,N) = relu(in (rows,N) + b (rows)); out may be in */
+void ibias_relu(float *out, const float *in, const float *b, int rows, size_t N);
 /* out (planes): mean of each plane (adaptive average pooling to 1x1) */
 void imeanpool_forward(float *out, const float *in, size_t planes, int HW);
 /* out (planes,Ho,Wo): bilinear resize as F.interpolate(mode='bilinear', size=(Ho,Wo),
