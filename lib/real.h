@@ -10,10 +10,14 @@ extern double cpu_gemm_flops;
 typedef double real;
 #define OPNAME(name) name##_cpu_f64
 #define GEMM_IMPL cblas_dgemm
+#define REAL_EXP exp        /* the math functions in the op's own precision */
+#define REAL_TANH tanh
 #else
 typedef float real;
 #define OPNAME(name) name##_cpu
 #define GEMM_IMPL cblas_sgemm
+#define REAL_EXP expf
+#define REAL_TANH tanhf
 #endif
 #define cblas_gemm(order, ta, tb, M, N, K, ...) \
     (cpu_gemm_flops += 2.0 * (double)(M) * (double)(N) * (double)(K), GEMM_IMPL(order, ta, tb, M, N, K, __VA_ARGS__))

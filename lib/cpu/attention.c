@@ -55,7 +55,7 @@ void OPNAME(attention_forward)(real *out, real *att, const real *qkv, const int 
                 real mx = p[0];
                 for (int j = 1; j < n; j++) if (p[j] > mx) mx = p[j];
                 double s = 0;
-                for (int j = 0; j < n; j++) { p[j] = exp(p[j] - mx); s += p[j]; }
+                for (int j = 0; j < n; j++) { p[j] = REAL_EXP(p[j] - mx); s += p[j]; }
                 const real inv = (real)(1.0 / s);
                 for (int j = 0; j < n; j++) p[j] *= inv;
                 for (int j = n; j < T; j++) p[j] = 0;

@@ -11,11 +11,6 @@
 #define OPS_OMP 1
 #endif
 
-#ifdef OPS_F64
-#define TANH tanh
-#else
-#define TANH tanhf
-#endif
 #define PAR_MIN 32768   /* elements below which a loop runs on one thread */
 
 /* out (n) = in > 0 ? in : slope·in */
@@ -50,7 +45,7 @@ void OPNAME(relu_backward)(real *din, const real *dout, const real *x, size_t n)
 void OPNAME(tanh_forward)(real *out, const real *in, size_t n)
 {
 #pragma omp parallel for schedule(static) if (OPS_OMP && n > PAR_MIN / 4)
-    for (size_t i = 0; i < n; i++) out[i] = TANH(in[i]);
+    for (size_t i = 0; i < n; i++) out[i] = REAL_TANH(in[i]);
 }
 
 /* din (n) = dout · (1 − out²); out is tanh's output */

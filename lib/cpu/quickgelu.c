@@ -12,7 +12,7 @@ void OPNAME(quickgelu_forward)(real *out, const real *in, size_t n)
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t i = 0; i < n; i++) {
         const real x = in[i];
-        out[i] = x / (1 + exp(-(real)1.702 * x));
+        out[i] = x / (1 + REAL_EXP(-(real)1.702 * x));
     }
 }
 
@@ -22,7 +22,7 @@ void OPNAME(quickgelu_backward)(real *din, const real *dout, const real *in, siz
     const int nt = team(n);
 #pragma omp parallel for num_threads(nt) if (nt > 1) schedule(static)
     for (size_t i = 0; i < n; i++) {
-        const real x = in[i], s = 1 / (1 + exp(-(real)1.702 * x));
+        const real x = in[i], s = 1 / (1 + REAL_EXP(-(real)1.702 * x));
         din[i] = dout[i] * (s + (real)1.702 * x * s * (1 - s));
     }
 }
