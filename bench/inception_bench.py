@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "reference"))
-from inception_ref import make_weights  # noqa: E402
+from inception_ref import fid_model, make_weights  # noqa: E402
 
 
 def main():
@@ -24,31 +24,12 @@ def main():
         np.save(os.path.join(d, "in.npy"), np.random.RandomState(seed).uniform(-1, 1, (n, 3, 64, 64)).astype(np.float32))
         return
     import torch
-    from pytorch_fid import inception as pfi
     batch, threads = int(sys.argv[3]), int(sys.argv[4])
     torch.set_num_threads(threads)
     torch.set_grad_enabled(False)
     w = np.load(os.path.join(d, "w.npz"))
 
-    def fid_inception_v3():
-        net = pfi._inception_v3(num_classes=1008, aux_logits=False, weights=None)
-        net.Mixed_5b = pfi.FIDInceptionA(192, pool_features=32)
-        net.Mixed_5c = pfi.FIDInceptionA(256, pool_features=64)
-        net.Mixed_5d = pfi.FIDInceptionA(288, pool_features=64)
-        net.Mixed_6b = pfi.FIDInceptionC(768, channels_7x7=128)
-        net.Mixed_6c = pfi.FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6d = pfi.FIDInceptionC(768, channels_7x7=160)
-        net.Mixed_6e = pfi.FIDInceptionC(768, channels_7x7=192)
-        net.Mixed_7b = pfi.FIDInceptionE_1(1280)
-        net.Mixed_7c = pfi.FIDInceptionE_2(2048)
-        sd = net.state_dict()
-        for k in w.files:
-            sd[k] = torch.from_numpy(w[k])
-        net.load_state_dict(sd)
-        return net
-
-    pfi.fid_inception_v3 = fid_inception_v3
-    model = pfi.InceptionV3([3]).eval()
+    model = fid_model(dict(w)).float()         # the reference's model, in float32
     x = torch.from_numpy((np.load(os.path.join(d, "in.npy")) + 1) / 2)
     best = 0.0
     for _ in range(2):

@@ -23,8 +23,12 @@ import os
 import pickle
 import random
 import re
+import sys
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from tokenize_ref import damsm_ids  # noqa: E402  (DF-GAN's tokenize + get_caption, one place)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -68,35 +72,6 @@ def build_dictionary(train_captions, test_captions):
     def ids(captions):
         return [[wordtoix[w] for w in c if w in wordtoix] for c in captions]
     return [ids(train_captions), ids(test_captions), ixtoword, wordtoix, len(ixtoword)]
-
-
-def damsm_ids(lines, wordtoix, word_num=18, seed=None):
-    """DF-GAN's utils.tokenize per line, then get_caption (seed None: the first word_num words)."""
-    if seed is not None:
-        np.random.seed(seed)
-    rows = np.zeros((len(lines), word_num), dtype=np.int32)
-    for r, sent in enumerate(lines):
-        sent = sent.replace("\ufffd\ufffd", " ")
-        rev = []
-        for t in word_tokenize(sent.lower()):
-            t = t.encode("ascii", "ignore").decode("ascii")
-            if len(t) > 0 and t in wordtoix:
-                rev.append(wordtoix[t])
-        sent_caption = np.asarray(rev).astype("int64")
-        num_words = len(sent_caption)
-        x = np.zeros((word_num, 1), dtype="int64")
-        if num_words <= word_num:
-            x[:num_words, 0] = sent_caption
-        elif seed is None:
-            x[:, 0] = sent_caption[:word_num]
-        else:
-            ix = list(np.arange(num_words))
-            np.random.shuffle(ix)
-            ix = ix[:word_num]
-            ix = np.sort(ix)
-            x[:, 0] = sent_caption[ix]
-        rows[r] = x[:, 0]
-    return rows
 
 
 EXTRA = [
