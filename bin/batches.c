@@ -8,9 +8,17 @@
  * BATCH_STREAM + 2·epoch, the per-sample draws (caption, crop row, crop column, flip, in that
  * order, sample by sample in batch order) from stream BATCH_STREAM + 2·epoch + 1; bounded
  * integers by rejection, so every value is exactly equally likely. The same (seed, epoch) gives
- * the same bytes. The caches are read by memory map. */
+ * the same bytes. The caches are read by memory map.
+ *
+ * Two image caches (lib/image_cache.h): the square uint8 (N,3,R,R), or with --shapes the exact
+ * one, every image at its own size H_i×W_i, the crop drawn over its own (H_i-S+1)×(W_i-S+1)
+ * positions as torchvision's RandomCrop (row then column, each uniform). --no-augment takes
+ * torchvision's CenterCrop instead and no flip, for test and evaluation images; it draws the same
+ * numbers and discards the crop and flip ones, so the order and the captions stay those of the
+ * augmented run of the same (seed, epoch). */
 #include "atomic_file.h"
 #include "common.h"
+#include "image_cache.h"
 #include "npy.h"
 #include "rng.h"
 
@@ -25,22 +33,29 @@
 #define BATCH_STREAM (UINT64_C(5) << 60)   /* clear of init's, noise's and the datasets' streams */
 
 static const char usage[] =
-    "usage: batches --cache F.npy --emb F.npy --imsize S --batch B --epoch E [--seed K]\n"
-    "               --images F --cond F [--index F] [--max-batches M] [--captions-per-image K]\n"
+    "usage: batches --cache F.npy [--shapes F.npy] --emb F.npy --imsize S --batch B --epoch E\n"
+    "               [--seed K] --images F --cond F [--index F] [--max-batches M]\n"
+    "               [--captions-per-image K] [--no-augment]\n"
     "\n"
-    "Reads the image cache, uint8 (N,3,R,R) (import-cub --images), and the per-caption cache,\n"
-    "(N*K,D) float32 (sentence embeddings) or int32 (token ids), rows i*K..i*K+K-1 being image i's\n"
-    "captions. Writes epoch E's floor(N/B) batches (drop_last; at most M with --max-batches) as\n"
-    "streams, one array per batch, written batch by batch (each file atomically; FIFOs and - are\n"
-    "written as they go):\n"
-    "  --images F   float32 (B,3,S,S) in [-1,1]: (x/255-0.5)/0.5 of a random SxS crop of the RxR\n"
-    "               image, flipped left-right with probability 1/2\n"
+    "Reads the image cache: uint8 (N,3,R,R) (import-cub --images), or with --shapes the exact\n"
+    "cache, every image at its own size: uint8 (T,) pixels with int64 (N,3) rows (offset, H, W)\n"
+    "(import-cub --images and --shapes). And the per-caption cache, (N*K,D) float32 (sentence\n"
+    "embeddings) or int32 (token ids), rows i*K..i*K+K-1 being image i's captions.\n"
+    "Writes epoch E's floor(N/B) batches (drop_last; at most M with --max-batches) as streams,\n"
+    "one array per batch, written batch by batch (each file atomically; FIFOs and - are written\n"
+    "as they go):\n"
+    "  --images F   float32 (B,3,S,S) in [-1,1]: (x/255-0.5)/0.5 of a random SxS crop of the\n"
+    "               image (uniform over its (H-S+1)x(W-S+1) positions), flipped left-right with\n"
+    "               probability 1/2 (RandomCrop, RandomHorizontalFlip)\n"
     "  --cond F     (B,D) the chosen caption rows, in the cache's dtype\n"
     "  --index F    int32 (B,5): image index, caption row (image*K + k), crop row, crop column,\n"
     "               flipped (0/1)\n"
     "Every image appears at most once per epoch, in an order drawn from (seed, epoch).\n"
     "\n"
     "options:\n"
+    "  --no-augment    for test and evaluation images: the centre SxS crop as torchvision's\n"
+    "                  CenterCrop (top int(round((H-S)/2)), left int(round((W-S)/2))), never\n"
+    "                  flipped (the index says flip 0); order and captions as without it\n"
     "  --captions-per-image K   default: rows of --emb / N (must divide evenly)\n"
     "  --seed K        default 0\n"
     "  -h, --help      this help\n"
@@ -48,19 +63,19 @@ static const char usage[] =
     "Exit status: 0 ok, 2 bad usage or bad input data, 1 a read or write failure.\n";
 
 typedef struct {
-    const char *cache, *emb, *images, *cond, *index;
+    const char *cache, *shapes, *emb, *images, *cond, *index;
     long imsize, batch, epoch, seed, max_batches, k;
-    int have_epoch;
+    int have_epoch, no_augment;
 } options;
 
 static void parse(options *o, int argc, char **argv)
 {
-    enum { CACHE = 256, EMB, IMSIZE, BATCH, EPOCH, SEED, IMAGES, COND, INDEX, MAXB, K };
+    enum { CACHE = 256, EMB, IMSIZE, BATCH, EPOCH, SEED, IMAGES, COND, INDEX, MAXB, K, SHAPES, NOAUG };
     static const struct option longopts[] = {
         {"cache", 1, 0, CACHE}, {"emb", 1, 0, EMB}, {"imsize", 1, 0, IMSIZE}, {"batch", 1, 0, BATCH},
         {"epoch", 1, 0, EPOCH}, {"seed", 1, 0, SEED}, {"images", 1, 0, IMAGES}, {"cond", 1, 0, COND},
         {"index", 1, 0, INDEX}, {"max-batches", 1, 0, MAXB}, {"captions-per-image", 1, 0, K},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"shapes", 1, 0, SHAPES}, {"no-augment", 0, 0, NOAUG}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->max_batches = -1;
     opterr = 0;
@@ -78,6 +93,8 @@ static void parse(options *o, int argc, char **argv)
         case INDEX: o->index = optarg; break;
         case MAXB: o->max_batches = parse_long("--max-batches", optarg, 0, 1L << 40); break;
         case K: o->k = parse_long("--captions-per-image", optarg, 1, 1L << 20); break;
+        case SHAPES: o->shapes = optarg; break;
+        case NOAUG: o->no_augment = 1; break;
         case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
         case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
         default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
@@ -132,14 +149,34 @@ int main(int argc, char **argv)
     progname = "batches";
     options o;
     parse(&o, argc, argv);
-    mapped cm, em;
+    mapped cm, sm = {0}, em;
     map_npy(&cm, "--cache", o.cache);
-    char s1[160];
+    char s1[160], err[320];
     npy_format_shape(s1, sizeof s1, cm.h.ndim, cm.h.shape);
-    if (cm.h.dtype != NPY_U1 || cm.h.ndim != 4 || cm.h.shape[1] != 3 || cm.h.shape[2] != cm.h.shape[3] || cm.h.shape[0] < 1)
-        die_usage("--cache: expected uint8 (N,3,R,R), found %s %s", npy_dtype_name(cm.h.dtype), s1);
-    long N = (long)cm.h.shape[0], R = (long)cm.h.shape[2], S = o.imsize, B = o.batch;
-    if (S > R) die_usage("--imsize: expected at most the cache's side %ld, found %ld", R, S);
+    long N, S = o.imsize, B = o.batch;
+    const int64_t *shp = NULL;   /* (N,3) rows (offset, H, W) of the exact cache */
+    long R = 0;                  /* the square cache's side */
+    if (o.shapes) {
+        if (cm.h.dtype != NPY_U1 || cm.h.ndim != 1)
+            die_usage("--cache: expected uint8 (T,) with --shapes, found %s %s", npy_dtype_name(cm.h.dtype), s1);
+        map_npy(&sm, "--shapes", o.shapes);
+        npy_format_shape(s1, sizeof s1, sm.h.ndim, sm.h.shape);
+        if (sm.h.dtype != NPY_I8 || sm.h.ndim != 2 || sm.h.shape[1] != 3 || sm.h.shape[0] < 1)
+            die_usage("--shapes: expected int64 (N,3), found %s %s", npy_dtype_name(sm.h.dtype), s1);
+        N = (long)sm.h.shape[0];
+        int64_t *rows = xmalloc((size_t)N * 3 * sizeof *rows);   /* copied: the mapped data need not be aligned */
+        memcpy(rows, sm.data, (size_t)N * 3 * sizeof *rows);
+        shp = rows;
+        if (image_cache_check(shp, N, cm.h.shape[0], S, err, sizeof err) != 0)
+            die_usage("--shapes: %s (--cache '%s', --imsize %ld)", err, o.cache, S);
+    } else {
+        if (cm.h.dtype != NPY_U1 || cm.h.ndim != 4 || cm.h.shape[1] != 3 || cm.h.shape[2] != cm.h.shape[3] || cm.h.shape[0] < 1)
+            die_usage("--cache: expected uint8 (N,3,R,R)%s, found %s %s", cm.h.ndim == 1 ? " (a flat cache needs --shapes)" : "",
+                      npy_dtype_name(cm.h.dtype), s1);
+        N = (long)cm.h.shape[0];
+        R = (long)cm.h.shape[2];
+        if (S > R) die_usage("--imsize: expected at most the cache's side %ld, found %ld", R, S);
+    }
     map_npy(&em, "--emb", o.emb);
     npy_format_shape(s1, sizeof s1, em.h.ndim, em.h.shape);
     if ((em.h.dtype != NPY_F4 && em.h.dtype != NPY_I4) || em.h.ndim != 2)
@@ -172,14 +209,20 @@ int main(int argc, char **argv)
     for (long b = 0; b < nb; b++) {
         for (long s = 0; s < B; s++) {
             long n = perm[b * B + s];
+            long H = shp ? (long)shp[n * 3 + 1] : R, W = shp ? (long)shp[n * 3 + 2] : R;
+            const unsigned char *src = cm.data + (shp ? (size_t)shp[n * 3] : (size_t)n * 3 * R * R);
             long k = (long)below(&ag, (uint32_t)K);
-            long y0 = (long)below(&ag, (uint32_t)(R - S + 1)), x0 = (long)below(&ag, (uint32_t)(R - S + 1));
+            long y0 = (long)below(&ag, (uint32_t)(H - S + 1)), x0 = (long)below(&ag, (uint32_t)(W - S + 1));
             int flip = (int)below(&ag, 2);
-            const unsigned char *src = cm.data + (size_t)n * 3 * R * R;
+            if (o.no_augment) {
+                y0 = tv_center_offset((int)(H - S));
+                x0 = tv_center_offset((int)(W - S));
+                flip = 0;
+            }
             float *dst = img + (size_t)s * 3 * S * S;
             for (int c = 0; c < 3; c++)
                 for (long y = 0; y < S; y++) {
-                    const unsigned char *row = src + ((size_t)c * R + y0 + y) * R + x0;
+                    const unsigned char *row = src + ((size_t)c * H + y0 + y) * W + x0;
                     float *d = dst + ((size_t)c * S + y) * S;
                     if (flip) for (long x = 0; x < S; x++) d[x] = lut[row[S - 1 - x]];
                     else for (long x = 0; x < S; x++) d[x] = lut[row[x]];
@@ -199,8 +242,9 @@ int main(int argc, char **argv)
     af_commit(ac);
     if (ax) af_commit(ax);
     if (!strcmp(o.images, "-") || !strcmp(o.cond, "-") || (o.index && !strcmp(o.index, "-"))) close_stdout_or_die();
-    free(img); free(cond); free(idx); free(perm);
+    free(img); free(cond); free(idx); free(perm); free((void *)shp);
     if (cm.map) munmap(cm.map, cm.maplen);
+    if (sm.map) munmap(sm.map, sm.maplen);
     if (em.map) munmap(em.map, em.maplen);
     return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,11 +81,39 @@ static int load_png(FILE *f, const char *path, unsigned char **rgb, int *H, int 
 
 /* ---- JPEG ---- */
 
-typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; } jpg_err;
+typedef struct { struct jpeg_error_mgr pub; jmp_buf jb; int eof_ok; } jpg_err;
 
 static void jpg_exit(j_common_ptr c)
 {
     longjmp(((jpg_err *)c->err)->jb, 1);
+}
+
+/* As PIL: warnings (corrupt data that libjpeg works around) are silent, but a file that ends
+ * before the last scanline is an error (PIL: "image file is truncated"), where libjpeg would
+ * warn and fill the rest with grey. A missing EOI after the last scanline stays harmless. */
+static void jpg_message(j_common_ptr c, int level)
+{
+    jpg_err *e = (jpg_err *)c->err;
+    if (level < 0 && c->err->msg_code == JWRN_JPEG_EOF && !e->eof_ok) jpg_exit(c);
+    if (level < 0) c->err->num_warnings++;
+}
+
+/* set up d's error manager as jpg_exit/jpg_message (call before setjmp) */
+static void jpg_errors(struct jpeg_decompress_struct *d, jpg_err *je)
+{
+    d->err = jpeg_std_error(&je->pub);
+    je->pub.error_exit = jpg_exit;
+    je->pub.emit_message = jpg_message;
+    je->eof_ok = 0;
+}
+
+/* the one-line error for a libjpeg failure; destroys d */
+static void jpg_fail(struct jpeg_decompress_struct *d, jpg_err *je, const char *path, char *err, size_t errlen)
+{
+    char msg[JMSG_LENGTH_MAX];
+    je->pub.format_message((j_common_ptr)d, msg);
+    snprintf(err, errlen, "%s: expected a valid JPEG file, found an error: %s", path, msg);
+    jpeg_destroy_decompress(d);
 }
 
 static int load_jpeg(FILE *f, const char *path, unsigned char **rgb, int *H, int *W, char *err, size_t errlen)
@@ -92,13 +121,9 @@ static int load_jpeg(FILE *f, const char *path, unsigned char **rgb, int *H, int
     struct jpeg_decompress_struct d;
     jpg_err je;
     unsigned char *volatile out = NULL;
-    d.err = jpeg_std_error(&je.pub);
-    je.pub.error_exit = jpg_exit;
+    jpg_errors(&d, &je);
     if (setjmp(je.jb)) {
-        char msg[JMSG_LENGTH_MAX];
-        je.pub.format_message((j_common_ptr)&d, msg);
-        snprintf(err, errlen, "%s: expected a valid JPEG file, found an error: %s", path, msg);
-        jpeg_destroy_decompress(&d);
+        jpg_fail(&d, &je, path, err, errlen);
         free(out);
         return -1;
     }
@@ -124,6 +149,7 @@ static int load_jpeg(FILE *f, const char *path, unsigned char **rgb, int *H, int
         JSAMPROW row = out + stride * d.output_scanline;
         jpeg_read_scanlines(&d, &row, 1);
     }
+    je.eof_ok = 1;
     jpeg_finish_decompress(&d);
     *H = (int)d.output_height;
     *W = (int)d.output_width;
@@ -132,7 +158,62 @@ static int load_jpeg(FILE *f, const char *path, unsigned char **rgb, int *H, int
     return 0;
 }
 
-int image_load_rgb8(const char *path, unsigned char **rgb, int *H, int *W, char *err, size_t errlen)
+/* ---- header only ---- */
+
+static int size_png(FILE *f, const char *path, int *H, int *W, char *err, size_t errlen)
+{
+    png_ctx ctx = {err, errlen, path};
+    png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_err, png_warn);
+    png_infop info = p ? png_create_info_struct(p) : NULL;
+    if (!info) {
+        snprintf(err, errlen, "%s: expected memory for a PNG decoder, found none", path);
+        png_destroy_read_struct(&p, NULL, NULL);
+        return -1;
+    }
+    if (setjmp(png_jmpbuf(p))) {
+        png_destroy_read_struct(&p, &info, NULL);
+        return -1;
+    }
+    png_init_io(p, f);
+    png_read_info(p, info);
+    png_uint_32 w = png_get_image_width(p, info), h = png_get_image_height(p, info);
+    if ((size_t)w * h > IMG_MAX_PIXELS) png_error(p, "image too large");
+    png_destroy_read_struct(&p, &info, NULL);
+    *H = (int)h;
+    *W = (int)w;
+    return 0;
+}
+
+static int size_jpeg(FILE *f, const char *path, int *H, int *W, char *err, size_t errlen)
+{
+    struct jpeg_decompress_struct d;
+    jpg_err je;
+    jpg_errors(&d, &je);
+    if (setjmp(je.jb)) {
+        jpg_fail(&d, &je, path, err, errlen);
+        return -1;
+    }
+    jpeg_create_decompress(&d);
+    jpeg_stdio_src(&d, f);
+    jpeg_read_header(&d, TRUE);
+    int bad = d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK;
+    unsigned w = d.image_width, h = d.image_height;
+    jpeg_destroy_decompress(&d);
+    if (bad) {
+        snprintf(err, errlen, "%s: expected a greyscale or colour JPEG, found CMYK", path);
+        return -1;
+    }
+    if ((size_t)w * h > IMG_MAX_PIXELS) {
+        snprintf(err, errlen, "%s: expected a JPEG under 2^28 pixels, found %ux%u", path, w, h);
+        return -1;
+    }
+    *H = (int)h;
+    *W = (int)w;
+    return 0;
+}
+
+/* Open path and hand it to the PNG or JPEG reader its signature names (sizes only, or decode). */
+static int dispatch(const char *path, unsigned char **rgb, int *H, int *W, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
@@ -144,13 +225,23 @@ int image_load_rgb8(const char *path, unsigned char **rgb, int *H, int *W, char 
     rewind(f);
     int kind = image_kind(m, n), rc;
     if (kind == IMG_PNG)
-        rc = load_png(f, path, rgb, H, W, err, errlen);
+        rc = rgb ? load_png(f, path, rgb, H, W, err, errlen) : size_png(f, path, H, W, err, errlen);
     else if (kind == IMG_JPEG)
-        rc = load_jpeg(f, path, rgb, H, W, err, errlen);
+        rc = rgb ? load_jpeg(f, path, rgb, H, W, err, errlen) : size_jpeg(f, path, H, W, err, errlen);
     else {
         snprintf(err, errlen, "%s: expected a PNG or JPEG file, found neither signature", path);
         rc = -1;
     }
     fclose(f);
     return rc;
+}
+
+int image_load_rgb8(const char *path, unsigned char **rgb, int *H, int *W, char *err, size_t errlen)
+{
+    return dispatch(path, rgb, H, W, err, errlen);
+}
+
+int image_load_size(const char *path, int *H, int *W, char *err, size_t errlen)
+{
+    return dispatch(path, NULL, H, W, err, errlen);
 }

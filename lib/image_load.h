@@ -16,4 +16,9 @@ int image_kind(const unsigned char *magic, size_t n);
  * "PATH: expected ..., found ..." message. */
 int image_load_rgb8(const char *path, unsigned char **rgb, int *H, int *W, char *err, size_t errlen);
 
+/* The size image_load_rgb8 would give, from the file's header alone (no decoding; a file whose
+ * data are corrupt past the header is only found out by image_load_rgb8). 0 ok; -1 with a
+ * one-line message as above. */
+int image_load_size(const char *path, int *H, int *W, char *err, size_t errlen);
+
 #endif

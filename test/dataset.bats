@@ -5,17 +5,24 @@
 #   import-cub    the bbox crop against a numpy transcription of DF-GAN's get_imgs, the resize
 #                 against a numpy transcription of Pillow's ImagingResample (bilinear), the
 #                 captions and names in pickle order; against PIL itself when it is importable;
+#                 the exact cache (--shapes) byte for byte against Pillow + torchvision, from the
+#                 committed fixtures of test/reference/cub_ref.py (CUB and COCO layouts) and live
+#                 on make-dataset's images where PIL is importable; the square cache its centre;
 #   batches       captions from the image's own K, every image at most once per epoch,
 #                 drop_last, shuffles per epoch, same (seed, epoch) same bytes, crops and flips
-#                 within bounds and equal to the cache's pixels, [-1,1] normalisation;
-# and the manners: bad inputs exit 2 with one line, nothing written.
+#                 within bounds and equal to the cache's pixels, [-1,1] normalisation; on the
+#                 exact cache crops over each image's own positions; --no-augment as
+#                 torchvision's CenterCrop, never flipped;
+# and the manners: bad inputs (truncated or corrupt caches, shapes and JPEGs, offsets out of
+# range, images smaller than --imsize) exit 2 with one line, nothing written.
 
 load helpers
 
 setup_file() {
   DS="$BATS_FILE_TMPDIR/ds"
   "$BATS_TEST_DIRNAME/../bin/make-dataset" --out "$DS" --images 96 --seed 3 2>/dev/null
-  export DS
+  FX="$BATS_TEST_DIRNAME/fixtures/dataset"
+  export DS FX
 }
 
 setup() {
@@ -359,5 +366,227 @@ assert len(arrays("k3.npy")) == 3 and len(arrays("i3.npy")) == 3'
   run --separate-stderr batches --cache c.npy --emb e.npy --imsize 32 --batch 8 --epoch 1 --images i.npy --cond i.npy
   assert_fails 2 "batches: expected different output paths, found 'i.npy' twice"
   [ ! -e i.npy ] && [ ! -e k.npy ]
+  assert_no_temp .
+}
+
+# ---- the exact cache: import-cub --shapes, batches --shapes, --no-augment ----
+
+@test "import-cub --help and batches --help name --shapes and --no-augment" {
+  run --separate-stderr import-cub --help
+  assert_ok
+  [[ "$output" == *"--shapes F      int64 (N,3): rows (off_i, H_i, W_i)"* ]]
+  run --separate-stderr batches --help
+  assert_ok
+  [[ "$output" == *"[--shapes F.npy]"* && "$output" == *"--no-augment    for test and evaluation images"* ]]
+  [[ "$output" == *"top int(round((H-S)/2)), left int(round((W-S)/2))"* ]]
+}
+
+@test "import-cub --shapes: every image at its own size, byte for byte as Pillow + torchvision (fixtures: CUB and COCO, down- and upscaled)" {
+  for c in cub:train cub:test coco:train; do
+    d=${c%%:*} s=${c##*:}
+    for S in 32 64; do
+      import-cub --root "$FX/$d" --split $s --imsize $S $([ $d = coco ] && echo --coco) \
+        --images p_${d}_${s}_$S.npy --shapes s_${d}_${s}_$S.npy --captions c.txt 2>/dev/null
+    done
+  done
+  py '
+nonsq = 0
+for d, s in [("cub", "train"), ("cub", "test"), ("coco", "train")]:
+    for S in (32, 64):
+        e = np.load("%s/expected_%s_%s_%d.npz" % (sys.argv[1], d, s, S))
+        p = np.load("p_%s_%s_%d.npy" % (d, s, S), mmap_mode="r"); sh = np.load("s_%s_%s_%d.npy" % (d, s, S))
+        assert p.dtype == np.uint8 and p.ndim == 1 and sh.dtype == np.int64 and sh.shape == e["shapes"].shape, (p.shape, sh.shape)
+        assert (sh == e["shapes"]).all(), (d, s, S, sh.tolist(), e["shapes"].tolist())
+        assert p.shape == e["pixels"].shape, (d, s, S)
+        diff = np.abs(p.astype(int) - e["pixels"]).max()
+        print(d, s, S, "max difference", diff)
+        assert diff == 0, (d, s, S, diff)
+        R = int(S * 76 / 64)
+        assert (sh[:, 1:].min(axis=1) == R).all()
+        nonsq += int((sh[:, 1] != sh[:, 2]).sum())
+assert nonsq >= 10, nonsq
+' "$FX"
+}
+
+@test "import-cub --shapes: the blocks lie back to back, the longer side is int(R*long/short), the square cache is their centre" {
+  import-cub --root "$DS" --split train --imsize 32 --images sq.npy --captions c1.txt 2>/dev/null
+  import-cub --root "$DS" --split train --imsize 32 --images p.npy --shapes s.npy --captions c2.txt --crops cr.npy --boxes b1.npy 2>/dev/null
+  # streamed to a pipe: the same bytes
+  import-cub --root "$DS" --split train --imsize 32 --images - --shapes s2.npy --captions c3.txt 2>/dev/null > p2.npy
+  cmp p.npy p2.npy && cmp s.npy s2.npy && cmp c1.txt c2.txt
+  py "$PYLIB"'
+R = 38
+sq = np.load("sq.npy"); p = np.load("p.npy"); sh = np.load("s.npy"); crops = arrays("cr.npy")
+assert sh.shape == (72, 3) and sh[0, 0] == 0
+ends = sh[:, 0] + 3 * sh[:, 1] * sh[:, 2]
+assert (sh[1:, 0] == ends[:-1]).all() and ends[-1] == p.size
+nonsq = 0
+for i, (off, H, W) in enumerate(sh):
+    h, w = crops[i].shape[1:]
+    ow, oh = tv_resize_dims(w, h, R)
+    assert (H, W) == (oh, ow), (i, H, W, h, w)
+    img = p[off:off + 3 * H * W].reshape(3, H, W)
+    top, left = int(round((H - R) / 2.0)), int(round((W - R) / 2.0))
+    assert (sq[i] == img[:, top:top + R, left:left + R]).all(), i
+    nonsq += H != W
+assert nonsq >= 5, nonsq
+'
+}
+
+@test "import-cub --shapes matches Pillow + torchvision live on make-dataset's images (skipped without PIL)" {
+  "$PYTHON" -c 'import PIL' 2>/dev/null || skip "PIL is not importable"
+  import-cub --root "$DS" --split test --imsize 48 --images p.npy --shapes s.npy --captions c.txt 2>/dev/null
+  py '
+sys.path.insert(0, sys.argv[2])
+import cub_ref
+pixels, shapes, _ = cub_ref.reference_cache(sys.argv[1], "test", 48)
+sh = np.load("s.npy"); p = np.load("p.npy")
+assert (sh == shapes).all() and p.shape == pixels.shape
+d = np.abs(p.astype(int) - pixels).max()
+print("max difference", d)
+assert d == 0, d
+' "$DS" "$BATS_TEST_DIRNAME/reference"
+}
+
+@test "import-cub: a truncated or corrupt JPEG exits 2 with one line and writes nothing" {
+  cp -r "$DS" d3
+  k=$(py 'import pickle; print(pickle.load(open("d3/train/filenames.pickle", "rb"))[5])')
+  f="d3/CUB_200_2011/images/$k.jpg"
+  head -c $(( $(stat -c %s "$f") / 2 )) "$f" > t.jpg && mv t.jpg "$f"
+  run --separate-stderr import-cub --root d3 --split train --imsize 32 --images p.npy --shapes s.npy --captions c.txt
+  assert_fails 2 "import-cub: $f: expected a valid JPEG file, found an error: Premature end of JPEG file"
+  head -c 40 "$DS/CUB_200_2011/images/$k.jpg" > "$f"
+  run --separate-stderr import-cub --root d3 --split train --imsize 32 --images p.npy --shapes s.npy --captions c.txt
+  assert_fails 2 "import-cub: $f: expected a valid JPEG file, found an error: *"
+  printf 'not a jpeg' > "$f"
+  run --separate-stderr import-cub --root d3 --split train --imsize 32 --images p.npy --shapes s.npy --captions c.txt
+  assert_fails 2 "import-cub: $f: expected a PNG or JPEG file, found neither signature"
+  run --separate-stderr import-cub --root "$DS" --split train --imsize 32 --images p.npy --shapes p.npy --captions c.txt
+  assert_fails 2 "import-cub: expected different output paths, found 'p.npy' twice"
+  [ ! -e p.npy ] && [ ! -e s.npy ] && [ ! -e c.txt ]
+  assert_no_temp .
+}
+
+# exact and square caches of the train split at imsize 32, and K=10 float32 rows per image.
+make_exact() {
+  import-cub --root "$DS" --split train --imsize 32 --images p.npy --shapes s.npy --captions c.txt 2>/dev/null
+  import-cub --root "$DS" --split train --imsize 32 --images c.npy --captions c.txt 2>/dev/null
+  py 'rng = np.random.default_rng(0); np.save("e.npy", rng.standard_normal((720, 6)).astype(np.float32))'
+}
+
+@test "batches --shapes: crops over each image's own positions, equal to its pixels; order and captions as the square cache's" {
+  make_exact
+  for e in 1 2 3; do
+    batches --cache p.npy --shapes s.npy --emb e.npy --imsize 32 --batch 10 --epoch $e --seed 5 --images i$e.npy --cond k$e.npy --index x$e.npy
+    batches --cache c.npy --emb e.npy --imsize 32 --batch 10 --epoch $e --seed 5 --images j$e.npy --cond l$e.npy --index y$e.npy
+  done
+  py "$PYLIB"'
+p = np.load("p.npy"); sh = np.load("s.npy"); emb = np.load("e.npy")
+beyond = 0
+for e in (1, 2, 3):
+    ims, x, y = np.concatenate(arrays("i%d.npy" % e)), np.concatenate(arrays("x%d.npy" % e)), np.concatenate(arrays("y%d.npy" % e))
+    cd = np.concatenate(arrays("k%d.npy" % e))
+    assert x.shape == (70, 5) and ims.shape == (70, 3, 32, 32)
+    assert (x[:, :2] == y[:, :2]).all(), "the same images and captions as the square cache"
+    assert (cd == emb[x[:, 1]]).all()
+    for j, (n, row, y0, x0, f) in enumerate(x):
+        off, H, W = sh[n]
+        assert 0 <= y0 <= H - 32 and 0 <= x0 <= W - 32, (n, y0, x0, H, W)
+        if H == W == 38: assert (x[j] == y[j]).all(), "square images: the same crop and flip"
+        beyond += y0 > 6 or x0 > 6
+        c = p[off:off + 3 * H * W].reshape(3, H, W)[:, y0:y0 + 32, x0:x0 + 32]
+        if f: c = c[:, :, ::-1]
+        want = (c.astype(np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5)
+        assert (ims[j] == want).all(), (e, j)
+    assert set(x[:, 4].tolist()) == {0, 1}
+print("crops beyond the reach of the centre square:", beyond)
+assert beyond >= 3, beyond
+'
+}
+
+@test "batches --no-augment: torchvision's CenterCrop (fixtures), never flipped, the order and captions of the augmented run" {
+  import-cub --root "$FX/cub" --split train --imsize 32 --images p.npy --shapes s.npy --captions c.txt 2>/dev/null
+  py 'np.save("e.npy", np.arange(60 * 3, dtype=np.float32).reshape(60, 3))'
+  batches --cache p.npy --shapes s.npy --emb e.npy --imsize 32 --batch 6 --epoch 2 --seed 1 --no-augment --images i.npy --cond k.npy --index x.npy
+  batches --cache p.npy --shapes s.npy --emb e.npy --imsize 32 --batch 6 --epoch 2 --seed 1 --images ia.npy --cond ka.npy --index xa.npy
+  py '
+e = np.load(sys.argv[1] + "/expected_cub_train_32.npz")
+im, x, xa = np.load("i.npy"), np.load("x.npy"), np.load("xa.npy")
+assert (x[:, :2] == xa[:, :2]).all() and (np.load("k.npy") == np.load("ka.npy")).all()
+assert (x[:, 4] == 0).all()
+sh = e["shapes"]
+assert (x[:, 2] == [int(round((sh[n, 1] - 32) / 2.0)) for n in x[:, 0]]).all()
+assert (x[:, 3] == [int(round((sh[n, 2] - 32) / 2.0)) for n in x[:, 0]]).all()
+want = (e["center"][x[:, 0]].astype(np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5)
+assert (im == want).all()
+' "$FX"
+  # the square cache: halves round to even as Python's round, (38-33)/2 = 2.5 -> 2, (38-31)/2 = 3.5 -> 4
+  import-cub --root "$DS" --split train --imsize 32 --images c.npy --captions c.txt 2>/dev/null
+  py 'np.save("e2.npy", np.zeros((720, 2), np.float32))'
+  batches --cache c.npy --emb e2.npy --imsize 33 --batch 8 --epoch 0 --no-augment --images i33.npy --cond k33.npy --index x33.npy
+  batches --cache c.npy --emb e2.npy --imsize 31 --batch 8 --epoch 0 --no-augment --images i31.npy --cond k31.npy --index x31.npy
+  py "$PYLIB"'
+c = np.load("c.npy")
+for S, o in ((33, 2), (31, 4)):
+    x = np.concatenate(arrays("x%d.npy" % S)); im = np.concatenate(arrays("i%d.npy" % S))
+    assert (x[:, 2] == o).all() and (x[:, 3] == o).all() and (x[:, 4] == 0).all(), (S, x[:3])
+    want = (c[x[:, 0], :, o:o + S, o:o + S].astype(np.float32) / np.float32(255) - np.float32(0.5)) / np.float32(0.5)
+    assert (im == want).all(), S
+'
+}
+
+@test "batches --shapes: truncated or corrupt caches and shapes, offsets out of range, images under --imsize exit 2 with one line and write nothing" {
+  make_exact
+  import-cub --root "$DS" --split test --imsize 32 --images pt.npy --shapes st.npy --captions ct.txt 2>/dev/null
+  T=$(py 'print(np.load("p.npy", mmap_mode="r").size)')
+  B="--emb e.npy --batch 8 --epoch 1 --images i.npy --cond k.npy --index x.npy"
+  run --separate-stderr batches --cache p.npy --imsize 32 $B
+  assert_fails 2 "batches: --cache: expected uint8 (N,3,R,R) (a flat cache needs --shapes), found uint8 ($T,)"
+  run --separate-stderr batches --cache c.npy --shapes s.npy --imsize 32 $B
+  assert_fails 2 "batches: --cache: expected uint8 (T,) with --shapes, found uint8 (72,3,38,38)"
+  py 'np.save("s32.npy", np.load("s.npy").astype(np.int32)); np.save("s4.npy", np.load("s.npy")[:, :2].copy())'
+  run --separate-stderr batches --cache p.npy --shapes s32.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected int64 (N,3), found int32 (72,3)"
+  run --separate-stderr batches --cache p.npy --shapes s4.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected int64 (N,3), found int64 (72,2)"
+  # truncated: the shapes, the pixels; a corrupt header; a file that is not .npy
+  head -c 1000 s.npy > sh.npy
+  run --separate-stderr batches --cache p.npy --shapes sh.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected 1728 bytes of array data in 'sh.npy', found * (truncated file)"
+  head -c 100000 p.npy > ph.npy
+  run --separate-stderr batches --cache ph.npy --shapes s.npy --imsize 32 $B
+  assert_fails 2 "batches: --cache: expected $T bytes of array data in 'ph.npy', found * (truncated file)"
+  py 'b = bytearray(open("s.npy", "rb").read()); b[10:30] = b"{\"descr\": \"<i8\" ,,,"; open("sc.npy", "wb").write(b)'
+  run --separate-stderr batches --cache p.npy --shapes sc.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected *, found *"
+  printf 'hello' > sz.npy
+  run --separate-stderr batches --cache p.npy --shapes sz.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected *, found *"
+  # offsets out of range, a block past the end, a negative offset
+  py '
+s = np.load("s.npy"); T = int(s[-1, 0] + 3 * s[-1, 1] * s[-1, 2])
+a = s.copy(); a[5, 0] = T; np.save("so1.npy", a)
+a = s.copy(); a[7, 0] = T - 3 * a[7, 1] * a[7, 2] + 1; np.save("so2.npy", a)
+a = s.copy(); a[0, 0] = -3; np.save("so3.npy", a)
+a = s.copy(); a[9, 1] = 30; np.save("ss.npy", a)
+a = s.copy(); a[9, 2] = 1 << 40; np.save("sb.npy", a)
+'
+  run --separate-stderr batches --cache p.npy --shapes so1.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected every image inside the $T bytes of pixels, found bytes $T..* at row 5 (--cache 'p.npy', --imsize 32)"
+  run --separate-stderr batches --cache p.npy --shapes so2.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected every image inside the $T bytes of pixels, found bytes *..$((T + 1)) * at row 7 (--cache 'p.npy', --imsize 32)"
+  run --separate-stderr batches --cache p.npy --shapes so3.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected every image inside the $T bytes of pixels, found bytes -3..* (* at offset -3) at row 0 (--cache 'p.npy', --imsize 32)"
+  # images smaller than the crop, absurd sizes
+  run --separate-stderr batches --cache p.npy --shapes ss.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected every image's height and width in \[32, 1048576\], found 30x* (HxW) at row 9 (--cache 'p.npy', --imsize 32)"
+  run --separate-stderr batches --cache p.npy --shapes s.npy --imsize 39 $B
+  assert_fails 2 "batches: --shapes: expected every image's height and width in \[39, 1048576\], found * (HxW) at row 0 (--cache 'p.npy', --imsize 39)"
+  run --separate-stderr batches --cache p.npy --shapes sb.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected every image's height and width in \[32, 1048576\], found *x1099511627776 (HxW) at row 9 *"
+  # the shapes of another cache (the test split's)
+  run --separate-stderr batches --cache p.npy --shapes st.npy --imsize 32 $B
+  assert_fails 2 "batches: --shapes: expected the images to end where the $T bytes of pixels end, found them ending at byte * (the shapes of another cache?) (--cache 'p.npy', --imsize 32)"
+  [ ! -e i.npy ] && [ ! -e k.npy ] && [ ! -e x.npy ]
   assert_no_temp .
 }
