@@ -1,36 +1,41 @@
-# pipelines/common.mk: the config-driven pipeline for real data, included by pipelines/bird.mk and
-# pipelines/coco.mk (which set CFG, RUN, PIPE and IMPORT_FLAGS first). Not meant to be run alone.
+# pipelines/common.mk: the training machinery every pipeline shares (demo.mk, and bird.mk and coco.mk
+# through real.mk): text embeddings, the epochs, the checkpoints, sample grids, FID and CLIP score,
+# the eval and sample targets, the metrics. Not meant to be run alone: the including file says where
+# the data and the weights come from and sets the settings first.
 #
-# The same machinery as pipelines/demo.mk (its epoch, sample, test, eval and metrics rules are
-# copied here, demo.mk being left as it is), with the data, the weights and the settings from the
-# config:
-#   1. $(RUN)/config.mk from $(CFG) by bin/cfg (atomically), included: a config bin/cfg refuses
-#      stops make with bin/cfg's line (FILE:LINE: what was expected, what was found). Variables on
-#      the make command line override the config's (make -f pipelines/bird.mk MAX_EPOCH=3); the
-#      names are bin/cfg's (BATCH_SIZE, Z_DIM, COND_DIM, MANUAL_SEED, ...). MAX_BATCHES=N (not a
-#      config key) caps the batches per epoch, EVAL_EPOCH picks eval's checkpoint (default the last).
-#   2. Before any work, every file the config names is checked: DATA_DIR in DF-GAN's layout, the
-#      DAMSM encoder (TEXT.DAMSM_NAME), CLIP (clip_weights, when lambda_clip > 0 or test_interval > 0),
-#      Inception (inception_weights, when test_interval > 0) and the FID statistics (npz_path, when
-#      set; empty: computed from the test split); a missing one stops make with one line: the key,
-#      the expected path and how to get it (data/README.md).
-#   3. The data and caches (target `data`): import-cub's uint8 caches of the train and test splits
-#      (IMPORT_FLAGS: --coco for COCO), the DAMSM vocabulary (DATA_DIR/captions_DAMSM.pickle when
-#      present, else built from the train then test captions), .pth/.safetensors weights converted
-#      once by bin/ckpt import into $(RUN)/weights/, DAMSM sentence embeddings and CLIP text
-#      features of every train caption, and for the tests the first caption of each test image.
-#   4. `train`: epochs 1..max_epoch as demo.mk (batches, gen-step/disc-step/clip-embed through
-#      FIFOs, weights resident, lr_g/lr_d, DF-GAN's order). Checkpoints ckpt/G_<eee>.npz, D_<eee>.npz
-#      are kept every save_interval epochs and at max_epoch; the others are Make intermediates,
-#      deleted once the next epoch, the samples and the tests that read them are made, so running
-#      make again after an interruption resumes from the last kept pair. Sample grids every
-#      gen_interval epochs (truncated noise when truncation is true), FID (against npz_path) and
-#      CLIP score every test_interval, metrics.csv/metrics.png/losses.jsonl as demo.mk.
-#      `sample`, `eval` (sample_times repetitions), `all`, `clean` as demo.mk.
-# Not done: text_encoder: clip (refused), the checkpoint and example_captions keys (ignored).
+# What the including file sets before `include common.mk`:
+#   PIPE (its name in messages: demo.mk, bird.mk ...), RUN, and the settings
+#     IMSIZE NF BATCH Z COND SEED MAX_EPOCH MAX_BATCHES DEVICE LR_G LR_D LAMBDA_CLIP
+#     GEN_INTERVAL TEST_INTERVAL SAVE_INTERVAL SAMPLE_TIMES EVAL_EPOCH IMGS_PER_SENT
+#     TRUNCATION (1/0) TRUNC_RATE, WORDS_NUM (DAMSM words per caption), K (captions per image),
+#     TEXT_ENCODER (damsm or clip: what G and D are conditioned on)
+#   VOCAB, DAMSM_W, CLIP_W, INCEPTION_W: the files the tools read (the including file has the rules
+#     that make the ones it makes); CLIP_HEAD_WIDTH; FID_STATS (default: computed from the test set)
+#   CONFIG_EXTRA: its part of the run's identity; EVAL_WEIGHTS and EVAL_NOTE: how the eval weights
+#     are labelled (metrics.csv's eval_weights column, the eval file); EXTRA_TOOLS, TOOLS_PREP (a
+#     command run before the tools are built); NO_CLIP_BPE: what to do without CLIP's BPE file
+#     (fallback: no CLIP loss and no CLIP score, said in one line; else an error)
+#   CAPTIONS_DEFAULT: the sample target's captions when CAPTIONS is not given
+# and, after it, the rules that make $(DATA)/train_images.npy, train_all_captions.txt,
+# train_filenames.txt (the training split: uint8 (N,3,R,R) with R = int(IMSIZE*76/64), K captions
+# per image, N names), test_cache.npy, test_all_captions.txt, test_filenames.txt (the test set).
 #
-# Under $(RUN): config.mk, config.txt (the run's identity; another refused), data/ (caches),
-# weights/ (converted weights), ckpt/, log/, samples/, eval/, losses.jsonl, metrics.csv, metrics.png.
+# What this file makes under $(RUN) (see pipelines/demo.mk's header for the whole list):
+#   data/: train_cond.npy (DAMSM, every train caption), train_text_features.npy
+#     (CLIP, every train caption), the test set's first caption per image (test_captions.txt, every
+#     K-th line) with test_cond.npy / test_text_features.npy, sample_captions.txt (the first BATCH of
+#     them), test_images.npy, test_stats.npz, test_noise.npy, sample_noise.npy. With TEXT_ENCODER
+#     clip the CLIP text features are the condition too (COND = CLIP's embed dim): one cache serves
+#     both, no DAMSM encoder is read.
+#   ckpt/G_<eee>.npz D_<eee>.npz: every SAVE_INTERVAL epochs and the last (the others are Make
+#     intermediates, deleted once the next epoch, the grid and the test that read them are made)
+#   log/, losses.jsonl, metrics.csv, metrics.png, samples/epoch_<eee>.png, eval/epoch_<eee>.txt,
+#   samples/<captions>_<eee>/ (sample: one PNG grid per caption), tmp/ (an epoch under way)
+#
+# Progress: while an epoch runs, bin/progress follows its loss logs and draws a one-line bar on
+# stderr (epoch, step/steps, it/s, ETA, last losses) when stderr is a terminal, or writes a plain
+# line every PROGRESS_EVERY seconds otherwise (PROGRESS_STEPS=K: every K steps too; PROGRESS=off:
+# nothing; PROGRESS=tty|plain forces a mode).
 
 SHELL       := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
@@ -38,127 +43,91 @@ SHELL       := /bin/bash
 .DELETE_ON_ERROR:
 .SUFFIXES:
 .DEFAULT_GOAL := train
-.PHONY: train data clean check sample eval all
+.PHONY: train sample eval all clean data
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
-CFG_TOOL   ?= $(ROOT)/bin/cfg
-IMPORT_CUB ?= $(ROOT)/bin/import-cub
-TOKENIZE   ?= $(ROOT)/bin/tokenize
-ENCODE_TEXT ?= $(ROOT)/bin/encode-text
-CLIP_EMBED ?= $(ROOT)/bin/clip-embed
-CKPT_TOOL  ?= $(ROOT)/bin/ckpt
-CLIP_HEAD_WIDTH ?= 64
-
 ifeq ($(strip $(RUN)),)
 $(error RUN expects a folder, found nothing)
 endif
-ifeq ($(strip $(CFG)),)
-$(error CFG expects a config file (cfg/*.yml), found nothing)
-endif
+# The tools, overridable (the tests put failing ones in their place).
+GEN_STEP    ?= $(ROOT)/bin/gen-step
+DISC_STEP   ?= $(ROOT)/bin/disc-step
+NOISE       ?= $(ROOT)/bin/noise
+IMPORT_CUB  ?= $(ROOT)/bin/import-cub
+ENCODE_TEXT ?= $(ROOT)/bin/encode-text
+BATCHES     ?= $(ROOT)/bin/batches
+CLIP_EMBED  ?= $(ROOT)/bin/clip-embed
+TOKENIZE    ?= $(ROOT)/bin/tokenize
+INCEPTION   ?= $(ROOT)/bin/inception-stats
+FID         ?= $(ROOT)/bin/fid
+NPY_PNG     ?= $(ROOT)/bin/npy-png
+PLOT        ?= $(ROOT)/bin/plot-metrics
+NPY_INFO    ?= $(ROOT)/bin/npy-info
+PROGRESS_TOOL ?= $(ROOT)/bin/progress
+PROGRESS       ?= auto
+PROGRESS_EVERY ?= 10
+PROGRESS_STEPS ?= 0
 
-# ---- the config ----
-# Regenerated at parse time when missing or older than $(CFG) (so the checks below never see stale
-# values), atomically by bin/cfg -o; bin/cfg's error line stops make.
-ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
-ifneq ($(shell [ -f '$(CFG)' ] && echo y),y)
-$(error CFG: expected a config file, found no '$(CFG)' (see cfg/bird.yml, cfg/coco.yml))
-endif
-ifneq ($(shell [ '$(RUN)/config.mk' -nt '$(CFG)' ] && echo y),y)
-CFG_ERR := $(shell mkdir -p '$(RUN)' && '$(CFG_TOOL)' make '$(CFG)' -o '$(RUN)/config.mk' 2>&1 >/dev/null || echo "cfg: refused '$(CFG)'")
-ifneq ($(strip $(CFG_ERR)),)
-$(error $(CFG_ERR))
-endif
-endif
-include $(RUN)/config.mk
-else
-# clean: no config read; the epoch lists stay empty
-MAX_EPOCH := 0
-endif
-
-DATA := $(RUN)/data
-WDIR := $(RUN)/weights
-DS   := $(DATA_DIR)
-K    := $(TEXT_CAPTIONS_PER_IMAGE)
-CLIP_ON := $(shell awk 'BEGIN { if ($(or $(LAMBDA_CLIP),0) + 0 > 0) print "y" }')
-TEST_ON := $(filter-out 0,$(TEST_INTERVAL))
-NEED_CLIP := $(or $(CLIP_ON),$(TEST_ON))
-
-# ---- required files: checked before any work ----
-# need KEY PATH HOW: stop with one line when PATH is missing
-need = $(if $(wildcard $(2)),,$(error $(PIPE): config key $(1) ($(CFG)): expected '$(2)', found none; $(3)))
-HOWTO_DATA := get the dataset in DF-GAN's layout as data/README.md says
-ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
-$(if $(strip $(DATA_DIR)),,$(error $(PIPE): config key data_dir ($(CFG)): expected the dataset's folder, found it empty; $(HOWTO_DATA)))
-$(call need,data_dir,$(DS)/train/filenames.pickle,$(HOWTO_DATA))
-$(call need,data_dir,$(DS)/test/filenames.pickle,$(HOWTO_DATA))
-$(foreach f,$(DATA_LAYOUT),$(call need,data_dir,$(DS)/$(f),$(HOWTO_DATA)))
-$(if $(strip $(TEXT_DAMSM_NAME)),,$(error $(PIPE): config key TEXT.DAMSM_NAME ($(CFG)): expected the DAMSM text encoder's path, found it empty; set it to DF-GAN's text_encoder*.pth (see data/README.md)))
-$(call need,TEXT.DAMSM_NAME,$(TEXT_DAMSM_NAME),download DF-GAN's DAMSM text encoder (data/README.md); a .pth is converted once by bin/ckpt import)
-ifneq ($(NEED_CLIP),)
-$(if $(strip $(CLIP_WEIGHTS)),,$(error $(PIPE): config key clip_weights ($(CFG)): expected OpenAI CLIP weights (needed when lambda_clip > 0 or test_interval > 0), found it empty; set it to ViT-B-32.pt converted by bin/ckpt import, or a .pth/.safetensors))
-$(call need,clip_weights,$(CLIP_WEIGHTS),get OpenAI's CLIP ViT-B/32 weights (.pt/.pth/.safetensors are converted once by bin/ckpt import; see data/README.md))
-endif
-ifneq ($(TEST_ON),)
-$(if $(strip $(INCEPTION_WEIGHTS)),,$(error $(PIPE): config key inception_weights ($(CFG)): expected torchvision inception_v3 weights (needed for FID when test_interval > 0), found it empty; set it to pt_inception-2015-12-05 or inception_v3_google .pth (converted by bin/ckpt import), or test_interval: 0))
-$(call need,inception_weights,$(INCEPTION_WEIGHTS),get pytorch-fid's pt_inception-2015-12-05-6726825d.pth or torchvision's inception_v3_google .pth (converted once by bin/ckpt import))
-ifneq ($(strip $(NPZ_PATH)),)
-$(call need,npz_path,$(NPZ_PATH),download DF-GAN's FID statistics of the test split (data/README.md), or set npz_path: '' to compute them)
-endif
-endif
-endif
-
-# ---- weights: .npz as given, others converted once into $(WDIR) ----
-# npz_of KEYNAME PATH: the .npz that the tools read
-npz_of = $(if $(filter %.npz,$(2)),$(2),$(WDIR)/$(1).npz)
-DAMSM_W     := $(call npz_of,damsm,$(TEXT_DAMSM_NAME))
-CLIP_W      := $(call npz_of,clip,$(CLIP_WEIGHTS))
-INCEPTION_W := $(call npz_of,inception,$(INCEPTION_WEIGHTS))
-define convert_rule
-$(WDIR)/$(1).npz: $(2) | $(RUN)/config.mk
-	@mkdir -p '$(WDIR)'
-	'$(CKPT_TOOL)' import '$$<' -o '$$@'
-	echo "$(1) weights: $$< -> $$@"
-endef
-$(if $(filter-out %.npz,$(TEXT_DAMSM_NAME)),$(eval $(call convert_rule,damsm,$(TEXT_DAMSM_NAME))))
-$(if $(and $(NEED_CLIP),$(filter-out %.npz,$(CLIP_WEIGHTS))),$(eval $(call convert_rule,clip,$(CLIP_WEIGHTS))))
-$(if $(and $(TEST_ON),$(filter-out %.npz,$(INCEPTION_WEIGHTS))),$(eval $(call convert_rule,inception,$(INCEPTION_WEIGHTS))))
-
-# ---- settings from the config (command-line variables override the config's names) ----
-GEN_STEP   ?= $(ROOT)/bin/gen-step
-DISC_STEP  ?= $(ROOT)/bin/disc-step
-NOISE      ?= $(ROOT)/bin/noise
-BATCHES    ?= $(ROOT)/bin/batches
-INCEPTION  ?= $(ROOT)/bin/inception-stats
-FID        ?= $(ROOT)/bin/fid
-NPY_PNG    ?= $(ROOT)/bin/npy-png
-PLOT       ?= $(ROOT)/bin/plot-metrics
-MAX_BATCHES ?= 0
-BATCH := $(BATCH_SIZE)
-Z     := $(Z_DIM)
-COND  := $(COND_DIM)
-SEED  := $(MANUAL_SEED)
-TRUNC_FLAGS := $(if $(filter 1,$(TRUNCATION)),--truncate 2) --trunc-rate $(TRUNC_RATE)
-EVAL_EPOCH ?= $(MAX_EPOCH)
 CKPT := $(RUN)/ckpt
+DATA := $(RUN)/data
 LOG  := $(RUN)/log
-FID_STATS := $(or $(NPZ_PATH),$(DATA)/test_stats.npz)
-CLIP_FLAGS := --weights '$(CLIP_W)' --head-width $(CLIP_HEAD_WIDTH)
-EVAL_WEIGHTS := config
+WDIR := $(RUN)/weights
+comma := ,
+# the goals read the settings (clean does not)
+WORKING := $(filter-out clean,$(or $(MAKECMDGOALS),train))
 
-ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
+# ---- the settings, checked ----
 isnum = $(shell [[ "$(1)" =~ ^[0-9]+$$ ]] && echo y)
-$(foreach v,MAX_EPOCH MAX_BATCHES SAVE_INTERVAL GEN_INTERVAL TEST_INTERVAL SAMPLE_TIMES EVAL_EPOCH,$(if $(call isnum,$($(v))),,$(error $(PIPE): $(v) expects a whole number, found '$($(v))')))
-ifneq ($(COND),$(TEXT_EMBEDDING_DIM))
-$(error $(PIPE): config key cond_dim ($(CFG)): expected the DAMSM embedding size TEXT.EMBEDDING_DIM=$(TEXT_EMBEDDING_DIM), found $(COND))
+ifneq ($(WORKING),)
+$(foreach v,MAX_EPOCH MAX_BATCHES SEED GEN_INTERVAL TEST_INTERVAL SAVE_INTERVAL SAMPLE_TIMES EVAL_EPOCH IMGS_PER_SENT K PROGRESS_EVERY PROGRESS_STEPS,$(if $(call isnum,$($(v))),,$(error $(PIPE): $(v) expects a whole number, found '$($(v))')))
+ifeq ($(shell [[ "$(LAMBDA_CLIP)" =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$$ ]] && echo y),)
+$(error $(PIPE): LAMBDA_CLIP expects a number >= 0, found '$(LAMBDA_CLIP)')
 endif
-ifneq ($(TEXT_ENCODER),damsm)
-$(error $(PIPE): config key text_encoder ($(CFG)): expected damsm (text_encoder: clip is not yet supported by this pipeline), found $(TEXT_ENCODER))
-endif
+$(foreach v,SAVE_INTERVAL IMGS_PER_SENT K,$(if $(shell [ '$($(v))' -ge 1 ] 2>/dev/null && echo y),,$(error $(PIPE): $(v) expects a whole number >= 1, found '$($(v))')))
+$(if $(filter damsm clip,$(TEXT_ENCODER)),,$(error $(PIPE): TEXT_ENCODER (text_encoder) expects damsm or clip, found '$(TEXT_ENCODER)'))
+$(if $(filter auto tty plain off,$(PROGRESS)),,$(error $(PIPE): PROGRESS expects auto, tty, plain or off, found '$(PROGRESS)'))
 endif
 
-# epochs 001..MAX_EPOCH, each with the one before it; checkpoints kept every SAVE_INTERVAL epochs and
-# at MAX_EPOCH; the others are intermediate (made, used by the next epoch, samples and tests, then
-# deleted by make), so resuming starts from the last kept pair
+# ---- CLIP: its BPE file, the loss, the score, the condition ----
+# tokenize --clip needs CLIP's BPE merges: $(CLIP_BPE) (from the command line or the environment),
+# else where bin/tokenize looks for it beside the repository. Without it the demo goes on with no
+# CLIP loss and no CLIP score (NO_CLIP_BPE=fallback, one line saying so); real data stop.
+BPE_NAME := bpe_simple_vocab_16e6.txt.gz
+ifeq ($(strip $(CLIP_BPE)),)
+CLIP_BPE := $(firstword $(wildcard $(ROOT)/../shared/data/clip/$(BPE_NAME) $(ROOT)/data/clip/$(BPE_NAME) $(ROOT)/share/dfgan/$(BPE_NAME)))
+BPE_WHERE := ../shared/data/clip/, data/clip/ or share/dfgan/ beside $(ROOT)
+else
+BPE_WHERE := CLIP_BPE=$(CLIP_BPE)
+endif
+BPE_OK     := $(if $(strip $(CLIP_BPE)),$(if $(wildcard $(CLIP_BPE)),y))
+CLIP_COND  := $(filter clip,$(TEXT_ENCODER))
+LAMBDA_ON  := $(shell awk 'BEGIN { if ($(or $(LAMBDA_CLIP),0) + 0 > 0) print "y" }')
+TEST_ON    := $(filter-out 0,$(TEST_INTERVAL))
+ifeq ($(and $(WORKING),$(if $(BPE_OK),,y),$(or $(LAMBDA_ON),$(TEST_ON),$(CLIP_COND))),y)
+BPE_MISSING := expected CLIP's BPE merges $(BPE_NAME) ($(BPE_WHERE)), found none; get it from openai/CLIP (clip/$(BPE_NAME)) and set CLIP_BPE=PATH
+ifneq ($(CLIP_COND),)
+$(error $(PIPE): text_encoder clip: $(BPE_MISSING))
+else ifeq ($(NO_CLIP_BPE),fallback)
+$(shell echo "$(PIPE): no CLIP BPE file ($(BPE_WHERE)): training with lambda_clip 0 and no CLIP score; get $(BPE_NAME) from openai/CLIP and set CLIP_BPE=PATH for them" >&2)
+else
+$(error $(PIPE): $(BPE_MISSING))
+endif
+endif
+# CLIP_ON: the CLIP loss in the epoch; SCORE_ON: the CLIP score in the tests; CLIP_USED: CLIP's
+# weights are read at all
+CLIP_ON   := $(and $(BPE_OK),$(LAMBDA_ON))
+SCORE_ON  := $(BPE_OK)
+CLIP_USED := $(or $(CLIP_ON),$(and $(SCORE_ON),$(TEST_ON)),$(CLIP_COND))
+BPE_FLAG  := --bpe '$(CLIP_BPE)'
+CLIP_FLAGS := --weights '$(CLIP_W)' --head-width $(CLIP_HEAD_WIDTH)
+# cond_of SET: the condition cache of train, test or sample (DAMSM embeddings, or CLIP features)
+cond_of = $(DATA)/$(1)_$(if $(CLIP_COND),text_features,cond).npy
+FID_STATS ?= $(DATA)/test_stats.npz
+
+# ---- epochs ----
+# 001..MAX_EPOCH, each with the one before it ("000:001 001:002 ..."); checkpoints kept every
+# SAVE_INTERVAL epochs and at MAX_EPOCH, the others intermediate (made, used by the next epoch, its
+# grid and its test, then deleted by make), so resuming starts from the last kept pair
 EPOCH_IDS   := $(shell seq -f %03g 1 $(MAX_EPOCH))
 EPOCH_PAIRS := $(shell for ((e = 1; e <= $(MAX_EPOCH); e++)); do printf '%03d:%03d ' $$((e - 1)) $$e; done)
 LAST        := $(lastword 000 $(EPOCH_IDS))
@@ -167,57 +136,40 @@ GEN_IDS     := $(call every,$(GEN_INTERVAL))
 TEST_IDS    := $(call every,$(TEST_INTERVAL))
 SAVE_IDS    := $(sort $(call every,$(SAVE_INTERVAL)) $(LAST))
 EVAL_ID     := $(shell printf %03d $(EVAL_EPOCH))
+TRUNC_FLAGS := $(if $(filter 1,$(TRUNCATION)),--truncate 2) --trunc-rate $(TRUNC_RATE)
 .INTERMEDIATE: $(foreach e,$(filter-out $(SAVE_IDS),$(EPOCH_IDS)),$(CKPT)/G_$(e).npz $(CKPT)/D_$(e).npz)
 
-# The run's identity: a RUN folder made with other settings is refused rather than mixed.
-CONFIG     := imsize=$(IMSIZE) nf=$(NF) batch=$(BATCH) cond=$(COND) z=$(Z) max_batches=$(MAX_BATCHES) seed=$(SEED) lambda_clip=$(LAMBDA_CLIP) lr_g=$(LR_G) lr_d=$(LR_D) data=$(DATA_DIR) damsm=$(TEXT_DAMSM_NAME) clip=$(CLIP_WEIGHTS) inception=$(INCEPTION_WEIGHTS)
+# ---- the run's identity: a RUN folder made with other settings is refused rather than mixed ----
+CONFIG     := imsize=$(IMSIZE) nf=$(NF) batch=$(BATCH) cond=$(COND) z=$(Z) max_batches=$(MAX_BATCHES) seed=$(SEED) lambda_clip=$(if $(or $(BPE_OK),$(if $(LAMBDA_ON),,y)),$(LAMBDA_CLIP),0:no-bpe) lr_g=$(LR_G) lr_d=$(LR_D) text_encoder=$(TEXT_ENCODER) $(CONFIG_EXTRA)
 OLD_CONFIG := $(shell cat '$(RUN)/config.txt' 2>/dev/null)
-ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
+ifneq ($(WORKING),)
 ifneq ($(OLD_CONFIG),)
-ifneq ($(OLD_CONFIG),$(CONFIG))
-$(error $(PIPE): $(RUN) was made with "$(OLD_CONFIG)", found "$(CONFIG)": set them back, pick another RUN=, or make -f pipelines/$(PIPE) clean)
+ifneq ($(OLD_CONFIG),$(strip $(CONFIG)))
+$(error $(PIPE): $(RUN) was made with "$(OLD_CONFIG)", found "$(strip $(CONFIG))": set them back, pick another RUN=, or make -f pipelines/$(PIPE) clean)
 endif
 endif
 endif
 $(RUN)/config.txt:
 	@mkdir -p '$(RUN)'
-	echo '$(CONFIG)' > '$@'
+	echo '$(strip $(CONFIG))' > '$@'
 
-# The tools: built through the main Makefile when missing or out of date (checked once, here).
-TOOL_NAMES  := cfg ckpt gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid npy-png plot-metrics
+# ---- the tools: built through the main Makefile when missing or out of date (checked once, here),
+# so a finished run is up to date for make -q and a changed source is rebuilt before use ----
+TOOL_NAMES  := gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid npy-png npy-info plot-metrics progress $(EXTRA_TOOLS)
 TOOLS       := $(addprefix $(ROOT)/bin/,$(TOOL_NAMES))
 TOOLS_STALE := $(shell $(MAKE) -s -C '$(ROOT)' -q $(addprefix bin/,$(TOOL_NAMES)) >/dev/null 2>&1 || echo y)
 ifneq ($(TOOLS_STALE),)
 .PHONY: tools
 $(TOOLS): tools ;
 tools:
-	@$(MAKE) --no-print-directory -C '$(ROOT)' $(addprefix bin/,$(TOOL_NAMES))
+	@$(TOOLS_PREP)
+	$(MAKE) --no-print-directory -C '$(ROOT)' $(addprefix bin/,$(TOOL_NAMES))
 endif
 
-# ---- data ----
-# import split prefix: import-cub's cache of one split (atomic outputs)
-define import_split
-@mkdir -p '$(DATA)'
-'$(IMPORT_CUB)' --root '$(DS)' --split $(1) --imsize $(IMSIZE) --captions-per-image $(K) $(IMPORT_FLAGS) \
-    --images '$(DATA)/$(1)_images.npy' --captions '$(DATA)/$(1)_all_captions.txt' --filenames '$(DATA)/$(1)_filenames.txt'
-echo "$(1) split: $$(wc -l < '$(DATA)/$(1)_filenames.txt') images from $(DS) -> $(DATA)"
-endef
-$(DATA)/train_images.npy $(DATA)/train_all_captions.txt $(DATA)/train_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS) $(RUN)/config.txt
-	$(call import_split,train)
-$(DATA)/test_cache.npy $(DATA)/test_all_captions.txt $(DATA)/test_filenames.txt &: $(DS)/test/filenames.pickle | $(TOOLS) $(RUN)/config.txt
-	$(call import_split,test)
-	mv '$(DATA)/test_images.npy' '$(DATA)/test_cache.npy'
-
-# the vocabulary: DF-GAN's captions_DAMSM.pickle (the one its DAMSM encoder was trained with) when
-# present, else built from the train then the test captions as DF-GAN's build_dictionary
-VOCAB := $(or $(wildcard $(DS)/captions_DAMSM.pickle),$(DATA)/vocab.txt)
-$(DATA)/vocab.txt: $(DATA)/train_all_captions.txt $(DATA)/test_all_captions.txt | $(TOOLS)
-	@'$(TOKENIZE)' --build-vocab -o '$@' $^
-	echo "vocab: $$(( $$(wc -l < '$@') - 1 )) words (no $(DS)/captions_DAMSM.pickle) -> $@"
-
-# DAMSM sentence embeddings of a captions file (token ids kept beside): damsm_of ids-path
+# ---- text: DAMSM sentence embeddings and CLIP text features, cached once ----
+# damsm_of IDS: DAMSM sentence embeddings of the captions file $< into $@ (token ids kept in IDS)
 define damsm_of
-@'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(TEXT_WORDS_NUM) -o '$(1)' '$<'
+@'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) -o '$(1)' '$<'
 '$(ENCODE_TEXT)' --weights '$(DAMSM_W)' --ids '$(1)' -o '$@'
 echo "damsm sentence embeddings: $< -> $@"
 endef
@@ -228,34 +180,9 @@ $(DATA)/test_cond.npy: $(DATA)/test_captions.txt $(VOCAB) $(DAMSM_W) | $(TOOLS)
 $(DATA)/sample_cond.npy: $(DATA)/sample_captions.txt $(VOCAB) $(DAMSM_W) | $(TOOLS)
 	$(call damsm_of,$(DATA)/sample_ids.npy)
 
-# the test captions: each test image's first caption; the samples': the first BATCH of them
-$(DATA)/test_captions.txt: $(DATA)/test_all_captions.txt
-	@awk '(NR - 1) % $(K) == 0' '$<' > '$@.part'
-	mv '$@.part' '$@'
-$(DATA)/sample_captions.txt: $(DATA)/test_captions.txt
-	@n=$$(wc -l < '$<')
-	if [ $$n -lt $(BATCH) ]; then echo "$(PIPE): expected at least BATCH=$(BATCH) test images for the samples, found $$n" >&2; exit 2; fi
-	head -n $(BATCH) '$<' > '$@.part'
-	mv '$@.part' '$@'
-
-# the test images for FID (when NPZ_PATH is empty): the uncropped RxR cache as float in [-1,1]
-$(DATA)/test_ids_all.npy: $(DATA)/test_all_captions.txt $(VOCAB) | $(TOOLS)
-	@'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(TEXT_WORDS_NUM) -o '$@' '$<'
-$(DATA)/test_images.npy: $(DATA)/test_cache.npy $(DATA)/test_ids_all.npy $(DATA)/test_filenames.txt | $(TOOLS)
-	@n=$$(wc -l < '$(DATA)/test_filenames.txt')
-	'$(BATCHES)' --cache '$<' --emb '$(DATA)/test_ids_all.npy' --imsize $$(( $(IMSIZE) * 76 / 64 )) --batch $$n --epoch 0 \
-	    --seed $(SEED) --images '$@' --cond /dev/null
-$(DATA)/test_stats.npz: $(DATA)/test_images.npy $(INCEPTION_W) | $(TOOLS)
-	@'$(INCEPTION)' --weights '$(INCEPTION_W)' -o '$@' '$<' 2> '$@.err' || { cat '$@.err' >&2; rm -f '$@.err'; exit 1; }
-	rm -f '$@.err'
-	echo "test stats (no npz_path): $@"
-
-$(DATA)/test_noise.npy: $(DATA)/test_filenames.txt | $(TOOLS)
-	@'$(NOISE)' --batch $$(wc -l < '$<') --dim $(Z) --batches 1 --seed $$(($(SEED) + 1000)) $(TRUNC_FLAGS) -o '$@'
-
-# CLIP text features of a captions file, one array (tokens kept beside): text_features ids-path
+# text_features IDS: CLIP text features of the captions file $< into $@, one array (ids kept in IDS)
 define text_features
-@'$(TOKENIZE)' --clip -o '$(1)' '$<'
+@'$(TOKENIZE)' --clip $(BPE_FLAG) -o '$(1)' '$<'
 '$(CLIP_EMBED)' text $(CLIP_FLAGS) --in '$(1)' -o '$@'
 echo "clip text features: $< -> $@"
 endef
@@ -263,32 +190,75 @@ $(DATA)/train_text_features.npy: $(DATA)/train_all_captions.txt $(CLIP_W) | $(TO
 	$(call text_features,$(DATA)/train_clip_ids.npy)
 $(DATA)/test_text_features.npy: $(DATA)/test_captions.txt $(CLIP_W) | $(TOOLS)
 	$(call text_features,$(DATA)/test_clip_ids.npy)
+$(DATA)/sample_text_features.npy: $(DATA)/sample_captions.txt $(CLIP_W) | $(TOOLS)
+	$(call text_features,$(DATA)/sample_clip_ids.npy)
 
-# epoch e's streams, made by bin/batches (as demo.mk: shuffle from (SEED, e), drop_last, one caption
-# per image, random crop and flip; the CLIP features of the same captions from the same draws)
-comma := ,
+# the test captions: each test image's first caption (image i's are lines i*K+1 .. i*K+K); the
+# samples': the first BATCH of them
+$(DATA)/test_captions.txt: $(DATA)/test_all_captions.txt
+	@awk '(NR - 1) % $(K) == 0' '$<' > '$@.part'
+	mv '$@.part' '$@'
+$(DATA)/sample_captions.txt: $(DATA)/test_captions.txt
+	@n=$$(wc -l < '$<')
+	if [ $$n -lt $(BATCH) ]; then echo "$(PIPE): expected at least BATCH=$(BATCH) test images for the samples, found $$n$(if $(MORE_TEST_HINT), $(MORE_TEST_HINT))" >&2; exit 2; fi
+	head -n $(BATCH) '$<' > '$@.part'
+	mv '$@.part' '$@'
+
+# ---- the test set for FID ----
+# its images: the whole uncropped RxR cache as float in [-1,1], one array (bin/batches with the crop
+# as large as the image, on the token ids as its per-caption rows; it also flips half of them,
+# which FID's statistics barely see)
+$(DATA)/test_ids_all.npy: $(DATA)/test_all_captions.txt $(VOCAB) | $(TOOLS)
+	@'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) -o '$@' '$<'
+$(DATA)/test_images.npy: $(DATA)/test_cache.npy $(DATA)/test_ids_all.npy $(DATA)/test_filenames.txt | $(TOOLS)
+	@n=$$(wc -l < '$(DATA)/test_filenames.txt')
+	'$(BATCHES)' --cache '$<' --emb '$(DATA)/test_ids_all.npy' --imsize $$(( $(IMSIZE) * 76 / 64 )) --batch $$n --epoch 0 \
+	    --seed $(SEED) --images '$@' --cond /dev/null
+	echo "test data: $$n images of the test split -> $@"
+$(DATA)/test_stats.npz: $(DATA)/test_images.npy $(INCEPTION_W) $(DATA)/test_filenames.txt | $(TOOLS)
+	@t0=$$(date +%s%N)
+	'$(INCEPTION)' --weights '$(INCEPTION_W)' -o '$@' '$<' 2> '$@.err' || { cat '$@.err' >&2; rm -f '$@.err'; exit 1; }
+	rm -f '$@.err'
+	echo "test stats: $$(wc -l < '$(DATA)/test_filenames.txt') images ($(EVAL_WEIGHTS)) -> $@ ($$(( ($$(date +%s%N) - t0) / 1000000 )) ms)"
+$(DATA)/test_noise.npy: $(DATA)/test_filenames.txt | $(TOOLS)
+	@'$(NOISE)' --batch $$(wc -l < '$<') --dim $(Z) --batches 1 --seed $$(($(SEED) + 1000)) $(TRUNC_FLAGS) -o '$@'
+
+# ---- an epoch's streams ----
+# bin/batches shuffles from (SEED, e), drops the last partial batch, draws one caption per image,
+# crops and flips: the epoch's real images, cond rows and --index into $(RUN)/tmp/epoch_<eee>/; with
+# the CLIP loss on DAMSM cond, a second run with the same seed and epoch on the CLIP feature cache
+# gives the text features of exactly the same captions (the same draws); with CLIP cond the cond
+# rows are those features.
 epoch_real = $(RUN)/tmp/epoch_$(1)/real.npy
 epoch_cond = $(RUN)/tmp/epoch_$(1)/cond.npy
-epoch_text = $(RUN)/tmp/epoch_$(1)/text.npy
-DATA_FILES := $(DATA)/train_images.npy $(DATA)/train_cond.npy $(DATA)/train_filenames.txt $(if $(CLIP_ON),$(DATA)/train_text_features.npy $(CLIP_W))
+epoch_text = $(RUN)/tmp/epoch_$(1)/$(if $(CLIP_COND),cond,text).npy
+DATA_FILES := $(DATA)/train_images.npy $(call cond_of,train) $(DATA)/train_filenames.txt $(if $(CLIP_ON),$(DATA)/train_text_features.npy $(CLIP_W))
 BATCHES_ARGS = --cache '$(DATA)/train_images.npy' --imsize $(IMSIZE) --batch $(BATCH) --epoch $$((10\#$(E))) --seed $(SEED) $(if $(filter-out 0,$(MAX_BATCHES)),--max-batches $(MAX_BATCHES))
 define epoch_data
 n=$$(wc -l < '$(DATA)/train_filenames.txt')
 steps=$$((n / $(BATCH)))
 $(if $(filter-out 0,$(MAX_BATCHES)),(( steps <= $(MAX_BATCHES) )) || steps=$(MAX_BATCHES))
-if [ $$steps -lt 1 ]; then echo "$(PIPE): expected at least BATCH=$(BATCH) training images, found $$n" >&2; exit 2; fi
-'$(BATCHES)' $(BATCHES_ARGS) --emb '$(DATA)/train_cond.npy' --images '$(call epoch_real,$(E))' --cond '$(call epoch_cond,$(E))' --index "$$tmp/index.npy"
-$(if $(CLIP_ON),'$(BATCHES)' $(BATCHES_ARGS) --emb '$(DATA)/train_text_features.npy' --images /dev/null --cond '$(call epoch_text,$(E))' --index "$$tmp/index_text.npy"
+if [ $$steps -lt 1 ]; then echo "$(PIPE): expected at least BATCH=$(BATCH) training images, found $$n$(if $(MORE_TRAIN_HINT), $(MORE_TRAIN_HINT))" >&2; exit 2; fi
+'$(BATCHES)' $(BATCHES_ARGS) --emb '$(call cond_of,train)' --images '$(call epoch_real,$(E))' --cond '$(call epoch_cond,$(E))' --index "$$tmp/index.npy"
+$(if $(and $(CLIP_ON),$(if $(CLIP_COND),,y)),'$(BATCHES)' $(BATCHES_ARGS) --emb '$(DATA)/train_text_features.npy' --images /dev/null --cond '$(call epoch_text,$(E))' --index "$$tmp/index_text.npy"
 cmp -s "$$tmp/index.npy" "$$tmp/index_text.npy" || { echo "$(PIPE): expected the CLIP features of the same captions as cond in epoch $(E)$(comma) found other draws" >&2; exit 1; })
 endef
 
 # ---- model ----
-$(CKPT)/G_000.npz $(CKPT)/D_000.npz &: | $(TOOLS) $(RUN)/config.txt
-	@echo "init: NetG and NetD/NetC (imsize $(IMSIZE), nf $(NF), z $(Z), cond $(COND)) -> $(CKPT)/G_000.npz, D_000.npz"
+# With CLIP cond, G and D read CLIP's embed dim: COND must be the width of the feature cache.
+define cond_dim_check
+e=$$('$(NPY_INFO)' '$(call cond_of,train)' | awk 'NR == 1 { split($$3, s, /[(,)]/); print s[3] }')
+[ "$$e" = $(COND) ] || { echo "$(PIPE): expected cond_dim (COND) to be CLIP's embed dim $$e with text_encoder clip, found $(COND)" >&2; exit 2; }
+endef
+$(CKPT)/G_000.npz $(CKPT)/D_000.npz &: $(if $(CLIP_COND),$(call cond_of,train)) | $(TOOLS) $(RUN)/config.txt
+	@$(if $(CLIP_COND),$(cond_dim_check))
+	echo "init: NetG and NetD/NetC (imsize $(IMSIZE), nf $(NF), z $(Z), cond $(COND)) -> $(CKPT)/G_000.npz, D_000.npz"
 	mkdir -p '$(CKPT)'
 	'$(GEN_STEP)' init --imsize $(IMSIZE) --nf $(NF) --z-dim $(Z) --cond-dim $(COND) --seed $$((2 * $(SEED))) -o '$(CKPT)/G_000.npz'
 	'$(DISC_STEP)' init --imsize $(IMSIZE) --nf $(NF) --cond-dim $(COND) --seed $$((2 * $(SEED) + 1)) -o '$(CKPT)/D_000.npz'
 
+# One epoch: $(PREV) -> $(E) (target-specific, set by EPOCH_RULE below).
+PROGRESS_MODE := $(if $(filter tty,$(PROGRESS)),--tty,$(if $(filter plain,$(PROGRESS)),--plain))
 define run_epoch
 @tmp='$(RUN)/tmp/epoch_$(E)'
 rm -rf "$$tmp"
@@ -298,7 +268,8 @@ $(epoch_data)
 '$(NOISE)' --batch $(BATCH) --dim $(Z) --batches $$steps --seed $$(($(SEED) + 10#$(E))) -o "$$tmp/noise.npy"
 t0=$$(date +%s%N)
 pids=
-trap '[ -z "$$pids" ] || kill $$pids 2>/dev/null || true' EXIT
+prog=
+trap '[ -z "$$pids$$prog" ] || kill $$pids $$prog 2>/dev/null || true' EXIT
 $(if $(CLIP_ON),
 mkfifo "$$tmp/fake_d.fifo" "$$tmp/fake_c.fifo" "$$tmp/cgrad_out.fifo" "$$tmp/cgrad.fifo"
 fake_d="$$tmp/fake_d.fifo"
@@ -322,6 +293,12 @@ pids="$$pids $$!"
     --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake.fifo" --grad "$$tmp/grad.fifo" "$${more_grad[@]}" \
     --save "$$tmp/G.npz" --log "$$tmp/gen.jsonl" &
 pids="$$pids $$!"
+$(if $(filter-out off,$(PROGRESS)),
+'$(PROGRESS_TOOL)' $(PROGRESS_MODE) --steps $$steps --prefix "epoch $$((10#$(E)))/$(MAX_EPOCH)" --start $$t0 --pid $$$$ \
+    --every $(PROGRESS_EVERY) --every-steps $(PROGRESS_STEPS) --keys errD$(comma)errG$(if $(CLIP_ON),$(comma)clip_loss) \
+    --log "$$tmp/losses.jsonl" $(if $(CLIP_ON),--log "$$tmp/clip.jsonl") &
+prog=$$!
+)
 # Wait for the tools one by one as they end, polling every 0.1 s (bash's wait -n misses a job that
 # ended before it was called; the read times out on a FIFO nobody writes: a sleep without a child
 # process). The first one failing kills the rest, which may be blocked for ever on a FIFO.
@@ -344,6 +321,8 @@ while [ -n "$$pids" ]; do
     fi
 done
 exec 9<&-
+# every tool has ended: the progress line is stopped (and cleared on a terminal)
+if [ -n "$$prog" ]; then kill $$prog 2>/dev/null || true; wait $$prog || true; prog=; fi
 if [ $$rc -ne 0 ]; then
     echo "$(PIPE): expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept" >&2
     exit $$rc
@@ -395,28 +374,73 @@ $(call epoch_outs,$(2)): private E := $(2)
 endef
 $(foreach p,$(EPOCH_PAIRS),$(eval $(call EPOCH_RULE,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
 
-# ---- samples and tests ----
+# ---- the fixed sample grids: G_<eee>'s fakes for fixed noise and the first BATCH test captions ----
 $(DATA)/sample_noise.npy: | $(TOOLS) $(RUN)/config.txt
 	@mkdir -p '$(DATA)'
 	'$(NOISE)' --batch $(BATCH) --dim $(Z) --batches 1 --seed $(SEED) $(TRUNC_FLAGS) -o '$@'
-
-$(RUN)/samples_%.npy: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(DATA)/sample_cond.npy | $(TOOLS)
-	@'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise '$(DATA)/sample_noise.npy' --cond '$(DATA)/sample_cond.npy' -o '$@'
-	echo "samples of epoch $*: $@ (captions: $(DATA)/sample_captions.txt)"
-
 $(RUN)/samples/captions.txt: $(DATA)/sample_captions.txt
 	@mkdir -p '$(@D)'
 	cp '$<' '$@.part'
 	mv '$@.part' '$@'
-
 # a grid of the fixed samples (8 a row, the order of samples/captions.txt)
-$(RUN)/samples/epoch_%.png: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(DATA)/sample_cond.npy $(RUN)/samples/captions.txt | $(TOOLS)
-	@'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise '$(DATA)/sample_noise.npy' --cond '$(DATA)/sample_cond.npy' \
+$(RUN)/samples/epoch_%.png: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(call cond_of,sample) $(RUN)/samples/captions.txt | $(TOOLS)
+	@'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise '$(DATA)/sample_noise.npy' --cond '$(call cond_of,sample)' \
 	    -o - | '$(NPY_PNG)' --cols 8 -o '$@'
 	echo "sample grid of epoch $*: $@ (captions: $(RUN)/samples/captions.txt)"
 
-# eval_fakes G OUT TIMES: FID and CLIP score of G's fakes for the test captions, TIMES repetitions
-# (noise seeds SEED+1000+r), as "fid,clip_score,seconds" in OUT (atomically).
+# ---- sample: the captions of a text file as PNG grids, DF-GAN's sample_example ----
+# CAPTIONS (default CAPTIONS_DEFAULT, the seed's example captions), one caption a line, blank lines
+# skipped; each caption's grid holds IMGS_PER_SENT fakes of G_<SAMPLE_EPOCH> (default the last),
+# the same truncated noise for every caption (seed SEED+2000; truncation at 2 when TRUNCATION,
+# scaled by TRUNC_RATE). Arbitrary words: DAMSM ids through the run's vocabulary (the first
+# WORDS_NUM known words; unknown words dropped, a caption with none is refused) or CLIP's BPE.
+# Under $(RUN)/samples/<captions file's name>_<eee>/: captions.txt, sent_001.png ..., fakes.npy
+# (one (IMGS_PER_SENT,3,S,S) array per caption).
+define sample_cond_clip
+'$(TOKENIZE)' --clip $(BPE_FLAG) --batch $(IMGS_PER_SENT) -o "$$tmp/ids.npy" "$$tmp/repeated.txt"
+'$(CLIP_EMBED)' text $(CLIP_FLAGS) --in "$$tmp/ids.npy" -o "$$tmp/cond.npy"
+endef
+define sample_cond_damsm
+'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) --first --batch $(IMGS_PER_SENT) -o "$$tmp/ids.npy" "$$tmp/repeated.txt"
+'$(ENCODE_TEXT)' --weights '$(DAMSM_W)' --ids "$$tmp/ids.npy" -o "$$tmp/cond.npy" 2> "$$tmp/err" || {
+    a=$$(sed -n 's/.*empty caption.* in array \([0-9]*\).*/\1/p' "$$tmp/err")
+    [ -n "$$a" ] || { cat "$$tmp/err" >&2; exit 1; }
+    echo "$(PIPE): expected a word of the vocabulary ($(VOCAB)) in every caption of $(CAPTIONS), found none in caption $$((a + 1)): $$(sed -n "$$((a + 1))p" "$$tmp/captions.txt")" >&2
+    exit 2
+}
+endef
+CAPTIONS      ?= $(CAPTIONS_DEFAULT)
+SAMPLE_EPOCH  ?= $(MAX_EPOCH)
+SAMPLE_ID     := $(shell printf %03d $(SAMPLE_EPOCH))
+SAMPLE_DIR    := $(RUN)/samples/$(basename $(notdir $(CAPTIONS)))_$(SAMPLE_ID)
+ifneq ($(filter sample all,$(MAKECMDGOALS)),)
+$(if $(call isnum,$(SAMPLE_EPOCH)),,$(error $(PIPE): SAMPLE_EPOCH expects a whole number, found '$(SAMPLE_EPOCH)'))
+$(if $(wildcard $(CAPTIONS)),,$(error $(PIPE): CAPTIONS: expected a captions file (one caption a line), found no '$(CAPTIONS)'))
+endif
+$(SAMPLE_DIR)/fakes.npy: $(CKPT)/G_$(SAMPLE_ID).npz $(CAPTIONS) $(if $(CLIP_COND),$(CLIP_W),$(VOCAB) $(DAMSM_W)) | $(TOOLS) $(RUN)/config.txt
+	@tmp='$(SAMPLE_DIR).tmp'
+	rm -rf "$$tmp" && mkdir -p "$$tmp"
+	tr -d '\r' < '$(CAPTIONS)' | awk 'NF' > "$$tmp/captions.txt"
+	n=$$(wc -l < "$$tmp/captions.txt")
+	[ $$n -gt 0 ] || { echo "$(PIPE): expected captions in $(CAPTIONS), found none" >&2; exit 2; }
+	awk -v p=$(IMGS_PER_SENT) '{ for (i = 0; i < p; i++) print }' "$$tmp/captions.txt" > "$$tmp/repeated.txt"
+	$(if $(CLIP_COND),$(sample_cond_clip),$(sample_cond_damsm))
+	'$(NOISE)' --batch $(IMGS_PER_SENT) --dim $(Z) --batches 1 --seed $$(($(SEED) + 2000)) $(TRUNC_FLAGS) -o "$$tmp/z1.npy"
+	for ((i = 0; i < n; i++)); do cat "$$tmp/z1.npy"; done > "$$tmp/noise.npy"
+	'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise "$$tmp/noise.npy" --cond "$$tmp/cond.npy" -o "$$tmp/fakes.npy"
+	# the arrays are all the same size: split into one per caption, each a grid
+	split -n $$n -d -a 6 "$$tmp/fakes.npy" "$$tmp/one_"
+	i=0
+	for f in "$$tmp"/one_*; do i=$$((i + 1)); '$(NPY_PNG)' --in "$$f" -o "$$(printf '%s/sent_%03d.png' "$$tmp" $$i)"; done
+	rm -f "$$tmp"/one_* "$$tmp/repeated.txt" "$$tmp/z1.npy" "$$tmp/err" "$$tmp/ids.npy" "$$tmp/cond.npy" "$$tmp/noise.npy"
+	rm -rf '$(SAMPLE_DIR)'
+	mv "$$tmp" '$(SAMPLE_DIR)'
+	echo "samples of epoch $$((10#$(SAMPLE_ID))): $$n captions of $(CAPTIONS) x $(IMGS_PER_SENT) images -> $(SAMPLE_DIR)/sent_*.png"
+
+# ---- tests: FID and CLIP score ----
+# eval_fakes G OUT TIMES: FID and CLIP score (empty without the BPE file) of G's fakes for the test
+# captions, TIMES repetitions (noise seeds SEED+1000+r), as "fid,clip_score,seconds" in OUT
+# (atomically).
 define eval_fakes
 t0=$$(date +%s%N)
 n=$$(wc -l < '$(DATA)/test_filenames.txt')
@@ -425,23 +449,25 @@ rm -rf "$$tmp" && mkdir -p "$$tmp"
 for ((r = 0; r < $(3); r++)); do
     if [ $$r -eq 0 ]; then cp '$(DATA)/test_noise.npy' "$$tmp/noise.npy"; else
         '$(NOISE)' --batch $$n --dim $(Z) --batches 1 --seed $$(($(SEED) + 1000 + r)) $(TRUNC_FLAGS) -o "$$tmp/noise.npy"; fi
-    '$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$(1)' --noise "$$tmp/noise.npy" --cond '$(DATA)/test_cond.npy' -o - >> "$$tmp/fakes.npy"
-    cat '$(DATA)/test_text_features.npy' >> "$$tmp/text.npy"
+    '$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$(1)' --noise "$$tmp/noise.npy" --cond '$(call cond_of,test)' -o - >> "$$tmp/fakes.npy"
+    $(if $(SCORE_ON),cat '$(DATA)/test_text_features.npy' >> "$$tmp/text.npy")
 done
 '$(INCEPTION)' --weights '$(INCEPTION_W)' -o "$$tmp/stats.npz" "$$tmp/fakes.npy" 2> "$$tmp/inception.err" || { cat "$$tmp/inception.err" >&2; exit 1; }
 fid=$$('$(FID)' '$(FID_STATS)' "$$tmp/stats.npz")
-score=$$('$(CLIP_EMBED)' score $(CLIP_FLAGS) --text "$$tmp/text.npy" --in "$$tmp/fakes.npy" | awk '$$1 == "clip_score" { print $$2 }')
+score=$(if $(SCORE_ON),$$('$(CLIP_EMBED)' score $(CLIP_FLAGS) --text "$$tmp/text.npy" --in "$$tmp/fakes.npy" | awk '$$1 == "clip_score" { print $$2 }'),-)
 [ -n "$$fid" ] && [ -n "$$score" ] || { echo "$(PIPE): expected a FID and a CLIP score for $(1), found '$$fid' and '$$score'" >&2; exit 1; }
+[ "$$score" != - ] || score=
 echo "$$fid,$$score,$$(( ($$(date +%s%N) - t0) / 1000000 ))" | awk -F, '{ printf "%s,%s,%.3f\n", $$1, $$2, $$3 / 1000 }' > "$$tmp/out.csv"
 mv "$$tmp/out.csv" '$(2)'
 rm -rf "$$tmp"
 endef
-EVAL_INPUTS := $(DATA)/test_filenames.txt $(FID_STATS) $(DATA)/test_cond.npy $(DATA)/test_noise.npy $(DATA)/test_text_features.npy $(INCEPTION_W) $(CLIP_W)
+EVAL_INPUTS := $(DATA)/test_filenames.txt $(FID_STATS) $(call cond_of,test) $(DATA)/test_noise.npy $(INCEPTION_W) $(if $(SCORE_ON),$(DATA)/test_text_features.npy $(CLIP_W))
+SCORE_TEXT  := $(if $(SCORE_ON),clip_score $$score,no clip_score (no CLIP BPE file))
 
 $(LOG)/eval_%.csv: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
 	@$(call eval_fakes,$<,$@,1)
 	IFS=, read -r fid score s < '$@'
-	echo "test of epoch $$((10#$*)): fid $$fid clip_score $$score ($$(wc -l < '$(DATA)/test_filenames.txt') images, $(EVAL_WEIGHTS) weights; $$s s)"
+	echo "test of epoch $$((10#$*)): fid $$fid $(SCORE_TEXT) ($$(wc -l < '$(DATA)/test_filenames.txt') images, $(EVAL_WEIGHTS) weights; $$s s)"
 
 $(RUN)/eval/epoch_%.txt: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
 	@mkdir -p '$(@D)'
@@ -450,10 +476,10 @@ $(RUN)/eval/epoch_%.txt: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
 	rm '$@.csv'
 	{ echo "checkpoint $<"
 	  echo "fid $$fid"
-	  echo "clip_score $$score"
+	  echo "clip_score $(if $(SCORE_ON),$$score,none (no CLIP BPE file))"
 	  n=$$(wc -l < '$(DATA)/test_filenames.txt')
 	  echo "images $$((n * $(SAMPLE_TIMES))) ($$n test captions x $(SAMPLE_TIMES) sample_times)"
-	  echo "weights $(EVAL_WEIGHTS) (from $(CFG))"
+	  echo "weights $(EVAL_WEIGHTS) ($(EVAL_NOTE))"
 	  echo "seconds $$s"; } > '$@.part'
 	mv '$@.part' '$@'
 
@@ -477,19 +503,18 @@ $(RUN)/metrics.csv: $(foreach e,$(EPOCH_IDS),$(LOG)/metrics_$(e).csv) $(foreach 
 $(RUN)/metrics.png: $(RUN)/metrics.csv | $(TOOLS)
 	@'$(PLOT)' --in '$<' -o '$@'
 
+# ---- targets ----
 train: $(CKPT)/G_$(LAST).npz $(CKPT)/D_$(LAST).npz $(foreach e,$(GEN_IDS),$(RUN)/samples/epoch_$(e).png) \
        $(RUN)/losses.jsonl $(RUN)/metrics.csv $(RUN)/metrics.png
 
-sample: $(RUN)/samples_$(LAST).npy $(RUN)/samples/epoch_$(LAST).png
+sample: $(SAMPLE_DIR)/fakes.npy
 
 eval: $(RUN)/eval/epoch_$(EVAL_ID).txt
 	@cat '$<'
 
 all: train sample eval
 
-
 data: $(DATA_FILES)
-check: ; @echo "$(PIPE): $(CFG) is good and every file it names is here"
 
 clean:
 	rm -rf -- '$(RUN)'

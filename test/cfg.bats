@@ -59,7 +59,8 @@ bad() {
   for want in 'CONFIG_NAME := tiny' 'IMSIZE := 64' 'GEN_INTERVAL := 1' 'TEST_INTERVAL := 10' 'SAVE_INTERVAL := 10' \
       'TRUNCATION := 1' 'TRUNC_RATE := 0.88' 'SAMPLE_TIMES := 10' 'LAMBDA_CLIP := 0.01' 'DEVICE := cpu' \
       'LR_G := 0.0001' 'LR_D := 0.0004' 'MANUAL_SEED := 100' 'CH_SIZE := 3' 'TEXT_WORDS_NUM := 18' \
-      'TEXT_EMBEDDING_DIM := 256' 'TEXT_CAPTIONS_PER_IMAGE := 10' 'TEXT_DAMSM_NAME :=' 'CLIP_WEIGHTS :='; do
+      'TEXT_EMBEDDING_DIM := 256' 'TEXT_CAPTIONS_PER_IMAGE := 10' 'TEXT_DAMSM_NAME :=' 'CLIP_WEIGHTS :=' \
+      'TEXT_ENCODER := damsm' 'IMGS_PER_SENT := 16' 'EXAMPLE_CAPTIONS :='; do
     grep -qxF -- "$want" <<<"$output" || { echo "missing: $want"; echo "$output"; return 1; }
   done
 }
@@ -209,6 +210,12 @@ print(len(vals))' > n.txt
   assert_fails 2 "cfg: x.yml:1: expected an integer from 32 to 4096 for 'imsize', found 16"
   bad 'device: gpu'
   assert_fails 2 "cfg: x.yml:7: expected one of cpu|cuda for 'device', found 'gpu'"
+  bad 'text_encoder: bert'
+  assert_fails 2 "cfg: x.yml:7: expected one of damsm|clip for 'text_encoder', found 'bert'"
+  bad 'text_encoder: CLIP'
+  assert_fails 2 "cfg: x.yml:7: expected one of damsm|clip for 'text_encoder', found 'CLIP'"
+  bad 'imgs_per_sent: 0'
+  assert_fails 2 "cfg: x.yml:7: expected an integer from 1 to 4096 for 'imgs_per_sent', found 0"
   bad 'lambda_clip: -0.5'
   assert_fails 2 "cfg: x.yml:7: expected a number of at least 0 and at most 1e+06 for 'lambda_clip', found '-0.5'"
   bad 'lr_d: 0'
@@ -223,6 +230,8 @@ print(len(vals))' > n.txt
   printf 'text_encoder: clip\n' >> x.yml
   run --separate-stderr cfg check x.yml
   assert_ok
+  run --separate-stderr cfg get x.yml text_encoder
+  assert_ok; assert_equal "$output" clip
 }
 
 @test "cfg: duplicate keys, top level and nested" {

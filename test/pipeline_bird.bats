@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # pipeline_bird.bats: pipelines/bird.mk (and coco.mk) driven by a config: the config included
 # (command-line overrides), the required files checked before any work, the data and caches, and
-# training with checkpoints every save_interval epochs, samples, FID and CLIP score, and resume.
+# training with checkpoints every save_interval epochs, samples, FID and CLIP score, and resume;
+# captions per image from the config, text_encoder clip, a missing CLIP BPE file, the sample target.
 # The data: bin/make-dataset's CUB-layout dataset as DATA_DIR; the config: cfg/bird.yml with tiny
 # sizes and its weight paths pointing at random weights written by the tools' --init.
 
@@ -13,7 +14,7 @@ setup_file() {
   unset MAKEFLAGS MFLAGS MAKELEVEL
   make --no-print-directory -s -C "$ROOT" bin/cfg bin/make-dataset bin/import-cub bin/tokenize \
     bin/encode-text bin/clip-embed bin/ckpt bin/gen-step bin/disc-step bin/noise bin/batches \
-    bin/inception-stats bin/fid bin/npy-png bin/plot-metrics >&2
+    bin/inception-stats bin/fid bin/npy-png bin/npy-info bin/plot-metrics bin/progress >&2
 }
 
 setup() {
@@ -123,4 +124,50 @@ setup() {
 @test "coco.mk: checks the COCO layout" {
   run -2 make --no-print-directory -f "$ROOT/pipelines/coco.mk" train CFG="$T/bird.yml" RUN="$T/run"
   [[ "$output" == *"data_dir"*"images/train2014"* ]]
+}
+
+@test "bird.mk: captions per image from the config (COCO's 5): the caches, the test captions and the draws follow it" {
+  run -0 MK train CFG="$T/bird.yml" RUN="$T/run" TEXT_CAPTIONS_PER_IMAGE=5 MAX_BATCHES=2
+  [ "$(wc -l < "$T/run/data/train_all_captions.txt")" -eq 180 ]
+  [ "$(wc -l < "$T/run/data/test_all_captions.txt")" -eq 60 ]
+  # each test image's first caption; each train caption's embedding; draws among the image's own 5
+  awk 'NR % 5 == 1' "$T/run/data/test_all_captions.txt" | cmp - "$T/run/data/test_captions.txt"
+  [ "$(wc -l < "$T/run/data/test_captions.txt")" -eq 12 ]
+  head -n 5 "$T/birds/text/$(head -n 1 "$T/run/data/test_filenames.txt").txt" | cmp - <(head -n 5 "$T/run/data/test_all_captions.txt")
+  py "
+f = open(sys.argv[1], 'rb'); idx = np.concatenate([np.load(f) for _ in range(2)])
+assert idx.shape == (8, 5) and all(idx[:, 1] // 5 == idx[:, 0]) and len(set(idx[:, 1] % 5)) > 1, idx
+assert np.load(sys.argv[2]).shape == (180, 256)
+" "$T/run/log/index_001.npy" "$T/run/data/train_cond.npy"
+  tail -n 1 "$T/run/metrics.csv" | awk -F, '$1 == 1 && $5 + 0 > 0 && $6 != "" { ok = 1 } END { exit !ok }'
+}
+
+@test "bird.mk: text_encoder clip conditions on CLIP's text features: no DAMSM encoder needed, cond_dim CLIP's embed dim" {
+  rm "$W/text_encoder200.npz"
+  sed -i 's/^text_encoder: .*/text_encoder: clip/' "$T/bird.yml"
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 TEST_INTERVAL=0
+  [[ "$output" == *"bird.mk: expected cond_dim (COND) to be CLIP's embed dim 32 with text_encoder clip, found 256"* ]]
+  [ ! -e "$T/run/ckpt/G_000.npz" ]
+  run -0 MK train CFG="$T/bird.yml" RUN="$T/run2" COND_DIM=32 MAX_BATCHES=1 TEST_INTERVAL=0
+  [ -f "$T/run2/ckpt/G_001.npz" ] && [ ! -e "$T/run2/data/train_cond.npy" ] && [ ! -e "$T/run2/weights/damsm.npz" ]
+  grep -q ' cond=32 .*text_encoder=clip ' "$T/run2/config.txt"
+  py 'g = np.load(sys.argv[1]); assert g["GBlocks.0.fuse1.affine0.fc_gamma.linear1.weight"].shape[1] == 100 + 32' "$T/run2/ckpt/G_001.npz"
+}
+
+@test "bird.mk: no CLIP BPE file stops make before any work, naming it" {
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/run" CLIP_BPE="$T/nothere.txt.gz"
+  [[ "$output" == *"bird.mk: expected CLIP's BPE merges bpe_simple_vocab_16e6.txt.gz (CLIP_BPE=$T/nothere.txt.gz), found none; get it from openai/CLIP"* ]]
+  [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ]
+  [ ! -e "$T/run/data" ]
+}
+
+@test "bird.mk: sample turns a captions file into a PNG grid per caption" {
+  printf '%s\n' 'this bird is red with a black beak' 'a small yellow bird' > "$T/caps.txt"
+  run -0 MK sample CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 TEST_INTERVAL=0 GEN_INTERVAL=0 CAPTIONS="$T/caps.txt" IMGS_PER_SENT=3
+  [[ "$output" == *"samples of epoch 1: 2 captions of $T/caps.txt x 3 images -> $T/run/samples/caps_001/sent_*.png"* ]]
+  [ -f "$T/run/samples/caps_001/sent_002.png" ]
+  py "
+f = open(sys.argv[1], 'rb'); x = [np.load(f) for _ in range(2)]
+assert all(a.shape == (3, 3, 32, 32) and np.abs(a).max() <= 1 for a in x) and f.read() == b''
+" "$T/run/samples/caps_001/fakes.npy"
 }

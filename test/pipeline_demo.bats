@@ -3,7 +3,9 @@
 # settings: checkpoints, losses and metrics per epoch; up to date after a finished run; a deleted
 # epoch redone alone, byte for byte; resume after kill -9 mid-epoch; a failing tool (gen-step,
 # disc-step or clip-embed) failing the job without hanging; the CLIP branch on and off; FID and
-# CLIP score at test epochs; sample grids and the metrics plot as valid PNGs; the eval target.
+# CLIP score at test epochs; sample grids and the metrics plot as valid PNGs; the eval target; the
+# sample target (a captions file as one grid per caption); the progress lines (bin/progress);
+# TEXT_ENCODER=clip; SAVE_INTERVAL; going on without CLIP's BPE file.
 # The data: bin/make-dataset's CUB-layout dataset through import-cub, a random DAMSM and batches; the
 # epoch's cond rows and CLIP features are those of the captions batches chose.
 # And its tools: noise, synth-shapes (with captions), npy-png and plot-metrics.
@@ -22,7 +24,7 @@ MK() { make --no-print-directory -f "$ROOT/pipelines/demo.mk" "$@"; }
 setup_file() {
   unset MAKEFLAGS MFLAGS MAKELEVEL
   make --no-print-directory -s -C "$ROOT" bin/noise bin/synth-shapes bin/gen-step bin/disc-step \
-    bin/make-dataset bin/import-cub bin/encode-text bin/batches bin/clip-embed bin/tokenize bin/inception-stats bin/fid bin/npy-png bin/plot-metrics >&2
+    bin/make-dataset bin/import-cub bin/encode-text bin/batches bin/clip-embed bin/tokenize bin/inception-stats bin/fid bin/npy-png bin/npy-info bin/plot-metrics bin/progress >&2
   # one tiny run that the tests below copy before they change anything
   BASE="$BATS_FILE_TMPDIR/base"
   MK train "${TINY[@]}" RUN="$BASE" > "$BATS_FILE_TMPDIR/base.out" 2>&1 || { cat "$BATS_FILE_TMPDIR/base.out" >&2; return 1; }
@@ -49,6 +51,22 @@ fail_wrapper() {
   printf '#!/bin/sh\nif [ "$1" = %s ]; then echo "%s: expected a test, found a planted failure" >&2; exit 3; fi\nexec "%s" "$@"\n' \
     "${3:-train}" "$2" "$ROOT/bin/$1" > "$T/$2"
   chmod +x "$T/$2"
+}
+
+# epoch1_by_hand RUN EMB: epoch 1 of a TINY run without the CLIP loss, made by batches (on the
+# per-caption cache EMB), noise, disc-step and gen-step alone; its checkpoints must be RUN's
+epoch1_by_hand() {
+  batches --cache "$1/data/train_images.npy" --emb "$2" --imsize 32 --batch 4 --epoch 1 --seed 0 \
+    --max-batches 2 --images "$T/real.npy" --cond "$T/cond.npy"
+  noise --batch 4 --dim 8 --batches 2 --seed 1 -o "$T/z.npy"
+  mkfifo "$T/f" "$T/g"
+  disc-step train --ckpt "$1/ckpt/D_000.npz" --real "$T/real.npy" --cond "$T/cond.npy" \
+    --fake "$T/f" --grad-out "$T/g" --save "$T/D.npz" --log "$T/d.jsonl" &
+  gen-step train --ckpt "$1/ckpt/G_000.npz" --noise "$T/z.npy" --cond "$T/cond.npy" \
+    --fake-out "$T/f" --grad "$T/g" --save "$T/G.npz" --log "$T/g.jsonl"
+  wait $!
+  cmp "$T/G.npz" "$1/ckpt/G_001.npz"
+  cmp "$T/D.npz" "$1/ckpt/D_001.npz"
 }
 
 @test "train: a checkpoint pair per epoch, MAX_EPOCH*MAX_BATCHES loss lines, a metrics line per epoch" {
@@ -118,22 +136,112 @@ for e, line in enumerate(m[1:], 1):
   [[ "$stderr" == *"was made with \"imsize=32 nf=2 "*'found "imsize=32 nf=4 '* ]]
 }
 
-@test "sample: fakes of the last epoch for fixed truncated noise, made again identically" {
+@test "progress: a plain line per step with its losses (PROGRESS_STEPS=1), a bar with PROGRESS=tty, none with PROGRESS=off" {
   cp -a "$BASE" "$T/run"
   R="$T/run"
-  run MK sample "${TINY[@]}" RUN="$R"
+  rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
+  run --separate-stderr MK train "${TINY[@]}" "${NOEVAL[@]}" PROGRESS_STEPS=1 RUN="$R"
   assert_ok
-  [[ "$output" == *"samples of epoch 002: $R/samples_002.npy"* && "$output" != *"epoch 1/2"* ]]
-  cp "$R/samples_002.npy" "$T/s.npy"
-  rm "$R/samples_002.npy" "$R/data/sample_noise.npy"
-  MK sample "${TINY[@]}" RUN="$R" >/dev/null
-  cmp "$R/samples_002.npy" "$T/s.npy"
+  [[ "$output" == *"epoch 2/2: errD "* ]]
+  printf '%s\n' "$stderr" | grep '^epoch 2/2: step ' > "$T/lines" || true
   py "
-f = open(sys.argv[1], 'rb'); x = np.load(f)
-assert x.shape == (4, 3, 32, 32) and x.dtype == np.float32 and np.abs(x).max() <= 1, (x.shape, x.dtype)
-assert f.read() == b''
-z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.88 + 1e-6
-" "$R/samples_002.npy" "$R/data/sample_noise.npy"
+import json, re
+lines = open(sys.argv[1]).read().splitlines()
+assert len(lines) == 2, lines
+d = [json.loads(l) for l in open(sys.argv[2])]
+c = ['%.4g' % json.loads(l)['clip_loss'] for l in open(sys.argv[3])]
+for i, l in enumerate(lines):
+    m = re.fullmatch(r'epoch 2/2: step (\d)/2 \((\d+)%\), [0-9.]+ it/s, ETA [0-9:]+, errD (\S+), errG (\S+)(?:, clip_loss (\S+))?', l)
+    assert m and m.group(1) == str(i + 1) and m.group(2) == str(50 * (i + 1)), l
+    # the step's own losses; the CLIP loss of the last batch clip-embed has logged (it runs ahead
+    # of disc-step's log, or behind)
+    assert m.group(3) == '%.4g' % d[i]['errD'] and m.group(4) == '%.4g' % d[i]['errG'], (l, d[i])
+    assert m.group(5) is None or m.group(5) in c, (l, c)
+" "$T/lines" "$R/log/losses_002.jsonl" "$R/log/clip_002.jsonl"
+  # watching changes nothing
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+  # a bar on a terminal (forced): drawn while disc-step starts (held back half a second), cleared
+  # at the end, before the epoch's line
+  printf '#!/bin/sh\nsleep 0.5\nexec "%s" "$@"\n' "$ROOT/bin/disc-step" > "$T/late-disc"
+  chmod +x "$T/late-disc"
+  rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
+  run --separate-stderr MK train "${TINY[@]}" "${NOEVAL[@]}" PROGRESS=tty DISC_STEP="$T/late-disc" RUN="$R"
+  assert_ok
+  [[ "$stderr" == *$'\r'"epoch 2/2 [>                   ] 0/2 - it/s ETA -"$'\e[K'*$'\r\e[K'* ]] || { echo "$stderr" | od -c | head -20; false; }
+  [[ "$stderr" != *"step "* ]]
+  rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
+  run --separate-stderr MK train "${TINY[@]}" "${NOEVAL[@]}" PROGRESS=off PROGRESS_STEPS=1 DISC_STEP="$T/late-disc" RUN="$R"
+  assert_ok
+  [[ "$stderr" != *"step "* && "$stderr" != *$'\r'* ]]
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+  run --separate-stderr MK train "${TINY[@]}" PROGRESS=yes RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: PROGRESS expects auto, tty, plain or off, found 'yes'"* ]]
+}
+
+@test "sample: the captions of a file as one PNG grid each, truncated noise, arbitrary words through the vocabulary" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  # a blank line (skipped), words the vocabulary lacks (dropped), the first caption twice
+  printf '%s\n' 'a small red circle on a white background' '' 'a zebra with a big blue square' \
+    'a small red circle on a white background' > "$T/mine.txt"
+  run --separate-stderr MK sample "${TINY[@]}" CAPTIONS="$T/mine.txt" IMGS_PER_SENT=4 RUN="$R"
+  assert_ok
+  [[ "$output" == *"samples of epoch 2: 3 captions of $T/mine.txt x 4 images -> $R/samples/mine_002/sent_*.png"* ]]
+  [[ "$output" != *"epoch 1/2"* && "$output" != *"epoch 2/2"* ]]
+  [ -f "$R/samples/mine_002/sent_003.png" ] && [ ! -e "$R/samples/mine_002/sent_004.png" ]
+  assert_no_temp "$R/samples"
+  run MK -q sample "${TINY[@]}" CAPTIONS="$T/mine.txt" IMGS_PER_SENT=4 RUN="$R"
+  assert_ok
+  # caption 2 by hand: its DAMSM ids (the first 18 known words), its embedding for each of the 4
+  # fakes, DF-GAN's truncated noise (at 2, times 0.88, seed SEED+2000) and G_002
+  printf 'a zebra with a big blue square\n%.0s' 1 2 3 4 > "$T/two.txt"
+  tokenize --vocab "$R/data/vocab.txt" --first -o "$T/ids.npy" "$T/two.txt"
+  encode-text --weights "$R/weights/damsm_random.npz" --ids "$T/ids.npy" -o "$T/cond.npy"
+  noise --batch 4 --dim 8 --batches 1 --seed 2000 --truncate 2 --trunc-rate 0.88 -o "$T/z.npy"
+  gen-step forward --ckpt "$R/ckpt/G_002.npz" --noise "$T/z.npy" --cond "$T/cond.npy" -o "$T/two.npy"
+  py "
+import struct
+f = open(sys.argv[1], 'rb'); x = [np.load(f) for _ in range(3)]; assert f.read() == b''
+assert all(a.shape == (4, 3, 32, 32) and a.dtype == np.float32 and np.abs(a).max() <= 1 for a in x)
+# caption 2's fakes are those made by hand (to rounding: encode-text's sums differ in the last bit
+# from one run to another), nearer them than caption 1's are
+two = np.load(sys.argv[2])
+d = np.abs(x[1] - two).max()
+assert d < 1e-6 and d < np.abs(x[0] - two).max() / 10, (d, np.abs(x[0] - two).max())
+# the same caption, the same noise: the same grid; the 4 fakes of a grid apart
+assert np.array_equal(x[0], x[2])
+assert all(not np.allclose(x[0][0], x[0][i]) for i in (1, 2, 3))
+assert open(sys.argv[3]).read().splitlines() == [open(sys.argv[4]).read().splitlines()[i] for i in (0, 2, 3)]
+# each grid: 2x2 images of 32 px, 2 px apart (npy-png's default)
+for i in (1, 2, 3):
+    b = open('%s/sent_%03d.png' % (sys.argv[5], i), 'rb').read()
+    assert b[:8] == b'\x89PNG\r\n\x1a\n' and struct.unpack('>II', b[16:24]) == (70, 70)
+" "$R/samples/mine_002/fakes.npy" "$T/two.npy" "$R/samples/mine_002/captions.txt" "$T/mine.txt" "$R/samples/mine_002"
+  # a caption with no word of the vocabulary is named
+  printf '%s\n' 'a red circle' 'zebra quokka' > "$T/bad.txt"
+  run --separate-stderr MK sample "${TINY[@]}" CAPTIONS="$T/bad.txt" IMGS_PER_SENT=2 RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: expected a word of the vocabulary ($R/data/vocab.txt) in every caption of $T/bad.txt, found none in caption 2: zebra quokka"* ]]
+  [ ! -e "$R/samples/bad_002" ]
+  run --separate-stderr MK sample "${TINY[@]}" CAPTIONS="$T/none.txt" RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: CAPTIONS: expected a captions file (one caption a line), found no '$T/none.txt'"* ]]
+}
+
+@test "sample: by default the seed's example captions (shared/data), else the run's test captions" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  ex="$ROOT/../shared/data/example_captions/bird.txt"
+  run MK sample "${TINY[@]}" IMGS_PER_SENT=1 RUN="$R"
+  assert_ok
+  if [ -f "$ex" ]; then
+    n=$(awk 'NF' "$ex" | wc -l)
+    [[ "$output" == *"samples of epoch 2: $n captions of $(cd "$(dirname "$ex")" && pwd)/bird.txt x 1 images"* ]]
+    [ -f "$R/samples/bird_002/sent_$(printf %03d "$n").png" ]
+  else
+    [[ "$output" == *"samples of epoch 2: 4 captions of $R/samples/captions.txt"* ]]
+  fi
 }
 
 @test "a job killed with kill -9 mid-epoch resumes from the last complete epoch, byte for byte" {
@@ -233,21 +341,112 @@ z = np.load(sys.argv[2]); assert z.shape == (4, 8) and np.abs(z).max() <= 2 * 0.
   cmp "$R/ckpt/G_000.npz" "$BASE/ckpt/G_000.npz"
   ! cmp -s "$R/ckpt/G_001.npz" "$BASE/ckpt/G_001.npz"
   # epoch 1 by hand, with no CLIP anywhere: batches' streams for epoch 1, byte for byte the same checkpoints
-  batches --cache "$R/data/train_images.npy" --emb "$R/data/train_cond.npy" --imsize 32 --batch 4 --epoch 1 --seed 0 \
-    --max-batches 2 --images "$T/real.npy" --cond "$T/cond.npy"
-  noise --batch 4 --dim 8 --batches 2 --seed 1 -o "$T/z.npy"
-  mkfifo "$T/f" "$T/g"
-  disc-step train --ckpt "$R/ckpt/D_000.npz" --real "$T/real.npy" --cond "$T/cond.npy" \
-    --fake "$T/f" --grad-out "$T/g" --save "$T/D.npz" --log "$T/d.jsonl" &
-  gen-step train --ckpt "$R/ckpt/G_000.npz" --noise "$T/z.npy" --cond "$T/cond.npy" \
-    --fake-out "$T/f" --grad "$T/g" --save "$T/G.npz" --log "$T/g.jsonl"
-  wait $!
-  cmp "$T/G.npz" "$R/ckpt/G_001.npz"
-  cmp "$T/D.npz" "$R/ckpt/D_001.npz"
+  epoch1_by_hand "$R" "$R/data/train_cond.npy"
   # the run remembers its lambda
   run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 RUN="$R"
   [ "$status" -eq 2 ]
   [[ "$stderr" == *"lambda_clip=0 "*"found \""*"lambda_clip=0.01 "* ]]
+}
+
+@test "TEXT_ENCODER=clip: G and D conditioned on the cached CLIP text features, COND following CLIP's embed dim, no DAMSM" {
+  local tiny=() a
+  for a in "${TINY[@]}"; do [[ "$a" == COND=* ]] || tiny+=("$a"); done
+  # a COND other than CLIP's embed dim (the random CLIP's 32) is refused, naming it
+  run --separate-stderr MK train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 TEXT_ENCODER=clip RUN="$T/bad"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: expected cond_dim (COND) to be CLIP's embed dim 32 with text_encoder clip, found 8"* ]]
+  [ ! -e "$T/bad/ckpt/G_000.npz" ]
+  run --separate-stderr MK train "${tiny[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 TEXT_ENCODER=BERT RUN="$T/bad"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: TEXT_ENCODER (text_encoder) expects damsm or clip, found 'BERT'"* ]]
+  # without the CLIP loss: epoch 1 is gen-step and disc-step alone on batches' rows of the CLIP cache
+  R="$T/run"
+  run MK train "${tiny[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 LAMBDA_CLIP=0 TEXT_ENCODER=clip RUN="$R"
+  assert_ok
+  [[ "$output" == *"init: NetG and NetD/NetC (imsize 32, nf 2, z 8, cond 32)"* && "$output" != *damsm* ]]
+  grep -q ' cond=32 .*text_encoder=clip ' "$R/config.txt"
+  [ ! -e "$R/weights/damsm_random.npz" ] && [ ! -e "$R/data/train_cond.npy" ]
+  cmp "$R/data/train_text_features.npy" "$BASE/data/train_text_features.npy"
+  epoch1_by_hand "$R" "$R/data/train_text_features.npy"
+  py "
+g = np.load(sys.argv[1])
+assert g['fc.weight'].shape[1] == 8 and g['GBlocks.0.fuse1.affine0.fc_gamma.linear1.weight'].shape[1] == 8 + 32
+" "$R/ckpt/G_001.npz"
+  # with the CLIP loss and a test: FID and CLIP score labelled without DAMSM; sample's captions
+  # through CLIP's tokenizer and text tower
+  R="$T/run2"
+  run MK train "${tiny[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 TEXT_ENCODER=clip RUN="$R"
+  assert_ok
+  [[ "$output" == *"epoch 1/1: errD "*" clip_loss "* ]]
+  tail -n 1 "$R/metrics.csv" | awk -F, '$1 == 1 && $5 > 0 && $6 != "" && $9 == "random-inception+random-clip" { ok = 1 } END { exit !ok }'
+  printf '%s\n' 'a zebra on a unicycle' 'a small green ring' > "$T/caps.txt"
+  run MK sample "${tiny[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 TEXT_ENCODER=clip CAPTIONS="$T/caps.txt" IMGS_PER_SENT=2 RUN="$R"
+  assert_ok
+  printf 'a zebra on a unicycle\n%.0s' 1 2 > "$T/one.txt"
+  tokenize --clip -o "$T/ids.npy" "$T/one.txt"
+  clip-embed text --weights "$R/weights/clip_random.npz" --head-width 32 --in "$T/ids.npy" -o "$T/c.npy"
+  noise --batch 2 --dim 8 --batches 1 --seed 2000 --truncate 2 --trunc-rate 0.88 -o "$T/z2.npy"
+  gen-step forward --ckpt "$R/ckpt/G_001.npz" --noise "$T/z2.npy" --cond "$T/c.npy" -o "$T/one.npy"
+  py "
+f = open(sys.argv[1], 'rb'); x = [np.load(f) for _ in range(2)]
+one = np.load(sys.argv[2])
+assert x[0].shape == (2, 3, 32, 32) and np.abs(x[0] - one).max() < 1e-5, np.abs(x[0] - one).max()
+assert np.abs(x[1] - one).max() > 10 * np.abs(x[0] - one).max()
+" "$R/samples/caps_001/fakes.npy" "$T/one.npy"
+}
+
+@test "SAVE_INTERVAL: checkpoints every so many epochs and at the last, resuming from the last one kept" {
+  R="$T/run"
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=3 SAVE_INTERVAL=2 GEN_INTERVAL=1 RUN="$R"
+  assert_ok
+  [ -f "$R/ckpt/G_000.npz" ] && [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/ckpt/D_001.npz" ]
+  [ -f "$R/ckpt/G_002.npz" ] && [ -f "$R/ckpt/D_002.npz" ] && [ -f "$R/ckpt/G_003.npz" ] && [ -f "$R/ckpt/D_003.npz" ]
+  # epoch 1's grid was made from G_001 before it went
+  [ -f "$R/samples/epoch_001.png" ] && [ -f "$R/samples/epoch_003.png" ]
+  [ "$(wc -l < "$R/metrics.csv")" -eq 4 ]
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+  run MK -q train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=3 SAVE_INTERVAL=2 GEN_INTERVAL=1 RUN="$R"
+  assert_ok
+  cp "$R/ckpt/G_003.npz" "$T/G_003.npz"
+  rm "$R/ckpt/G_003.npz" "$R/ckpt/D_003.npz"
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=3 SAVE_INTERVAL=2 GEN_INTERVAL=1 RUN="$R"
+  assert_ok
+  [[ "$output" == *"epoch 3/3"* && "$output" != *"epoch 1/3"* && "$output" != *"epoch 2/3"* ]]
+  cmp "$R/ckpt/G_003.npz" "$T/G_003.npz"
+  run --separate-stderr MK train "${TINY[@]}" SAVE_INTERVAL=0 RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: SAVE_INTERVAL expects a whole number >= 1, found '0'"* ]]
+}
+
+@test "no CLIP BPE file: the demo trains with lambda_clip 0 and no CLIP score, and says so in one line" {
+  R="$T/run"
+  NOBPE=(CLIP_BPE="$T/nothere.txt.gz")
+  run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 "${NOBPE[@]}" RUN="$R"
+  assert_ok
+  [ "$(grep -c 'BPE' <<<"$stderr")" -eq 1 ]
+  [[ "$stderr" == *"demo.mk: no CLIP BPE file (CLIP_BPE=$T/nothere.txt.gz): training with lambda_clip 0 and no CLIP score; get bpe_simple_vocab_16e6.txt.gz from openai/CLIP and set CLIP_BPE=PATH for them"* ]]
+  [[ "$output" == *"epoch 1/1: errD "* && "$output" != *clip_loss* && "$output" == *"no clip_score (no CLIP BPE file)"* ]]
+  [ ! -e "$R/weights/clip_random.npz" ] && [ ! -e "$R/data/train_text_features.npy" ] && [ ! -s "$R/log/clip_001.jsonl" ]
+  grep -q ' lambda_clip=0:no-bpe ' "$R/config.txt"
+  # FID still; no CLIP loss, no CLIP score, no CLIP among the weights
+  tail -n 1 "$R/metrics.csv" | awk -F, '$1 == 1 && $4 == "" && $5 > 0 && $6 == "" && $9 == "random-inception+random-damsm" { ok = 1 } END { exit !ok }'
+  # the epoch is LAMBDA_CLIP=0's
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 LAMBDA_CLIP=0 RUN="$T/zero"
+  assert_ok
+  cmp "$R/ckpt/G_001.npz" "$T/zero/ckpt/G_001.npz"
+  run MK -q train "${TINY[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 "${NOBPE[@]}" RUN="$R"
+  assert_ok
+  run MK eval "${TINY[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 "${NOBPE[@]}" RUN="$R"
+  assert_ok
+  grep -qx 'clip_score none (no CLIP BPE file)' "$R/eval/epoch_001.txt"
+  # the run goes on without CLIP: with the file found again it is another run
+  run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"lambda_clip=0:no-bpe "*"found \""*"lambda_clip=0.01 "* ]]
+  # CLIP cond cannot do without it
+  run --separate-stderr MK train "${TINY[@]}" TEXT_ENCODER=clip "${NOBPE[@]}" RUN="$T/clip"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: text_encoder clip: expected CLIP's BPE merges bpe_simple_vocab_16e6.txt.gz (CLIP_BPE=$T/nothere.txt.gz), found none"* ]]
 }
 
 @test "data: make-dataset through import-cub; an epoch's cond rows and CLIP features are those of the captions batches chose" {
