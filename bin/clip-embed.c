@@ -56,6 +56,8 @@ static const char usage[] =
     "  --device cpu|cuda  where to compute (default cpu; this build has no CUDA clip-embed)\n"
     "  --init             write random weights to -o (OpenAI's initialisation, Philox generator)\n"
     "  --seed K           with --init (default 0)\n"
+    "  --jitter J         with --init, for tests: then every parameter += J*N(0,1)*(its std, or 1 where\n"
+    "                     it is constant), so biases and LayerNorm affines are not 0 and 1 (default 0)\n"
     "  size options with --init (defaults: ViT-B/32): --embed-dim 512 --width 768 --layers 12\n"
     "                     --patch 32 --image-size 224 --text-width 512 --text-layers 12\n"
     "                     --context 77 --vocab 49408 (and --head-width)\n"
@@ -68,19 +70,20 @@ enum { M_NONE, M_TEXT, M_IMAGE, M_LOSS, M_SCORE };
 typedef struct {
     int mode, init, raw, no_grad, resize;
     const char *weights, *text, *in, *out, *log, *device;
-    double lambda;
+    double lambda, jitter;
     long seed, head_width;
     clip_config cfg;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { WEIGHTS = 256, TEXT, IN, RAW, LAMBDA, NOGRAD, LOG, RESIZE, HEADW, DEVICE, INIT, SEED,
+    enum { WEIGHTS = 256, TEXT, IN, RAW, LAMBDA, NOGRAD, LOG, RESIZE, HEADW, DEVICE, INIT, SEED, JITTER,
            EMBED, WIDTH, LAYERS, PATCH, IMSIZE, TWIDTH, TLAYERS, CONTEXT, VOCAB };
     static const struct option longopts[] = {
         {"weights", 1, 0, WEIGHTS}, {"text", 1, 0, TEXT}, {"in", 1, 0, IN}, {"out", 1, 0, 'o'},
         {"raw", 0, 0, RAW}, {"lambda", 1, 0, LAMBDA}, {"no-grad", 0, 0, NOGRAD}, {"log", 1, 0, LOG},
         {"resize", 1, 0, RESIZE}, {"head-width", 1, 0, HEADW}, {"device", 1, 0, DEVICE}, {"init", 0, 0, INIT},
-        {"seed", 1, 0, SEED}, {"embed-dim", 1, 0, EMBED}, {"width", 1, 0, WIDTH}, {"layers", 1, 0, LAYERS},
+        {"seed", 1, 0, SEED}, {"jitter", 1, 0, JITTER}, {"embed-dim", 1, 0, EMBED}, {"width", 1, 0, WIDTH},
+        {"layers", 1, 0, LAYERS},
         {"patch", 1, 0, PATCH}, {"image-size", 1, 0, IMSIZE}, {"text-width", 1, 0, TWIDTH},
         {"text-layers", 1, 0, TLAYERS}, {"context", 1, 0, CONTEXT}, {"vocab", 1, 0, VOCAB},
         {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
@@ -117,6 +120,11 @@ static void parse(options *o, int argc, char **argv) {
         case DEVICE: o->device = optarg; break;
         case INIT: o->init = 1; break;
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); only_init = "--seed"; break;
+        case JITTER:
+            o->jitter = parse_double("--jitter", optarg);
+            if (!isfinite(o->jitter) || o->jitter < 0) die_usage("--jitter expects a finite number >= 0, found '%s'", optarg);
+            only_init = "--jitter";
+            break;
         case EMBED: o->cfg.embed_dim = (int)parse_long("--embed-dim", optarg, 1, 1 << 16); sized = 1; only_init = "--embed-dim"; break;
         case WIDTH: o->cfg.width = (int)parse_long("--width", optarg, 1, 1 << 16); only_init = "--width"; break;
         case LAYERS: o->cfg.layers = (int)parse_long("--layers", optarg, 0, 1024); only_init = "--layers"; break;
@@ -191,6 +199,7 @@ int main(int argc, char **argv) {
     if (o.init) {
         clip_create(&m, &o.cfg);
         clip_init(&m, (uint64_t)o.seed);
+        if (o.jitter > 0) clip_jitter(&m, (uint64_t)o.seed, o.jitter);
         ckpt_save(&m.ps, o.out);
         if (!strcmp(o.out, "-")) close_stdout_or_die();
         clip_free(&m);

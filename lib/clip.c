@@ -19,6 +19,8 @@
 static const float CLIP_MEAN[3] = {0.48145466f, 0.4578275f, 0.40821073f};
 static const float CLIP_STD[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 #define LN_EPS 1e-5
+/* parameter i's data (read-only once loaded: it may be the weights file's mapping) */
+#define WT(i) ((const float *)m->w[i])
 
 clip_config clip_config_default(void) {
     clip_config c = {.embed_dim = 512, .width = 768, .layers = 12, .heads = 12, .patch = 32, .image_size = 224,
@@ -56,7 +58,8 @@ static clip_block *add_blocks(param_set *ps, const char *prefix, int layers, int
     return bl;
 }
 
-void clip_create(clip_model *m, const clip_config *c) {
+/* Register the parameters of c (no data yet) and the w table. */
+static void clip_register(clip_model *m, const clip_config *c) {
     memset(m, 0, sizeof *m);
     param_set *ps = &m->ps;
     const int Dv = c->width, Dt = c->text_width, E = c->embed_dim, g = c->image_size / c->patch;
@@ -85,23 +88,45 @@ void clip_create(clip_model *m, const clip_config *c) {
     m->ln_final_w = add(ps, "", "ln_final.weight", 1, Dt, 0, 0, 0);
     m->ln_final_b = add(ps, "", "ln_final.bias", 1, Dt, 0, 0, 0);
     ps->device = DEVICE_CPU;
-    ps->data = xcalloc(ps->total ? ps->total : 1, sizeof(float));
+    m->w = xcalloc((size_t)(ps->n ? ps->n : 1), sizeof *m->w);
+}
+
+void clip_create(clip_model *m, const clip_config *c) {
+    clip_register(m, c);
+    m->ps.data = xcalloc(m->ps.total ? m->ps.total : 1, sizeof(float));
+    for (int i = 0; i < m->ps.n; i++) m->w[i] = pdata(&m->ps, i);
 }
 
 void clip_free(clip_model *m) {
     free(m->vblocks);
     free(m->tblocks);
+    free(m->w);
+    npz_mapped_free(&m->src);
     params_free(&m->ps);
 }
 
+/* p[k] += std·(normal number k of Philox stream `stream`), k < n, in chunks over the threads:
+ * rng_normal takes two words, so number k is in block k/2 and a chunk starting at an even k
+ * starts at block k/2 (the same numbers as one rng_normal loop from the start). */
+static void add_normal(float *p, size_t n, double std, uint64_t seed, uint64_t stream) {
+    const size_t CH = (size_t)1 << 16;
+    const long nch = (long)((n + CH - 1) / CH);
+#pragma omp parallel for schedule(static)
+    for (long c = 0; c < nch; c++) {
+        rng_t r;
+        rng_init(&r, seed, stream);
+        r.counter = (uint64_t)c * CH / 2;
+        const size_t end = (size_t)(c + 1) * CH < n ? (size_t)(c + 1) * CH : n;
+        for (size_t k = (size_t)c * CH; k < end; k++) p[k] += (float)(std * rng_normal(&r));
+    }
+}
 static void fill_normal(clip_model *m, int i, double std, uint64_t seed) {
-    rng_t r;
-    rng_init(&r, seed, (uint64_t)i);
-    float *p = pdata(&m->ps, i);
-    for (size_t k = 0; k < m->ps.info[i].size; k++) p[k] = (float)(std * rng_normal(&r));
+    float *p = m->w[i];
+    memset(p, 0, m->ps.info[i].size * sizeof(float));
+    add_normal(p, m->ps.info[i].size, std, seed, (uint64_t)i);
 }
 static void fill_const(clip_model *m, int i, float v) {
-    float *p = pdata(&m->ps, i);
+    float *p = m->w[i];
     for (size_t k = 0; k < m->ps.info[i].size; k++) p[k] = v;
 }
 
@@ -137,6 +162,19 @@ void clip_init(clip_model *m, uint64_t seed) {
     init_blocks(m, m->tblocks, &m->txt, seed);
 }
 
+void clip_jitter(clip_model *m, uint64_t seed, double jitter) {
+    for (int i = 0; i < m->ps.n; i++) {
+        float *p = m->w[i];
+        const size_t n = m->ps.info[i].size;
+        double s = 0, ss = 0;
+        for (size_t k = 0; k < n; k++) s += p[k];
+        const double mean = n ? s / (double)n : 0;
+        for (size_t k = 0; k < n; k++) ss += (p[k] - mean) * (p[k] - mean);
+        const double sd = n > 1 ? sqrt(ss / (double)(n - 1)) : 0;
+        add_normal(p, n, jitter * (sd > 0 ? sd : 1), seed, ((uint64_t)1 << 32) + (uint64_t)i);
+    }
+}
+
 /* ---------------------------------------------------------------- loading */
 
 static const npy_array *need(const npz *z, const char *path, const char *key, int ndim) {
@@ -169,25 +207,40 @@ static float half_to_float(uint16_t h) {
     memcpy(&v, &u, sizeof v);
     return v;
 }
-/* float16 and float64 arrays become float32 in place */
-static void to_f32(npy_array *a) {
-    if (a->dtype != NPY_F2 && a->dtype != NPY_F8) return;
+/* Member j of src, float16 or float64, becomes a malloc'd float32 array in place (a mapped
+ * original stays in the mapping). */
+static void to_f32(npz_mapped *src, int j) {
+    npy_array *a = &src->z.items[j].arr;
     float *d = xmalloc((size_t)(a->count ? a->count : 1) * sizeof(float));
     for (int64_t i = 0; i < a->count; i++)
-        d[i] = a->dtype == NPY_F2 ? half_to_float(((uint16_t *)a->data)[i]) : (float)((double *)a->data)[i];
-    free(a->data);
+        d[i] = a->dtype == NPY_F2 ? half_to_float(((const uint16_t *)a->data)[i]) : (float)((const double *)a->data)[i];
+    if (!src->mapped[j]) free(a->data);
+    src->mapped[j] = 0;
     a->data = d;
     a->dtype = NPY_F4;
 }
+/* Keys of OpenAI's JIT archives that are sizes, not weights (build_model drops them too), and Adam
+ * state under a parameter's key (as ckpt_save writes it after a step): accepted and unused. */
+static int ignored_key(const param_set *ps, const char *k) {
+    if (!strcmp(k, "input_resolution") || !strcmp(k, "context_length") || !strcmp(k, "vocab_size") ||
+        !strcmp(k, "adam.step"))
+        return 1;
+    if (!strncmp(k, "adam.exp_avg_sq.", 16)) return params_find(ps, k + 16) >= 0;
+    if (!strncmp(k, "adam.exp_avg.", 13)) return params_find(ps, k + 13) >= 0;
+    return 0;
+}
 
 void clip_load(clip_model *m, const char *path, int head_width) {
-    npz z;
-    ckpt_read(path, &z);
-    if (!npz_find(&z, "visual.conv1.weight") && npz_find(&z, "visual.layer1.0.conv1.weight"))
+    npz_mapped src;
+    char err[512];
+    if (npz_read_mapped(path, &src, sizeof(float), err, sizeof err) != 0) die_usage("%s", err);
+    const npz *z = &src.z;
+    if (!npz_find(z, "visual.conv1.weight") && npz_find(z, "visual.layer1.0.conv1.weight"))
         die_usage("%s: expected a CLIP ViT ('visual.conv1.weight'), found a ResNet CLIP (not supported)", path);
-    const npy_array *conv = need(&z, path, "visual.conv1.weight", 4), *vpos = need(&z, path, "visual.positional_embedding", 2),
-                    *vproj = need(&z, path, "visual.proj", 2), *tok = need(&z, path, "token_embedding.weight", 2),
-                    *tpos = need(&z, path, "positional_embedding", 2), *tproj = need(&z, path, "text_projection", 2);
+    const npy_array *conv = need(z, path, "visual.conv1.weight", 4), *vpos = need(z, path, "visual.positional_embedding", 2),
+                    *vproj = need(z, path, "visual.proj", 2), *tok = need(z, path, "token_embedding.weight", 2),
+                    *tpos = need(z, path, "positional_embedding", 2);
+    need(z, path, "text_projection", 2);
     clip_config c;
     c.width = (int)conv->shape[0];
     c.patch = (int)conv->shape[2];
@@ -196,29 +249,39 @@ void clip_load(clip_model *m, const char *path, int head_width) {
         die_usage("%s: expected 'visual.positional_embedding' of grid*grid+1 rows, found %lld", path, (long long)vpos->shape[0]);
     c.image_size = g * c.patch;
     c.embed_dim = (int)vproj->shape[1];
-    c.layers = count_layers(&z, "visual.");
+    c.layers = count_layers(z, "visual.");
     c.vocab = (int)tok->shape[0];
     c.text_width = (int)tok->shape[1];
     c.context = (int)tpos->shape[0];
-    c.text_layers = count_layers(&z, "");
-    (void)tproj;
+    c.text_layers = count_layers(z, "");
     if (c.width % head_width || c.text_width % head_width)
         die_usage("%s: expected widths divisible by the head width %d, found %d (image) and %d (text)", path,
                   head_width, c.width, c.text_width);
     c.heads = c.width / head_width;
     c.text_heads = c.text_width / head_width;
-    clip_create(m, &c);
-    /* OpenAI's JIT archives carry these three sizes as tensors; build_model drops them too */
-    npz f = {0, xcalloc((size_t)(z.n ? z.n : 1), sizeof(npz_item))};
-    for (int i = 0; i < z.n; i++) {
-        const char *k = z.items[i].key;
-        if (!strcmp(k, "input_resolution") || !strcmp(k, "context_length") || !strcmp(k, "vocab_size")) continue;
-        to_f32(&z.items[i].arr);
-        f.items[f.n++] = z.items[i];
+    clip_register(m, &c);
+    /* every parameter from its array, in place where it is float32 (mapped or copied by the reader) */
+    for (int i = 0; i < m->ps.n; i++) {
+        const param_info *p = &m->ps.info[i];
+        int j = 0;
+        while (j < z->n && strcmp(z->items[j].key, p->key)) j++;
+        if (j == z->n) die_usage("%s: expected key '%s' for this architecture, found none", path, p->key);
+        const npy_array *a = &z->items[j].arr;
+        int ok = (a->dtype == NPY_F4 || a->dtype == NPY_F2 || a->dtype == NPY_F8) && a->ndim == p->ndim;
+        for (int k = 0; ok && k < p->ndim; k++) ok = a->shape[k] == p->shape[k];
+        if (!ok) {
+            char want[64], got[64];
+            params_shape_str(p, want, sizeof want);
+            npy_format_shape(got, sizeof got, a->ndim, a->shape);
+            die_usage("%s: expected '%s' float32 %s, found %s %s", path, p->key, want, npy_dtype_name(a->dtype), got);
+        }
+        if (a->dtype != NPY_F4) to_f32(&src, j);
+        m->w[i] = (float *)a->data;
     }
-    ckpt_load(&m->ps, &f, path);
-    free(f.items);
-    npz_free(&z);
+    for (int j = 0; j < z->n; j++)
+        if (params_find(&m->ps, z->items[j].key) < 0 && !ignored_key(&m->ps, z->items[j].key))
+            die_usage("%s: expected only keys of this architecture, found unexpected key '%s'", path, z->items[j].key);
+    m->src = src;
 }
 
 /* ---------------------------------------------------------------- the transformer */
@@ -235,40 +298,44 @@ static size_t att_size(const int *off, int B, int nh) {
     return n;
 }
 
+/* the MLP half of a block: x (N,D) <- x + proj(quickgelu(fc(ln_2(x)))) (saves x2, mean2, rstd2, fc) */
+static void mlp_forward(const clip_model *m, const clip_block *k, float *x, int N, int D, block_save *s, block_scratch *w) {
+    const int Hd = 4 * D;
+    if (s->x2) memcpy(s->x2, x, (size_t)N * D * sizeof(float));
+    layernorm_forward_cpu(w->h, s->mean2, s->rstd2, x, WT(k->ln2_w), WT(k->ln2_b), N, D, LN_EPS);
+    linear_forward_cpu(s->fc, w->h, WT(k->fc_w), WT(k->fc_b), N, D, Hd);
+    quickgelu_forward_cpu(w->g, s->fc, (size_t)N * Hd);
+    linear_forward_cpu(w->h, w->g, WT(k->proj_w), WT(k->proj_b), N, Hd, D);
+    vec_axpy_cpu(x, 1, w->h, (size_t)N * D);
+}
+
 /* x (N,D) <- block(x) */
 static void block_forward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *x,
                           const int *off, int B, int causal, block_save *s, block_scratch *w) {
-    const param_set *ps = &m->ps;
-    const int N = off[B], D = d->width, Hd = 4 * D;
+    const int N = off[B], D = d->width;
     if (s->x) memcpy(s->x, x, (size_t)N * D * sizeof(float));
-    layernorm_forward_cpu(w->h, s->mean1, s->rstd1, x, pdata(ps, k->ln1_w), pdata(ps, k->ln1_b), N, D, LN_EPS);
-    linear_forward_cpu(s->qkv, w->h, pdata(ps, k->in_w), pdata(ps, k->in_b), N, D, 3 * D);
+    layernorm_forward_cpu(w->h, s->mean1, s->rstd1, x, WT(k->ln1_w), WT(k->ln1_b), N, D, LN_EPS);
+    linear_forward_cpu(s->qkv, w->h, WT(k->in_w), WT(k->in_b), N, D, 3 * D);
     attention_forward_cpu(w->a, s->att, s->qkv, off, B, D, d->heads, causal);
-    linear_forward_cpu(w->h, w->a, pdata(ps, k->out_w), pdata(ps, k->out_b), N, D, D);
+    linear_forward_cpu(w->h, w->a, WT(k->out_w), WT(k->out_b), N, D, D);
     vec_axpy_cpu(x, 1, w->h, (size_t)N * D);
-    if (s->x2) memcpy(s->x2, x, (size_t)N * D * sizeof(float));
-    layernorm_forward_cpu(w->h, s->mean2, s->rstd2, x, pdata(ps, k->ln2_w), pdata(ps, k->ln2_b), N, D, LN_EPS);
-    linear_forward_cpu(s->fc, w->h, pdata(ps, k->fc_w), pdata(ps, k->fc_b), N, D, Hd);
-    quickgelu_forward_cpu(w->g, s->fc, (size_t)N * Hd);
-    linear_forward_cpu(w->h, w->g, pdata(ps, k->proj_w), pdata(ps, k->proj_b), N, Hd, D);
-    vec_axpy_cpu(x, 1, w->h, (size_t)N * D);
+    mlp_forward(m, k, x, N, D, s, w);
 }
 
 /* dx (N,D): the gradient wrt the block's output on entry, wrt its input on exit.
  * Scratch: w->h, w->a (N,D), w->g (N,4D), dqkv (N,3D). */
 static void block_backward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *dx,
                            const int *off, int B, const block_save *s, block_scratch *w, float *dqkv) {
-    const param_set *ps = &m->ps;
     const int N = off[B], D = d->width, Hd = 4 * D;
-    linear_backward_cpu(w->g, NULL, NULL, dx, NULL, pdata(ps, k->proj_w), N, Hd, D);
+    linear_backward_cpu(w->g, NULL, NULL, dx, NULL, WT(k->proj_w), N, Hd, D);
     quickgelu_backward_cpu(w->g, w->g, s->fc, (size_t)N * Hd);
-    linear_backward_cpu(w->h, NULL, NULL, w->g, NULL, pdata(ps, k->fc_w), N, D, Hd);
-    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, pdata(ps, k->ln2_w), N, D);
+    linear_backward_cpu(w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), N, D, Hd);
+    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), N, D);
     vec_axpy_cpu(dx, 1, w->a, (size_t)N * D);
-    linear_backward_cpu(w->a, NULL, NULL, dx, NULL, pdata(ps, k->out_w), N, D, D);
+    linear_backward_cpu(w->a, NULL, NULL, dx, NULL, WT(k->out_w), N, D, D);
     attention_backward_cpu(dqkv, w->a, s->qkv, s->att, off, B, D, d->heads);
-    linear_backward_cpu(w->h, NULL, NULL, dqkv, NULL, pdata(ps, k->in_w), N, D, 3 * D);
-    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, pdata(ps, k->ln1_w), N, D);
+    linear_backward_cpu(w->h, NULL, NULL, dqkv, NULL, WT(k->in_w), N, D, 3 * D);
+    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
     vec_axpy_cpu(dx, 1, w->a, (size_t)N * D);
 }
 
@@ -280,7 +347,6 @@ static void project(float *out, const float *in, const float *proj, int B, int D
 /* ---------------------------------------------------------------- text tower */
 
 int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B, int L, char *err, size_t errlen) {
-    const param_set *ps = &m->ps;
     const int D = m->txt.width, E = m->embed_dim;
     if (L > m->context) { snprintf(err, errlen, "expected at most %d tokens per caption (the context), found %d", m->context, L); return -1; }
     int *off = xmalloc((size_t)(B + 1) * sizeof *off), *eot = xmalloc((size_t)(B ? B : 1) * sizeof *eot);
@@ -302,7 +368,7 @@ int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B
     const int N = off[B];
     if (L == 0) { memset(feat, 0, (size_t)B * E * sizeof(float)); free(off); free(eot); return 0; }
     float *x = xmalloc((size_t)N * D * sizeof(float));
-    const float *tok = pdata(ps, m->tok_emb), *pos = pdata(ps, m->txt_pos);
+    const float *tok = WT(m->tok_emb), *pos = WT(m->txt_pos);
     for (int b = 0; b < B; b++)
         for (int t = 0; t <= eot[b]; t++) {
             float *xr = x + (size_t)(off[b] + t) * D;
@@ -316,13 +382,124 @@ int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B
     for (int l = 0; l < m->txt.layers; l++) block_forward(m, &m->tblocks[l], &m->txt, x, off, B, 1, &s, &w);
     float *h = xmalloc((size_t)(B ? B : 1) * D * sizeof(float));
     for (int b = 0; b < B; b++) memcpy(h + (size_t)b * D, x + (size_t)(off[b + 1] - 1) * D, (size_t)D * sizeof(float));
-    layernorm_forward_cpu(h, NULL, NULL, h, pdata(ps, m->ln_final_w), pdata(ps, m->ln_final_b), B, D, LN_EPS);
-    project(feat, h, pdata(ps, m->txt_proj), B, D, E);
+    layernorm_forward_cpu(h, NULL, NULL, h, WT(m->ln_final_w), WT(m->ln_final_b), B, D, LN_EPS);
+    project(feat, h, WT(m->txt_proj), B, D, E);
     free(h); free(x); free(w.h); free(w.a); free(w.g); free(s.qkv); free(s.fc); free(off); free(eot);
     return 0;
 }
 
 /* ---------------------------------------------------------------- image tower */
+
+/* The image feature is read at the class token, so the last block needs its other rows only as
+ * keys and values: there the queries, out_proj, ln_2 and the MLP run on the B class tokens alone
+ * (about 5/6 of that block's work skipped, forward and backward). Its save (block_save reused):
+ * x, mean1, rstd1 the block's input rows (N); qkv = kv (N,2D) [k | v] then q (B,D); att (B,nh,T);
+ * x2, mean2, rstd2, fc for the B class rows. */
+
+/* out (B,D) = softmax(q·kᵀ/√hs)·v per head, the one query of each image against its T keys;
+ * att (B,nh,T) the probabilities (may be NULL) */
+static void cls_attention_forward(float *out, float *att, const float *q, const float *kv, int B, int T, int D, int nh) {
+    const int hs = D / nh;
+    const float scale = (float)(1.0 / sqrt((double)hs));
+#pragma omp parallel for schedule(static) if (B * nh > 1)
+    for (int task = 0; task < B * nh; task++) {
+        const int b = task / nh, h = task % nh;
+        float pbuf[T > 0 ? T : 1];
+        float *p = att ? att + (size_t)task * T : pbuf;
+        const float *qh = q + (size_t)b * D + h * hs;
+        float mx = -INFINITY;
+        for (int t = 0; t < T; t++) {
+            const float *k = kv + ((size_t)b * T + t) * 2 * D + h * hs;
+            float sdot = 0;
+            for (int c = 0; c < hs; c++) sdot += qh[c] * k[c];
+            p[t] = sdot * scale;
+            if (p[t] > mx) mx = p[t];
+        }
+        double sum = 0;
+        for (int t = 0; t < T; t++) { p[t] = expf(p[t] - mx); sum += p[t]; }
+        const float inv = (float)(1.0 / sum);
+        float *o = out + (size_t)b * D + h * hs;
+        for (int c = 0; c < hs; c++) o[c] = 0;
+        for (int t = 0; t < T; t++) {
+            p[t] *= inv;
+            const float *v = kv + ((size_t)b * T + t) * 2 * D + D + h * hs;
+            for (int c = 0; c < hs; c++) o[c] += p[t] * v[c];
+        }
+    }
+}
+
+/* dq (B,D) and dkv (N,2D) assigned from dout (B,D): dP = dO·vᵀ; dS = P∘(dP − Σ P∘dP);
+ * dq = dS·k/√hs; dk = dSᵀ·q/√hs; dv = Pᵀ·dO */
+static void cls_attention_backward(float *dq, float *dkv, const float *dout, const float *q, const float *kv,
+                                   const float *att, int B, int T, int D, int nh) {
+    const int hs = D / nh;
+    const float scale = (float)(1.0 / sqrt((double)hs));
+#pragma omp parallel for schedule(static) if (B * nh > 1)
+    for (int task = 0; task < B * nh; task++) {
+        const int b = task / nh, h = task % nh;
+        const float *p = att + (size_t)task * T, *dO = dout + (size_t)b * D + h * hs, *qh = q + (size_t)b * D + h * hs;
+        float ds[T > 0 ? T : 1];
+        double sr = 0;
+        for (int t = 0; t < T; t++) {
+            const float *v = kv + ((size_t)b * T + t) * 2 * D + D + h * hs;
+            float d = 0;
+            for (int c = 0; c < hs; c++) d += dO[c] * v[c];
+            ds[t] = d;
+            sr += (double)p[t] * d;
+        }
+        float *dqh = dq + (size_t)b * D + h * hs;
+        for (int c = 0; c < hs; c++) dqh[c] = 0;
+        for (int t = 0; t < T; t++) {
+            const float g = p[t] * (ds[t] - (float)sr) * scale;
+            const float *k = kv + ((size_t)b * T + t) * 2 * D + h * hs;
+            float *dk = dkv + ((size_t)b * T + t) * 2 * D + h * hs, *dv = dk + D;
+            for (int c = 0; c < hs; c++) {
+                dqh[c] += g * k[c];
+                dk[c] = g * qh[c];
+                dv[c] = p[t] * dO[c];
+            }
+        }
+    }
+}
+
+/* xc (B,D) = the class rows of block(x), x (N,D) = B sequences of T rows (x is left as it was) */
+static void last_block_forward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *xc,
+                               const float *x, int B, int T, block_save *s, block_scratch *w) {
+    const int N = B * T, D = d->width;
+    float *kv = s->qkv, *q = s->qkv + (size_t)N * 2 * D, *hc = w->a, *ao = w->a + (size_t)B * D;
+    if (s->x) memcpy(s->x, x, (size_t)N * D * sizeof(float));
+    layernorm_forward_cpu(w->h, s->mean1, s->rstd1, x, WT(k->ln1_w), WT(k->ln1_b), N, D, LN_EPS);
+    linear_forward_cpu(kv, w->h, WT(k->in_w) + (size_t)D * D, WT(k->in_b) + D, N, D, 2 * D);
+    for (int b = 0; b < B; b++) memcpy(hc + (size_t)b * D, w->h + (size_t)b * T * D, (size_t)D * sizeof(float));
+    linear_forward_cpu(q, hc, WT(k->in_w), WT(k->in_b), B, D, D);
+    cls_attention_forward(ao, s->att, q, kv, B, T, D, d->heads);
+    linear_forward_cpu(w->h, ao, WT(k->out_w), WT(k->out_b), B, D, D);
+    for (int b = 0; b < B; b++)
+        for (int c = 0; c < D; c++) xc[(size_t)b * D + c] = x[(size_t)b * T * D + c] + w->h[(size_t)b * D + c];
+    mlp_forward(m, k, xc, B, D, s, w);
+}
+
+/* dx (N,D) assigned: the gradient wrt the block's input, from dxc (B,D), the gradient wrt its class
+ * rows (overwritten). Scratch: w->h, w->a (N,D), w->g (N,4D), dqkv (N,3D). */
+static void last_block_backward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *dx,
+                                float *dxc, int B, int T, const block_save *s, block_scratch *w, float *dqkv) {
+    const int N = B * T, D = d->width, Hd = 4 * D;
+    const float *kv = s->qkv, *q = s->qkv + (size_t)N * 2 * D;
+    float *dkv = dqkv, *dq = dqkv + (size_t)N * 2 * D;
+    linear_backward_cpu(w->g, NULL, NULL, dxc, NULL, WT(k->proj_w), B, Hd, D);
+    quickgelu_backward_cpu(w->g, w->g, s->fc, (size_t)B * Hd);
+    linear_backward_cpu(w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), B, D, Hd);
+    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), B, D);
+    vec_axpy_cpu(dxc, 1, w->a, (size_t)B * D);
+    linear_backward_cpu(w->a, NULL, NULL, dxc, NULL, WT(k->out_w), B, D, D);
+    cls_attention_backward(dq, dkv, w->a, q, kv, s->att, B, T, D, d->heads);
+    linear_backward_cpu(w->h, NULL, NULL, dkv, NULL, WT(k->in_w) + (size_t)D * D, N, D, 2 * D);
+    linear_backward_cpu(w->a, NULL, NULL, dq, NULL, WT(k->in_w), B, D, D);
+    for (int b = 0; b < B; b++) vec_axpy_cpu(w->h + (size_t)b * T * D, 1, w->a + (size_t)b * D, (size_t)D);
+    layernorm_backward_cpu(dx, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
+    for (int b = 0; b < B; b++) vec_axpy_cpu(dx + (size_t)b * T * D, 1, dxc + (size_t)b * D, (size_t)D);
+}
+
 
 struct clip_image_ctx {
     int B, H, W, mode, T, N;
@@ -334,7 +511,6 @@ struct clip_image_ctx {
 
 void clip_encode_image(const clip_model *m, float *feat, const float *images, int B, int H, int W,
                        int resize_mode, clip_image_ctx **ctxp) {
-    const param_set *ps = &m->ps;
     const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width, E = m->embed_dim;
     const int T = g * g + 1, N = B * T, K = 3 * P * P, np = B * g * g;
     /* preprocessing: [-1,1] -> [0,1] -> resize -> normalise */
@@ -361,10 +537,10 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
             }
     free(r);
     float *emb = xmalloc((size_t)(np ? np : 1) * D * sizeof(float));
-    linear_forward_cpu(emb, patches, pdata(ps, m->conv1), NULL, np, K, D);
+    linear_forward_cpu(emb, patches, WT(m->conv1), NULL, np, K, D);
     free(patches);
     float *x = xmalloc((size_t)(N ? N : 1) * D * sizeof(float));
-    const float *cls = pdata(ps, m->class_emb), *pos = pdata(ps, m->vis_pos);
+    const float *cls = WT(m->class_emb), *pos = WT(m->vis_pos);
     for (int b = 0; b < B; b++)
         for (int t = 0; t < T; t++) {
             float *xr = x + ((size_t)b * T + t) * D;
@@ -387,6 +563,18 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
         ctx->s = xcalloc((size_t)(m->vis.layers ? m->vis.layers : 1), sizeof *ctx->s);
         for (int l = 0; l < m->vis.layers; l++) {
             block_save *s = &ctx->s[l];
+            if (l == m->vis.layers - 1) {   /* the last block's save: see last_block_forward */
+                s->x = xmalloc(nd * sizeof(float));
+                s->mean1 = xmalloc((size_t)(N + 1) * sizeof(float));
+                s->rstd1 = xmalloc((size_t)(N + 1) * sizeof(float));
+                s->qkv = xmalloc(((size_t)N * 2 * D + (size_t)B * D + 1) * sizeof(float));
+                s->att = xmalloc(((size_t)B * m->vis.heads * T + 1) * sizeof(float));
+                s->x2 = xmalloc(((size_t)B * D + 1) * sizeof(float));
+                s->mean2 = xmalloc((size_t)(B + 1) * sizeof(float));
+                s->rstd2 = xmalloc((size_t)(B + 1) * sizeof(float));
+                s->fc = xmalloc(((size_t)B * 4 * D + 1) * sizeof(float));
+                continue;
+            }
             s->x = xmalloc(nd * sizeof(float));
             s->x2 = xmalloc(nd * sizeof(float));
             s->mean1 = xmalloc((size_t)(N + 1) * sizeof(float));
@@ -401,16 +589,20 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
         shared.qkv = xmalloc(3 * nd * sizeof(float));
         shared.fc = xmalloc(4 * nd * sizeof(float));
     }
-    layernorm_forward_cpu(x, ctx ? ctx->mean0 : NULL, ctx ? ctx->rstd0 : NULL, x, pdata(ps, m->ln_pre_w),
-                          pdata(ps, m->ln_pre_b), N, D, LN_EPS);
+    layernorm_forward_cpu(x, ctx ? ctx->mean0 : NULL, ctx ? ctx->rstd0 : NULL, x, WT(m->ln_pre_w),
+                          WT(m->ln_pre_b), N, D, LN_EPS);
     block_scratch w = {xmalloc(nd * sizeof(float)), xmalloc(nd * sizeof(float)), xmalloc(4 * nd * sizeof(float))};
-    for (int l = 0; l < m->vis.layers; l++)
+    const int L = m->vis.layers;
+    for (int l = 0; l < L - 1; l++)
         block_forward(m, &m->vblocks[l], &m->vis, x, off, B, 0, ctx ? &ctx->s[l] : &shared, &w);
+    /* hin (B,D): the class tokens after the blocks */
     float *hp = xmalloc((size_t)(B ? B : 1) * D * sizeof(float)), *hin = xmalloc((size_t)(B ? B : 1) * D * sizeof(float));
-    for (int b = 0; b < B; b++) memcpy(hin + (size_t)b * D, x + (size_t)b * T * D, (size_t)D * sizeof(float));
+    if (L > 0) last_block_forward(m, &m->vblocks[L - 1], &m->vis, hin, x, B, T, ctx ? &ctx->s[L - 1] : &shared, &w);
+    else
+        for (int b = 0; b < B; b++) memcpy(hin + (size_t)b * D, x + (size_t)b * T * D, (size_t)D * sizeof(float));
     float *mp = ctx ? xmalloc((size_t)(B + 1) * sizeof(float)) : NULL, *rp = ctx ? xmalloc((size_t)(B + 1) * sizeof(float)) : NULL;
-    layernorm_forward_cpu(hp, mp, rp, hin, pdata(ps, m->ln_post_w), pdata(ps, m->ln_post_b), B, D, LN_EPS);
-    project(feat, hp, pdata(ps, m->vis_proj), B, D, E);
+    layernorm_forward_cpu(hp, mp, rp, hin, WT(m->ln_post_w), WT(m->ln_post_b), B, D, LN_EPS);
+    project(feat, hp, WT(m->vis_proj), B, D, E);
     free(hp); free(x); free(w.h); free(w.a); free(w.g); free(shared.qkv); free(shared.fc);
     if (ctx) {
         ctx->hp_in = hin; ctx->meanp = mp; ctx->rstdp = rp;
@@ -422,34 +614,36 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
 }
 
 void clip_image_backward(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx) {
-    const param_set *ps = &m->ps;
     const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width, E = m->embed_dim;
     const int B = ctx->B, H = ctx->H, W = ctx->W, T = ctx->T, N = ctx->N, K = 3 * P * P, np = B * g * g;
     const size_t nd = (size_t)(N ? N : 1) * D;
     float *dhp = xmalloc((size_t)(B ? B : 1) * D * sizeof(float)), *dhin = xmalloc((size_t)(B ? B : 1) * D * sizeof(float));
     if (B > 0)   /* dhp (B,D) = dfeat (B,E) · projᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, D, E, 1, dfeat, E, pdata(ps, m->vis_proj), E, 0, dhp, D);
-    layernorm_backward_cpu(dhin, NULL, NULL, dhp, ctx->hp_in, ctx->meanp, ctx->rstdp, pdata(ps, m->ln_post_w), B, D);
-    float *dx = xcalloc(nd, sizeof(float));
-    for (int b = 0; b < B; b++) memcpy(dx + (size_t)b * T * D, dhin + (size_t)b * D, (size_t)D * sizeof(float));
-    free(dhp); free(dhin);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, D, E, 1, dfeat, E, WT(m->vis_proj), E, 0, dhp, D);
+    layernorm_backward_cpu(dhin, NULL, NULL, dhp, ctx->hp_in, ctx->meanp, ctx->rstdp, WT(m->ln_post_w), B, D);
     block_scratch w = {xmalloc(nd * sizeof(float)), xmalloc(nd * sizeof(float)), xmalloc(4 * nd * sizeof(float))};
     float *dqkv = xmalloc(3 * nd * sizeof(float));
-    for (int l = m->vis.layers - 1; l >= 0; l--) {
-        block_backward(m, &m->vblocks[l], &m->vis, dx, ctx->off, B, &ctx->s[l], &w, dqkv);
+    float *dx = xcalloc(nd, sizeof(float));
+    const int L = m->vis.layers;
+    if (L > 0) last_block_backward(m, &m->vblocks[L - 1], &m->vis, dx, dhin, B, T, &ctx->s[L - 1], &w, dqkv);
+    else
+        for (int b = 0; b < B; b++) memcpy(dx + (size_t)b * T * D, dhin + (size_t)b * D, (size_t)D * sizeof(float));
+    free(dhp); free(dhin);
+    for (int l = L - 1; l >= 0; l--) {
+        if (l < L - 1) block_backward(m, &m->vblocks[l], &m->vis, dx, ctx->off, B, &ctx->s[l], &w, dqkv);
         block_save *s = &ctx->s[l];
         free(s->x); free(s->x2); free(s->mean1); free(s->rstd1); free(s->mean2); free(s->rstd2);
         free(s->qkv); free(s->att); free(s->fc);
     }
     free(dqkv); free(w.a); free(w.g);
-    layernorm_backward_cpu(w.h, NULL, NULL, dx, ctx->x0, ctx->mean0, ctx->rstd0, pdata(ps, m->ln_pre_w), N, D);
+    layernorm_backward_cpu(w.h, NULL, NULL, dx, ctx->x0, ctx->mean0, ctx->rstd0, WT(m->ln_pre_w), N, D);
     /* the patch tokens' gradient -> patches -> pixels */
     float *demb = dx;   /* reuse: (np, D) */
     for (int b = 0; b < B; b++)
         memcpy(demb + (size_t)b * g * g * D, w.h + ((size_t)b * T + 1) * D, (size_t)g * g * D * sizeof(float));
     free(w.h);
     float *dpatch = xmalloc((size_t)(np ? np : 1) * K * sizeof(float));
-    linear_backward_cpu(dpatch, NULL, NULL, demb, NULL, pdata(ps, m->conv1), np, K, D);
+    linear_backward_cpu(dpatch, NULL, NULL, demb, NULL, WT(m->conv1), np, K, D);
     free(dx);
     const size_t nr = (size_t)B * 3 * S * S;
     float *dr = xmalloc((nr ? nr : 1) * sizeof(float));

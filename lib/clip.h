@@ -12,6 +12,7 @@
  * caption is run only up to its end token (causal: later tokens cannot change the result). */
 #ifndef DFGAN_CLIP_H
 #define DFGAN_CLIP_H
+#include "npz.h"
 #include "params.h"
 
 typedef struct {
@@ -23,7 +24,9 @@ typedef struct {
 } clip_tower_dims;
 
 typedef struct {
-    param_set ps;              /* data only (no gradient or Adam buffers) */
+    param_set ps;              /* the parameters' keys and shapes; their data only after clip_create */
+    float **w;                 /* w[i]: parameter i's data (in ps.data, or in src: see clip_load) */
+    npz_mapped src;            /* the weights file that clip_load read (its arrays are used in place) */
     int embed_dim;
     /* image tower */
     clip_tower_dims vis;
@@ -49,11 +52,18 @@ void clip_create(clip_model *m, const clip_config *cfg);
 /* Random weights from a Philox seed, after OpenAI's initialize_parameters: token embedding
  * N(0, 0.02²), positional N(0, 0.01²), class embedding and the visual positional embedding and
  * proj N(0, width^-1) scaled as in VisionTransformer, attention/MLP weights with OpenAI's stds,
- * biases 0, LayerNorm weights 1, logit_scale log(1/0.07). */
+ * biases 0, LayerNorm weights 1, logit_scale log(1/0.07). (Element k of parameter i is normal
+ * number k of Philox stream i: the same on any number of threads.) */
 void clip_init(clip_model *m, uint64_t seed);
-/* Load an .npz of OpenAI keys (sizes from its shapes; heads = width / head_width); float16 and
- * float64 arrays are converted to float32. Dies (exit 2) naming the path on a missing key, a wrong
- * shape or an unexpected key. */
+/* For tests: every parameter p += jitter·N(0,1)·s, s = p's standard deviation (1 where p is
+ * constant or a scalar), from Philox streams 2^32 + i of seed; biases and LayerNorm affines are
+ * then not 0 and 1, so that a parity test sees them (the tiny fixtures' reference does the same). */
+void clip_jitter(clip_model *m, uint64_t seed, double jitter);
+/* Load an .npz of OpenAI keys (sizes from its shapes; heads = width / head_width). The file is
+ * mapped and its float32 arrays are used in place where they are aligned (npz_read_mapped: every
+ * array of a file that npz_write wrote), copied once otherwise; float16 and float64 arrays are
+ * converted to float32. Dies (exit 2) naming the path on a missing key, a wrong shape or dtype
+ * or an unexpected key. The model's weights are then read-only. */
 void clip_load(clip_model *m, const char *path, int head_width);
 void clip_free(clip_model *m);
 

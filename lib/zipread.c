@@ -1,9 +1,5 @@
-/* zipread.c: bounds-checked zip reader over a buffer (see zipread.h).
- *
- * Refactoring note: npz.c's npz_read_mem walks the central directory with the same checks in
- * static functions (zip64_extra, inflate_member); npz_read_mem could become zip_open_mem +
- * zip_member + npy_read_mem per entry, leaving one copy of the zip code. Left for the owner of
- * npz.c. */
+/* zipread.c: bounds-checked zip reader over a buffer (see zipread.h); npz.c reads .npz archives
+ * through it. */
 #include "zipread.h"
 #include "common.h"
 

@@ -7,10 +7,8 @@
  * buffer, so a truncated, corrupt or hostile archive gives a one-line "expected ..., found ..."
  * message, never a read out of bounds. Members are stored (returned in place, no copy) or
  * deflated (inflated into malloc'd memory, with a plausibility bound on the claimed size);
- * CRC-32s are checked.
- *
- * The central-directory code is the same walk as npz.c's, which keeps its own static copy;
- * npz_read_mem could be rebuilt on this API (see the note in zipread.c). */
+ * CRC-32s are checked. npz.c's readers are built on it. zip_member is safe to call from several
+ * threads at once on the same archive (it only reads z). */
 #ifndef DFGAN_ZIPREAD_H
 #define DFGAN_ZIPREAD_H
 

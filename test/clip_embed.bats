@@ -4,7 +4,10 @@
 # 2 layers, 4 heads of width 8, patch 8, image 32, context 77, vocab 1000, embed 16): text and
 # image features within 1e-4 (rel L2), the gradient of the CLIP loss wrt the images within 1e-4
 # for the three resize modes, the loss within 1e-6; the finite-difference checks of the new ops
-# (build/test/clip_gradcheck); --init; real tokenizer ids; and the manners.
+# (build/test/clip_gradcheck); --init; real tokenizer ids; reading the weights (mapped in place,
+# copied, byte-swapped, converted, inflated; corrupt files); and the manners. The fixtures come
+# from `test/reference/clip_ref.py --only tiny` (`make goldens` remakes them). The full ViT-B/32
+# parity is test/clip_full.bats.
 
 load helpers
 
@@ -159,6 +162,84 @@ assert abs(float(z["logit_scale"]) - np.log(1 / 0.07)) < 1e-6, z["logit_scale"]'
   assert_ok
 }
 
+# ---------------------------------------------------------------- reading the weights
+
+@test "weights: npz_write starts every array on 64 bytes; mapped, copied, swapped, deflated files agree" {
+  clip-embed --init --seed 5 --jitter 0.05 --width 16 --layers 1 --patch 16 --image-size 32 --text-width 8 \
+    --text-layers 1 --embed-dim 4 --head-width 8 -o m.npz
+  # each member's array data at a multiple of 64 in the file (the local header's extra field pads),
+  # and numpy and zipfile read the archive
+  py '
+import struct, zipfile
+def data_offsets(path):
+    f = open(path, "rb").read()
+    zf = zipfile.ZipFile(path)
+    assert zf.testzip() is None
+    offs = []
+    for info in zf.infolist():
+        o = info.header_offset
+        nl, el = struct.unpack("<HH", f[o + 26:o + 30])
+        d = o + 30 + nl + el
+        assert f[d:d + 6] == b"\x93NUMPY" and f[d + 6] == 1, info.filename
+        offs.append(d + 10 + struct.unpack("<H", f[d + 8:d + 10])[0])
+    return offs
+offs = data_offsets("m.npz")
+assert len(offs) == 38 and all(o % 64 == 0 for o in offs), offs
+z = np.load("m.npz")
+assert len(z.files) == 38 and z["visual.conv1.weight"].shape == (16, 3, 16, 16)
+# the same weights as numpy writes them (arrays at whatever offsets: copied where misaligned),
+# big-endian (copied and swapped), float64 (converted) and deflated
+d = {k: z[k] for k in z.files}
+np.savez("np.npz", **d)
+np.savez("be.npz", **{k: v.astype(">f4") for k, v in d.items()})
+np.savez("f8.npz", **{k: v.astype(np.float64) for k, v in d.items()})
+np.savez_compressed("zc.npz", **d)
+offs = data_offsets("np.npz")
+assert any(o % 4 for o in offs) and any(o % 4 == 0 for o in offs), offs   # both paths taken'
+  py 'np.save("ids.npy", np.array([[49406, 320, 2442, 3329, 49407] + [0] * 72, [49406, 589, 3329, 533, 49407] + [0] * 72], np.int32))'
+  py 'np.save("im.npy", np.random.default_rng(1).uniform(-1, 1, (2, 3, 40, 40)).astype(np.float32))'
+  for w in m np be f8 zc; do
+    clip-embed text --weights $w.npz --head-width 8 -o t_$w.npy < ids.npy
+    clip-embed loss --weights $w.npz --head-width 8 --text t_$w.npy --log /dev/null -o g_$w.npy < im.npy
+  done
+  for w in np be f8 zc; do
+    cmp t_m.npy t_$w.npy
+    cmp g_m.npy g_$w.npy
+  done
+  py 'g = np.load("g_m.npy"); assert g.shape == (2, 3, 40, 40) and np.abs(g).max() > 0'
+}
+
+@test "weights: truncated, corrupt or foreign weight files are one line, exit 2" {
+  clip-embed --init --seed 5 --width 16 --layers 1 --patch 16 --image-size 32 --text-width 8 \
+    --text-layers 1 --embed-dim 4 --head-width 8 -o m.npz
+  py 'np.save("ids.npy", np.array([[49406, 320, 49407] + [0] * 74], np.int32))'
+  head -c 100000 m.npz > cut.npz
+  run --separate-stderr clip-embed text --weights cut.npz --head-width 8 < ids.npy
+  assert_fails 2 "clip-embed: expected a zip end-of-central-directory record in 'cut.npz', found none (truncated, or not a zip)"
+  # one byte of an array's data changed: its CRC-32 no longer matches
+  py 'b = bytearray(open("m.npz", "rb").read()); b[len(b) // 2] ^= 0x40; open("bad.npz", "wb").write(b)'
+  run --separate-stderr clip-embed text --weights bad.npz --head-width 8 < ids.npy
+  assert_fails 2 "clip-embed: expected CRC-32 * for member '*.npy' of 'bad.npz', found * (corrupt archive)"
+  # an array's header claiming more data than its member holds
+  py '
+import io, zipfile
+with zipfile.ZipFile("long.npz", "w") as f:
+    for k, v in np.load("m.npz").items():
+        b = io.BytesIO()
+        np.save(b, v)
+        f.writestr(k + ".npy", b.getvalue().replace(b"(8,)", b"(9,)") if k == "ln_final.bias" else b.getvalue())'
+  run --separate-stderr clip-embed text --weights long.npz --head-width 8 < ids.npy
+  assert_fails 2 "clip-embed: expected 36 bytes of array data, found 32 (truncated stream) (member 'ln_final.bias.npy' of 'long.npz')"
+  py 'z = dict(np.load("m.npz")); z["visual.proj"] = z["visual.proj"].astype(np.int32); np.savez("int.npz", **z)'
+  run --separate-stderr clip-embed text --weights int.npz --head-width 8 < ids.npy
+  assert_fails 2 "clip-embed: int.npz: expected 'visual.proj' float32 (16,4), found int32 (16,4)"
+  py 'z = dict(np.load("m.npz")); z["extra"] = np.zeros(3, np.float32); np.savez("extra.npz", **z)'
+  run --separate-stderr clip-embed text --weights extra.npz --head-width 8 < ids.npy
+  assert_fails 2 "clip-embed: extra.npz: expected only keys of this architecture, found unexpected key 'extra'"
+  run --separate-stderr clip-embed text --weights . --head-width 8 < ids.npy
+  assert_fails 2 "clip-embed: expected a readable file, found '.': Is a directory"
+}
+
 # ---------------------------------------------------------------- manners
 
 @test "errors: one line, exit 2, nothing on stdout" {
@@ -183,4 +264,9 @@ assert abs(float(z["logit_scale"]) - np.log(1 / 0.07)) < 1e-6, z["logit_scale"]'
   assert_fails 2 "clip-embed: stdin: expected token ids in [0,1000), found 1000 in row 0 in array 0"
   run --separate-stderr clip-embed text --weights missing.npz
   [ "$status" -eq 2 ]
+  run --separate-stderr clip-embed text --jitter 0.1 --weights "$W" < "$FIX/ids.npy"
+  assert_fails 2 "clip-embed: expected --jitter only with --init, found it without"
+  run --separate-stderr clip-embed --init --jitter -1 -o j.npz
+  assert_fails 2 "clip-embed: --jitter expects a finite number >= 0, found '-1'"
+  [ ! -e j.npz ]
 }
