@@ -16,9 +16,10 @@
 #     command run before the tools are built); NO_CLIP_BPE: what to do without CLIP's BPE file
 #     (fallback: no CLIP loss and no CLIP score, said in one line; else an error)
 #   CAPTIONS_DEFAULT: the sample target's captions when CAPTIONS is not given
-# and, after it, the rules that make $(DATA)/train_images.npy, train_all_captions.txt,
-# train_filenames.txt (the training split: uint8 (N,3,R,R) with R = int(IMSIZE*76/64), K captions
-# per image, N names), test_cache.npy, test_all_captions.txt, test_filenames.txt (the test set).
+# and, after it, the rules that make $(DATA)/train_images.npy, train_shapes.npy, train_all_captions.txt,
+# train_filenames.txt (the training split: import-cub --shapes's cache, every image as DF-GAN's
+# Resize(int(IMSIZE*76/64)) leaves it, K captions per image, N names), test_cache.npy,
+# test_shapes.npy, test_all_captions.txt, test_filenames.txt (the test set).
 #
 # What this file makes under $(RUN) (see pipelines/demo.mk's header for the whole list):
 #   data/: train_cond.npy (DAMSM, every train caption), train_text_features.npy
@@ -205,15 +206,14 @@ $(DATA)/sample_captions.txt: $(DATA)/test_captions.txt
 	mv '$@.part' '$@'
 
 # ---- the test set for FID ----
-# its images: the whole uncropped RxR cache as float in [-1,1], one array (bin/batches with the crop
-# as large as the image, on the token ids as its per-caption rows; it also flips half of them,
-# which FID's statistics barely see)
+# its images: the centre IMSIZE crop of every cached image (torchvision's CenterCrop, no flip) as
+# float in [-1,1], one array (bin/batches --no-augment, on the token ids as its per-caption rows)
 $(DATA)/test_ids_all.npy: $(DATA)/test_all_captions.txt $(VOCAB) | $(TOOLS)
 	@'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) -o '$@' '$<'
-$(DATA)/test_images.npy: $(DATA)/test_cache.npy $(DATA)/test_ids_all.npy $(DATA)/test_filenames.txt | $(TOOLS)
+$(DATA)/test_images.npy: $(DATA)/test_cache.npy $(DATA)/test_shapes.npy $(DATA)/test_ids_all.npy $(DATA)/test_filenames.txt | $(TOOLS)
 	@n=$$(wc -l < '$(DATA)/test_filenames.txt')
-	'$(BATCHES)' --cache '$<' --emb '$(DATA)/test_ids_all.npy' --imsize $$(( $(IMSIZE) * 76 / 64 )) --batch $$n --epoch 0 \
-	    --seed $(SEED) --images '$@' --cond /dev/null
+	'$(BATCHES)' --cache '$<' --shapes '$(DATA)/test_shapes.npy' --emb '$(DATA)/test_ids_all.npy' --imsize $(IMSIZE) \
+	    --batch $$n --epoch 0 --seed $(SEED) --no-augment --images '$@' --cond /dev/null
 	echo "test data: $$n images of the test split -> $@"
 $(DATA)/test_stats.npz: $(DATA)/test_images.npy $(INCEPTION_W) $(DATA)/test_filenames.txt | $(TOOLS)
 	@t0=$$(date +%s%N)
@@ -232,8 +232,8 @@ $(DATA)/test_noise.npy: $(DATA)/test_filenames.txt | $(TOOLS)
 epoch_real = $(RUN)/tmp/epoch_$(1)/real.npy
 epoch_cond = $(RUN)/tmp/epoch_$(1)/cond.npy
 epoch_text = $(RUN)/tmp/epoch_$(1)/$(if $(CLIP_COND),cond,text).npy
-DATA_FILES := $(DATA)/train_images.npy $(call cond_of,train) $(DATA)/train_filenames.txt $(if $(CLIP_ON),$(DATA)/train_text_features.npy $(CLIP_W))
-BATCHES_ARGS = --cache '$(DATA)/train_images.npy' --imsize $(IMSIZE) --batch $(BATCH) --epoch $$((10\#$(E))) --seed $(SEED) $(if $(filter-out 0,$(MAX_BATCHES)),--max-batches $(MAX_BATCHES))
+DATA_FILES := $(DATA)/train_images.npy $(DATA)/train_shapes.npy $(call cond_of,train) $(DATA)/train_filenames.txt $(if $(CLIP_ON),$(DATA)/train_text_features.npy $(CLIP_W))
+BATCHES_ARGS = --cache '$(DATA)/train_images.npy' --shapes '$(DATA)/train_shapes.npy' --imsize $(IMSIZE) --batch $(BATCH) --epoch $$((10\#$(E))) --seed $(SEED) $(if $(filter-out 0,$(MAX_BATCHES)),--max-batches $(MAX_BATCHES))
 define epoch_data
 n=$$(wc -l < '$(DATA)/train_filenames.txt')
 steps=$$((n / $(BATCH)))

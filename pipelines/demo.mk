@@ -51,8 +51,10 @@
 #
 # What it writes under $(RUN):
 #   data/dataset/                    make-dataset's CUB-layout dataset (IMAGES images, seed SEED)
-#   data/train_images.npy, train_all_captions.txt, train_filenames.txt   import-cub's train split:
-#                                    uint8 (N,3,R,R), R = int(IMSIZE*76/64); K=10 captions per image
+#   data/train_images.npy, train_shapes.npy, train_all_captions.txt, train_filenames.txt   import-cub's
+#                                    train split: uint8 pixels of every image at its own size (shorter
+#                                    side R = int(IMSIZE*76/64)) and (offset, H, W) rows; K=10 captions
+#                                    per image
 #   data/testsplit_*                 the whole test split (its captions go into the vocabulary)
 #   data/vocab.txt                   DAMSM words of the train then the test captions (tokenize --build-vocab)
 #   data/train_ids.npy, train_cond.npy   DAMSM ids (N*10,18) and sentence embeddings (N*10,COND)
@@ -182,6 +184,9 @@ $(foreach v,IMAGES TEST_N CLIP_SEED,$(if $(shell [[ "$($(v))" =~ ^[0-9]+$$ ]] &&
 ifeq ($(origin STEPS),command line)
 $(error STEPS is no longer a setting: an epoch is floor(train images / BATCH) batches, at most MAX_BATCHES (0: no cap), found STEPS=$(STEPS))
 endif
+ifeq ($(origin TRUNC),command line)
+$(error TRUNC is no longer a setting: TRUNCATION=1 truncates the noise at 2 as DF-GAN (0: no truncation) and TRUNC_RATE scales it, found TRUNC=$(TRUNC))
+endif
 ifeq ($(shell [ "$(IMAGES)" -ge 48 ] 2>/dev/null && echo y),)
 $(error IMAGES expects a whole number >= 48 (make-dataset's minimum), found '$(IMAGES)')
 endif
@@ -201,17 +206,18 @@ $(DS)/train/filenames.pickle: | $(TOOLS) $(RUN)/config.txt
 	'$(MAKE_DATASET)' --out '$(DS).tmp' --images $(IMAGES) --seed $(SEED)
 	mv '$(DS).tmp' '$(DS)'
 
-# import split prefix [limit]: the import-cub cache of one split
+# import split prefix [limit] [shapes]: the import-cub cache of one split; with shapes, each image
+# keeps its aspect as DF-GAN's Resize(int(IMSIZE*76/64)) leaves it (prefix + shapes.npy: offset, H, W)
 define import_split
 @'$(IMPORT_CUB)' --root '$(DS)' --split $(1) --imsize $(IMSIZE) --captions-per-image $(K) $(if $(filter-out 0,$(3)),--limit $(3)) \
-    --images '$(DATA)/$(2)images.npy' --captions '$(DATA)/$(2)all_captions.txt' --filenames '$(DATA)/$(2)filenames.txt'
+    --images '$(DATA)/$(2)images.npy' $(if $(4),--shapes '$(DATA)/$(2)shapes.npy') --captions '$(DATA)/$(2)all_captions.txt' --filenames '$(DATA)/$(2)filenames.txt'
 endef
-$(DATA)/train_images.npy $(DATA)/train_all_captions.txt $(DATA)/train_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS)
-	$(call import_split,train,train_)
+$(DATA)/train_images.npy $(DATA)/train_shapes.npy $(DATA)/train_all_captions.txt $(DATA)/train_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS)
+	$(call import_split,train,train_,0,shapes)
 $(DATA)/testsplit_images.npy $(DATA)/testsplit_all_captions.txt $(DATA)/testsplit_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS)
 	$(call import_split,test,testsplit_)
-$(DATA)/test_cache.npy $(DATA)/test_all_captions.txt $(DATA)/test_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS)
-	$(call import_split,test,test_,$(TEST_N))
+$(DATA)/test_cache.npy $(DATA)/test_shapes.npy $(DATA)/test_all_captions.txt $(DATA)/test_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS)
+	$(call import_split,test,test_,$(TEST_N),shapes)
 	mv '$(DATA)/test_images.npy' '$(DATA)/test_cache.npy'
 
 # ---- the random weights, made once per run ----

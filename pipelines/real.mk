@@ -134,12 +134,12 @@ $(if $(and $(TEST_ON),$(filter-out %.npz,$(INCEPTION_WEIGHTS))),$(eval $(call co
 define import_split
 @mkdir -p '$(DATA)'
 '$(IMPORT_CUB)' --root '$(DS)' --split $(1) --imsize $(IMSIZE) --captions-per-image $(K) $(IMPORT_FLAGS) \
-    --images '$(DATA)/$(1)_images.npy' --captions '$(DATA)/$(1)_all_captions.txt' --filenames '$(DATA)/$(1)_filenames.txt'
+    --images '$(DATA)/$(1)_images.npy' --shapes '$(DATA)/$(1)_shapes.npy' --captions '$(DATA)/$(1)_all_captions.txt' --filenames '$(DATA)/$(1)_filenames.txt'
 echo "$(1) split: $$(wc -l < '$(DATA)/$(1)_filenames.txt') images from $(DS) -> $(DATA)"
 endef
-$(DATA)/train_images.npy $(DATA)/train_all_captions.txt $(DATA)/train_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS) $(RUN)/config.txt
+$(DATA)/train_images.npy $(DATA)/train_shapes.npy $(DATA)/train_all_captions.txt $(DATA)/train_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS) $(RUN)/config.txt
 	$(call import_split,train)
-$(DATA)/test_cache.npy $(DATA)/test_all_captions.txt $(DATA)/test_filenames.txt &: $(DS)/test/filenames.pickle | $(TOOLS) $(RUN)/config.txt
+$(DATA)/test_cache.npy $(DATA)/test_shapes.npy $(DATA)/test_all_captions.txt $(DATA)/test_filenames.txt &: $(DS)/test/filenames.pickle | $(TOOLS) $(RUN)/config.txt
 	$(call import_split,test)
 	mv '$(DATA)/test_images.npy' '$(DATA)/test_cache.npy'
 $(DATA)/vocab.txt: $(DATA)/train_all_captions.txt $(DATA)/test_all_captions.txt | $(TOOLS)

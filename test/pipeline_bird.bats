@@ -42,7 +42,12 @@ setup() {
   run -0 MK train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=2
   grep -q '^IMSIZE := 32$' "$T/run/config.mk"
   grep -q '^BATCH_SIZE := 4$' "$T/run/config.mk"
-  py 'a = np.load(sys.argv[1]); assert a.dtype == np.uint8 and a.shape == (36, 3, 38, 38), a.shape' "$T/run/data/train_images.npy"
+  # the per-image-size cache (import-cub --shapes): 36 images, shorter side 38, blocks back to back
+  py 'p = np.load(sys.argv[1]); s = np.load(sys.argv[2])
+assert p.dtype == np.uint8 and p.ndim == 1 and s.dtype == np.int64 and s.shape == (36, 3), (p.shape, s.shape)
+assert (np.minimum(s[:, 1], s[:, 2]) == 38).all(), s
+assert (s[:, 0] == np.concatenate([[0], np.cumsum(3 * s[:, 1] * s[:, 2])[:-1]])).all() and p.size == (3 * s[:, 1] * s[:, 2]).sum()' \
+    "$T/run/data/train_images.npy" "$T/run/data/train_shapes.npy"
   py 'a = np.load(sys.argv[1]); assert a.shape == (360, 256), a.shape' "$T/run/data/train_cond.npy"
   py 'a = np.load(sys.argv[1]); assert a.shape == (360, 32), a.shape' "$T/run/data/train_text_features.npy"
   [ "$(wc -l < "$T/run/data/train_all_captions.txt")" -eq 360 ]

@@ -56,7 +56,7 @@ fail_wrapper() {
 # epoch1_by_hand RUN EMB: epoch 1 of a TINY run without the CLIP loss, made by batches (on the
 # per-caption cache EMB), noise, disc-step and gen-step alone; its checkpoints must be RUN's
 epoch1_by_hand() {
-  batches --cache "$1/data/train_images.npy" --emb "$2" --imsize 32 --batch 4 --epoch 1 --seed 0 \
+  batches --cache "$1/data/train_images.npy" --shapes "$1/data/train_shapes.npy" --emb "$2" --imsize 32 --batch 4 --epoch 1 --seed 0 \
     --max-batches 2 --images "$T/real.npy" --cond "$T/cond.npy"
   noise --batch 4 --dim 8 --batches 2 --seed 1 -o "$T/z.npy"
   mkfifo "$T/f" "$T/g"
@@ -323,6 +323,14 @@ for i in (1, 2, 3):
   [ -z "$(procs_with "$R/tmp/")" ]
 }
 
+@test "settings that are no more (STEPS, TRUNC) are refused with one line naming them" {
+  run --separate-stderr MK train RUN="$T/run" STEPS=3
+  assert_fails 2 "*STEPS is no longer a setting*found STEPS=3*"
+  run --separate-stderr MK train RUN="$T/run" TRUNC=2
+  assert_fails 2 "*TRUNC is no longer a setting*TRUNCATION=1*found TRUNC=2*"
+  [ ! -e "$T/run" ]
+}
+
 @test "clean removes the run" {
   cp -a "$BASE" "$T/run"
   run MK clean RUN="$T/run" NF=5
@@ -452,9 +460,24 @@ assert np.abs(x[1] - one).max() > 10 * np.abs(x[0] - one).max()
 @test "data: make-dataset through import-cub; an epoch's cond rows and CLIP features are those of the captions batches chose" {
   # the same dataset and caches made by hand
   make-dataset --out "$T/ds" --images 48 --seed 0 2>/dev/null
-  import-cub --root "$T/ds" --split train --imsize 32 --images "$T/tr.npy" --captions "$T/tr.txt" 2>/dev/null
+  import-cub --root "$T/ds" --split train --imsize 32 --images "$T/tr.npy" --shapes "$T/trs.npy" --captions "$T/tr.txt" 2>/dev/null
   import-cub --root "$T/ds" --split test --imsize 32 --images "$T/te.npy" --captions "$T/te.txt" 2>/dev/null
   cmp "$T/tr.npy" "$BASE/data/train_images.npy"
+  cmp "$T/trs.npy" "$BASE/data/train_shapes.npy"
+  # the FID test set: the centre IMSIZE crops (no flips) of the first TEST_N test images
+  import-cub --root "$T/ds" --split test --imsize 32 --limit 8 --images "$T/tc.npy" --shapes "$T/tcs.npy" --captions "$T/tc.txt" 2>/dev/null
+  py "
+p, s, x = np.load(sys.argv[1]), np.load(sys.argv[2]), np.load(sys.argv[3])
+assert x.shape == (8, 3, 32, 32) and x.dtype == np.float32, x.shape
+want = []
+for o, h, w in s:
+    img = p[o:o + 3 * h * w].reshape(3, h, w)
+    t, l = int(round((h - 32) / 2.0)), int(round((w - 32) / 2.0))
+    want.append((img[:, t:t + 32, l:l + 32].astype(np.float32) / 255 - 0.5) / 0.5)
+# the same 8 crops, in batches' shuffled order: each one matches exactly one
+hits = [[j for j in range(8) if np.allclose(x[i], want[j], atol=1e-6)] for i in range(8)]
+assert sorted(sum(hits, [])) == list(range(8)), hits
+" "$T/tc.npy" "$T/tcs.npy" "$BASE/data/test_images.npy"
   cmp "$T/tr.txt" "$BASE/data/train_all_captions.txt"
   tokenize --build-vocab -o "$T/vocab.txt" "$T/tr.txt" "$T/te.txt"
   cmp "$T/vocab.txt" "$BASE/data/vocab.txt"
@@ -462,7 +485,7 @@ assert np.abs(x[1] - one).max() > 10 * np.abs(x[0] - one).max()
   ! grep -qv '[a-z]' "$T/tr.txt" "$T/te.txt"
   # epoch 2 again: the same draws as the run's (its --index is kept in log/), once on the DAMSM
   # embeddings and once on the CLIP features
-  B=(--cache "$BASE/data/train_images.npy" --imsize 32 --batch 4 --epoch 2 --seed 0 --max-batches 2)
+  B=(--cache "$BASE/data/train_images.npy" --shapes "$BASE/data/train_shapes.npy" --imsize 32 --batch 4 --epoch 2 --seed 0 --max-batches 2)
   batches "${B[@]}" --emb "$BASE/data/train_cond.npy" --images /dev/null --cond "$T/cond.npy" --index "$T/idx.npy"
   batches "${B[@]}" --emb "$BASE/data/train_text_features.npy" --images /dev/null --cond "$T/text.npy" --index "$T/idx2.npy"
   cmp "$T/idx.npy" "$BASE/log/index_002.npy"
