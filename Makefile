@@ -92,7 +92,7 @@ test-gpu: all
 bench: all
 	PYTHON=$(PYTHON) bench/run.sh
 
-goldens:
+goldens: all
 	cd test/reference && for s in *_ref.py; do $(PYTHON) $$s || exit 1; done
 
 clean:
