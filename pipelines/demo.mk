@@ -21,11 +21,11 @@
 #   make -f pipelines/demo.mk clean     remove $(RUN)
 #
 # Variables (override on the command line: make -f pipelines/demo.mk train MAX_EPOCH=10 DEVICE=cuda):
-#   IMSIZE=32  NF=8  BATCH=16  Z=32 (noise size)  IMAGES=480 (make-dataset's images, 48 at least;
+#   IMSIZE=32  NF=16  BATCH=16  Z=32 (noise size)  IMAGES=6000 (make-dataset's images, 48 at least;
 #     about 3/4 train)   TEXT_ENCODER=damsm (or clip: G and D conditioned on CLIP's text features)
 #   COND: the sentence-embedding size: 256 (the random DAMSM's, even) with damsm; with clip CLIP's
 #     embed dim (CLIP_INIT's --embed-dim for the random CLIP, 512 (ViT-B/32) for CLIP_WEIGHTS)
-#   MAX_EPOCH=3   MAX_BATCHES=0 (batches per epoch: floor(train images / BATCH), drop_last, at most
+#   MAX_EPOCH=10   MAX_BATCHES=0 (batches per epoch: floor(train images / BATCH), drop_last, at most
 #     MAX_BATCHES when not 0)   RUN=runs/demo   DEVICE=cpu (or cuda)   SEED=0
 #   LAMBDA_CLIP=0.01 (the CLIP loss's weight, the seed's lambda_clip; 0 drops the CLIP branch)
 #   LR_G=0.0001  LR_D=0.0004 (Adam, DF-GAN's)
@@ -33,7 +33,7 @@
 #   TEST_INTERVAL=1 (FID and CLIP score every so many epochs; 0: none)
 #   SAVE_INTERVAL=1 (checkpoints kept every so many epochs, and the last; the others are deleted
 #     once used, and resuming starts from the last kept one)
-#   TEST_N=64 (the test set: the test split's first TEST_N images; 0: all)   SAMPLE_TIMES=1 (eval's repetitions)
+#   TEST_N=128 (the test set: the test split's first TEST_N images; 0: all)   SAMPLE_TIMES=1 (eval's repetitions)
 #   EVAL_EPOCH=$(MAX_EPOCH) (the eval target's checkpoint)   SAMPLE_EPOCH=$(MAX_EPOCH) (sample's)
 #   CAPTIONS (sample's captions file)   IMGS_PER_SENT=16 (sample's fakes per caption)
 #   TRUNC_RATE=0.88  TRUNCATION=1 (the samples' and tests' noise truncated at 2 and scaled, as DF-GAN)
@@ -120,11 +120,11 @@
 
 PIPE          := demo.mk
 IMSIZE        ?= 32
-NF            ?= 8
+NF            ?= 16
 BATCH         ?= 16
 Z             ?= 32
-MAX_EPOCH     ?= 3
-IMAGES        ?= 480
+MAX_EPOCH     ?= 10
+IMAGES        ?= 6000
 MAX_BATCHES   ?= 0
 RUN           ?= runs/demo
 DEVICE        ?= cpu
@@ -137,7 +137,7 @@ LR_D          ?= 0.0004
 GEN_INTERVAL  ?= 1
 TEST_INTERVAL ?= 1
 SAVE_INTERVAL ?= 1
-TEST_N        ?= 64
+TEST_N        ?= 128
 SAMPLE_TIMES  ?= 1
 EVAL_EPOCH    ?= $(MAX_EPOCH)
 IMGS_PER_SENT ?= 16
