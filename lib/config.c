@@ -38,7 +38,7 @@ static const cfg_key schema[] = {
     {"sample_times", CFG_INT, 0, "10", 1, 1e6, NULL, "eval's repetitions over the test split"},
     {"npz_path", CFG_PATH, 0, "", 0, 0, NULL, "the test split's Inception statistics (empty: computed)"},
     {"example_captions", CFG_PATH, 0, "", 0, 0, NULL, "captions for the sample target (empty: DF-GAN's example captions)"},
-    {"checkpoint", CFG_PATH, 0, "", 0, 0, NULL, "G checkpoint for sample and eval (empty: the run's last)"},
+    {"checkpoint", CFG_PATH, 0, "", 0, 0, NULL, "sample's and eval's G: state_epoch_N.pth or G_<eee>.npz (empty: the run's last)"},
     {"imgs_per_sent", CFG_INT, 0, "16", 1, 4096, NULL, "the sample target's fakes per caption (a grid each)"},
     {"device", CFG_STRING, 0, "cpu", 0, 0, "cpu|cuda", "where the tools run"},
     {"text_encoder", CFG_STRING, 0, "damsm", 0, 0, "damsm|clip", "sentence embeddings from DAMSM or CLIP"},

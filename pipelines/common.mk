@@ -16,6 +16,10 @@
 #     command run before the tools are built); NO_CLIP_BPE: what to do without CLIP's BPE file
 #     (fallback: no CLIP loss and no CLIP score, said in one line; else an error)
 #   CAPTIONS_DEFAULT: the sample target's captions when CAPTIONS is not given
+#   CK_G (optional; pipelines/real.mk's checkpoint): a generator that sample and eval use instead of
+#     the run's G_<SAMPLE_EPOCH>/G_<EVAL_EPOCH>, with CK_NAME (its name in their outputs), CK_LABEL
+#     (how they name it) and CK_DEPS (more prerequisites of them); the including file has the rule
+#     that makes CK_G when it is made
 # and, after it, the rules that make $(DATA)/train_images.npy, train_shapes.npy, train_all_captions.txt,
 # train_filenames.txt (the training split: import-cub --shapes's cache, every image as DF-GAN's
 # Resize(int(IMSIZE*76/64)) leaves it, K captions per image, N names), test_cache.npy,
@@ -31,7 +35,8 @@
 #   ckpt/G_<eee>.npz D_<eee>.npz: every SAVE_INTERVAL epochs and the last (the others are Make
 #     intermediates, deleted once the next epoch, the grid and the test that read them are made)
 #   log/, losses.jsonl, metrics.csv, metrics.png, samples/epoch_<eee>.png, eval/epoch_<eee>.txt,
-#   samples/<captions>_<eee>/ (sample: one PNG grid per caption), tmp/ (an epoch under way)
+#   samples/<captions>_<eee>/ (sample: one PNG grid per caption), tmp/ (an epoch under way); with
+#   CK_G, samples/<captions>_<CK_NAME>/ and eval/<CK_NAME>.txt instead
 #
 # Progress: while an epoch runs, bin/progress follows its loss logs and draws a one-line bar on
 # stderr (epoch, step/steps, it/s, ETA, last losses) when stderr is a terminal, or writes a plain
@@ -394,8 +399,9 @@ $(RUN)/samples/epoch_%.png: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(call cond
 # the same truncated noise for every caption (seed SEED+2000; truncation at 2 when TRUNCATION,
 # scaled by TRUNC_RATE). Arbitrary words: DAMSM ids through the run's vocabulary (the first
 # WORDS_NUM known words; unknown words dropped, a caption with none is refused) or CLIP's BPE.
-# Under $(RUN)/samples/<captions file's name>_<eee>/: captions.txt, sent_001.png ..., fakes.npy
-# (one (IMGS_PER_SENT,3,S,S) array per caption).
+# Under $(RUN)/samples/<captions file's name>_<eee>/ (_<CK_NAME>/ with CK_G): captions.txt,
+# checkpoint.txt (the generator), sent_001.png ..., fakes.npy (one (IMGS_PER_SENT,3,S,S) array per
+# caption).
 define sample_cond_clip
 '$(TOKENIZE)' --clip $(BPE_FLAG) --batch $(IMGS_PER_SENT) -o "$$tmp/ids.npy" "$$tmp/repeated.txt"
 '$(CLIP_EMBED)' text $(CLIP_FLAGS) --in "$$tmp/ids.npy" -o "$$tmp/cond.npy"
@@ -412,14 +418,17 @@ endef
 CAPTIONS      ?= $(CAPTIONS_DEFAULT)
 SAMPLE_EPOCH  ?= $(MAX_EPOCH)
 SAMPLE_ID     := $(shell printf %03d $(SAMPLE_EPOCH))
-SAMPLE_DIR    := $(RUN)/samples/$(basename $(notdir $(CAPTIONS)))_$(SAMPLE_ID)
+# G: the run's G_<SAMPLE_EPOCH>, or the including file's CK_G (named CK_NAME in the folder's name)
+SAMPLE_G      := $(or $(CK_G),$(CKPT)/G_$(SAMPLE_ID).npz)
+SAMPLE_DIR    := $(RUN)/samples/$(basename $(notdir $(CAPTIONS)))_$(or $(CK_NAME),$(SAMPLE_ID))
 ifneq ($(filter sample all,$(MAKECMDGOALS)),)
 $(if $(call isnum,$(SAMPLE_EPOCH)),,$(error $(PIPE): SAMPLE_EPOCH expects a whole number, found '$(SAMPLE_EPOCH)'))
 $(if $(wildcard $(CAPTIONS)),,$(error $(PIPE): CAPTIONS: expected a captions file (one caption a line), found no '$(CAPTIONS)'))
 endif
-$(SAMPLE_DIR)/fakes.npy: $(CKPT)/G_$(SAMPLE_ID).npz $(CAPTIONS) $(if $(CLIP_COND),$(CLIP_W),$(VOCAB) $(DAMSM_W)) | $(TOOLS) $(RUN)/config.txt
+$(SAMPLE_DIR)/fakes.npy: $(SAMPLE_G) $(CK_DEPS) $(CAPTIONS) $(if $(CLIP_COND),$(CLIP_W),$(VOCAB) $(DAMSM_W)) | $(TOOLS) $(RUN)/config.txt
 	@tmp='$(SAMPLE_DIR).tmp'
 	rm -rf "$$tmp" && mkdir -p "$$tmp"
+	echo "$(or $(CK_LABEL),$<)" > "$$tmp/checkpoint.txt"
 	tr -d '\r' < '$(CAPTIONS)' | awk 'NF' > "$$tmp/captions.txt"
 	n=$$(wc -l < "$$tmp/captions.txt")
 	[ $$n -gt 0 ] || { echo "$(PIPE): expected captions in $(CAPTIONS), found none" >&2; exit 2; }
@@ -435,7 +444,7 @@ $(SAMPLE_DIR)/fakes.npy: $(CKPT)/G_$(SAMPLE_ID).npz $(CAPTIONS) $(if $(CLIP_COND
 	rm -f "$$tmp"/one_* "$$tmp/repeated.txt" "$$tmp/z1.npy" "$$tmp/err" "$$tmp/ids.npy" "$$tmp/cond.npy" "$$tmp/noise.npy"
 	rm -rf '$(SAMPLE_DIR)'
 	mv "$$tmp" '$(SAMPLE_DIR)'
-	echo "samples of epoch $$((10#$(SAMPLE_ID))): $$n captions of $(CAPTIONS) x $(IMGS_PER_SENT) images -> $(SAMPLE_DIR)/sent_*.png"
+	echo "$(if $(CK_G),samples of $(CK_LABEL),samples of epoch $$((10#$(SAMPLE_ID)))): $$n captions of $(CAPTIONS) x $(IMGS_PER_SENT) images -> $(SAMPLE_DIR)/sent_*.png"
 
 # ---- tests: FID and CLIP score ----
 # eval_fakes G OUT TIMES: FID and CLIP score (empty without the BPE file) of G's fakes for the test
@@ -469,19 +478,29 @@ $(LOG)/eval_%.csv: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
 	IFS=, read -r fid score s < '$@'
 	echo "test of epoch $$((10#$*)): fid $$fid $(SCORE_TEXT) ($$(wc -l < '$(DATA)/test_filenames.txt') images, $(EVAL_WEIGHTS) weights; $$s s)"
 
+# eval_report LABEL: eval's file for the generator $< (named LABEL in it): SAMPLE_TIMES repetitions
+define eval_report
+@mkdir -p '$(@D)'
+$(call eval_fakes,$<,$@.csv,$(SAMPLE_TIMES))
+IFS=, read -r fid score s < '$@.csv'
+rm '$@.csv'
+{ echo "checkpoint $(1)"
+  echo "fid $$fid"
+  echo "clip_score $(if $(SCORE_ON),$$score,none (no CLIP BPE file))"
+  n=$$(wc -l < '$(DATA)/test_filenames.txt')
+  echo "images $$((n * $(SAMPLE_TIMES))) ($$n test captions x $(SAMPLE_TIMES) sample_times)"
+  echo "weights $(EVAL_WEIGHTS) ($(EVAL_NOTE))"
+  echo "seconds $$s"; } > '$@.part'
+mv '$@.part' '$@'
+endef
 $(RUN)/eval/epoch_%.txt: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
-	@mkdir -p '$(@D)'
-	$(call eval_fakes,$<,$@.csv,$(SAMPLE_TIMES))
-	IFS=, read -r fid score s < '$@.csv'
-	rm '$@.csv'
-	{ echo "checkpoint $<"
-	  echo "fid $$fid"
-	  echo "clip_score $(if $(SCORE_ON),$$score,none (no CLIP BPE file))"
-	  n=$$(wc -l < '$(DATA)/test_filenames.txt')
-	  echo "images $$((n * $(SAMPLE_TIMES))) ($$n test captions x $(SAMPLE_TIMES) sample_times)"
-	  echo "weights $(EVAL_WEIGHTS) ($(EVAL_NOTE))"
-	  echo "seconds $$s"; } > '$@.part'
-	mv '$@.part' '$@'
+	$(call eval_report,$<)
+# the including file's CK_G, in place of the run's own (eval/<CK_NAME>.txt)
+EVAL_FILE := $(if $(CK_G),$(RUN)/eval/$(CK_NAME).txt,$(RUN)/eval/epoch_$(EVAL_ID).txt)
+ifneq ($(CK_G),)
+$(EVAL_FILE): $(CK_G) $(CK_DEPS) $(EVAL_INPUTS) | $(TOOLS)
+	$(call eval_report,$(CK_LABEL))
+endif
 
 # ---- logs, metrics ----
 $(RUN)/losses.jsonl: $(foreach e,$(EPOCH_IDS),$(LOG)/losses_$(e).jsonl)
@@ -509,7 +528,7 @@ train: $(CKPT)/G_$(LAST).npz $(CKPT)/D_$(LAST).npz $(foreach e,$(GEN_IDS),$(RUN)
 
 sample: $(SAMPLE_DIR)/fakes.npy
 
-eval: $(RUN)/eval/epoch_$(EVAL_ID).txt
+eval: $(EVAL_FILE)
 	@cat '$<'
 
 all: train sample eval

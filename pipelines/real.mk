@@ -3,29 +3,39 @@
 # Not meant to be run alone. It reads the config, checks that every file it names is here, says
 # how the data and the weights are had, and includes pipelines/common.mk for the rest (the epochs,
 # samples, tests, eval and metrics, as pipelines/demo.mk).
-#   1. $(RUN)/config.mk from $(CFG) by bin/cfg (atomically), included: a config bin/cfg refuses
-#      stops make with bin/cfg's line (FILE:LINE: what was expected, what was found). Variables on
-#      the make command line override the config's (make -f pipelines/bird.mk MAX_EPOCH=3); the
-#      names are bin/cfg's (BATCH_SIZE, Z_DIM, COND_DIM, MANUAL_SEED, ...). MAX_BATCHES=N (not a
-#      config key) caps the batches per epoch, EVAL_EPOCH picks eval's checkpoint and SAMPLE_EPOCH
-#      sample's (default the last), CAPTIONS sample's captions (default example_captions, else
-#      DF-GAN's example captions of the dataset, else the test captions).
+#   1. The config, read by bin/cfg: a config bin/cfg refuses stops make with bin/cfg's line
+#      (FILE:LINE: what was expected, what was found). Variables on the make command line override
+#      the config's (make -f pipelines/bird.mk MAX_EPOCH=3); the names are bin/cfg's (BATCH_SIZE,
+#      Z_DIM, COND_DIM, MANUAL_SEED, CHECKPOINT, ...). MAX_BATCHES=N (not a config key) caps the
+#      batches per epoch, EVAL_EPOCH picks eval's epoch and SAMPLE_EPOCH sample's (default the
+#      last; with a checkpoint, see 4, naming either too is refused), CAPTIONS sample's captions
+#      (default example_captions, else DF-GAN's example captions of the dataset, else the test
+#      captions). Kept as $(RUN)/config.mk, written only once every check has passed.
 #   2. Before any work, every file the config names is checked: DATA_DIR in DF-GAN's layout, the
 #      DAMSM encoder (TEXT.DAMSM_NAME, with text_encoder damsm), CLIP (clip_weights, when
 #      lambda_clip > 0, test_interval > 0 or text_encoder clip) and CLIP's BPE file (CLIP_BPE, see
 #      common.mk), Inception (inception_weights, when test_interval > 0) and the FID statistics
-#      (npz_path, when set; empty: computed from the test split); a missing one stops make with
-#      one line: the key, the expected path and how to get it (data/README.md).
+#      (npz_path, when set; empty: computed from the test split); for sample, eval, all and check
+#      the checkpoint too (when set). A missing one stops make with one line: the key, the expected
+#      path and how to get it (data/README.md). A refusal leaves nothing behind: no $(RUN) is made.
 #   3. The data (target `data`): import-cub's uint8 caches of the train and test splits
 #      (IMPORT_FLAGS: --coco for COCO; TEXT.CAPTIONS_PER_IMAGE captions each), the DAMSM vocabulary
 #      (DATA_DIR/captions_DAMSM.pickle when present, else built from the train then test captions),
 #      .pth/.safetensors weights converted once by bin/ckpt import into $(RUN)/weights/.
 #   4. `train`, `sample`, `eval`, `all`, `clean`: pipelines/common.mk; `check`: the config and its
-#      files only. text_encoder clip conditions G and D on CLIP's text features: cond_dim must be
-#      CLIP's embed dim (512 for ViT-B/32). The checkpoint key is not read (sample and eval take
-#      the run's own checkpoints).
+#      files only (writes nothing). text_encoder clip conditions G and D on CLIP's text features:
+#      cond_dim must be CLIP's embed dim (512 for ViT-B/32). checkpoint (CHECKPOINT=), as DF-GAN's:
+#      the generator that sample and eval use instead of the run's last epoch, DF-GAN's
+#      state_epoch_N.pth (converted once by bin/ckpt import --dfgan into $(RUN)/weights/<name>/G.npz
+#      and D.npz) or a G_<eee>.npz as it is; its outputs carry its name: samples/<captions>_<name>/
+#      (checkpoint.txt in it), eval/<name>.txt ("checkpoint PATH"). A missing file, or a generator
+#      whose imsize, nf, z_dim or cond_dim (read back from its shapes) are not the config's, stops
+#      make with one line. Empty: the run's last epoch (EVAL_EPOCH, SAMPLE_EPOCH). train does not
+#      read it: a run starts from its own last saved epoch or from new weights (DF-GAN's
+#      resume_epoch/resume_model_path are not config keys).
 # Under $(RUN): config.mk, config.txt (the run's identity; another refused), data/ (caches),
-# weights/ (converted weights), ckpt/, log/, samples/, eval/, losses.jsonl, metrics.csv, metrics.png.
+# weights/ (converted weights; <name>/ and <name>.source, the checkpoint's conversion and its
+# path), ckpt/, log/, samples/, eval/, losses.jsonl, metrics.csv, metrics.png.
 
 ifeq ($(strip $(RUN)),)
 $(error RUN expects a folder, found nothing)
@@ -39,19 +49,31 @@ CFG_TOOL  ?= $(ROOT)/bin/cfg
 CKPT_TOOL ?= $(ROOT)/bin/ckpt
 
 # ---- the config ----
-# Regenerated at parse time when missing or older than $(CFG) (so the checks below never see stale
-# values), atomically by bin/cfg -o; bin/cfg's error line stops make.
+# Read at parse time when $(RUN)/config.mk is missing or older than $(CFG) (so the checks below never
+# see stale values): bin/cfg writes it into a temp file outside $(RUN) (atomically), included and
+# removed at once; bin/cfg's error line stops make. $(RUN)/config.mk itself is written at the end of
+# this file, once every parse-time check has passed, so a refusal leaves no $(RUN) behind.
 ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
 ifneq ($(shell [ -f '$(CFG)' ] && echo y),y)
 $(error CFG: expected a config file, found no '$(CFG)' (see cfg/bird.yml, cfg/coco.yml))
 endif
-ifneq ($(shell [ '$(RUN)/config.mk' -nt '$(CFG)' ] && echo y),y)
-CFG_ERR := $(shell mkdir -p '$(RUN)' && '$(CFG_TOOL)' make '$(CFG)' -o '$(RUN)/config.mk' 2>&1 >/dev/null || echo "cfg: refused '$(CFG)'")
+CFG_FRESH := $(shell [ '$(RUN)/config.mk' -nt '$(CFG)' ] && echo y)
+ifeq ($(CFG_FRESH),y)
+include $(RUN)/config.mk
+else
+CFG_TMP := $(shell mktemp "$${TMPDIR:-/tmp}/dfgan-config.XXXXXX")
+ifeq ($(CFG_TMP),)
+$(error $(PIPE): expected a temp file for the config ($${TMPDIR:-/tmp}), found mktemp failing)
+endif
+CFG_ERR := $(shell '$(CFG_TOOL)' make '$(CFG)' -o '$(CFG_TMP)' 2>&1 >/dev/null || echo "cfg: refused '$(CFG)'")
 ifneq ($(strip $(CFG_ERR)),)
+$(shell rm -f '$(CFG_TMP)')
 $(error $(CFG_ERR))
 endif
+# -include: the temp file is gone before make would look at its included files again
+-include $(CFG_TMP)
+$(shell rm -f '$(CFG_TMP)')
 endif
-include $(RUN)/config.mk
 else
 # clean: no config read; the epoch lists stay empty
 MAX_EPOCH := 0
@@ -117,6 +139,74 @@ EVAL_NOTE    := from $(CFG)
 EXTRA_TOOLS  := cfg ckpt
 CAPTIONS_DEFAULT := $(or $(EXAMPLE_CAPTIONS),$(firstword $(wildcard $(ROOT)/../shared/data/example_captions/$(EXAMPLE_NAME).txt $(ROOT)/data/example_captions/$(EXAMPLE_NAME).txt)),$(RUN)/samples/captions.txt)
 
+# ---- checkpoint: the generator of sample and eval ----
+# Empty (the default): sample and eval take the run's own G_<SAMPLE_EPOCH> / G_<EVAL_EPOCH>. A path:
+# sample and eval take that generator instead, and say so: samples/<captions>_<CK_NAME>/,
+# eval/<CK_NAME>.txt ("checkpoint PATH" in it), CK_NAME being the file's name without its suffix
+# (characters other than letters, digits and ._+- as _; "ckpt_" before one beginning "epoch_", which
+# the run's own eval files are). A .npz is used as it is (gen-step's G: a run's G_<eee>.npz); any
+# other file is DF-GAN's training checkpoint (state_epoch_N.pth), converted once by
+# bin/ckpt import --dfgan into $(WDIR)/<CK_NAME>/G.npz and D.npz (into a temp folder, renamed into
+# place). $(WDIR)/<CK_NAME>.source holds its absolute path: naming another file of the same name
+# makes the conversion and the outputs again. Checked at parse time for sample, eval, all and check,
+# before any work: a missing file, or a generator whose sizes (read back from its shapes: imsize
+# from the number of G blocks, nf, z_dim, cond_dim) are not the config's, stops make with one line.
+# train never reads it (it starts from the run's own last saved epoch, or a new G and D).
+CK_PATH  := $(strip $(CHECKPOINT))
+CK_WHO   := $(if $(filter command line,$(origin CHECKPOINT)),CHECKPOINT (command line),config key checkpoint ($(CFG)))
+CK_GOALS := $(filter sample eval all check,$(MAKECMDGOALS))
+ifneq ($(CK_PATH),)
+ifneq ($(words $(CK_PATH)),1)
+$(error $(PIPE): $(CK_WHO): expected one path without blanks, found '$(CK_PATH)'; rename the file or link it from a path without blanks)
+endif
+CK_NAME  := $(shell printf '%s' '$(basename $(notdir $(CK_PATH)))' | tr -c 'A-Za-z0-9._+-' _ | sed 's/^epoch_/ckpt_epoch_/')
+CK_NAME  := $(or $(CK_NAME),checkpoint)
+CK_SRC   := $(WDIR)/$(CK_NAME).source
+CK_DEPS  := $(CK_SRC)
+ifneq ($(filter %.npz,$(CK_PATH)),)
+CK_G     := $(CK_PATH)
+CK_LABEL := $(CK_PATH)
+CK_KEYS  :=
+CK_KIND  := a generator (.npz, keys fc.weight, GBlocks.*, to_rgb.1.weight: a run's G_<eee>.npz)
+else
+CK_G     := $(WDIR)/$(CK_NAME)/G.npz
+CK_LABEL := $(CK_PATH) (DF-GAN's; converted to $(CK_G))
+CK_KEYS  := model.netG.
+CK_KIND  := DF-GAN's training checkpoint (state_epoch_N.pth, with model.netG.*)
+endif
+ifneq ($(CK_GOALS),)
+ifeq ($(wildcard $(CK_PATH)),)
+$(error $(PIPE): $(CK_WHO): expected a generator checkpoint '$(CK_PATH)' (DF-GAN's state_epoch_N.pth or a G_<eee>.npz), found none; fix the path, or empty it (checkpoint: '' or CHECKPOINT=) to use the run's own last epoch)
+endif
+# an epoch asked for on the command line too: which generator is meant is unclear
+CK_CLASH := $(if $(filter sample all,$(CK_GOALS)),$(if $(filter command line,$(origin SAMPLE_EPOCH)),SAMPLE_EPOCH)) \
+            $(if $(filter eval all,$(CK_GOALS)),$(if $(filter command line,$(origin EVAL_EPOCH)),EVAL_EPOCH))
+ifneq ($(strip $(CK_CLASH)),)
+$(error $(PIPE): $(firstword $(CK_CLASH)) picks one of the run's own epochs but $(CK_WHO) names '$(CK_PATH)'; add CHECKPOINT= to use the run's epochs, or drop $(firstword $(CK_CLASH)))
+endif
+# the generator's sizes as "imsize nf z cond" (NetG as lib/netg.c infers it), "none" without its
+# keys, or "error LINE" when bin/ckpt cannot read the file
+CK_AWK := index($$1, p) == 1 { k = substr($$1, length(p) + 1); split($$3, s, /[(,)]/); \
+  if (k == "fc.weight") z = s[3]; else if (k == "to_rgb.1.weight") nf = s[3]; \
+  else if (k == "GBlocks.0.fuse1.affine0.fc_gamma.linear1.weight") zc = s[3]; \
+  else if (k ~ /^GBlocks\.[0-9]+\.c1\.weight$$/) nb++ } \
+  END { if (z == "" || nf == "" || zc == "" || nb < 1) print "none"; else printf "%d %d %d %d\n", 2 ^ (nb + 2), nf, z, zc - z }
+$(shell [ -x '$(CKPT_TOOL)' ] || MAKEFLAGS= $(MAKE) -s -C '$(ROOT)' bin/ckpt >&2)
+CK_ARCH := $(shell out=$$('$(CKPT_TOOL)' list '$(CK_PATH)' 2>&1) || { printf 'error %s\n' "$$out" | head -n 1; exit 0; }; \
+  printf '%s\n' "$$out" | awk -v p='$(CK_KEYS)' '$(CK_AWK)')
+ifeq ($(firstword $(CK_ARCH)),error)
+$(error $(PIPE): $(CK_WHO): expected $(CK_KIND), found '$(CK_PATH)' unreadable ($(wordlist 2,999,$(CK_ARCH))))
+endif
+ifeq ($(CK_ARCH),none)
+$(error $(PIPE): $(CK_WHO): expected $(CK_KIND), found no NetG in '$(CK_PATH)' (bin/ckpt list shows its keys))
+endif
+CK_WANT := $(IMSIZE) $(NF) $(Z_DIM) $(COND_DIM)
+ifneq ($(CK_ARCH),$(CK_WANT))
+$(error $(PIPE): $(CK_WHO): expected a generator of imsize $(word 1,$(CK_WANT)), nf $(word 2,$(CK_WANT)), z_dim $(word 3,$(CK_WANT)), cond_dim $(word 4,$(CK_WANT)) (the config's), found imsize $(word 1,$(CK_ARCH)), nf $(word 2,$(CK_ARCH)), z_dim $(word 3,$(CK_ARCH)), cond_dim $(word 4,$(CK_ARCH)) in '$(CK_PATH)'; name a checkpoint of this config, or set the config's sizes to its)
+endif
+endif
+endif
+
 include $(ROOT)/pipelines/common.mk
 
 define convert_rule
@@ -128,6 +218,16 @@ endef
 $(if $(and $(NEED_DAMSM),$(filter-out %.npz,$(TEXT_DAMSM_NAME))),$(eval $(call convert_rule,damsm,$(TEXT_DAMSM_NAME))))
 $(if $(and $(NEED_CLIP),$(filter-out %.npz,$(CLIP_WEIGHTS))),$(eval $(call convert_rule,clip,$(CLIP_WEIGHTS))))
 $(if $(and $(TEST_ON),$(filter-out %.npz,$(INCEPTION_WEIGHTS))),$(eval $(call convert_rule,inception,$(INCEPTION_WEIGHTS))))
+# the checkpoint's conversion (DF-GAN's state_epoch_N.pth): G.npz and D.npz with Adam state into a
+# temp folder, renamed into place
+ifneq ($(and $(CK_GOALS),$(CK_PATH),$(filter-out %.npz,$(CK_PATH))),)
+$(CK_G): $(CK_PATH) $(CK_SRC) | $(TOOLS) $(RUN)/config.mk
+	@rm -rf '$(WDIR)/$(CK_NAME).tmp'
+	'$(CKPT_TOOL)' import --dfgan '$<' -o '$(WDIR)/$(CK_NAME).tmp'
+	rm -rf '$(@D)'
+	mv '$(WDIR)/$(CK_NAME).tmp' '$(@D)'
+	echo "checkpoint: $< (DF-GAN's) -> $(@D)/G.npz, D.npz"
+endif
 
 # ---- the data: import-cub's caches of the two splits, the vocabulary ----
 # import split: import-cub's cache of one split (atomic outputs)
@@ -148,3 +248,22 @@ $(DATA)/vocab.txt: $(DATA)/train_all_captions.txt $(DATA)/test_all_captions.txt 
 
 .PHONY: check
 check: ; @echo "$(PIPE): $(CFG) is good and every file it names is here"
+
+# ---- every parse-time check has passed: $(RUN) is made now ----
+# $(RUN)/config.mk (when it was missing or stale; check writes nothing), and the checkpoint's
+# .source when it names another file than before
+ifneq ($(filter-out clean check,$(or $(MAKECMDGOALS),train)),)
+ifneq ($(CFG_FRESH),y)
+CFG_ERR := $(shell mkdir -p '$(RUN)' && '$(CFG_TOOL)' make '$(CFG)' -o '$(RUN)/config.mk' 2>&1 >/dev/null || echo "cfg: refused '$(CFG)'")
+ifneq ($(strip $(CFG_ERR)),)
+$(error $(CFG_ERR))
+endif
+endif
+ifneq ($(and $(CK_PATH),$(filter-out check,$(CK_GOALS))),)
+CK_ERR := $(shell a='$(abspath $(CK_PATH))'; [ "$$(cat '$(CK_SRC)' 2>/dev/null)" = "$$a" ] && exit 0; \
+  mkdir -p '$(WDIR)' && printf '%s\n' "$$a" > '$(CK_SRC).part' && mv '$(CK_SRC).part' '$(CK_SRC)' || echo "expected to write '$(CK_SRC)', found it failing")
+ifneq ($(strip $(CK_ERR)),)
+$(error $(PIPE): $(CK_ERR))
+endif
+endif
+endif

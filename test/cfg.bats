@@ -3,7 +3,8 @@
 # cfg/bird.yml and cfg/coco.yml check and give the expected Make variables; a Makefile that
 # includes `cfg make`'s output sees the same strings (spaces, $, #, backslashes) and a variable on
 # make's command line still wins; every kind of bad config is refused with exit 2, one line on
-# stderr naming the file, the line and the key, and nothing on stdout.
+# stderr naming the file, the line and the key, and nothing on stdout. checkpoint (sample's and
+# eval's generator) is a path key; DF-GAN's resume_epoch/resume_model_path are not keys.
 
 load helpers
 
@@ -39,7 +40,7 @@ bad() {
       'TRUNCATION := 1' 'TRUNC_RATE := 0.88' 'SAMPLE_TIMES := 10' 'LAMBDA_CLIP := 0.01' 'DEVICE := cpu' \
       'LR_G := 0.0001' 'LR_D := 0.0004' 'MANUAL_SEED := 100' 'TEXT_WORDS_NUM := 18' 'TEXT_EMBEDDING_DIM := 256' \
       'TEXT_CAPTIONS_PER_IMAGE := 10' 'TEXT_DAMSM_NAME := data/birds/DAMSMencoder/text_encoder200.npz' \
-      'CLIP_WEIGHTS := data/clip/clip.npz' 'TEXT_ENCODER := damsm' 'INCEPTION_WEIGHTS :='; do
+      'CLIP_WEIGHTS := data/clip/clip.npz' 'TEXT_ENCODER := damsm' 'INCEPTION_WEIGHTS :=' 'CHECKPOINT :='; do
     grep -qxF -- "$want" <<<"$output" || { echo "missing: $want"; echo "$output"; return 1; }
   done
   # one line per schema key plus the header comment
@@ -152,6 +153,21 @@ print(len(vals))' > n.txt
   assert_fails 2 "cfg: x.yml:7: unknown key 'colour'"
   bad 'k0: 1'
   assert_fails 2 "cfg: x.yml:7: unknown key 'k0'"
+}
+
+@test "cfg: checkpoint is a path (CHECKPOINT, empty by default); DF-GAN's resume keys are not config keys" {
+  base c.yml
+  run --separate-stderr cfg make c.yml
+  assert_ok
+  grep -qxF 'CHECKPOINT :=' <<<"$output"
+  printf '%s\n' 'checkpoint: ./saved_models/bird/state_epoch_1220.pth' >> c.yml
+  run --separate-stderr cfg get c.yml CHECKPOINT
+  assert_ok; assert_equal "$output" ./saved_models/bird/state_epoch_1220.pth
+  # train starts from the run's own checkpoints only: resume_epoch / resume_model_path are refused
+  bad 'resume_epoch: 3'
+  assert_fails 2 "cfg: x.yml:7: unknown key 'resume_epoch'"
+  bad 'resume_model_path: ./saved_models/bird/'
+  assert_fails 2 "cfg: x.yml:7: unknown key 'resume_model_path'"
 }
 
 @test "cfg: missing required key" {

@@ -2,7 +2,9 @@
 # pipeline_bird.bats: pipelines/bird.mk (and coco.mk) driven by a config: the config included
 # (command-line overrides), the required files checked before any work, the data and caches, and
 # training with checkpoints every save_interval epochs, samples, FID and CLIP score, and resume;
-# captions per image from the config, text_encoder clip, a missing CLIP BPE file, the sample target.
+# captions per image from the config, text_encoder clip, a missing CLIP BPE file, the sample target;
+# the checkpoint key (a G_<eee>.npz, or DF-GAN's state_epoch_N.pth converted once) for sample and
+# eval, its refusals, and train unaffected by it. A refused run leaves no RUN folder behind.
 # The data: bin/make-dataset's CUB-layout dataset as DATA_DIR; the config: cfg/bird.yml with tiny
 # sizes and its weight paths pointing at random weights written by the tools' --init.
 
@@ -98,8 +100,15 @@ assert (s[:, 0] == np.concatenate([[0], np.cumsum(3 * s[:, 1] * s[:, 2])[:-1]]))
   run -2 MK train CFG="$T/bird.yml" RUN="$T/run"
   [[ "$output" == *"TEXT.DAMSM_NAME"*"$W/text_encoder200.npz"* ]]
   [[ "$output" == *"data/README.md"* ]]
-  [ ! -e "$T/run/data" ] && [ ! -e "$T/run/ckpt" ] && [ ! -e "$T/run/weights" ]
+  # nothing left behind: no RUN folder at all (its config.mk is written only once the checks pass)
+  [ ! -e "$T/run" ]
   [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ]
+  # coco.mk alike; a RUN that exists is left as it was
+  run -2 make --no-print-directory -f "$ROOT/pipelines/coco.mk" train CFG="$T/bird.yml" RUN="$T/run"
+  [ ! -e "$T/run" ]
+  mkdir "$T/run"
+  run -2 MK train CFG="$T/bird.yml" RUN="$T/run"
+  [ -z "$(ls -A "$T/run")" ]
 }
 
 @test "bird.mk: missing CLIP weights, FID statistics or dataset are named" {
@@ -114,14 +123,14 @@ assert (s[:, 0] == np.concatenate([[0], np.cumsum(3 * s[:, 1] * s[:, 2])[:-1]]))
   rm -r "$T/birds/test"
   run -2 MK train CFG="$T/bird.yml" RUN="$T/r3"
   [[ "$output" == *"data_dir"*"$T/birds/test/filenames.pickle"* ]]
-  [ ! -e "$T/run/data" ] && [ ! -e "$T/r2/data" ] && [ ! -e "$T/r3/data" ] && [ ! -e "$T/r4/data" ]
+  [ ! -e "$T/run" ] && [ ! -e "$T/r2" ] && [ ! -e "$T/r3" ] && [ ! -e "$T/r4" ]
 }
 
 @test "bird.mk and coco.mk: a bad config (unknown key) is refused through bin/cfg" {
   echo 'bogus_key: 1' >> "$T/bird.yml"
   run -2 MK train CFG="$T/bird.yml" RUN="$T/run"
   [[ "$output" == *"bogus_key"* ]]
-  [ ! -e "$T/run/config.mk" ] && [ ! -e "$T/run/data" ]
+  [ ! -e "$T/run" ]
   run -2 make --no-print-directory -f "$ROOT/pipelines/coco.mk" train CFG="$T/bird.yml" RUN="$T/run"
   [[ "$output" == *"bogus_key"* ]]
 }
@@ -129,6 +138,7 @@ assert (s[:, 0] == np.concatenate([[0], np.cumsum(3 * s[:, 1] * s[:, 2])[:-1]]))
 @test "coco.mk: checks the COCO layout" {
   run -2 make --no-print-directory -f "$ROOT/pipelines/coco.mk" train CFG="$T/bird.yml" RUN="$T/run"
   [[ "$output" == *"data_dir"*"images/train2014"* ]]
+  [ ! -e "$T/run" ]
 }
 
 @test "bird.mk: captions per image from the config (COCO's 5): the caches, the test captions and the draws follow it" {
@@ -163,7 +173,7 @@ assert np.load(sys.argv[2]).shape == (180, 256)
   run -2 MK train CFG="$T/bird.yml" RUN="$T/run" CLIP_BPE="$T/nothere.txt.gz"
   [[ "$output" == *"bird.mk: expected CLIP's BPE merges bpe_simple_vocab_16e6.txt.gz (CLIP_BPE=$T/nothere.txt.gz), found none; get it from openai/CLIP"* ]]
   [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ]
-  [ ! -e "$T/run/data" ]
+  [ ! -e "$T/run" ]
 }
 
 @test "bird.mk: sample turns a captions file into a PNG grid per caption" {
@@ -175,4 +185,147 @@ assert np.load(sys.argv[2]).shape == (180, 256)
 f = open(sys.argv[1], 'rb'); x = [np.load(f) for _ in range(2)]
 assert all(a.shape == (3, 3, 32, 32) and np.abs(a).max() <= 1 for a in x) and f.read() == b''
 " "$T/run/samples/caps_001/fakes.npy"
+}
+
+# ---- checkpoint: sample and eval from a named generator ----
+
+# sample_by_hand G CAPTIONS PER Z OUT: gen-step forward on the sample target's noise (seed
+# manual_seed + 2000, truncated at 2, scaled 0.88, the same for every caption) and the captions'
+# condition as the pipeline makes it (DAMSM through the run's vocabulary, or CLIP with HAND_COND=clip),
+# with the generator G, into OUT
+sample_by_hand() {
+  local g=$1 caps=$2 per=$3 z=$4 out=$5 n
+  n=$(grep -c . "$caps")
+  noise --batch "$per" --dim "$z" --batches 1 --seed 2100 --truncate 2 --trunc-rate 0.88 -o "$T/z1.npy"
+  for ((i = 0; i < n; i++)); do cat "$T/z1.npy"; done > "$T/hand_noise.npy"
+  awk -v p="$per" 'NF { for (i = 0; i < p; i++) print }' "$caps" > "$T/hand_caps.txt"
+  if [ "${HAND_COND:-damsm}" = clip ]; then
+    tokenize --clip --batch "$per" -o "$T/hand_ids.npy" "$T/hand_caps.txt"
+    clip-embed text --weights "$W/clip3.npz" --head-width 64 --in "$T/hand_ids.npy" -o "$T/hand_cond.npy"
+  else
+    tokenize --vocab "$T/run/data/vocab.txt" --max-words 18 --first --batch "$per" -o "$T/hand_ids.npy" "$T/hand_caps.txt"
+    encode-text --weights "$W/text_encoder200.npz" --ids "$T/hand_ids.npy" -o "$T/hand_cond.npy"
+  fi
+  gen-step forward --ckpt "$g" --noise "$T/hand_noise.npy" --cond "$T/hand_cond.npy" -o "$out"
+}
+
+@test "bird.mk: checkpoint naming a G_<eee>.npz: sample and eval use it (by-hand fakes and FID equal), the run's epochs untouched" {
+  gen-step init --imsize 32 --nf 2 --z-dim 100 --cond-dim 256 --seed 9 -o "$T/G_777.npz"
+  sed -i "s|^checkpoint:.*|checkpoint: $T/G_777.npz|" "$T/bird.yml"
+  printf '%s\n' 'this bird is red with a black beak' 'a small yellow bird' > "$T/caps.txt"
+  run -0 MK sample eval CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/caps.txt" IMGS_PER_SENT=3
+  [[ "$output" == *"samples of $T/G_777.npz: 2 captions of $T/caps.txt x 3 images -> $T/run/samples/caps_G_777/sent_*.png"* ]]
+  # nothing trained: no checkpoints of the run's own
+  [ ! -e "$T/run/ckpt" ] && [ ! -e "$T/run/samples/caps_001" ]
+  [ -f "$T/run/samples/caps_G_777/sent_002.png" ]
+  [ "$(cat "$T/run/samples/caps_G_777/checkpoint.txt")" = "$T/G_777.npz" ]
+  sample_by_hand "$T/G_777.npz" "$T/caps.txt" 3 100 "$T/hand.npy"
+  cmp "$T/hand.npy" "$T/run/samples/caps_G_777/fakes.npy"
+  # eval: eval/G_777.txt names it; its FID is the generator's on the test noise and captions
+  [ -f "$T/run/eval/G_777.txt" ] && [ ! -e "$T/run/eval/epoch_001.txt" ]
+  grep -qxF "checkpoint $T/G_777.npz" "$T/run/eval/G_777.txt"
+  [[ "$output" == *"checkpoint $T/G_777.npz"*"fid "* ]]
+  gen-step forward --ckpt "$T/G_777.npz" --noise "$T/run/data/test_noise.npy" --cond "$T/run/data/test_cond.npy" -o "$T/test_fakes.npy"
+  inception-stats --weights "$W/inception.npz" -o "$T/test_fakes_stats.npz" "$T/test_fakes.npy" 2>/dev/null
+  fid=$(fid "$T/run/data/test_stats.npz" "$T/test_fakes_stats.npz")
+  grep -qxF "fid $fid" "$T/run/eval/G_777.txt"
+  # another generator of the same config gives other fakes
+  gen-step init --imsize 32 --nf 2 --z-dim 100 --cond-dim 256 --seed 10 -o "$T/G_778.npz"
+  run -0 MK sample CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/caps.txt" IMGS_PER_SENT=3 CHECKPOINT="$T/G_778.npz"
+  ! cmp -s "$T/run/samples/caps_G_778/fakes.npy" "$T/run/samples/caps_G_777/fakes.npy"
+  # up to date with the config's; an empty CHECKPOINT= goes back to the run's own last epoch (not trained)
+  make -q --no-print-directory -f "$ROOT/pipelines/bird.mk" sample CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/caps.txt" IMGS_PER_SENT=3
+  run -1 make -q --no-print-directory -f "$ROOT/pipelines/bird.mk" sample CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/caps.txt" IMGS_PER_SENT=3 CHECKPOINT=
+}
+
+@test "bird.mk: checkpoint naming DF-GAN's state_epoch_N.pth: converted once into RUN/weights, sample and eval use it" {
+  # the config of test/fixtures/ckpt/dfgan_state_epoch_3.pth (ckpt_ref.py: imsize 32, nf 1, z 4,
+  # cond 3): conditioned on a CLIP of embed dim 3
+  clip-embed --init --seed 4 --embed-dim 3 --width 64 --layers 1 --patch 8 --image-size 32 \
+    --text-width 64 --text-layers 1 -o "$W/clip3.npz"
+  sed -i -e 's/^nf:.*/nf: 1/' -e 's/^z_dim:.*/z_dim: 4/' -e 's/^cond_dim:.*/cond_dim: 3/' \
+      -e 's/^text_encoder:.*/text_encoder: clip/' -e "s|^clip_weights:.*|clip_weights: $W/clip3.npz|" "$T/bird.yml"
+  cp "$ROOT/test/fixtures/ckpt/dfgan_state_epoch_3.pth" "$T/state_epoch_3.pth"
+  printf '%s\n' 'this bird is red with a black beak' 'a small yellow bird' > "$T/caps.txt"
+  run -0 MK sample eval CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/caps.txt" IMGS_PER_SENT=2 CHECKPOINT="$T/state_epoch_3.pth"
+  [[ "$output" == *"checkpoint: $T/state_epoch_3.pth (DF-GAN's) -> $T/run/weights/state_epoch_3/G.npz, D.npz"* ]]
+  [ ! -e "$T/run/ckpt" ] && [ ! -e "$T/run/weights/state_epoch_3.tmp" ]
+  # bin/ckpt import --dfgan's G and D, Adam state included (ckpt.bats checks those against PyTorch)
+  py '
+for got, want in ((sys.argv[1], sys.argv[3]), (sys.argv[2], sys.argv[4])):
+    a, b = np.load(got), np.load(want)
+    assert sorted(a.files) == sorted(b.files), (got, sorted(set(a.files) ^ set(b.files)))
+    assert "adam.step" in a.files and all(np.array_equal(a[k], b[k]) for k in b.files), got' \
+    "$T/run/weights/state_epoch_3/G.npz" "$T/run/weights/state_epoch_3/D.npz" \
+    "$ROOT/test/fixtures/ckpt/dfgan_G.npz" "$ROOT/test/fixtures/ckpt/dfgan_D.npz"
+  [ "$(cat "$T/run/weights/state_epoch_3.source")" = "$T/state_epoch_3.pth" ]
+  HAND_COND=clip sample_by_hand "$ROOT/test/fixtures/ckpt/dfgan_G.npz" "$T/caps.txt" 2 4 "$T/hand.npy"
+  cmp "$T/hand.npy" "$T/run/samples/caps_state_epoch_3/fakes.npy"
+  py 'f = open(sys.argv[1], "rb"); x = [np.load(f) for _ in range(2)]
+assert all(a.shape == (2, 3, 32, 32) for a in x) and f.read() == b""' "$T/run/samples/caps_state_epoch_3/fakes.npy"
+  grep -qxF "checkpoint $T/state_epoch_3.pth (DF-GAN's; converted to $T/run/weights/state_epoch_3/G.npz)" "$T/run/eval/state_epoch_3.txt"
+  grep -q '^fid [0-9]' "$T/run/eval/state_epoch_3.txt"
+  # converted once: other captions reuse it; then up to date
+  printf '%s\n' 'a bird' > "$T/one.txt"
+  run -0 MK sample CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/one.txt" IMGS_PER_SENT=2 CHECKPOINT="$T/state_epoch_3.pth"
+  [[ "$output" != *"checkpoint:"* ]] && [ -f "$T/run/samples/one_state_epoch_3/sent_001.png" ]
+  make -q --no-print-directory -f "$ROOT/pipelines/bird.mk" sample CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/one.txt" IMGS_PER_SENT=2 CHECKPOINT="$T/state_epoch_3.pth"
+  # another file of the same name (older, elsewhere) is converted again and the samples remade
+  mkdir "$T/other" && cp "$T/state_epoch_3.pth" "$T/other/" && touch -d '2001-01-01' "$T/other/state_epoch_3.pth"
+  run -0 MK sample CFG="$T/bird.yml" RUN="$T/run" CAPTIONS="$T/one.txt" IMGS_PER_SENT=2 CHECKPOINT="$T/other/state_epoch_3.pth"
+  [[ "$output" == *"checkpoint: $T/other/state_epoch_3.pth (DF-GAN's) -> "* ]]
+  [[ "$output" == *"samples of $T/other/state_epoch_3.pth"* ]]
+}
+
+@test "bird.mk: a missing or mismatched checkpoint stops sample and eval before any work, one line, no RUN left" {
+  sed -i "s|^checkpoint:.*|checkpoint: $T/gone/state_epoch_9.pth|" "$T/bird.yml"
+  run -2 MK sample CFG="$T/bird.yml" RUN="$T/run"
+  [[ "$output" == *"bird.mk: config key checkpoint ($T/bird.yml): expected a generator checkpoint '$T/gone/state_epoch_9.pth'"*"found none; fix the path, or empty it (checkpoint: '' or CHECKPOINT=)"* ]]
+  [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ] && [ ! -e "$T/run" ]
+  run -2 MK eval CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$T/G_404.npz"
+  [[ "$output" == *"bird.mk: CHECKPOINT (command line): expected a generator checkpoint '$T/G_404.npz'"* ]]
+  [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ] && [ ! -e "$T/run" ]
+  # DF-GAN's tiny checkpoint against this config's sizes
+  run -2 MK eval CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$ROOT/test/fixtures/ckpt/dfgan_state_epoch_3.pth"
+  [[ "$output" == *"bird.mk: CHECKPOINT (command line): expected a generator of imsize 32, nf 2, z_dim 100, cond_dim 256 (the config's), found imsize 32, nf 1, z_dim 4, cond_dim 3 in '$ROOT/test/fixtures/ckpt/dfgan_state_epoch_3.pth'"* ]]
+  [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ] && [ ! -e "$T/run" ]
+  # a G of another size; a G of the config's sizes but 64 pixels; not a G; not a checkpoint
+  gen-step init --imsize 32 --nf 4 --z-dim 100 --cond-dim 256 -o "$T/G_004.npz"
+  run -2 MK sample CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$T/G_004.npz"
+  [[ "$output" == *"(the config's), found imsize 32, nf 4, z_dim 100, cond_dim 256 in '$T/G_004.npz'"* ]]
+  gen-step init --imsize 64 --nf 2 --z-dim 100 --cond-dim 256 -o "$T/G_064.npz"
+  run -2 MK sample CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$T/G_064.npz"
+  [[ "$output" == *"found imsize 64, nf 2, z_dim 100, cond_dim 256 in"* ]]
+  run -2 MK sample CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$W/clip.npz"
+  [[ "$output" == *"CHECKPOINT (command line): expected a generator (.npz"*"found no NetG in '$W/clip.npz'"* ]]
+  echo 'not a checkpoint' > "$T/state_epoch_1.pth"
+  run -2 MK sample CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$T/state_epoch_1.pth"
+  [[ "$output" == *"expected DF-GAN's training checkpoint (state_epoch_N.pth"*"found '$T/state_epoch_1.pth' unreadable (ckpt: "* ]]
+  [ "$(printf '%s\n' "$output" | grep -c .)" -eq 1 ] && [ ! -e "$T/run" ]
+  # an epoch asked for as well
+  gen-step init --imsize 32 --nf 2 --z-dim 100 --cond-dim 256 -o "$T/G_002.npz"
+  run -2 MK sample CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$T/G_002.npz" SAMPLE_EPOCH=1
+  [[ "$output" == *"bird.mk: SAMPLE_EPOCH picks one of the run's own epochs but CHECKPOINT (command line) names '$T/G_002.npz'; add CHECKPOINT= to use the run's epochs, or drop SAMPLE_EPOCH"* ]]
+  [ ! -e "$T/run" ]
+}
+
+@test "bird.mk: train does not read checkpoint: a missing one is no error, the epochs are those of a run without it" {
+  sed -i "s|^checkpoint:.*|checkpoint: $T/gone/state_epoch_9.pth|" "$T/bird.yml"
+  grep -qx "checkpoint: $T/gone/state_epoch_9.pth" "$T/bird.yml"
+  run -0 MK train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 TEST_INTERVAL=0
+  run -0 MK train CFG="$T/bird.yml" RUN="$T/run2" MAX_BATCHES=1 TEST_INTERVAL=0 CHECKPOINT=
+  cmp "$T/run/ckpt/G_001.npz" "$T/run2/ckpt/G_001.npz"
+  cmp "$T/run/ckpt/D_001.npz" "$T/run2/ckpt/D_001.npz"
+  cmp "$T/run/config.txt" "$T/run2/config.txt"
+  [ ! -e "$T/run/weights" ]
+  # the run is up to date whatever checkpoint names; sample with one takes it, not G_001
+  make -q --no-print-directory -f "$ROOT/pipelines/bird.mk" train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 TEST_INTERVAL=0 CHECKPOINT="$T/run2/ckpt/G_001.npz"
+  printf '%s\n' 'a small yellow bird' > "$T/caps.txt"
+  gen-step init --imsize 32 --nf 2 --z-dim 100 --cond-dim 256 --seed 9 -o "$T/G_777.npz"
+  run -0 MK sample CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 TEST_INTERVAL=0 CAPTIONS="$T/caps.txt" IMGS_PER_SENT=2 CHECKPOINT="$T/G_777.npz"
+  run -0 MK sample CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=1 TEST_INTERVAL=0 CAPTIONS="$T/caps.txt" IMGS_PER_SENT=2 CHECKPOINT=
+  [[ "$output" == *"samples of epoch 1: "* ]]
+  ! cmp -s "$T/run/samples/caps_G_777/fakes.npy" "$T/run/samples/caps_001/fakes.npy"
+  sample_by_hand "$T/run/ckpt/G_001.npz" "$T/caps.txt" 2 100 "$T/hand.npy"
+  cmp "$T/hand.npy" "$T/run/samples/caps_001/fakes.npy"
 }
