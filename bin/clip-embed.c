@@ -11,6 +11,7 @@
 #include "steplog.h"
 #include "stream.h"
 #include "stream_ids.h"
+#include "tensor.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -28,8 +29,9 @@ static const char usage[] =
     "       clip-embed --init [--seed K] [size options] -o CLIP.npz\n"
     "\n"
     "OpenAI CLIP with a ViT image tower (ViT-B/32 by default; B/16, L/14 ... by the weights' shapes),\n"
-    "float32 on the CPU. Weights: the OpenAI state_dict as .npz (visual.conv1.weight, ...,\n"
-    "token_embedding.weight, text_projection, logit_scale; float16/float64 arrays are converted).\n"
+    "float32 on the CPU or (--device cuda) the GPU. Weights: the OpenAI state_dict as .npz\n"
+    "(visual.conv1.weight, ..., token_embedding.weight, text_projection, logit_scale; float16/float64\n"
+    "arrays are converted).\n"
     "  text   token ids (bin/tokenize --clip: int32 (B,L), L <= context; int64 accepted) -> features\n"
     "         float32 (B,E) per array, read at each caption's end token (the argmax of its ids)\n"
     "  image  images float32 (B,3,H,W) in [-1,1] -> features (B,E); preprocessing as CLIP's:\n"
@@ -53,7 +55,7 @@ static const char usage[] =
     "  --resize MODE      bicubic (default), bilinear or nearest, as torch's interpolate\n"
     "                     (align_corners=False, no antialiasing)\n"
     "  --head-width D     attention head width (default 64, as every released CLIP: heads = width/D)\n"
-    "  --device cpu|cuda  where to compute (default cpu; this build has no CUDA clip-embed)\n"
+    "  --device cpu|cuda  where to compute (default cpu; cuda runs bin/cuda/clip-embed where it was built)\n"
     "  --init             write random weights to -o (OpenAI's initialisation, Philox generator)\n"
     "  --seed K           with --init (default 0)\n"
     "  --jitter J         with --init, for tests: then every parameter += J*N(0,1)*(its std, or 1 where\n"
@@ -70,6 +72,7 @@ enum { M_NONE, M_TEXT, M_IMAGE, M_LOSS, M_SCORE };
 typedef struct {
     int mode, init, raw, no_grad, resize;
     const char *weights, *text, *in, *out, *log, *device;
+    device_t dev;
     double lambda, jitter;
     long seed, head_width;
     clip_config cfg;
@@ -173,7 +176,7 @@ static void parse(options *o, int argc, char **argv) {
     if (o->mode == M_SCORE && strcmp(o->out, "-")) die_usage("expected no -o with score (it prints), found '%s'", o->out);
     if (o->text && !strcmp(o->text, "-") && !strcmp(o->in, "-")) die_usage("expected --text and the input to be different streams, found both stdin");
     if (!isfinite(o->lambda)) die_usage("--lambda expects a finite number, found '%g'", o->lambda);
-    if (!strcmp(o->device, "cuda")) die_runtime("expected a build with a CUDA clip-embed, found none");
+    o->dev = device_parse(o->device);   /* may hand over to bin/cuda/clip-embed */
 }
 
 static void write_or_die(atomic_file *af, const char *path, int ndim, const int64_t *shape, const float *data) {
@@ -206,6 +209,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     clip_load(&m, o.weights, (int)o.head_width);
+    clip_to_device(&m, o.dev);
     const int E = m.embed_dim;
     tstream in, txt;
     const char *in_name = !strcmp(o.in, "-") ? "stdin" : "--in";

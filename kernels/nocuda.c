@@ -66,3 +66,27 @@ void vec_scale_cuda(float *y, float alpha, size_t n) STUB
 double vec_dot_cuda(const float *a, const float *b, size_t n) STUB
 void adam_update_cuda(float *p, float *m, float *v, const float *g, size_t n, double lr,
                       double beta1, double beta2, double eps, long step) STUB
+
+/* ---- CLIP's ops (lib/ops_clip_decl.h) ---- */
+void layernorm_forward_cuda(float *out, float *mean, float *rstd, const float *in, const float *w,
+                            const float *b, int N, int C, double eps) STUB
+void layernorm_backward_cuda(float *din, float *dw, float *db, const float *dout, const float *in,
+                             const float *mean, const float *rstd, const float *w, int N, int C) STUB
+void quickgelu_forward_cuda(float *out, const float *in, size_t n) STUB
+void quickgelu_backward_cuda(float *din, const float *dout, const float *in, size_t n) STUB
+void attention_forward_cuda(float *out, float *att, const float *qkv, const int *off, int B, int C, int nh,
+                            int causal) STUB
+void attention_backward_cuda(float *dqkv, const float *dout, const float *qkv, const float *att,
+                             const int *off, int B, int C, int nh) STUB
+void resize_forward_cuda(float *out, const float *in, int planes, int H, int W, int Ho, int Wo, int mode) STUB
+void resize_backward_cuda(float *din, const float *dout, int planes, int H, int W, int Ho, int Wo,
+                          int mode) STUB
+void cls_attention_forward_cuda(float *out, float *att, const float *q, const float *kv, int B, int T, int C,
+                                int nh) STUB
+void cls_attention_backward_cuda(float *dq, float *dkv, const float *dout, const float *q, const float *kv,
+                                 const float *att, int B, int T, int C, int nh) STUB
+void scale_shift_cuda(float *out, const float *in, size_t n, float a, float b) STUB
+void clip_normalize_forward_cuda(float *out, const float *in, int B, size_t HW) STUB
+void clip_normalize_backward_cuda(float *din, const float *dout, int B, size_t HW) STUB
+void patchify_forward_cuda(float *out, const float *in, int B, int C, int S, int P) STUB
+void patchify_backward_cuda(float *din, const float *dout, int B, int C, int S, int P) STUB

@@ -20,6 +20,14 @@ extern "C" {
 #undef R
 #undef F
 
+/* CLIP's ops (lib/ops_clip_decl.h; kernels/layernorm.cu, quickgelu.cu, attention.cu, interp.cu,
+ * preprocess.cu); `off` of the attention ops is a host array */
+#define R float
+#define F(n) n##_cuda
+#include "ops_clip_decl.h"
+#undef R
+#undef F
+
 /* 1 if a usable GPU exists (one that runs this build's kernels); else 0 and the reason in why. */
 int cuda_compiled(void);                          /* 1 in a build with the CUDA kernels, 0 in nocuda.c */
 int cuda_device_available(char *why, size_t n);

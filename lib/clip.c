@@ -1,4 +1,6 @@
-/* clip.c: OpenAI CLIP's ViT model on the CPU in float32 (see clip.h). Activations are row-major
+/* clip.c: OpenAI CLIP's ViT model in float32 on the CPU or, after clip_to_device, the GPU (see
+ * clip.h): every op goes through OP(dev, ...) and every activation is allocated on the model's
+ * device, so the two backends run the same code. Activations are row-major
  * (rows, width) with the rows of all sequences packed together; the image tower keeps, per block,
  * only what the input gradient needs (no weight gradients): the block's input and mid-point
  * residuals with their LayerNorm statistics, the fused q,k,v, the attention probabilities and the
@@ -6,21 +8,19 @@
 #include "clip.h"
 #include "checkpoint.h"
 #include "common.h"
+#include "ops.h"
 #include "ops_clip.h"
-#include "ops_cpu.h"
 #include "rng.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const float CLIP_MEAN[3] = {0.48145466f, 0.4578275f, 0.40821073f};
-static const float CLIP_STD[3] = {0.26862954f, 0.26130258f, 0.27577711f};
 #define LN_EPS 1e-5
-/* parameter i's data (read-only once loaded: it may be the weights file's mapping) */
-#define WT(i) ((const float *)m->w[i])
+/* parameter i's data on the model's device (read-only once loaded: on the CPU it may be the
+ * weights file's mapping; on the GPU the copy that clip_to_device made) */
+#define WT(i) ((const float *)(m->dw ? m->dw[i] : m->w[i]))
 
 clip_config clip_config_default(void) {
     clip_config c = {.embed_dim = 512, .width = 768, .layers = 12, .heads = 12, .patch = 32, .image_size = 224,
@@ -98,6 +98,8 @@ void clip_create(clip_model *m, const clip_config *c) {
 }
 
 void clip_free(clip_model *m) {
+    if (m->dw) dev_free(DEVICE_CUDA, m->dbuf);
+    free(m->dw);
     free(m->vblocks);
     free(m->tblocks);
     free(m->w);
@@ -284,10 +286,26 @@ void clip_load(clip_model *m, const char *path, int head_width) {
     m->src = src;
 }
 
+/* ---------------------------------------------------------------- device */
+
+void clip_to_device(clip_model *m, device_t dev) {
+    if (dev != DEVICE_CUDA || m->dw) return;
+    m->dbuf = dev_alloc(DEVICE_CUDA, m->ps.total ? m->ps.total : 1);
+    m->dw = xcalloc((size_t)(m->ps.n ? m->ps.n : 1), sizeof *m->dw);
+    for (int i = 0; i < m->ps.n; i++) {
+        m->dw[i] = m->dbuf + m->ps.info[i].offset;
+        dev_upload(DEVICE_CUDA, m->dw[i], m->w[i], m->ps.info[i].size);
+    }
+    m->dev = DEVICE_CUDA;
+}
+
+/* n floats on the model's device (zero-filled; at least one) */
+static float *dalloc(const clip_model *m, size_t n) { return dev_alloc(m->dev, n ? n : 1); }
+
 /* ---------------------------------------------------------------- the transformer */
 
 /* what one block keeps for the backward pass (the image tower); for a forward-only pass these
- * point into one shared scratch set and x, x2 are NULL */
+ * point into one shared scratch set and x, x2 are NULL. All on the model's device. */
 typedef struct { float *x, *mean1, *rstd1, *qkv, *att, *x2, *mean2, *rstd2, *fc; } block_save;
 
 typedef struct { float *h, *a, *g; } block_scratch;   /* (N,D), (N,D), (N,4D) */
@@ -301,24 +319,26 @@ static size_t att_size(const int *off, int B, int nh) {
 /* the MLP half of a block: x (N,D) <- x + proj(quickgelu(fc(ln_2(x)))) (saves x2, mean2, rstd2, fc) */
 static void mlp_forward(const clip_model *m, const clip_block *k, float *x, int N, int D, block_save *s, block_scratch *w) {
     const int Hd = 4 * D;
-    if (s->x2) memcpy(s->x2, x, (size_t)N * D * sizeof(float));
-    layernorm_forward_cpu(w->h, s->mean2, s->rstd2, x, WT(k->ln2_w), WT(k->ln2_b), N, D, LN_EPS);
-    linear_forward_cpu(s->fc, w->h, WT(k->fc_w), WT(k->fc_b), N, D, Hd);
-    quickgelu_forward_cpu(w->g, s->fc, (size_t)N * Hd);
-    linear_forward_cpu(w->h, w->g, WT(k->proj_w), WT(k->proj_b), N, Hd, D);
-    vec_axpy_cpu(x, 1, w->h, (size_t)N * D);
+    const device_t dv = m->dev;
+    if (s->x2) dev_copy(dv, s->x2, x, (size_t)N * D);
+    OP(dv, layernorm_forward, w->h, s->mean2, s->rstd2, x, WT(k->ln2_w), WT(k->ln2_b), N, D, LN_EPS);
+    OP(dv, linear_forward, s->fc, w->h, WT(k->fc_w), WT(k->fc_b), N, D, Hd);
+    OP(dv, quickgelu_forward, w->g, s->fc, (size_t)N * Hd);
+    OP(dv, linear_forward, w->h, w->g, WT(k->proj_w), WT(k->proj_b), N, Hd, D);
+    OP(dv, vec_axpy, x, 1, w->h, (size_t)N * D);
 }
 
-/* x (N,D) <- block(x) */
+/* x (N,D) <- block(x); off (B+1) a host array */
 static void block_forward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *x,
                           const int *off, int B, int causal, block_save *s, block_scratch *w) {
     const int N = off[B], D = d->width;
-    if (s->x) memcpy(s->x, x, (size_t)N * D * sizeof(float));
-    layernorm_forward_cpu(w->h, s->mean1, s->rstd1, x, WT(k->ln1_w), WT(k->ln1_b), N, D, LN_EPS);
-    linear_forward_cpu(s->qkv, w->h, WT(k->in_w), WT(k->in_b), N, D, 3 * D);
-    attention_forward_cpu(w->a, s->att, s->qkv, off, B, D, d->heads, causal);
-    linear_forward_cpu(w->h, w->a, WT(k->out_w), WT(k->out_b), N, D, D);
-    vec_axpy_cpu(x, 1, w->h, (size_t)N * D);
+    const device_t dv = m->dev;
+    if (s->x) dev_copy(dv, s->x, x, (size_t)N * D);
+    OP(dv, layernorm_forward, w->h, s->mean1, s->rstd1, x, WT(k->ln1_w), WT(k->ln1_b), N, D, LN_EPS);
+    OP(dv, linear_forward, s->qkv, w->h, WT(k->in_w), WT(k->in_b), N, D, 3 * D);
+    OP(dv, attention_forward, w->a, s->att, s->qkv, off, B, D, d->heads, causal);
+    OP(dv, linear_forward, w->h, w->a, WT(k->out_w), WT(k->out_b), N, D, D);
+    OP(dv, vec_axpy, x, 1, w->h, (size_t)N * D);
     mlp_forward(m, k, x, N, D, s, w);
 }
 
@@ -327,27 +347,29 @@ static void block_forward(const clip_model *m, const clip_block *k, const clip_t
 static void block_backward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *dx,
                            const int *off, int B, const block_save *s, block_scratch *w, float *dqkv) {
     const int N = off[B], D = d->width, Hd = 4 * D;
-    linear_backward_cpu(w->g, NULL, NULL, dx, NULL, WT(k->proj_w), N, Hd, D);
-    quickgelu_backward_cpu(w->g, w->g, s->fc, (size_t)N * Hd);
-    linear_backward_cpu(w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), N, D, Hd);
-    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), N, D);
-    vec_axpy_cpu(dx, 1, w->a, (size_t)N * D);
-    linear_backward_cpu(w->a, NULL, NULL, dx, NULL, WT(k->out_w), N, D, D);
-    attention_backward_cpu(dqkv, w->a, s->qkv, s->att, off, B, D, d->heads);
-    linear_backward_cpu(w->h, NULL, NULL, dqkv, NULL, WT(k->in_w), N, D, 3 * D);
-    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
-    vec_axpy_cpu(dx, 1, w->a, (size_t)N * D);
+    const device_t dv = m->dev;
+    OP(dv, linear_backward, w->g, NULL, NULL, dx, NULL, WT(k->proj_w), N, Hd, D);
+    OP(dv, quickgelu_backward, w->g, w->g, s->fc, (size_t)N * Hd);
+    OP(dv, linear_backward, w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), N, D, Hd);
+    OP(dv, layernorm_backward, w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), N, D);
+    OP(dv, vec_axpy, dx, 1, w->a, (size_t)N * D);
+    OP(dv, linear_backward, w->a, NULL, NULL, dx, NULL, WT(k->out_w), N, D, D);
+    OP(dv, attention_backward, dqkv, w->a, s->qkv, s->att, off, B, D, d->heads);
+    OP(dv, linear_backward, w->h, NULL, NULL, dqkv, NULL, WT(k->in_w), N, D, 3 * D);
+    OP(dv, layernorm_backward, w->a, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
+    OP(dv, vec_axpy, dx, 1, w->a, (size_t)N * D);
 }
 
-/* out (B,E) = in (B,D) · proj (D,E) */
-static void project(float *out, const float *in, const float *proj, int B, int D, int E) {
-    if (B > 0) cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, B, E, D, 1, in, D, proj, E, 0, out, E);
+/* out (B,E) = in (B,D) · proj (D,E): linear_backward's din = dout·w with w = proj as (O,I) = (D,E) */
+static void project(const clip_model *m, float *out, const float *in, const float *proj, int B, int D, int E) {
+    if (B > 0) OP(m->dev, linear_backward, out, NULL, NULL, in, NULL, proj, B, E, D);
 }
 
 /* ---------------------------------------------------------------- text tower */
 
 int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B, int L, char *err, size_t errlen) {
     const int D = m->txt.width, E = m->embed_dim;
+    const device_t dv = m->dev;
     if (L > m->context) { snprintf(err, errlen, "expected at most %d tokens per caption (the context), found %d", m->context, L); return -1; }
     int *off = xmalloc((size_t)(B + 1) * sizeof *off), *eot = xmalloc((size_t)(B ? B : 1) * sizeof *eot);
     off[0] = 0;
@@ -367,24 +389,32 @@ int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B
     }
     const int N = off[B];
     if (L == 0) { memset(feat, 0, (size_t)B * E * sizeof(float)); free(off); free(eot); return 0; }
-    float *x = xmalloc((size_t)N * D * sizeof(float));
-    const float *tok = WT(m->tok_emb), *pos = WT(m->txt_pos);
+    /* the embeddings, gathered on the host from the host weights, then on the device */
+    float *xh = xmalloc((size_t)N * D * sizeof(float));
+    const float *tok = m->w[m->tok_emb], *pos = m->w[m->txt_pos];
     for (int b = 0; b < B; b++)
         for (int t = 0; t <= eot[b]; t++) {
-            float *xr = x + (size_t)(off[b] + t) * D;
+            float *xr = xh + (size_t)(off[b] + t) * D;
             const float *te = tok + (size_t)ids[(size_t)b * L + t] * D, *pe = pos + (size_t)t * D;
             for (int c = 0; c < D; c++) xr[c] = te[c] + pe[c];
         }
-    block_scratch w = {xmalloc((size_t)N * D * sizeof(float)), xmalloc((size_t)N * D * sizeof(float)),
-                       xmalloc((size_t)N * 4 * D * sizeof(float))};
-    block_save s = {NULL, NULL, NULL, xmalloc((size_t)N * 3 * D * sizeof(float)), NULL, NULL, NULL, NULL,
-                    xmalloc((size_t)N * 4 * D * sizeof(float))};
+    float *x = xh;
+    if (dv != DEVICE_CPU) {
+        x = dalloc(m, (size_t)N * D);
+        dev_upload(dv, x, xh, (size_t)N * D);
+        free(xh);
+    }
+    block_scratch w = {dalloc(m, (size_t)N * D), dalloc(m, (size_t)N * D), dalloc(m, (size_t)N * 4 * D)};
+    block_save s = {NULL, NULL, NULL, dalloc(m, (size_t)N * 3 * D), NULL, NULL, NULL, NULL, dalloc(m, (size_t)N * 4 * D)};
     for (int l = 0; l < m->txt.layers; l++) block_forward(m, &m->tblocks[l], &m->txt, x, off, B, 1, &s, &w);
-    float *h = xmalloc((size_t)(B ? B : 1) * D * sizeof(float));
-    for (int b = 0; b < B; b++) memcpy(h + (size_t)b * D, x + (size_t)(off[b + 1] - 1) * D, (size_t)D * sizeof(float));
-    layernorm_forward_cpu(h, NULL, NULL, h, WT(m->ln_final_w), WT(m->ln_final_b), B, D, LN_EPS);
-    project(feat, h, WT(m->txt_proj), B, D, E);
-    free(h); free(x); free(w.h); free(w.a); free(w.g); free(s.qkv); free(s.fc); free(off); free(eot);
+    float *h = dalloc(m, (size_t)B * D), *fd = dalloc(m, (size_t)B * E);
+    for (int b = 0; b < B; b++) dev_copy(dv, h + (size_t)b * D, x + (size_t)(off[b + 1] - 1) * D, (size_t)D);
+    OP(dv, layernorm_forward, h, NULL, NULL, h, WT(m->ln_final_w), WT(m->ln_final_b), B, D, LN_EPS);
+    project(m, fd, h, WT(m->txt_proj), B, D, E);
+    dev_download(dv, feat, fd, (size_t)B * E);
+    dev_free(dv, h); dev_free(dv, fd); dev_free(dv, x); dev_free(dv, w.h); dev_free(dv, w.a); dev_free(dv, w.g);
+    dev_free(dv, s.qkv); dev_free(dv, s.fc);
+    free(off); free(eot);
     return 0;
 }
 
@@ -392,90 +422,24 @@ int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B
 
 /* The image feature is read at the class token, so the last block needs its other rows only as
  * keys and values: there the queries, out_proj, ln_2 and the MLP run on the B class tokens alone
- * (about 5/6 of that block's work skipped, forward and backward). Its save (block_save reused):
- * x, mean1, rstd1 the block's input rows (N); qkv = kv (N,2D) [k | v] then q (B,D); att (B,nh,T);
- * x2, mean2, rstd2, fc for the B class rows. */
-
-/* out (B,D) = softmax(q·kᵀ/√hs)·v per head, the one query of each image against its T keys;
- * att (B,nh,T) the probabilities (may be NULL) */
-static void cls_attention_forward(float *out, float *att, const float *q, const float *kv, int B, int T, int D, int nh) {
-    const int hs = D / nh;
-    const float scale = (float)(1.0 / sqrt((double)hs));
-#pragma omp parallel for schedule(static) if (B * nh > 1)
-    for (int task = 0; task < B * nh; task++) {
-        const int b = task / nh, h = task % nh;
-        float pbuf[T > 0 ? T : 1];
-        float *p = att ? att + (size_t)task * T : pbuf;
-        const float *qh = q + (size_t)b * D + h * hs;
-        float mx = -INFINITY;
-        for (int t = 0; t < T; t++) {
-            const float *k = kv + ((size_t)b * T + t) * 2 * D + h * hs;
-            float sdot = 0;
-            for (int c = 0; c < hs; c++) sdot += qh[c] * k[c];
-            p[t] = sdot * scale;
-            if (p[t] > mx) mx = p[t];
-        }
-        double sum = 0;
-        for (int t = 0; t < T; t++) { p[t] = expf(p[t] - mx); sum += p[t]; }
-        const float inv = (float)(1.0 / sum);
-        float *o = out + (size_t)b * D + h * hs;
-        for (int c = 0; c < hs; c++) o[c] = 0;
-        for (int t = 0; t < T; t++) {
-            p[t] *= inv;
-            const float *v = kv + ((size_t)b * T + t) * 2 * D + D + h * hs;
-            for (int c = 0; c < hs; c++) o[c] += p[t] * v[c];
-        }
-    }
-}
-
-/* dq (B,D) and dkv (N,2D) assigned from dout (B,D): dP = dO·vᵀ; dS = P∘(dP − Σ P∘dP);
- * dq = dS·k/√hs; dk = dSᵀ·q/√hs; dv = Pᵀ·dO */
-static void cls_attention_backward(float *dq, float *dkv, const float *dout, const float *q, const float *kv,
-                                   const float *att, int B, int T, int D, int nh) {
-    const int hs = D / nh;
-    const float scale = (float)(1.0 / sqrt((double)hs));
-#pragma omp parallel for schedule(static) if (B * nh > 1)
-    for (int task = 0; task < B * nh; task++) {
-        const int b = task / nh, h = task % nh;
-        const float *p = att + (size_t)task * T, *dO = dout + (size_t)b * D + h * hs, *qh = q + (size_t)b * D + h * hs;
-        float ds[T > 0 ? T : 1];
-        double sr = 0;
-        for (int t = 0; t < T; t++) {
-            const float *v = kv + ((size_t)b * T + t) * 2 * D + D + h * hs;
-            float d = 0;
-            for (int c = 0; c < hs; c++) d += dO[c] * v[c];
-            ds[t] = d;
-            sr += (double)p[t] * d;
-        }
-        float *dqh = dq + (size_t)b * D + h * hs;
-        for (int c = 0; c < hs; c++) dqh[c] = 0;
-        for (int t = 0; t < T; t++) {
-            const float g = p[t] * (ds[t] - (float)sr) * scale;
-            const float *k = kv + ((size_t)b * T + t) * 2 * D + h * hs;
-            float *dk = dkv + ((size_t)b * T + t) * 2 * D + h * hs, *dv = dk + D;
-            for (int c = 0; c < hs; c++) {
-                dqh[c] += g * k[c];
-                dk[c] = g * qh[c];
-                dv[c] = p[t] * dO[c];
-            }
-        }
-    }
-}
+ * (about 5/6 of that block's work skipped, forward and backward; cls_attention_* in
+ * lib/cpu/attention.c). Its save (block_save reused): x, mean1, rstd1 the block's input rows (N);
+ * qkv = kv (N,2D) [k | v] then q (B,D); att (B,nh,T); x2, mean2, rstd2, fc for the B class rows. */
 
 /* xc (B,D) = the class rows of block(x), x (N,D) = B sequences of T rows (x is left as it was) */
 static void last_block_forward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *xc,
                                const float *x, int B, int T, block_save *s, block_scratch *w) {
     const int N = B * T, D = d->width;
+    const device_t dv = m->dev;
     float *kv = s->qkv, *q = s->qkv + (size_t)N * 2 * D, *hc = w->a, *ao = w->a + (size_t)B * D;
-    if (s->x) memcpy(s->x, x, (size_t)N * D * sizeof(float));
-    layernorm_forward_cpu(w->h, s->mean1, s->rstd1, x, WT(k->ln1_w), WT(k->ln1_b), N, D, LN_EPS);
-    linear_forward_cpu(kv, w->h, WT(k->in_w) + (size_t)D * D, WT(k->in_b) + D, N, D, 2 * D);
-    for (int b = 0; b < B; b++) memcpy(hc + (size_t)b * D, w->h + (size_t)b * T * D, (size_t)D * sizeof(float));
-    linear_forward_cpu(q, hc, WT(k->in_w), WT(k->in_b), B, D, D);
-    cls_attention_forward(ao, s->att, q, kv, B, T, D, d->heads);
-    linear_forward_cpu(w->h, ao, WT(k->out_w), WT(k->out_b), B, D, D);
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < D; c++) xc[(size_t)b * D + c] = x[(size_t)b * T * D + c] + w->h[(size_t)b * D + c];
+    if (s->x) dev_copy(dv, s->x, x, (size_t)N * D);
+    OP(dv, layernorm_forward, w->h, s->mean1, s->rstd1, x, WT(k->ln1_w), WT(k->ln1_b), N, D, LN_EPS);
+    OP(dv, linear_forward, kv, w->h, WT(k->in_w) + (size_t)D * D, WT(k->in_b) + D, N, D, 2 * D);
+    for (int b = 0; b < B; b++) dev_copy(dv, hc + (size_t)b * D, w->h + (size_t)b * T * D, (size_t)D);
+    OP(dv, linear_forward, q, hc, WT(k->in_w), WT(k->in_b), B, D, D);
+    OP(dv, cls_attention_forward, ao, s->att, q, kv, B, T, D, d->heads);
+    OP(dv, linear_forward, w->h, ao, WT(k->out_w), WT(k->out_b), B, D, D);
+    for (int b = 0; b < B; b++) OP(dv, vec_add, xc + (size_t)b * D, x + (size_t)b * T * D, w->h + (size_t)b * D, (size_t)D);
     mlp_forward(m, k, xc, B, D, s, w);
 }
 
@@ -484,131 +448,129 @@ static void last_block_forward(const clip_model *m, const clip_block *k, const c
 static void last_block_backward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *dx,
                                 float *dxc, int B, int T, const block_save *s, block_scratch *w, float *dqkv) {
     const int N = B * T, D = d->width, Hd = 4 * D;
+    const device_t dv = m->dev;
     const float *kv = s->qkv, *q = s->qkv + (size_t)N * 2 * D;
     float *dkv = dqkv, *dq = dqkv + (size_t)N * 2 * D;
-    linear_backward_cpu(w->g, NULL, NULL, dxc, NULL, WT(k->proj_w), B, Hd, D);
-    quickgelu_backward_cpu(w->g, w->g, s->fc, (size_t)B * Hd);
-    linear_backward_cpu(w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), B, D, Hd);
-    layernorm_backward_cpu(w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), B, D);
-    vec_axpy_cpu(dxc, 1, w->a, (size_t)B * D);
-    linear_backward_cpu(w->a, NULL, NULL, dxc, NULL, WT(k->out_w), B, D, D);
-    cls_attention_backward(dq, dkv, w->a, q, kv, s->att, B, T, D, d->heads);
-    linear_backward_cpu(w->h, NULL, NULL, dkv, NULL, WT(k->in_w) + (size_t)D * D, N, D, 2 * D);
-    linear_backward_cpu(w->a, NULL, NULL, dq, NULL, WT(k->in_w), B, D, D);
-    for (int b = 0; b < B; b++) vec_axpy_cpu(w->h + (size_t)b * T * D, 1, w->a + (size_t)b * D, (size_t)D);
-    layernorm_backward_cpu(dx, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
-    for (int b = 0; b < B; b++) vec_axpy_cpu(dx + (size_t)b * T * D, 1, dxc + (size_t)b * D, (size_t)D);
+    OP(dv, linear_backward, w->g, NULL, NULL, dxc, NULL, WT(k->proj_w), B, Hd, D);
+    OP(dv, quickgelu_backward, w->g, w->g, s->fc, (size_t)B * Hd);
+    OP(dv, linear_backward, w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), B, D, Hd);
+    OP(dv, layernorm_backward, w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), B, D);
+    OP(dv, vec_axpy, dxc, 1, w->a, (size_t)B * D);
+    OP(dv, linear_backward, w->a, NULL, NULL, dxc, NULL, WT(k->out_w), B, D, D);
+    OP(dv, cls_attention_backward, dq, dkv, w->a, q, kv, s->att, B, T, D, d->heads);
+    OP(dv, linear_backward, w->h, NULL, NULL, dkv, NULL, WT(k->in_w) + (size_t)D * D, N, D, 2 * D);
+    OP(dv, linear_backward, w->a, NULL, NULL, dq, NULL, WT(k->in_w), B, D, D);
+    for (int b = 0; b < B; b++) OP(dv, vec_axpy, w->h + (size_t)b * T * D, 1, w->a + (size_t)b * D, (size_t)D);
+    OP(dv, layernorm_backward, dx, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
+    for (int b = 0; b < B; b++) OP(dv, vec_axpy, dx + (size_t)b * T * D, 1, dxc + (size_t)b * D, (size_t)D);
 }
 
 
 struct clip_image_ctx {
     int B, H, W, mode, T, N;
-    int *off;
-    float *x0, *mean0, *rstd0;          /* ln_pre's input (N,D) and statistics */
+    int *off;                           /* host */
+    float *x0, *mean0, *rstd0;          /* ln_pre's input (N,D) and statistics (on the model's device) */
     block_save *s;                      /* per block */
     float *hp_in, *meanp, *rstdp;       /* ln_post's input (B,D) (the class tokens) and statistics */
 };
+
+static void save_free(device_t dv, block_save *s) {
+    dev_free(dv, s->x); dev_free(dv, s->x2); dev_free(dv, s->mean1); dev_free(dv, s->rstd1); dev_free(dv, s->mean2);
+    dev_free(dv, s->rstd2); dev_free(dv, s->qkv); dev_free(dv, s->att); dev_free(dv, s->fc);
+}
 
 void clip_encode_image(const clip_model *m, float *feat, const float *images, int B, int H, int W,
                        int resize_mode, clip_image_ctx **ctxp) {
     const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width, E = m->embed_dim;
     const int T = g * g + 1, N = B * T, K = 3 * P * P, np = B * g * g;
+    const device_t dv = m->dev;
     /* preprocessing: [-1,1] -> [0,1] -> resize -> normalise */
     const size_t nin = (size_t)B * 3 * H * W, nr = (size_t)B * 3 * S * S;
-    float *pre = xmalloc((nin ? nin : 1) * sizeof(float)), *r = xmalloc((nr ? nr : 1) * sizeof(float));
-    for (size_t i = 0; i < nin; i++) pre[i] = images[i] * 0.5f + 0.5f;
-    resize_forward_cpu(r, pre, B * 3, H, W, S, S, resize_mode);
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < 3; c++) {
-            float *p = r + ((size_t)b * 3 + c) * S * S;
-            for (int i = 0; i < S * S; i++) p[i] = (p[i] - CLIP_MEAN[c]) / CLIP_STD[c];
-        }
-    free(pre);
+    float *pre = dalloc(m, nin), *r = dalloc(m, nr);
+    dev_upload(dv, pre, images, nin);
+    OP(dv, scale_shift, pre, pre, nin, 0.5f, 0.5f);
+    OP(dv, resize_forward, r, pre, B * 3, H, W, S, S, resize_mode);
+    OP(dv, clip_normalize_forward, r, r, B, (size_t)S * S);
+    dev_free(dv, pre);
     /* patchify: conv1 as a product over the non-overlapping patches */
-    float *patches = xmalloc((size_t)(np ? np : 1) * K * sizeof(float));
-    for (int b = 0; b < B; b++)
-        for (int gy = 0; gy < g; gy++)
-            for (int gx = 0; gx < g; gx++) {
-                float *row = patches + ((size_t)(b * g + gy) * g + gx) * K;
-                for (int c = 0; c < 3; c++)
-                    for (int ky = 0; ky < P; ky++)
-                        memcpy(row + (c * P + ky) * P, r + (((size_t)b * 3 + c) * S + gy * P + ky) * S + gx * P,
-                               (size_t)P * sizeof(float));
-            }
-    free(r);
-    float *emb = xmalloc((size_t)(np ? np : 1) * D * sizeof(float));
-    linear_forward_cpu(emb, patches, WT(m->conv1), NULL, np, K, D);
-    free(patches);
-    float *x = xmalloc((size_t)(N ? N : 1) * D * sizeof(float));
-    const float *cls = WT(m->class_emb), *pos = WT(m->vis_pos);
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t < T; t++) {
-            float *xr = x + ((size_t)b * T + t) * D;
-            const float *src = t ? emb + ((size_t)b * g * g + t - 1) * D : cls, *pe = pos + (size_t)t * D;
-            for (int c = 0; c < D; c++) xr[c] = src[c] + pe[c];
-        }
-    free(emb);
+    float *patches = dalloc(m, (size_t)np * K);
+    OP(dv, patchify_forward, patches, r, B, 3, S, P);
+    dev_free(dv, r);
+    float *emb = dalloc(m, (size_t)np * D);
+    OP(dv, linear_forward, emb, patches, WT(m->conv1), NULL, np, K, D);
+    dev_free(dv, patches);
+    /* x (N,D): [class_embedding, patch embeddings] + positional_embedding, per image */
+    float *x = dalloc(m, (size_t)N * D);
+    for (int b = 0; b < B; b++) {
+        float *xb = x + (size_t)b * T * D;
+        dev_copy(dv, xb, WT(m->class_emb), (size_t)D);
+        dev_copy(dv, xb + D, emb + (size_t)b * g * g * D, (size_t)g * g * D);
+        OP(dv, vec_axpy, xb, 1, WT(m->vis_pos), (size_t)T * D);
+    }
+    dev_free(dv, emb);
     int *off = xmalloc((size_t)(B + 1) * sizeof *off);
     for (int b = 0; b <= B; b++) off[b] = b * T;
-    const size_t nd = (size_t)(N ? N : 1) * D, na = att_size(off, B, m->vis.heads) + 1;
+    const size_t nd = (size_t)N * D, na = att_size(off, B, m->vis.heads);
     clip_image_ctx *ctx = NULL;
     block_save shared = {0};
     if (ctxp) {
         ctx = xcalloc(1, sizeof *ctx);
         *ctx = (clip_image_ctx){.B = B, .H = H, .W = W, .mode = resize_mode, .T = T, .N = N, .off = off};
-        ctx->x0 = xmalloc(nd * sizeof(float));
-        memcpy(ctx->x0, x, (size_t)N * D * sizeof(float));
-        ctx->mean0 = xmalloc((size_t)(N + 1) * sizeof(float));
-        ctx->rstd0 = xmalloc((size_t)(N + 1) * sizeof(float));
+        ctx->x0 = dalloc(m, nd);
+        dev_copy(dv, ctx->x0, x, nd);
+        ctx->mean0 = dalloc(m, (size_t)N);
+        ctx->rstd0 = dalloc(m, (size_t)N);
         ctx->s = xcalloc((size_t)(m->vis.layers ? m->vis.layers : 1), sizeof *ctx->s);
         for (int l = 0; l < m->vis.layers; l++) {
             block_save *s = &ctx->s[l];
             if (l == m->vis.layers - 1) {   /* the last block's save: see last_block_forward */
-                s->x = xmalloc(nd * sizeof(float));
-                s->mean1 = xmalloc((size_t)(N + 1) * sizeof(float));
-                s->rstd1 = xmalloc((size_t)(N + 1) * sizeof(float));
-                s->qkv = xmalloc(((size_t)N * 2 * D + (size_t)B * D + 1) * sizeof(float));
-                s->att = xmalloc(((size_t)B * m->vis.heads * T + 1) * sizeof(float));
-                s->x2 = xmalloc(((size_t)B * D + 1) * sizeof(float));
-                s->mean2 = xmalloc((size_t)(B + 1) * sizeof(float));
-                s->rstd2 = xmalloc((size_t)(B + 1) * sizeof(float));
-                s->fc = xmalloc(((size_t)B * 4 * D + 1) * sizeof(float));
+                s->x = dalloc(m, nd);
+                s->mean1 = dalloc(m, (size_t)N);
+                s->rstd1 = dalloc(m, (size_t)N);
+                s->qkv = dalloc(m, (size_t)N * 2 * D + (size_t)B * D);
+                s->att = dalloc(m, (size_t)B * m->vis.heads * T);
+                s->x2 = dalloc(m, (size_t)B * D);
+                s->mean2 = dalloc(m, (size_t)B);
+                s->rstd2 = dalloc(m, (size_t)B);
+                s->fc = dalloc(m, (size_t)B * 4 * D);
                 continue;
             }
-            s->x = xmalloc(nd * sizeof(float));
-            s->x2 = xmalloc(nd * sizeof(float));
-            s->mean1 = xmalloc((size_t)(N + 1) * sizeof(float));
-            s->rstd1 = xmalloc((size_t)(N + 1) * sizeof(float));
-            s->mean2 = xmalloc((size_t)(N + 1) * sizeof(float));
-            s->rstd2 = xmalloc((size_t)(N + 1) * sizeof(float));
-            s->qkv = xmalloc(3 * nd * sizeof(float));
-            s->att = xmalloc(na * sizeof(float));
-            s->fc = xmalloc(4 * nd * sizeof(float));
+            s->x = dalloc(m, nd);
+            s->x2 = dalloc(m, nd);
+            s->mean1 = dalloc(m, (size_t)N);
+            s->rstd1 = dalloc(m, (size_t)N);
+            s->mean2 = dalloc(m, (size_t)N);
+            s->rstd2 = dalloc(m, (size_t)N);
+            s->qkv = dalloc(m, 3 * nd);
+            s->att = dalloc(m, na);
+            s->fc = dalloc(m, 4 * nd);
         }
     } else {
-        shared.qkv = xmalloc(3 * nd * sizeof(float));
-        shared.fc = xmalloc(4 * nd * sizeof(float));
+        shared.qkv = dalloc(m, 3 * nd);
+        shared.fc = dalloc(m, 4 * nd);
     }
-    layernorm_forward_cpu(x, ctx ? ctx->mean0 : NULL, ctx ? ctx->rstd0 : NULL, x, WT(m->ln_pre_w),
-                          WT(m->ln_pre_b), N, D, LN_EPS);
-    block_scratch w = {xmalloc(nd * sizeof(float)), xmalloc(nd * sizeof(float)), xmalloc(4 * nd * sizeof(float))};
+    OP(dv, layernorm_forward, x, ctx ? ctx->mean0 : NULL, ctx ? ctx->rstd0 : NULL, x, WT(m->ln_pre_w),
+       WT(m->ln_pre_b), N, D, LN_EPS);
+    block_scratch w = {dalloc(m, nd), dalloc(m, nd), dalloc(m, 4 * nd)};
     const int L = m->vis.layers;
     for (int l = 0; l < L - 1; l++)
         block_forward(m, &m->vblocks[l], &m->vis, x, off, B, 0, ctx ? &ctx->s[l] : &shared, &w);
     /* hin (B,D): the class tokens after the blocks */
-    float *hp = xmalloc((size_t)(B ? B : 1) * D * sizeof(float)), *hin = xmalloc((size_t)(B ? B : 1) * D * sizeof(float));
+    float *hp = dalloc(m, (size_t)B * D), *hin = dalloc(m, (size_t)B * D), *fd = dalloc(m, (size_t)B * E);
     if (L > 0) last_block_forward(m, &m->vblocks[L - 1], &m->vis, hin, x, B, T, ctx ? &ctx->s[L - 1] : &shared, &w);
     else
-        for (int b = 0; b < B; b++) memcpy(hin + (size_t)b * D, x + (size_t)b * T * D, (size_t)D * sizeof(float));
-    float *mp = ctx ? xmalloc((size_t)(B + 1) * sizeof(float)) : NULL, *rp = ctx ? xmalloc((size_t)(B + 1) * sizeof(float)) : NULL;
-    layernorm_forward_cpu(hp, mp, rp, hin, WT(m->ln_post_w), WT(m->ln_post_b), B, D, LN_EPS);
-    project(feat, hp, WT(m->vis_proj), B, D, E);
-    free(hp); free(x); free(w.h); free(w.a); free(w.g); free(shared.qkv); free(shared.fc);
+        for (int b = 0; b < B; b++) dev_copy(dv, hin + (size_t)b * D, x + (size_t)b * T * D, (size_t)D);
+    float *mp = ctx ? dalloc(m, (size_t)B) : NULL, *rp = ctx ? dalloc(m, (size_t)B) : NULL;
+    OP(dv, layernorm_forward, hp, mp, rp, hin, WT(m->ln_post_w), WT(m->ln_post_b), B, D, LN_EPS);
+    project(m, fd, hp, WT(m->vis_proj), B, D, E);
+    dev_download(dv, feat, fd, (size_t)B * E);
+    dev_free(dv, fd); dev_free(dv, hp); dev_free(dv, x); dev_free(dv, w.h); dev_free(dv, w.a); dev_free(dv, w.g);
+    save_free(dv, &shared);
     if (ctx) {
         ctx->hp_in = hin; ctx->meanp = mp; ctx->rstdp = rp;
         *ctxp = ctx;
     } else {
-        free(hin);
+        dev_free(dv, hin);
         free(off);
     }
 }
@@ -616,54 +578,49 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
 void clip_image_backward(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx) {
     const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width, E = m->embed_dim;
     const int B = ctx->B, H = ctx->H, W = ctx->W, T = ctx->T, N = ctx->N, K = 3 * P * P, np = B * g * g;
-    const size_t nd = (size_t)(N ? N : 1) * D;
-    float *dhp = xmalloc((size_t)(B ? B : 1) * D * sizeof(float)), *dhin = xmalloc((size_t)(B ? B : 1) * D * sizeof(float));
-    if (B > 0)   /* dhp (B,D) = dfeat (B,E) · projᵀ */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, B, D, E, 1, dfeat, E, WT(m->vis_proj), E, 0, dhp, D);
-    layernorm_backward_cpu(dhin, NULL, NULL, dhp, ctx->hp_in, ctx->meanp, ctx->rstdp, WT(m->ln_post_w), B, D);
-    block_scratch w = {xmalloc(nd * sizeof(float)), xmalloc(nd * sizeof(float)), xmalloc(4 * nd * sizeof(float))};
-    float *dqkv = xmalloc(3 * nd * sizeof(float));
-    float *dx = xcalloc(nd, sizeof(float));
+    const device_t dv = m->dev;
+    const size_t nd = (size_t)N * D;
+    float *dhp = dalloc(m, (size_t)B * D), *dhin = dalloc(m, (size_t)B * D), *df = dalloc(m, (size_t)B * E);
+    dev_upload(dv, df, dfeat, (size_t)B * E);
+    /* dhp (B,D) = dfeat (B,E) · projᵀ: linear_forward with w = proj as (O,I) = (D,E) */
+    if (B > 0) OP(dv, linear_forward, dhp, df, WT(m->vis_proj), NULL, B, E, D);
+    dev_free(dv, df);
+    OP(dv, layernorm_backward, dhin, NULL, NULL, dhp, ctx->hp_in, ctx->meanp, ctx->rstdp, WT(m->ln_post_w), B, D);
+    block_scratch w = {dalloc(m, nd), dalloc(m, nd), dalloc(m, 4 * nd)};
+    float *dqkv = dalloc(m, 3 * nd);
+    float *dx = dalloc(m, nd);
     const int L = m->vis.layers;
     if (L > 0) last_block_backward(m, &m->vblocks[L - 1], &m->vis, dx, dhin, B, T, &ctx->s[L - 1], &w, dqkv);
     else
-        for (int b = 0; b < B; b++) memcpy(dx + (size_t)b * T * D, dhin + (size_t)b * D, (size_t)D * sizeof(float));
-    free(dhp); free(dhin);
+        for (int b = 0; b < B; b++) dev_copy(dv, dx + (size_t)b * T * D, dhin + (size_t)b * D, (size_t)D);
+    dev_free(dv, dhp); dev_free(dv, dhin);
     for (int l = L - 1; l >= 0; l--) {
         if (l < L - 1) block_backward(m, &m->vblocks[l], &m->vis, dx, ctx->off, B, &ctx->s[l], &w, dqkv);
-        block_save *s = &ctx->s[l];
-        free(s->x); free(s->x2); free(s->mean1); free(s->rstd1); free(s->mean2); free(s->rstd2);
-        free(s->qkv); free(s->att); free(s->fc);
+        save_free(dv, &ctx->s[l]);
     }
-    free(dqkv); free(w.a); free(w.g);
-    layernorm_backward_cpu(w.h, NULL, NULL, dx, ctx->x0, ctx->mean0, ctx->rstd0, WT(m->ln_pre_w), N, D);
+    dev_free(dv, dqkv); dev_free(dv, w.a); dev_free(dv, w.g);
+    OP(dv, layernorm_backward, w.h, NULL, NULL, dx, ctx->x0, ctx->mean0, ctx->rstd0, WT(m->ln_pre_w), N, D);
     /* the patch tokens' gradient -> patches -> pixels */
     float *demb = dx;   /* reuse: (np, D) */
     for (int b = 0; b < B; b++)
-        memcpy(demb + (size_t)b * g * g * D, w.h + ((size_t)b * T + 1) * D, (size_t)g * g * D * sizeof(float));
-    free(w.h);
-    float *dpatch = xmalloc((size_t)(np ? np : 1) * K * sizeof(float));
-    linear_backward_cpu(dpatch, NULL, NULL, demb, NULL, WT(m->conv1), np, K, D);
-    free(dx);
-    const size_t nr = (size_t)B * 3 * S * S;
-    float *dr = xmalloc((nr ? nr : 1) * sizeof(float));
-    for (int b = 0; b < B; b++)
-        for (int gy = 0; gy < g; gy++)
-            for (int gx = 0; gx < g; gx++) {
-                const float *row = dpatch + ((size_t)(b * g + gy) * g + gx) * K;
-                for (int c = 0; c < 3; c++)
-                    for (int ky = 0; ky < P; ky++) {
-                        float *d = dr + (((size_t)b * 3 + c) * S + gy * P + ky) * S + gx * P;
-                        const float *src = row + (c * P + ky) * P;
-                        for (int kx = 0; kx < P; kx++) d[kx] = src[kx] / CLIP_STD[c];
-                    }
-            }
-    free(dpatch);
-    resize_backward_cpu(dimages, dr, B * 3, H, W, S, S, ctx->mode);
-    for (size_t i = 0; i < (size_t)B * 3 * H * W; i++) dimages[i] *= 0.5f;
-    free(dr);
-    free(ctx->x0); free(ctx->mean0); free(ctx->rstd0); free(ctx->s); free(ctx->hp_in); free(ctx->meanp);
-    free(ctx->rstdp); free(ctx->off); free(ctx);
+        dev_copy(dv, demb + (size_t)b * g * g * D, w.h + ((size_t)b * T + 1) * D, (size_t)g * g * D);
+    dev_free(dv, w.h);
+    float *dpatch = dalloc(m, (size_t)np * K);
+    OP(dv, linear_backward, dpatch, NULL, NULL, demb, NULL, WT(m->conv1), np, K, D);
+    dev_free(dv, dx);
+    const size_t nr = (size_t)B * 3 * S * S, nin = (size_t)B * 3 * H * W;
+    float *dr = dalloc(m, nr);
+    OP(dv, patchify_backward, dr, dpatch, B, 3, S, P);
+    dev_free(dv, dpatch);
+    OP(dv, clip_normalize_backward, dr, dr, B, (size_t)S * S);
+    float *di = dalloc(m, nin);
+    OP(dv, resize_backward, di, dr, B * 3, H, W, S, S, ctx->mode);
+    OP(dv, vec_scale, di, 0.5f, nin);
+    dev_download(dv, dimages, di, nin);
+    dev_free(dv, di); dev_free(dv, dr);
+    dev_free(dv, ctx->x0); dev_free(dv, ctx->mean0); dev_free(dv, ctx->rstd0); dev_free(dv, ctx->hp_in);
+    dev_free(dv, ctx->meanp); dev_free(dv, ctx->rstdp);
+    free(ctx->s); free(ctx->off); free(ctx);
 }
 
 /* ---------------------------------------------------------------- the loss */

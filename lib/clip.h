@@ -1,4 +1,5 @@
-/* clip.h: OpenAI CLIP (the ViT variants: B/32, B/16, L/14, ...) on the CPU in float32, with the
+/* clip.h: OpenAI CLIP (the ViT variants: B/32, B/16, L/14, ...) in float32 on the CPU or the GPU
+ * (clip_to_device), with the
  * gradient of the image tower with respect to the input pixels (no weight gradients) and CLIP's
  * preprocessing inside the differentiable path. Weights are the OpenAI state_dict as .npz (keys
  * `visual.conv1.weight`, ..., `token_embedding.weight`, `text_projection`, `logit_scale`); every
@@ -14,6 +15,7 @@
 #define DFGAN_CLIP_H
 #include "npz.h"
 #include "params.h"
+#include "tensor.h"
 
 typedef struct {
     int ln1_w, ln1_b, in_w, in_b, out_w, out_b, ln2_w, ln2_b, fc_w, fc_b, proj_w, proj_b;
@@ -27,6 +29,8 @@ typedef struct {
     param_set ps;              /* the parameters' keys and shapes; their data only after clip_create */
     float **w;                 /* w[i]: parameter i's data (in ps.data, or in src: see clip_load) */
     npz_mapped src;            /* the weights file that clip_load read (its arrays are used in place) */
+    device_t dev;              /* where the model computes (DEVICE_CPU unless clip_to_device) */
+    float *dbuf, **dw;         /* on the GPU: all parameters in one buffer; dw[i] parameter i's copy */
     int embed_dim;
     /* image tower */
     clip_tower_dims vis;
@@ -66,6 +70,10 @@ void clip_jitter(clip_model *m, uint64_t seed, double jitter);
  * or an unexpected key. The model's weights are then read-only. */
 void clip_load(clip_model *m, const char *path, int head_width);
 void clip_free(clip_model *m);
+/* Compute on dev from now on: for DEVICE_CUDA the weights are uploaded once (the host copies in
+ * w stay, and the text tower gathers its token embeddings from them); DEVICE_CPU does nothing.
+ * The functions below keep host pointers for their inputs and outputs on either device. */
+void clip_to_device(clip_model *m, device_t dev);
 
 /* Text features (B,E) (the projection output, not normalised) of ids (B,L) int32, L ≤ context.
  * Each row's end token is its argmax. Returns 0, or -1 with a message (an id out of range). */

@@ -3,8 +3,6 @@
 #define DFGAN_OPS_CLIP_H
 #include <stddef.h>
 
-enum { RESIZE_NEAREST = 0, RESIZE_BILINEAR = 1, RESIZE_BICUBIC = 2 };
-
 #define R float
 #define F(n) n##_cpu
 #include "ops_clip_decl.h"

@@ -110,3 +110,74 @@ void OPNAME(attention_backward)(real *dqkv, const real *dout, const real *qkv, c
     blas_restore(nt, saved);
     free(ao);
 }
+
+/* ---- the class-token attention (CLIP's last image block; see ops_clip_decl.h): one task per
+ *      (sequence, head), too small for gemms ---- */
+
+/* out (B,C) = softmax(q·kᵀ/√hs)·v per head; att (B,nh,T) the probabilities (may be NULL) */
+void OPNAME(cls_attention_forward)(real *out, real *att, const real *q, const real *kv, int B, int T,
+                                   int C, int nh)
+{
+    const int hs = C / nh;
+    const real scale = (real)(1.0 / sqrt((double)hs));
+#pragma omp parallel for schedule(static) if (B * nh > 1)
+    for (int task = 0; task < B * nh; task++) {
+        const int b = task / nh, h = task % nh;
+        real pbuf[T > 0 ? T : 1];
+        real *p = att ? att + (size_t)task * T : pbuf;
+        const real *qh = q + (size_t)b * C + h * hs;
+        real mx = -INFINITY;
+        for (int t = 0; t < T; t++) {
+            const real *k = kv + ((size_t)b * T + t) * 2 * C + h * hs;
+            real sdot = 0;
+            for (int c = 0; c < hs; c++) sdot += qh[c] * k[c];
+            p[t] = sdot * scale;
+            if (p[t] > mx) mx = p[t];
+        }
+        double sum = 0;
+        for (int t = 0; t < T; t++) { p[t] = REAL_EXP(p[t] - mx); sum += p[t]; }
+        const real inv = (real)(1.0 / sum);
+        real *o = out + (size_t)b * C + h * hs;
+        for (int c = 0; c < hs; c++) o[c] = 0;
+        for (int t = 0; t < T; t++) {
+            p[t] *= inv;
+            const real *v = kv + ((size_t)b * T + t) * 2 * C + C + h * hs;
+            for (int c = 0; c < hs; c++) o[c] += p[t] * v[c];
+        }
+    }
+}
+
+/* dq (B,C) and dkv (B·T,2C) assigned from dout (B,C): dP = dO·vᵀ; dS = P∘(dP − Σ P∘dP);
+ * dq = dS·k/√hs; dk = dSᵀ·q/√hs; dv = Pᵀ·dO */
+void OPNAME(cls_attention_backward)(real *dq, real *dkv, const real *dout, const real *q, const real *kv,
+                                    const real *att, int B, int T, int C, int nh)
+{
+    const int hs = C / nh;
+    const real scale = (real)(1.0 / sqrt((double)hs));
+#pragma omp parallel for schedule(static) if (B * nh > 1)
+    for (int task = 0; task < B * nh; task++) {
+        const int b = task / nh, h = task % nh;
+        const real *p = att + (size_t)task * T, *dO = dout + (size_t)b * C + h * hs, *qh = q + (size_t)b * C + h * hs;
+        real ds[T > 0 ? T : 1];
+        double sr = 0;
+        for (int t = 0; t < T; t++) {
+            const real *v = kv + ((size_t)b * T + t) * 2 * C + C + h * hs;
+            real d = 0;
+            for (int c = 0; c < hs; c++) d += dO[c] * v[c];
+            ds[t] = d;
+            sr += (double)p[t] * d;
+        }
+        real *dqh = dq + (size_t)b * C + h * hs;
+        for (int c = 0; c < hs; c++) dqh[c] = 0;
+        for (int t = 0; t < T; t++) {
+            const real g = p[t] * (ds[t] - (real)sr) * scale;
+            const real *k = kv + ((size_t)b * T + t) * 2 * C + h * hs;
+            real *dk = dkv + ((size_t)b * T + t) * 2 * C + h * hs, *dv = dk + C;
+            for (int c = 0; c < hs; c++) {
+                dqh[c] += g * k[c];
+                dk[c] = g * qh[c];
+                dv[c] = p[t] * dO[c];
+            }
+        }
+    }
+}
