@@ -53,9 +53,9 @@ build/lib/%.o: lib/%.c $(wildcard lib/*.h) | build/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 build/nocuda.o: kernels/nocuda.c $(wildcard lib/*.h kernels/*.h) | build/lib
 	$(CC) $(CFLAGS) -c $< -o $@
-build/cpu/%.o: lib/cpu/%.c $(wildcard lib/*.h) | build/cpu
+build/cpu/%.o: lib/cpu/%.c $(wildcard lib/*.h lib/cpu/*.h) | build/cpu
 	$(CC) $(CFLAGS) -c $< -o $@
-build/f64/%.o: lib/cpu/%.c $(wildcard lib/*.h) | build/f64
+build/f64/%.o: lib/cpu/%.c $(wildcard lib/*.h lib/cpu/*.h) | build/f64
 	$(CC) $(CFLAGS) -DOPS_F64 -c $< -o $@
 build/cuda/%.o: kernels/%.cu $(wildcard lib/*.h kernels/*.h) | build/cuda
 	$(NVCC) $(NVFLAGS) -c $< -o $@

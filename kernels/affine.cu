@@ -50,6 +50,49 @@ static __global__ void affine_backward_kernel(float *dx, float *dgamma, float *d
     }
 }
 
+/* out[c,b,i] = leaky_relu(gamma[b,c]·x[c,b,i] + beta[b,c]) */
+static __global__ void affine_lrelu_forward_kernel(float *out, const float *x, const float *gamma,
+                                                   const float *beta, int C, int B, int HW, float slope) {
+    GRID_STRIDE(i, (size_t)C * B * HW) {
+        size_t cb = i / HW;
+        int b = (int)(cb % B), c = (int)(cb / B);
+        size_t g = (size_t)b * C + c;
+        float v = gamma[g] * x[i] + beta[g];
+        out[i] = v > 0.0f ? v : slope * v;
+    }
+}
+
+/* one block per plane (c,b), with gd = dout·(y > 0 ? 1 : slope): dgamma[b,c] = Σ_i gd·x,
+ * dbeta[b,c] = Σ_i gd, then dx = gamma·gd (after the sums, so dx may alias dout) */
+static __global__ void affine_lrelu_backward_kernel(float *dx, float *dgamma, float *dbeta,
+                                                    const float *dout, const float *x, const float *y,
+                                                    const float *gamma, int C, int B, int HW, float slope) {
+    size_t cb = blockIdx.x;
+    int b = (int)(cb % B), c = (int)(cb / B);
+    size_t g = (size_t)b * C + c;
+    const float *d = dout + cb * HW, *xp = x + cb * HW, *yp = y + cb * HW;
+    if (dgamma || dbeta) {
+        double sg = 0.0, sb = 0.0;
+        for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+            float v = yp[i] > 0.0f ? d[i] : slope * d[i];
+            if (dgamma) sg += (double)v * xp[i];
+            sb += v;
+        }
+        sg = block_sum(sg);
+        sb = block_sum(sb);
+        if (threadIdx.x == 0) {
+            if (dgamma) dgamma[g] = (float)sg;
+            if (dbeta) dbeta[g] = (float)sb;
+        }
+        __syncthreads();   /* every sum is read before dx, which may alias dout, is written */
+    }
+    if (dx) {
+        float gm = gamma[g];
+        float *o = dx + cb * HW;
+        for (int i = threadIdx.x; i < HW; i += blockDim.x) o[i] = yp[i] > 0.0f ? gm * d[i] : gm * slope * d[i];
+    }
+}
+
 /* out[s,b,i] = sv[b,s] */
 static __global__ void replicate_forward_kernel(float *out, const float *sv, int B, int S, int HW) {
     GRID_STRIDE(i, (size_t)S * B * HW) {
@@ -128,6 +171,29 @@ extern "C" void affine_backward_cuda(float *dx, float *dgamma, float *dbeta, con
     affine_backward_kernel<<<(unsigned)planes, plane_threads((size_t)HW)>>>(dx, dgamma, dbeta, dout, x,
                                                                            gamma, C, B, HW);
     CUDA_LAUNCHED("affine_backward_kernel");
+}
+
+extern "C" void affine_lrelu_forward_cuda(float *out, const float *x, const float *gamma,
+                                          const float *beta, int C, int B, int HW, float slope) {
+    size_t n = (size_t)C * B * HW;
+    if (!n) return;
+    affine_lrelu_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, x, gamma, beta, C, B, HW, slope);
+    CUDA_LAUNCHED("affine_lrelu_forward_kernel");
+}
+
+extern "C" void affine_lrelu_backward_cuda(float *dx, float *dgamma, float *dbeta, const float *dout,
+                                           const float *x, const float *y, const float *gamma, int C,
+                                           int B, int HW, float slope) {
+    size_t planes = (size_t)C * B;
+    if (!planes || !(dx || dgamma || dbeta)) return;
+    if (HW == 0) {
+        if (dgamma) cuda_zero(dgamma, planes * sizeof(float));
+        if (dbeta) cuda_zero(dbeta, planes * sizeof(float));
+        return;
+    }
+    affine_lrelu_backward_kernel<<<(unsigned)planes, plane_threads((size_t)HW)>>>(dx, dgamma, dbeta, dout, x, y,
+                                                                                 gamma, C, B, HW, slope);
+    CUDA_LAUNCHED("affine_lrelu_backward_kernel");
 }
 
 extern "C" void replicate_forward_cuda(float *out, const float *s, int B, int S, int HW) {

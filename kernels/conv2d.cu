@@ -123,6 +123,24 @@ extern "C" void conv2d_forward_cuda(float *out, const float *in, const float *w,
     }
 }
 
+/* conv2d_forward then the leaky ReLU (of the output, or its tangent at mask): two launches here */
+extern "C" void conv2d_forward_lrelu_cuda(float *out, const float *in, const float *w, const float *b,
+                                          const float *mask, float slope, int B, int C, int H, int W,
+                                          int OC, int K, int stride, int pad) {
+    conv2d_forward_cuda(out, in, w, b, B, C, H, W, OC, K, stride, pad);
+    size_t n = (size_t)OC * B * out_size(H, K, stride, pad) * out_size(W, K, stride, pad);
+    if (mask) leaky_relu_backward_cuda(out, out, mask, n, slope);
+    else leaky_relu_forward_cuda(out, out, n, slope);
+}
+
+/* conv2d_backward, then din through the leaky ReLU at mask */
+extern "C" void conv2d_backward_lrelu_cuda(float *din, float *dw, float *db, const float *dout,
+                                           const float *in, const float *w, const float *mask, float slope,
+                                           int B, int C, int H, int W, int OC, int K, int stride, int pad) {
+    conv2d_backward_cuda(din, dw, db, dout, in, w, B, C, H, W, OC, K, stride, pad);
+    if (din) leaky_relu_backward_cuda(din, din, mask, (size_t)C * B * H * W, slope);
+}
+
 extern "C" void conv2d_backward_cuda(float *din, float *dw, float *db, const float *dout,
                                      const float *in, const float *w, int B, int C, int H, int W,
                                      int OC, int K, int stride, int pad) {

@@ -37,6 +37,11 @@ void conv2d_forward_cuda(float *out, const float *in, const float *w, const floa
 void conv2d_backward_cuda(float *din, float *dw, float *db, const float *dout, const float *in,
                           const float *w, int B, int C, int H, int W, int OC, int K, int stride,
                           int pad) STUB
+void conv2d_forward_lrelu_cuda(float *out, const float *in, const float *w, const float *b, const float *mask,
+                               float slope, int B, int C, int H, int W, int OC, int K, int stride, int pad) STUB
+void conv2d_backward_lrelu_cuda(float *din, float *dw, float *db, const float *dout, const float *in,
+                                const float *w, const float *mask, float slope, int B, int C, int H, int W,
+                                int OC, int K, int stride, int pad) STUB
 void leaky_relu_forward_cuda(float *out, const float *in, size_t n, float slope) STUB
 void leaky_relu_backward_cuda(float *din, const float *dout, const float *x, size_t n,
                               float slope) STUB
@@ -48,10 +53,15 @@ void upsample2x_forward_cuda(float *out, const float *in, int planes, int H, int
 void upsample2x_backward_cuda(float *din, const float *dout, int planes, int H, int W) STUB
 void avgpool2x2_forward_cuda(float *out, const float *in, int planes, int H, int W) STUB
 void avgpool2x2_backward_cuda(float *din, const float *dout, int planes, int H, int W) STUB
+void avgpool2x2_backward_add_cuda(float *din, const float *dout, int planes, int H, int W) STUB
 void affine_forward_cuda(float *out, const float *x, const float *gamma, const float *beta, int C,
                          int B, int HW) STUB
 void affine_backward_cuda(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x,
                           const float *gamma, int C, int B, int HW) STUB
+void affine_lrelu_forward_cuda(float *out, const float *x, const float *gamma, const float *beta, int C,
+                               int B, int HW, float slope) STUB
+void affine_lrelu_backward_cuda(float *dx, float *dgamma, float *dbeta, const float *dout, const float *x,
+                                const float *y, const float *gamma, int C, int B, int HW, float slope) STUB
 void replicate_forward_cuda(float *out, const float *s, int B, int S, int HW) STUB
 void replicate_backward_cuda(float *ds, const float *dout, int B, int S, int HW) STUB
 void concat_rows_forward_cuda(float *out, const float *a, const float *b, int B, int A, int Bn) STUB

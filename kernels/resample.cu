@@ -42,6 +42,16 @@ static __global__ void avgpool2x2_backward_kernel(float *din, const float *dout,
     }
 }
 
+/* din[p, y, x] += dout[p, y/2, x/2] / 4 */
+static __global__ void avgpool2x2_backward_add_kernel(float *din, const float *dout, int planes, int H, int W) {
+    int Ho = H / 2, Wo = W / 2;
+    GRID_STRIDE(i, (size_t)planes * H * W) {
+        int x = (int)(i % W), y = (int)(i / W % H);
+        size_t p = i / W / H;
+        din[i] += 0.25f * dout[(p * Ho + y / 2) * Wo + x / 2];
+    }
+}
+
 extern "C" void upsample2x_forward_cuda(float *out, const float *in, int planes, int H, int W) {
     size_t n = (size_t)planes * 4 * H * W;
     if (!n) return;
@@ -59,6 +69,12 @@ extern "C" void avgpool2x2_forward_cuda(float *out, const float *in, int planes,
     if (!n) return;
     avgpool2x2_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, planes, H, W);
     CUDA_LAUNCHED("avgpool2x2_forward_kernel");
+}
+extern "C" void avgpool2x2_backward_add_cuda(float *din, const float *dout, int planes, int H, int W) {
+    size_t n = (size_t)planes * H * W;
+    if (!n || !din) return;
+    avgpool2x2_backward_add_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, planes, H, W);
+    CUDA_LAUNCHED("avgpool2x2_backward_add_kernel");
 }
 extern "C" void avgpool2x2_backward_cuda(float *din, const float *dout, int planes, int H, int W) {
     size_t n = (size_t)planes * H * W;

@@ -110,7 +110,6 @@ static void scratch_alloc(netd *d, int B) {
     }
     device_t dev = d->ps.device;
     ensure(&d->s_t1, dev, big, 1, 1, 1);
-    ensure(&d->s_t2, dev, big, 1, 1, 1);
     ensure(&d->s_dcat, dev, (int64_t)(8 * d->nf + d->cond_dim) * B * 16, 1, 1, 1);
 }
 
@@ -153,12 +152,11 @@ static void netd_pass(netd *d, dacts *a, const dacts *m, const float *x, int B) 
         dblock *b = &d->blk[i];
         int H = S >> i, Ho = H / 2;
         size_t n = (size_t)b->fout * B * Ho * Ho;
-        OP(dev, conv2d_forward, a->l1[i].data, h, pdata(ps, b->r0w), NULL, B, b->fin, H, H, b->fout, 4, 2, 1);
-        if (tangent) OP(dev, leaky_relu_backward, a->l1[i].data, a->l1[i].data, m->l1[i].data, n, LRELU_SLOPE);
-        else OP(dev, leaky_relu_forward, a->l1[i].data, a->l1[i].data, n, LRELU_SLOPE);
-        OP(dev, conv2d_forward, a->l2[i].data, a->l1[i].data, pdata(ps, b->r2w), NULL, B, b->fout, Ho, Ho, b->fout, 3, 1, 1);
-        if (tangent) OP(dev, leaky_relu_backward, a->l2[i].data, a->l2[i].data, m->l2[i].data, n, LRELU_SLOPE);
-        else OP(dev, leaky_relu_forward, a->l2[i].data, a->l2[i].data, n, LRELU_SLOPE);
+        /* each convolution with its leaky ReLU (the tangent pass: the forward's masks) in one op */
+        OP(dev, conv2d_forward_lrelu, a->l1[i].data, h, pdata(ps, b->r0w), NULL, tangent ? m->l1[i].data : NULL,
+           LRELU_SLOPE, B, b->fin, H, H, b->fout, 4, 2, 1);
+        OP(dev, conv2d_forward_lrelu, a->l2[i].data, a->l1[i].data, pdata(ps, b->r2w), NULL,
+           tangent ? m->l2[i].data : NULL, LRELU_SLOPE, B, b->fout, Ho, Ho, b->fout, 3, 1, 1);
         OP(dev, avgpool2x2_forward, a->p[i].data, h, b->fin * B, H, H);
         if (b->learnable)
             OP(dev, conv2d_forward, a->out[i].data, a->p[i].data, pdata(ps, b->sw), tangent ? NULL : pdata(ps, b->sb),
@@ -189,34 +187,33 @@ void netd_backward(netd *d, const dacts *w, const dacts *m, const float *dfeat, 
     param_set *ps = &d->ps;
     device_t dev = ps->device;
     int S = d->imsize;
-    float *t1 = d->s_t1.data, *t2 = d->s_t2.data;
+    float *t1 = d->s_t1.data;
 #define PG(idx) (param_grads ? pgrad(ps, (idx)) : NULL)
     int L = d->nblocks - 1;
     dev_copy(dev, a->out[L].data, dfeat, (size_t)d->blk[L].fout * B * 16);
     for (int i = L; i >= 0; i--) {
         dblock *b = &d->blk[i];
         int H = S >> i, Ho = H / 2;
-        size_t n = (size_t)b->fout * B * Ho * Ho, nin = (size_t)b->fin * B * H * H;
+        size_t n = (size_t)b->fout * B * Ho * Ho;
         const float *cur = a->out[i].data, *hin_w = i ? w->out[i - 1].data : w->h0.data;
         float *din = i ? a->out[i - 1].data : a->h0.data;       /* the block input's adjoint */
         float *r1 = a->r1[i].data, *r2 = a->r2[i].data;
         /* out = shortcut + gamma·l2 */
         if (param_grads) add_scalar_grad(ps, b->gamma, OPV(dev, vec_dot, cur, w->l2[i].data, n));
-        dev_copy(dev, r2, cur, n);
+        /* r2 = gamma·lrelu'(l2)·cur: masked, then scaled */
+        OP(dev, leaky_relu_backward, r2, cur, m->l2[i].data, n, LRELU_SLOPE);
         OP(dev, vec_scale, r2, d->gamma_host[i], n);
-        OP(dev, leaky_relu_backward, r2, r2, m->l2[i].data, n, LRELU_SLOPE);
-        OP(dev, conv2d_backward, r1, PG(b->r2w), NULL, r2, w->l1[i].data, pdata(ps, b->r2w), B, b->fout, Ho, Ho, b->fout, 3, 1, 1);
-        OP(dev, leaky_relu_backward, r1, r1, m->l1[i].data, n, LRELU_SLOPE);
+        OP(dev, conv2d_backward_lrelu, r1, PG(b->r2w), NULL, r2, w->l1[i].data, pdata(ps, b->r2w), m->l1[i].data,
+           LRELU_SLOPE, B, b->fout, Ho, Ho, b->fout, 3, 1, 1);
         OP(dev, conv2d_backward, din, PG(b->r0w), NULL, r1, hin_w, pdata(ps, b->r0w), B, b->fin, H, H, b->fout, 4, 2, 1);
-        /* shortcut: t1 = dL/d(pooled input), t2 = its unpooled adjoint, added to din */
+        /* shortcut: t1 = dL/d(pooled input); its unpooled adjoint is added to din */
         const float *dp = cur;
         if (b->learnable) {
             OP(dev, conv2d_backward, t1, PG(b->sw), bias_grads ? PG(b->sb) : NULL, cur, w->p[i].data, pdata(ps, b->sw),
                B, b->fin, Ho, Ho, b->fout, 1, 1, 0);
             dp = t1;
         }
-        OP(dev, avgpool2x2_backward, t2, dp, b->fin * B, H, H);
-        OP(dev, vec_add, din, din, t2, nin);
+        OP(dev, avgpool2x2_backward_add, din, dp, b->fin * B, H, H);
     }
     OP(dev, conv2d_backward, dx, PG(d->imgw), bias_grads ? PG(d->imgb) : NULL, a->h0.data, w->x, pdata(ps, d->imgw), B, 3, S, S, d->nf, 3, 1, 1);
 #undef PG
@@ -251,12 +248,11 @@ static void netc_pass(netd *d, cacts *c, const cacts *m, const float *feat, cons
         ensure(&c->lc, dev, 2 * d->nf, B, 4, 4);
         ensure(&c->score, dev, B, 1, 1, 1);
     }
-    size_t nfeat = (size_t)nf8 * B * 16, nlc = (size_t)2 * d->nf * B * 16;
+    size_t nfeat = (size_t)nf8 * B * 16;
     dev_copy(dev, c->cat.data, feat, nfeat);
     OP(dev, replicate_forward, c->cat.data + nfeat, s, B, d->cond_dim, 16);
-    OP(dev, conv2d_forward, c->lc.data, c->cat.data, pdata(&d->ps, d->c0w), NULL, B, C, 4, 4, 2 * d->nf, 3, 1, 1);
-    if (m) OP(dev, leaky_relu_backward, c->lc.data, c->lc.data, m->lc.data, nlc, LRELU_SLOPE);
-    else OP(dev, leaky_relu_forward, c->lc.data, c->lc.data, nlc, LRELU_SLOPE);
+    OP(dev, conv2d_forward_lrelu, c->lc.data, c->cat.data, pdata(&d->ps, d->c0w), NULL, m ? m->lc.data : NULL,
+       LRELU_SLOPE, B, C, 4, 4, 2 * d->nf, 3, 1, 1);
     OP(dev, conv2d_forward, c->score.data, c->lc.data, pdata(&d->ps, d->c2w), NULL, B, 2 * d->nf, 4, 4, 1, 4, 1, 0);
 }
 
@@ -272,12 +268,11 @@ void netc_backward(netd *d, const cacts *w, const cacts *m, const float *dscore,
     param_set *ps = &d->ps;
     device_t dev = ps->device;
     int nf8 = 8 * d->nf, C = nf8 + d->cond_dim;
-    size_t nfeat = (size_t)nf8 * B * 16, nlc = (size_t)2 * d->nf * B * 16;
+    size_t nfeat = (size_t)nf8 * B * 16;
     float *dlc = a->c_lc.data, *dcat = d->s_dcat.data;
     dev_copy(dev, a->c_score.data, dscore, (size_t)B);
-    OP(dev, conv2d_backward, dlc, param_grads ? pgrad(ps, d->c2w) : NULL, NULL, dscore, w->lc.data, pdata(ps, d->c2w),
-       B, 2 * d->nf, 4, 4, 1, 4, 1, 0);
-    OP(dev, leaky_relu_backward, dlc, dlc, m->lc.data, nlc, LRELU_SLOPE);
+    OP(dev, conv2d_backward_lrelu, dlc, param_grads ? pgrad(ps, d->c2w) : NULL, NULL, dscore, w->lc.data,
+       pdata(ps, d->c2w), m->lc.data, LRELU_SLOPE, B, 2 * d->nf, 4, 4, 1, 4, 1, 0);
     OP(dev, conv2d_backward, (dfeat || ds) ? dcat : NULL, param_grads ? pgrad(ps, d->c0w) : NULL, NULL, dlc, w->cat.data,
        pdata(ps, d->c0w), B, C, 4, 4, 2 * d->nf, 3, 1, 1);
     if (dfeat) dev_copy(dev, dfeat, dcat, nfeat);

@@ -190,26 +190,23 @@ static void dfblk_forward(netg *g, gblock *b, int f, const tensor *x, tensor *a,
     for (int k = 0; k < 2; k++) {
         mlp_forward(g, &b->mlp[f][k][0], &b->hid[f][k][0], &b->gb[f][k][0], C);
         mlp_forward(g, &b->mlp[f][k][1], &b->hid[f][k][1], &b->gb[f][k][1], C);
-        OP(dev, affine_forward, outs[k]->data, in->data, b->gb[f][k][0].data, b->gb[f][k][1].data, C, B, HW);
-        OP(dev, leaky_relu_forward, outs[k]->data, outs[k]->data, (size_t)outs[k]->size, LRELU_SLOPE);
+        OP(dev, affine_lrelu_forward, outs[k]->data, in->data, b->gb[f][k][0].data, b->gb[f][k][1].data, C, B, HW,
+           LRELU_SLOPE);
         in = outs[k];
     }
 }
-/* dy (C,B,HW) is overwritten; dx (C,B,HW) assigned; tmp a third buffer of the same size */
+/* dy (C,B,HW) is read; dx (C,B,HW) assigned; tmp a third buffer of the same size */
 static void dfblk_backward(netg *g, gblock *b, int f, const tensor *x, const tensor *a, const tensor *y,
-                           float *dy, float *dx, float *tmp, int C, int HW) {
+                           const float *dy, float *dx, float *tmp, int C, int HW) {
     device_t dev = g->ps.device;
     int B = g->B;
-    size_t n = (size_t)C * B * HW;
     float *dgam = g->g_mlp.data, *dbet = g->g_mlp2.data;
-    /* affine1: y = lrelu(gamma1·a + beta1); tmp = dL/da */
-    OP(dev, leaky_relu_backward, dy, dy, y->data, n, LRELU_SLOPE);
-    OP(dev, affine_backward, tmp, dgam, dbet, dy, a->data, b->gb[f][1][0].data, C, B, HW);
+    /* affine1: y = lrelu(gamma1·a + beta1); tmp = dL/da (the activation's gradient fused in) */
+    OP(dev, affine_lrelu_backward, tmp, dgam, dbet, dy, a->data, y->data, b->gb[f][1][0].data, C, B, HW, LRELU_SLOPE);
     mlp_backward(g, &b->mlp[f][1][0], &b->hid[f][1][0], dgam, C);
     mlp_backward(g, &b->mlp[f][1][1], &b->hid[f][1][1], dbet, C);
     /* affine0: a = lrelu(gamma0·x + beta0); dx = dL/dx */
-    OP(dev, leaky_relu_backward, tmp, tmp, a->data, n, LRELU_SLOPE);
-    OP(dev, affine_backward, dx, dgam, dbet, tmp, x->data, b->gb[f][0][0].data, C, B, HW);
+    OP(dev, affine_lrelu_backward, dx, dgam, dbet, tmp, x->data, a->data, b->gb[f][0][0].data, C, B, HW, LRELU_SLOPE);
     mlp_backward(g, &b->mlp[f][0][0], &b->hid[f][0][0], dgam, C);
     mlp_backward(g, &b->mlp[f][0][1], &b->hid[f][0][1], dbet, C);
 }

@@ -15,12 +15,23 @@ void F(linear_backward)(R *din, R *dw, R *db, const R *dout, const R *in, const 
                         int B, int in_dim, int out_dim);
 
 /* ---- conv2d: in (C,B,H,W), w (OC,C,K,K), b (OC) or NULL -> out (OC,B,Ho,Wo),
- *      Ho = (H + 2·pad − K)/stride + 1, zero padding, im2col + gemm ---- */
+ *      Ho = (H + 2·pad − K)/stride + 1, zero padding; im2col + gemm, and in the float build
+ *      Winograd and direct kernels where they pay (lib/cpu/conv2d.c) ---- */
 void F(conv2d_forward)(R *out, const R *in, const R *w, const R *b,
                        int B, int C, int H, int W, int OC, int K, int stride, int pad);
 /* din (C,B,H,W) = conv transpose of dout;  dw += dout ⋆ in;  db += Σ dout */
 void F(conv2d_backward)(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,
                         int B, int C, int H, int W, int OC, int K, int stride, int pad);
+/* conv2d_forward with a leaky ReLU after, in one pass where it can: out = leaky_relu(w ⋆ in + b)
+ * (mask NULL), or (w ⋆ in + b)·(mask > 0 ? 1 : slope), a leaky ReLU's tangent at mask
+ * (OC,B,Ho,Wo); out must not alias mask */
+void F(conv2d_forward_lrelu)(R *out, const R *in, const R *w, const R *b, const R *mask, R slope,
+                             int B, int C, int H, int W, int OC, int K, int stride, int pad);
+/* conv2d_backward whose din is taken on through a leaky ReLU whose output (or input) was mask
+ * (C,B,H,W): din = (conv transpose of dout)·(mask > 0 ? 1 : slope); dw, db as conv2d_backward */
+void F(conv2d_backward_lrelu)(R *din, R *dw, R *db, const R *dout, const R *in, const R *w,
+                              const R *mask, R slope, int B, int C, int H, int W, int OC, int K,
+                              int stride, int pad);
 
 /* ---- pointwise (n elements; out may alias in, din may alias dout) ---- */
 void F(leaky_relu_forward)(R *out, const R *in, size_t n, R slope);
@@ -36,6 +47,9 @@ void F(upsample2x_forward)(R *out, const R *in, int planes, int H, int W);  /* o
 void F(upsample2x_backward)(R *din, const R *dout, int planes, int H, int W);/* din (planes,H,W) */
 void F(avgpool2x2_forward)(R *out, const R *in, int planes, int H, int W);  /* out (planes,H/2,W/2), H,W even */
 void F(avgpool2x2_backward)(R *din, const R *dout, int planes, int H, int W);/* din (planes,H,W) */
+/* din (planes,H,W) += avgpool2x2_backward(dout): the pooled shortcut's gradient added to a block
+ * input's (accumulates, as a fused "avgpool2x2_backward then vec_add") */
+void F(avgpool2x2_backward_add)(R *din, const R *dout, int planes, int H, int W);
 
 /* ---- per-sample per-channel affine modulation: x (C,B,HW), gamma, beta (B,C)
  *      out[c,b,i] = gamma[b,c]·x[c,b,i] + beta[b,c] ---- */
@@ -43,6 +57,14 @@ void F(affine_forward)(R *out, const R *x, const R *gamma, const R *beta, int C,
 /* dx (C,B,HW) = gamma·dout; dgamma (B,C) = Σ_i dout·x; dbeta (B,C) = Σ_i dout (all assigned) */
 void F(affine_backward)(R *dx, R *dgamma, R *dbeta, const R *dout, const R *x, const R *gamma,
                         int C, int B, int HW);
+/* DF-GAN's modulation and its activation in one pass: out = leaky_relu(gamma·x + beta, slope);
+ * out may alias x */
+void F(affine_lrelu_forward)(R *out, const R *x, const R *gamma, const R *beta, int C, int B, int HW,
+                             R slope);
+/* its gradient, with g = dout·(y > 0 ? 1 : slope), y the forward's output: dx = gamma·g;
+ * dgamma = Σ_i g·x; dbeta = Σ_i g (all assigned; any may be NULL; dx may alias dout) */
+void F(affine_lrelu_backward)(R *dx, R *dgamma, R *dbeta, const R *dout, const R *x, const R *y,
+                              const R *gamma, int C, int B, int HW, R slope);
 
 /* ---- sentence embedding spread over space: s (B,S) -> out (S,B,HW) ---- */
 void F(replicate_forward)(R *out, const R *s, int B, int S, int HW);

@@ -41,6 +41,8 @@ void OPNAME(affine_backward)(real *dx, real *dgamma, real *dbeta, const real *do
         const real *g = dout + (size_t)r * HW, *s = x + (size_t)r * HW;
         if (dgamma || dbeta) {
             double sg = 0, sb = 0;
+            /* in double, vectorised (simd may reorder the sums) */
+#pragma omp simd reduction(+ : sg, sb)
             for (int i = 0; i < HW; i++) {
                 sg += (double)g[i] * s[i];
                 sb += g[i];
@@ -53,6 +55,61 @@ void OPNAME(affine_backward)(real *dx, real *dgamma, real *dbeta, const real *do
             real *d = dx + (size_t)r * HW;
             for (int i = 0; i < HW; i++) d[i] = gm * g[i];
         }
+    }
+}
+
+/* out (C,B,HW) = leaky_relu(gamma[b,c]·x[c,b,:] + beta[b,c], slope): affine_forward then
+ * leaky_relu_forward without a second pass over memory; out may alias x */
+void OPNAME(affine_lrelu_forward)(real *out, const real *x, const real *gamma, const real *beta,
+                                  int C, int B, int HW, real slope)
+{
+    const int rows = C * B;
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)rows * HW > PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const int c = r / B, b = r % B;
+        const real g = gamma[(size_t)b * C + c], e = beta[(size_t)b * C + c];
+        const real *s = x + (size_t)r * HW;
+        real *d = out + (size_t)r * HW;
+#pragma omp simd
+        for (int i = 0; i < HW; i++) {
+            const real v = g * s[i] + e;
+            d[i] = v > 0 ? v : slope * v;
+        }
+    }
+}
+
+/* g = dout·(y > 0 ? 1 : slope), y (C,B,HW) the forward's output:  dx (C,B,HW) = gamma·g;
+ * dgamma (B,C) = Σ_i g·x;  dbeta (B,C) = Σ_i g (all assigned; dx may alias dout) */
+void OPNAME(affine_lrelu_backward)(real *dx, real *dgamma, real *dbeta, const real *dout, const real *x,
+                                   const real *y, const real *gamma, int C, int B, int HW, real slope)
+{
+    const int rows = C * B;
+#pragma omp parallel for schedule(static) if (OPS_OMP && (size_t)rows * HW > PAR_MIN)
+    for (int r = 0; r < rows; r++) {
+        const int c = r / B, b = r % B;
+        const size_t k = (size_t)b * C + c;
+        const real *g = dout + (size_t)r * HW, *s = x + (size_t)r * HW, *m = y + (size_t)r * HW;
+        const real gm = gamma[k];
+        double sg = 0, sb = 0;
+        if (dx) {   /* one pass: each element's gradient read before dx (which may be dout) is written */
+            real *d = dx + (size_t)r * HW;
+#pragma omp simd reduction(+ : sg, sb)
+            for (int i = 0; i < HW; i++) {
+                const real v = g[i] * (m[i] > 0 ? 1 : slope);
+                sg += (double)v * s[i];
+                sb += v;
+                d[i] = gm * v;
+            }
+        } else if (dgamma || dbeta) {
+#pragma omp simd reduction(+ : sg, sb)
+            for (int i = 0; i < HW; i++) {
+                const real v = g[i] * (m[i] > 0 ? 1 : slope);
+                sg += (double)v * s[i];
+                sb += v;
+            }
+        }
+        if (dgamma) dgamma[k] = (real)sg;
+        if (dbeta) dbeta[k] = (real)sb;
     }
 }
 
@@ -76,6 +133,7 @@ void OPNAME(replicate_backward)(real *ds, const real *dout, int B, int S, int HW
     for (int r = 0; r < rows; r++) {
         const real *g = dout + (size_t)r * HW;
         double s = 0;
+#pragma omp simd reduction(+ : s)
         for (int i = 0; i < HW; i++) s += g[i];
         ds[(size_t)(r % B) * S + r / B] = (real)s;
     }

@@ -19,17 +19,38 @@
  * Memory: col lives in grow-only static scratch buffers, one per thread and scalar type (this
  * file is compiled once per type). A unit whose col would pass conv2d_col_limit bytes is done
  * in chunks of whole output rows (b, oh), a gemm per chunk; the default, 4 MiB, keeps a chunk
- * in cache from im2col to its gemm (64 MiB measured ~10% slower). Not reentrant. */
+ * in cache from im2col to its gemm (64 MiB measured ~10% slower). Not reentrant.
+ *
+ * The float build on AVX-512 first offers each convolution to lib/cpu/conv_winograd.c (3×3
+ * stride 1 and 4×4 stride 2 by Winograd's minimal filtering), then to lib/cpu/conv_direct.c
+ * (3×3, 4×4 stride 2 and 1×1 without im2col); each takes what it handles and pays for (a
+ * backward call may be split: din there, dw here), and this file does the rest. The knobs
+ * conv2d_direct_cpu = 0 (everything here) and conv2d_winograd_cpu = 0 (no Winograd) are for
+ * benchmarks. The double build, which the finite-difference tests run, always takes the path
+ * below, and test/c/gradcheck.c checks every fast path of the float build against it. */
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "real.h"
 #include "cpu/threads.h"
 #include "common.h"
+#include "ops_cpu.h"
 
 /* Bytes of col per thread above which its range is done in chunks. Not in ops_cpu_decl.h: a
  * tuning knob that the tests lower to exercise the chunked path. */
 size_t OPNAME(conv2d_col_limit) = (size_t)4 << 20;
+
+#ifndef OPS_F64
+/* Whether the direct path is taken where it applies (a knob for benchmarks and tests; it
+ * exists in every float build, and does nothing without AVX-512). */
+int conv2d_direct_cpu = 1;
+/* Whether the fast paths may use Winograd's minimal filtering (lib/cpu/conv_winograd.c). */
+int conv2d_winograd_cpu = 1;
+#endif
+#if !defined(OPS_F64) && defined(__AVX512F__)
+#define CONV_DIRECT 1
+#include "cpu/conv_fast.h"
+#endif
 
 #define MAX_THREADS 64
 
@@ -213,10 +234,22 @@ static void forward_range(const Geom *g, real *out, const real *in, const real *
     }
 }
 
-/* out (OC,B,Ho,Wo) = w (OC,C,K,K) ⋆ in (C,B,H,W) + b (OC) */
-void OPNAME(conv2d_forward)(real *out, const real *in, const real *w, const real *b,
-                            int B, int C, int H, int W, int OC, int K, int stride, int pad)
+/* conv2d_forward, and with act (the float build's fast paths) its leaky ReLU as it writes:
+ * returns 1 when that was done, 0 when the activation is left to the caller */
+static int forward_act(real *out, const real *in, const real *w, const real *b,
+                       int B, int C, int H, int W, int OC, int K, int stride, int pad,
+                       const real *mask, real slope, int act)
 {
+#ifdef CONV_DIRECT
+    const ConvEpi epi = { mask, slope, act }, *ep = act ? &epi : NULL;
+    if (conv2d_direct_cpu && conv2d_winograd_cpu &&
+        conv2d_winograd_forward_cpu(out, in, w, b, B, C, H, W, OC, K, stride, pad, ep))
+        return 1;
+    if (conv2d_direct_cpu && conv2d_direct_forward_cpu(out, in, w, b, B, C, H, W, OC, K, stride, pad, ep))
+        return 1;
+#else
+    (void)mask; (void)slope; (void)act;
+#endif
     const Geom g = geom(B, C, H, W, OC, K, stride, pad);
     const int nt = conv_team(B, 2.0 * OC * g.CKK * (double)g.N);
     const int spu = unit_samples(B, nt, g.HoWo), units = (B + spu - 1) / spu;
@@ -227,6 +260,25 @@ void OPNAME(conv2d_forward)(real *out, const real *in, const real *w, const real
         forward_range(&g, out, in, w, b, u * spu, (u + 1) * spu < B ? (u + 1) * spu : B,
                       col_buf[omp_get_thread_num()].p);
     blas_restore(nt, saved);
+    return 0;
+}
+
+/* out (OC,B,Ho,Wo) = w (OC,C,K,K) ⋆ in (C,B,H,W) + b (OC) */
+void OPNAME(conv2d_forward)(real *out, const real *in, const real *w, const real *b,
+                            int B, int C, int H, int W, int OC, int K, int stride, int pad)
+{
+    forward_act(out, in, w, b, B, C, H, W, OC, K, stride, pad, NULL, 0, 0);
+}
+
+/* out = leaky_relu(w ⋆ in + b) (mask NULL), or (w ⋆ in + b)·(mask > 0 ? 1 : slope): a leaky
+ * ReLU's tangent at mask (OC,B,Ho,Wo). One pass where the fast paths write. */
+void OPNAME(conv2d_forward_lrelu)(real *out, const real *in, const real *w, const real *b, const real *mask,
+                                  real slope, int B, int C, int H, int W, int OC, int K, int stride, int pad)
+{
+    if (forward_act(out, in, w, b, B, C, H, W, OC, K, stride, pad, mask, slope, 1)) return;
+    const size_t n = (size_t)OC * B * ((H + 2 * pad - K) / stride + 1) * ((W + 2 * pad - K) / stride + 1);
+    if (mask) OPNAME(leaky_relu_backward)(out, out, mask, n, slope);
+    else OPNAME(leaky_relu_forward)(out, out, n, slope);
 }
 
 /* din for samples b0 .. b1−1 (assigned) and dw += their share; either may be NULL */
@@ -269,14 +321,30 @@ static void backward_range(const Geom *g, real *din, real *dw, const real *dout,
     }
 }
 
-/* din (C,B,H,W) = wᵀ·dout scattered back (assigned); dw (OC,C,K,K) += dout·colᵀ;
- * db (OC) += Σ dout over (B,Ho,Wo). dout (OC,B,Ho,Wo). */
-void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, const real *in,
-                             const real *w, int B, int C, int H, int W, int OC, int K,
-                             int stride, int pad)
+/* conv2d_backward, with din's leaky ReLU gradient at mask done as it is written where a fast
+ * path makes din: returns 1 when that was done, 0 when it is left to the caller */
+static int backward_act(real *din, real *dw, real *db, const real *dout, const real *in,
+                        const real *w, int B, int C, int H, int W, int OC, int K, int stride, int pad,
+                        const real *mask, real slope, int act)
 {
     const Geom g = geom(B, C, H, W, OC, K, stride, pad);
     const size_t nw = (size_t)OC * g.CKK;
+    int din_done = 0;
+#ifdef CONV_DIRECT
+    const ConvEpi epi = { mask, slope, act }, *ep = act ? &epi : NULL;
+    if (conv2d_direct_cpu && conv2d_winograd_cpu && (din || dw)) {
+        const int did = conv2d_winograd_backward_cpu(din, dw, dout, in, w, B, C, H, W, OC, K, stride, pad, ep);
+        if (did & 1) { din = NULL; din_done = 1; }
+        if (did & 2) dw = NULL;
+    }
+    if ((din || dw) && conv2d_direct_cpu) {
+        const int did = conv2d_direct_backward_cpu(din, dw, dout, in, w, B, C, H, W, OC, K, stride, pad, ep);
+        if (did & 1) { din = NULL; din_done = 1; }   /* done: what is left (db, perhaps dw) goes below */
+        if (did & 2) dw = NULL;
+    }
+#else
+    (void)mask; (void)slope; (void)act;
+#endif
     const int nt = conv_team(B, 2.0 * OC * g.CKK * (double)g.N * ((din != NULL) + (dw != NULL)));
     const int spu = unit_samples(B, nt, g.HoWo), units = (B + spu - 1) / spu;
     if (din || dw) grow_cols(&g, nt, spu);
@@ -292,6 +360,9 @@ void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, co
             for (int oc = 0; oc < OC; oc++) {
                 const real *gd = dout + (size_t)oc * g.N;
                 double s = 0;
+                /* in double, vectorised: simd may reorder the sum (one chain of scalar
+                 * double adds took 1.5 ms a training step on G's biases) */
+#pragma omp simd reduction(+ : s)
                 for (size_t i = 0; i < g.N; i++) s += gd[i];
                 db[oc] += (real)s;
             }
@@ -310,4 +381,25 @@ void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, co
             const real *p = dw_buf[u].p;
             for (size_t i = 0; i < nw; i++) dw[i] += p[i];
         }
+    return din_done;
+}
+
+/* din (C,B,H,W) = wᵀ·dout scattered back (assigned); dw (OC,C,K,K) += dout·colᵀ;
+ * db (OC) += Σ dout over (B,Ho,Wo). dout (OC,B,Ho,Wo). */
+void OPNAME(conv2d_backward)(real *din, real *dw, real *db, const real *dout, const real *in,
+                             const real *w, int B, int C, int H, int W, int OC, int K,
+                             int stride, int pad)
+{
+    backward_act(din, dw, db, dout, in, w, B, C, H, W, OC, K, stride, pad, NULL, 0, 0);
+}
+
+/* conv2d_backward whose din is then the gradient through a leaky ReLU whose output (or input)
+ * is mask (C,B,H,W): din = (wᵀ·dout scattered back)·(mask > 0 ? 1 : slope). One pass where the
+ * fast paths write din. */
+void OPNAME(conv2d_backward_lrelu)(real *din, real *dw, real *db, const real *dout, const real *in,
+                                   const real *w, const real *mask, real slope, int B, int C, int H, int W,
+                                   int OC, int K, int stride, int pad)
+{
+    if (backward_act(din, dw, db, dout, in, w, B, C, H, W, OC, K, stride, pad, mask, slope, din != NULL)) return;
+    if (din) OPNAME(leaky_relu_backward)(din, din, mask, (size_t)C * B * H * W, slope);
 }

@@ -5,13 +5,17 @@
  *
  *   build/test/bench_conv [reps]      best of reps timings per layer (default 5)
  *   OPENBLAS_NUM_THREADS / OMP_NUM_THREADS set the threads as usual; COL_LIMIT_MB overrides
- *   the size of the im2col buffer at which conv2d splits the batch into chunks. */
+ *   the size of the im2col buffer at which conv2d splits the batch into chunks; CONV_DIRECT=0
+ *   keeps every layer on im2col + gemm (off lib/cpu/conv_winograd.c and conv_direct.c), and
+ *   CONV_WINOGRAD=0 keeps them off Winograd only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include "ops_cpu.h"
 
 extern size_t conv2d_col_limit_cpu;   /* lib/cpu/conv2d.c: bytes of col before chunking */
+extern int conv2d_direct_cpu;         /* lib/cpu/conv2d.c: 0 keeps every layer on im2col + gemm */
+extern int conv2d_winograd_cpu;       /* lib/cpu/conv2d.c: 0 keeps the layers off Winograd */
 
 typedef struct { const char *name; int C, H, W, OC, K, s, p; } Shape;
 
@@ -65,6 +69,8 @@ int main(int argc, char **argv)
 {
     const int B = 16, reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1) { fprintf(stderr, "bench_conv: reps must be a positive integer, not '%s'\n", argv[1]); return 2; }
+    if (getenv("CONV_DIRECT")) conv2d_direct_cpu = atoi(getenv("CONV_DIRECT"));
+    if (getenv("CONV_WINOGRAD")) conv2d_winograd_cpu = atoi(getenv("CONV_WINOGRAD"));
     if (getenv("COL_LIMIT_MB")) conv2d_col_limit_cpu = (size_t)(atof(getenv("COL_LIMIT_MB")) * (1 << 20));
     double tf_all = 0, tb_all = 0, fl_all = 0;
     printf("%-28s %8s %8s %8s %8s  (batch %d, best of %d)\n", "layer", "fwd ms", "GF/s", "bwd ms", "GF/s", B, reps);

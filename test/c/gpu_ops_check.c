@@ -180,6 +180,20 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int stride, int
     check("conv2d_backward", sh, "din only", din2_d, din, nin);
     check("conv2d_backward", sh, "dw only", dw2_d, dw, nw);
     check("conv2d_backward", sh, "db only", db2_d, db, OC);
+
+    /* with the leaky ReLU fused in: of the output, as the tangent at a mask, and din's */
+    float *fo = hrand(nout), *fo_d = dev(hrand(nout), nout);
+    conv2d_forward_lrelu_cpu(fo, in, w, b, NULL, 0.2f, B, C, H, W, OC, K, stride, pad);
+    conv2d_forward_lrelu_cuda(fo_d, in_d, w_d, b_d, NULL, 0.2f, B, C, H, W, OC, K, stride, pad);
+    check("conv2d_forward_lrelu", sh, "out", fo_d, fo, nout);
+    conv2d_forward_lrelu_cpu(fo, in, w, b, dout, 0.2f, B, C, H, W, OC, K, stride, pad);
+    conv2d_forward_lrelu_cuda(fo_d, in_d, w_d, b_d, dout_d, 0.2f, B, C, H, W, OC, K, stride, pad);
+    check("conv2d_forward_lrelu", sh, "out (mask)", fo_d, fo, nout);
+    float *fdin = hrand(nin), *fdw = hcopy(pw, nw), *fdin_d = dev(hrand(nin), nin), *fdw_d = dev(pw, nw);
+    conv2d_backward_lrelu_cpu(fdin, fdw, NULL, dout, in, w, in, 0.2f, B, C, H, W, OC, K, stride, pad);
+    conv2d_backward_lrelu_cuda(fdin_d, fdw_d, NULL, dout_d, in_d, w_d, in_d, 0.2f, B, C, H, W, OC, K, stride, pad);
+    check("conv2d_backward_lrelu", sh, "din", fdin_d, fdin, nin);
+    check("conv2d_backward_lrelu", sh, "dw", fdw_d, fdw, nw);
     release();
 }
 
@@ -263,6 +277,10 @@ static void test_resample(int planes, int H, int W) {
         avgpool2x2_backward_cpu(dpin, dp, planes, H, W);
         avgpool2x2_backward_cuda(dpin_d, dp_d, planes, H, W);
         check("avgpool2x2_backward", sh, "din", dpin_d, dpin, n);
+        float *acc = hrand(n), *acc_d = dev(acc, n);       /* accumulates onto what it holds */
+        avgpool2x2_backward_add_cpu(acc, dp, planes, H, W);
+        avgpool2x2_backward_add_cuda(acc_d, dp_d, planes, H, W);
+        check("avgpool2x2_backward_add", sh, "din", acc_d, acc, n);
     }
     release();
 }
@@ -296,6 +314,23 @@ static void test_affine(int C, int B, int HW) {
     float *db3_d = dev(hrand(ng), ng);
     affine_backward_cuda(NULL, NULL, db3_d, dout_d, x_d, gamma_d, C, B, HW);
     check("affine_backward", sh, "dbeta only", db3_d, db, ng);
+
+    /* the fused modulation + leaky ReLU (y: its output, whose sign picks the slope) */
+    float *y = hrand(n), *y_d = dev(hrand(n), n);
+    affine_lrelu_forward_cpu(y, x, gamma, beta, C, B, HW, 0.2f);
+    affine_lrelu_forward_cuda(y_d, x_d, gamma_d, beta_d, C, B, HW, 0.2f);
+    check("affine_lrelu_forward", sh, "out", y_d, y, n);
+    float *yy_d = dev(y, n);                                   /* the CPU's y on both sides */
+    float *lx = hrand(n), *lg = hrand(ng), *lb = hrand(ng);
+    affine_lrelu_backward_cpu(lx, lg, lb, dout, x, y, gamma, C, B, HW, 0.2f);
+    float *lx_d = dev(hrand(n), n), *lg_d = dev(hrand(ng), ng), *lb_d = dev(hrand(ng), ng);
+    affine_lrelu_backward_cuda(lx_d, lg_d, lb_d, dout_d, x_d, yy_d, gamma_d, C, B, HW, 0.2f);
+    check("affine_lrelu_backward", sh, "dx", lx_d, lx, n);
+    check("affine_lrelu_backward", sh, "dgamma", lg_d, lg, ng);
+    check("affine_lrelu_backward", sh, "dbeta", lb_d, lb, ng);
+    float *lg2_d = dev(dout, n);                                /* dx aliasing dout */
+    affine_lrelu_backward_cuda(lg2_d, NULL, NULL, lg2_d, x_d, yy_d, gamma_d, C, B, HW, 0.2f);
+    check("affine_lrelu_backward", sh, "dx (in place)", lg2_d, lx, n);
     release();
 }
 

@@ -166,6 +166,34 @@ static void conv_naive(double *out, const double *in, const double *w, const dou
                 }
 }
 
+/* conv2d_forward_lrelu / conv2d_backward_lrelu (float) against conv2d_forward / _backward and the
+ * leaky ReLU ops apart: the number of values that differ (the fast paths apply the activation as
+ * they write, to the same numbers); r (output-sized) is the tangent's mask, in the data
+ * gradient's */
+static double fused_lrelu_err(int B, int C, int H, int W, int OC, int K, int s, int p,
+                              const float *in, const float *w, const float *b, const float *r)
+{
+    const int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
+    const size_t nin = (size_t)C * B * H * W, nout = (size_t)OC * B * Ho * Wo, nw = (size_t)OC * C * K * K;
+    float *ref = allocf(nout), *got = allocf(nout), *rdin = nansf(nin), *gdin = nansf(nin);
+    float *rdw = allocf(nw), *gdw = allocf(nw);
+    double e = 0;
+    for (int tangent = 0; tangent < 2; tangent++) {
+        conv2d_forward_cpu(ref, in, w, b, B, C, H, W, OC, K, s, p);
+        if (tangent) leaky_relu_backward_cpu(ref, ref, r, nout, 0.2f);
+        else leaky_relu_forward_cpu(ref, ref, nout, 0.2f);
+        conv2d_forward_lrelu_cpu(got, in, w, b, tangent ? r : NULL, 0.2f, B, C, H, W, OC, K, s, p);
+        for (size_t i = 0; i < nout; i++) e += !(got[i] == ref[i]);   /* NaN counts too */
+    }
+    conv2d_backward_cpu(rdin, rdw, NULL, r, in, w, B, C, H, W, OC, K, s, p);
+    leaky_relu_backward_cpu(rdin, rdin, in, nin, 0.2f);
+    conv2d_backward_lrelu_cpu(gdin, gdw, NULL, r, in, w, in, 0.2f, B, C, H, W, OC, K, s, p);
+    for (size_t i = 0; i < nin; i++) e += !(gdin[i] == rdin[i]);
+    for (size_t i = 0; i < nw; i++) e += !(gdw[i] == rdw[i]);
+    free(ref); free(got); free(rdin); free(gdin); free(rdw); free(gdw);
+    return e;
+}
+
 static void test_conv(int B, int C, int H, int W, int OC, int K, int s, int p, int bias)
 {
     const int Ho = (H + 2 * p - K) / s + 1, Wo = (W + 2 * p - K) / s + 1;
@@ -223,6 +251,7 @@ static void test_conv(int B, int C, int H, int W, int OC, int K, int s, int p, i
     e = fmax(rel_l2f(fout, c.out, nout), fmax(rel_l2f(fdin, din, nin), rel_l2f(fdw, dw, nw)));
     if (bias) e = fmax(e, rel_l2f(fdb, db, OC));
     check("f32", e, TOL_F32);
+    check("fused", fused_lrelu_err(B, C, H, W, OC, K, s, p, fin, fw, fb, fr), 0);
     case_end();
 
     free(c.out); free(c.in); free(c.w); free(c.b); free(r); free(ref); free(din); free(dw0);
@@ -434,6 +463,70 @@ static void test_affine(int C, int B, int HW)
     free(a.out); free(a.x); free(a.gamma); free(a.beta); free(r); free(ref); free(gx); free(gg);
     free(gb); free(dx); free(dg); free(db); free(dx2); free(dg2); free(fx); free(fg); free(fbt);
     free(fr); free(fout); free(fdx); free(fdg); free(fdb);
+}
+
+/* ===================== affine + leaky ReLU, fused ===================== */
+
+typedef struct { double *out, *x, *gamma, *beta; int C, B, HW; } AffL;
+#define AFFL_SLOPE 0.2
+static void affl_fwd(void *v)
+{
+    AffL *a = v;
+    affine_lrelu_forward_cpu_f64(a->out, a->x, a->gamma, a->beta, a->C, a->B, a->HW, AFFL_SLOPE);
+}
+
+/* affine_lrelu_forward / _backward against affine + leaky_relu done apart, and by finite
+ * differences; the float build against the double one */
+static void test_affine_lrelu(int C, int B, int HW)
+{
+    const size_t n = (size_t)C * B * HW, np = (size_t)B * C;
+    case_begin("affine_lrelu C%d B%d HW%d:", C, B, HW);
+    AffL a = { alloc(n), rnd(n), rnd(np), rnd(np), C, B, HW };
+    double *r = rnd(n), *ref = alloc(n);
+    affl_fwd(&a);
+    affine_forward_cpu_f64(ref, a.x, a.gamma, a.beta, C, B, HW);
+    leaky_relu_forward_cpu_f64(ref, ref, n, AFFL_SLOPE);
+    check("fwd", rel_max(a.out, ref, n), 0);
+    Loss L = { affl_fwd, &a, a.out, r, n };
+    double *gx = numgrad(a.x, n, &L), *gg = numgrad(a.gamma, np, &L), *gb = numgrad(a.beta, np, &L);
+    double *dx = nans(n), *dg = nans(np), *db = nans(np);
+    affine_lrelu_backward_cpu_f64(dx, dg, db, r, a.x, a.out, a.gamma, C, B, HW, AFFL_SLOPE);
+    check("dx", rel_max(dx, gx, n), TOL_FD);
+    check("dgamma", rel_max(dg, gg, np), TOL_FD);
+    check("dbeta", rel_max(db, gb, np), TOL_FD);
+    /* NULLs skip work; dx may alias dout */
+    double *dx2 = dup(r, n), *dg2 = nans(np);
+    affine_lrelu_backward_cpu_f64(NULL, dg2, NULL, r, a.x, a.out, a.gamma, C, B, HW, AFFL_SLOPE);
+    affine_lrelu_backward_cpu_f64(dx2, NULL, NULL, dx2, a.x, a.out, a.gamma, C, B, HW, AFFL_SLOPE);
+    check("null/alias", fmax(rel_max(dx2, dx, n), rel_max(dg2, dg, np)), 0);
+    float *fx = tof(a.x, n), *fg = tof(a.gamma, np), *fbt = tof(a.beta, np), *fr = tof(r, n);
+    float *fout = allocf(n), *fdx = nansf(n), *fdg = nansf(np), *fdb = nansf(np);
+    affine_lrelu_forward_cpu(fout, fx, fg, fbt, C, B, HW, (float)AFFL_SLOPE);
+    affine_lrelu_backward_cpu(fdx, fdg, fdb, fr, fx, fout, fg, C, B, HW, (float)AFFL_SLOPE);
+    double e = fmax(fmax(rel_l2f(fout, a.out, n), rel_l2f(fdx, dx, n)),
+                    fmax(rel_l2f(fdg, dg, np), rel_l2f(fdb, db, np)));
+    check("f32", e, TOL_F32);
+    case_end();
+    free(a.out); free(a.x); free(a.gamma); free(a.beta); free(r); free(ref); free(gx); free(gg);
+    free(gb); free(dx); free(dg); free(db); free(dx2); free(dg2); free(fx); free(fg); free(fbt);
+    free(fr); free(fout); free(fdx); free(fdg); free(fdb);
+}
+
+/* avgpool2x2_backward_add = avgpool2x2_backward added onto what din holds */
+static void test_avgpool_add(int planes, int H, int W)
+{
+    const size_t n = (size_t)planes * H * W, nq = n / 4;
+    case_begin("avgpool2x2_backward_add planes%d %dx%d:", planes, H, W);
+    double *g = rnd(nq), *base = rnd(n), *d = dup(base, n), *ref = alloc(n);
+    avgpool2x2_backward_add_cpu_f64(d, g, planes, H, W);
+    avgpool2x2_backward_cpu_f64(ref, g, planes, H, W);
+    for (size_t i = 0; i < n; i++) ref[i] += base[i];
+    check("add", rel_max(d, ref, n), 1e-15);
+    float *fg = tof(g, nq), *fd = tof(base, n);
+    avgpool2x2_backward_add_cpu(fd, fg, planes, H, W);
+    check("f32", rel_l2f(fd, d, n), TOL_F32);
+    case_end();
+    free(g); free(base); free(d); free(ref); free(fg); free(fd);
 }
 
 /* ============================== replicate ============================= */
@@ -683,6 +776,7 @@ static void test_conv_big(int B, int C, int H, int W, int OC, int K, int s, int 
     double e = fmax(fmax(rel_l2f(fout, out, nout), rel_l2f(fdin, din, nin)),
                     fmax(rel_l2f(fdw, dw, nw), rel_l2f(fdb, db, OC)));
     check("f32", e, TOL_F32);
+    check("fused", fused_lrelu_err(B, C, H, W, OC, K, s, p, fin, fw, fb, fr), 0);
     /* the same bits on every run, whichever thread takes which part (training must be
      * reproducible) */
     int differ = 0;
@@ -837,6 +931,11 @@ int main(void)
         { 1, 2, 7, 9, 3, 5, 3, 2 },
         { 2, 2, 2, 3, 2, 4, 1, 1 },
         { 3, 4, 6, 6, 4, 3, 1, 1 },
+        /* wide and odd enough for the float build's direct kernels (lib/cpu/conv_direct.c) to
+         * take their vector paths and edges: 3x3 s1 p1 and 4x4 s2 p1 */
+        { 2, 3, 5, 37, 9, 3, 1, 1 },
+        { 2, 3, 7, 37, 5, 4, 2, 1 },
+        { 1, 2, 6, 34, 3, 4, 2, 1 },
     };
     for (size_t i = 0; i < sizeof cv / sizeof cv[0]; i++)
         for (int bias = 1; bias >= 0; bias--)
@@ -848,6 +947,10 @@ int main(void)
     test_resample(1, 3, 3, 4);
     test_resample(0, 3, 4, 6);
     test_affine(3, 2, 5);
+    test_affine_lrelu(3, 2, 5);
+    test_affine_lrelu(4, 3, 300);     /* big enough to split over threads */
+    test_avgpool_add(3, 4, 6);
+    test_avgpool_add(5, 64, 64);
     test_replicate(2, 3, 4);
     test_concat(2, 3, 4);
     test_hinge(7, -1);
@@ -860,6 +963,29 @@ int main(void)
     test_conv_big(5, 8, 24, 20, 16, 3, 1, 1);
     test_conv_big(5, 8, 24, 20, 16, 4, 2, 1);
     test_conv_big(5, 32, 16, 16, 32, 1, 1, 0);
+    /* the float build's Winograd F(2x2,3x3) (lib/cpu/conv_winograd.c: 3x3 s1 p1, even sizes
+     * from 8, 16 channels or more each way): rows of 18 tiles (two vectors, the second
+     * partial), 8 tiles (two rows a vector, an odd count), 6 (one row a vector), 4 (four) */
+    test_conv_big(5, 16, 8, 36, 24, 3, 1, 1);
+    test_conv_big(3, 16, 10, 16, 20, 3, 1, 1);
+    test_conv_big(2, 17, 8, 12, 16, 3, 1, 1);
+    test_conv_big(3, 32, 8, 8, 19, 3, 1, 1);
+    test_conv_big(3, 16, 4, 4, 16, 3, 1, 1);     /* rows of 2 tiles: 8 rows a vector, 6 in all */
+    test_conv_big(5, 16, 4, 4, 32, 3, 1, 1);     /* 10 rows: a full vector and 2 */
+    /* 4x4 stride 2 by F(2x2,2x2) over the parity classes (conv_winograd.c): rows of 4, 8, 16
+     * and 20 tiles (a partial second vector), odd counts of rows */
+    test_conv_big(3, 4, 20, 16, 16, 4, 2, 1);
+    test_conv_big(2, 5, 20, 32, 17, 4, 2, 1);
+    test_conv_big(2, 4, 20, 64, 16, 4, 2, 1);
+    test_conv_big(1, 4, 20, 80, 18, 4, 2, 1);
+    test_conv_big(3, 4, 8, 8, 16, 4, 2, 1);      /* rows of 2 tiles */
+    /* and its data gradient (taken from 64 input channels): rows of 4, 8 and 16 tiles */
+    test_conv_big(1, 64, 20, 16, 16, 4, 2, 1);
+    test_conv_big(1, 64, 20, 32, 16, 4, 2, 1);
+    test_conv_big(1, 64, 16, 64, 16, 4, 2, 1);
+    test_conv_big(3, 64, 8, 8, 16, 4, 2, 1);
+    /* 1x1 in the float build's direct kernels: a partial last tile and vector (N = 105) */
+    test_conv_big(3, 9, 5, 7, 10, 1, 1, 0);
     test_linear_big(16, 256, 301);
     test_big_rest();
     if (failures) {
