@@ -73,7 +73,7 @@ bin/%: bin/%.c build/libdfgan.a build/libnocuda.a
 	$(CC) $(CFLAGS) $< build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@
 bin/cuda/%: bin/%.c build/libdfgan.a build/libcuda.a | bin/cuda
 	$(CC) $(CFLAGS) $< build/libdfgan.a build/libcuda.a $(LDLIBS) $(CUDA_LIBS) -o $@
-build/test/gpu_ops_check build/test/gpu_clip_check: build/test/%: test/c/%.c build/libdfgan.a build/libf64.a $(GPU_CHECK_BACKEND) | build/test
+build/test/gpu_ops_check build/test/gpu_clip_check: build/test/%: test/c/%.c test/c/gpu_check.h build/libdfgan.a build/libf64.a $(GPU_CHECK_BACKEND) | build/test
 	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a $(GPU_CHECK_BACKEND) $(LDLIBS) $(if $(CUDA_TOOLS),$(CUDA_LIBS)) -o $@
 build/test/%: test/c/%.c build/libdfgan.a build/libf64.a build/libnocuda.a | build/test
 	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@

@@ -8,111 +8,49 @@
  * place are run in place.
  *
  * Prints "SKIP: <reason>" and exits 0 where there is no usable GPU; exits 1 on any mismatch. */
-#include "common.h"
+#include "gpu_check.h"
 #include "ops_clip.h"
-#include "ops_cuda.h"
 
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define TOL 1e-5
-
-static int checks, failures;
-
-static uint64_t seed = 0xc11bf00dULL;
-static float frand(void) {   /* uniform in [-1, 1) (splitmix64) */
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (float)((double)(z >> 40) / (double)(1ULL << 23) - 1.0);
-}
-
-/* every buffer of a case, released at its end */
-#define MAXBUF 256
-static void *hbuf[MAXBUF], *dbuf[MAXBUF];
-static int nh_, nd_;
-static float *hnew(size_t n) {
-    if (nh_ == MAXBUF) die_runtime("expected at most %d host buffers per case", MAXBUF);
-    return hbuf[nh_++] = xcalloc(n ? n : 1, sizeof(float));
-}
-static float *hrand(size_t n, float scale) {
-    float *h = hnew(n);
-    for (size_t i = 0; i < n; i++) h[i] = scale * frand();
-    return h;
-}
-static float *dnew(const float *h, size_t n) {   /* a device copy of h */
-    if (nd_ == MAXBUF) die_runtime("expected at most %d device buffers per case", MAXBUF);
-    float *d = cuda_alloc((n ? n : 1) * sizeof(float));
-    cuda_upload(d, h, n * sizeof(float));
-    return dbuf[nd_++] = d;
-}
-static float *djunk(size_t n) { return dnew(hrand(n, 7), n); }
-static void release(void) {
-    while (nh_) free(hbuf[--nh_]);
-    while (nd_) cuda_free(dbuf[--nd_]);
-}
-
-static void report(const char *op, const char *shape, const char *what, double err) {
-    checks++;
-    const int ok = err < TOL;   /* NaN fails */
-    if (!ok) failures++;
-    printf("%-4s %-24s %-30s %-12s err %.2e\n", ok ? "ok" : "FAIL", op, shape, what, err);
-}
-/* the GPU's d against the CPU's h: ‖d − h‖/‖h‖ (‖d − h‖ where h is all zero) */
-static void check(const char *op, const char *shape, const char *what, const float *d, const float *h, size_t n) {
-    float *g = hnew(n);
-    cuda_download(g, d, n * sizeof(float));
-    double e2 = 0, s2 = 0;
-    for (size_t i = 0; i < n; i++) {
-        const double e = (double)g[i] - h[i];
-        e2 += e * e;
-        s2 += (double)h[i] * h[i];
-    }
-    report(op, shape, what, s2 > 0 ? sqrt(e2 / s2) : sqrt(e2));
-}
+static float *djunk(size_t n) { return dev(hrand_scaled(n, 7), n); }   /* assigned outputs start here */
 
 /* ---- LayerNorm ---- */
 static void test_layernorm(int N, int C) {
     char sh[64];
     snprintf(sh, sizeof sh, "N%d C%d", N, C);
     const size_t n = (size_t)N * C;
-    float *in = hrand(n, 3), *w = hrand(C, 1), *b = hrand(C, 1), *dout = hrand(n, 1);
+    float *in = hrand_scaled(n, 3), *w = hrand_scaled(C, 1), *b = hrand_scaled(C, 1), *dout = hrand_scaled(n, 1);
     for (size_t i = 0; i < n; i++) in[i] += 0.5f;   /* a nonzero mean */
-    float *in_d = dnew(in, n), *w_d = dnew(w, C), *b_d = dnew(b, C), *dout_d = dnew(dout, n);
-    float *out = hnew(n), *mean = hnew(N), *rstd = hnew(N);
+    float *in_d = dev(in, n), *w_d = dev(w, C), *b_d = dev(b, C), *dout_d = dev(dout, n);
+    float *out = halloc(n), *mean = halloc(N), *rstd = halloc(N);
     layernorm_forward_cpu(out, mean, rstd, in, w, b, N, C, 1e-5);
     float *out_d = djunk(n), *mean_d = djunk(N), *rstd_d = djunk(N);
     layernorm_forward_cuda(out_d, mean_d, rstd_d, in_d, w_d, b_d, N, C, 1e-5);
     check("layernorm_forward", sh, "out", out_d, out, n);
     check("layernorm_forward", sh, "mean", mean_d, mean, N);
     check("layernorm_forward", sh, "rstd", rstd_d, rstd, N);
-    float *inp_d = dnew(in, n);   /* in place, no statistics */
+    float *inp_d = dev(in, n);   /* in place, no statistics */
     layernorm_forward_cuda(inp_d, NULL, NULL, inp_d, w_d, b_d, N, C, 1e-5);
     check("layernorm_forward", sh, "in place", inp_d, out, n);
 
-    float *dw0 = hnew(C), *db0 = hnew(C);
+    float *dw0 = halloc(C), *db0 = halloc(C);
     layernorm_backward_cpu(NULL, dw0, db0, dout, in, mean, rstd, w, N, C);
-    float *pw = hrand(C, 1), *pb = hrand(C, 1), *din = hnew(n), *dw = hnew(C), *db = hnew(C);
+    float *pw = hrand_scaled(C, 1), *pb = hrand_scaled(C, 1), *din = halloc(n), *dw = halloc(C), *db = halloc(C);
     memcpy(dw, pw, C * sizeof(float));
     memcpy(db, pb, C * sizeof(float));
     layernorm_backward_cpu(din, dw, db, dout, in, mean, rstd, w, N, C);
-    float *mean_c = dnew(mean, N), *rstd_c = dnew(rstd, N);
-    float *din_d = djunk(n), *dw_d = dnew(pw, C), *db_d = dnew(pb, C);
+    float *mean_c = dev(mean, N), *rstd_c = dev(rstd, N);
+    float *din_d = djunk(n), *dw_d = dev(pw, C), *db_d = dev(pb, C);
     layernorm_backward_cuda(din_d, dw_d, db_d, dout_d, in_d, mean_c, rstd_c, w_d, N, C);
     check("layernorm_backward", sh, "din", din_d, din, n);
     check("layernorm_backward", sh, "dw", dw_d, dw, C);
     check("layernorm_backward", sh, "db", db_d, db, C);
-    float *acc = hnew(C);
+    float *acc = halloc(C);
     for (int c = 0; c < C; c++) acc[c] = dw0[c] + pw[c];
     check("layernorm_backward", sh, "dw (+=)", dw_d, acc, C);
     float *din2_d = djunk(n);
     layernorm_backward_cuda(din2_d, NULL, NULL, dout_d, in_d, mean_c, rstd_c, w_d, N, C);
     check("layernorm_backward", sh, "din only", din2_d, din, n);
-    float *db2_d = dnew(pb, C);
+    float *db2_d = dev(pb, C);
     layernorm_backward_cuda(NULL, NULL, db2_d, dout_d, in_d, mean_c, rstd_c, w_d, N, C);
     check("layernorm_backward", sh, "db only", db2_d, db, C);
     release();
@@ -122,13 +60,13 @@ static void test_layernorm(int N, int C) {
 static void test_quickgelu(size_t n) {
     char sh[64];
     snprintf(sh, sizeof sh, "n%zu", n);
-    float *in = hrand(n, 4), *dout = hrand(n, 1), *out = hnew(n), *din = hnew(n);
+    float *in = hrand_scaled(n, 4), *dout = hrand_scaled(n, 1), *out = halloc(n), *din = halloc(n);
     quickgelu_forward_cpu(out, in, n);
     quickgelu_backward_cpu(din, dout, in, n);
-    float *in_d = dnew(in, n), *out_d = djunk(n);
+    float *in_d = dev(in, n), *out_d = djunk(n);
     quickgelu_forward_cuda(out_d, in_d, n);
     check("quickgelu_forward", sh, "out", out_d, out, n);
-    float *g_d = dnew(dout, n);   /* din aliasing dout */
+    float *g_d = dev(dout, n);   /* din aliasing dout */
     quickgelu_backward_cuda(g_d, g_d, in_d, n);
     check("quickgelu_backward", sh, "din in place", g_d, din, n);
     release();
@@ -149,10 +87,10 @@ static void test_attention(int B, const int *len, int C, int nh, int causal) {
     if (B > 6 && k < (int)sizeof sh - 8) snprintf(sh + k, sizeof sh - k, ".. B%d", B);
     const int N = off[B];
     const size_t nq = (size_t)N * 3 * C, no = (size_t)N * C;
-    float *qkv = hrand(nq, 2), *dout = hrand(no, 1), *out = hnew(no), *att = hnew(na), *dqkv = hnew(nq);
+    float *qkv = hrand_scaled(nq, 2), *dout = hrand_scaled(no, 1), *out = halloc(no), *att = halloc(na), *dqkv = halloc(nq);
     attention_forward_cpu(out, att, qkv, off, B, C, nh, causal);
     attention_backward_cpu(dqkv, dout, qkv, att, off, B, C, nh);
-    float *qkv_d = dnew(qkv, nq), *out_d = djunk(no), *att_d = djunk(na);
+    float *qkv_d = dev(qkv, nq), *out_d = djunk(no), *att_d = djunk(na);
     attention_forward_cuda(out_d, att_d, qkv_d, off, B, C, nh, causal);
     check("attention_forward", sh, "out", out_d, out, no);
     check("attention_forward", sh, "att", att_d, att, na);
@@ -160,7 +98,7 @@ static void test_attention(int B, const int *len, int C, int nh, int causal) {
     attention_forward_cuda(out2_d, NULL, qkv_d, off, B, C, nh, causal);
     check("attention_forward", sh, "out (no att)", out2_d, out, no);
     float *dqkv_d = djunk(nq);
-    attention_backward_cuda(dqkv_d, dnew(dout, no), qkv_d, dnew(att, na), off, B, C, nh);
+    attention_backward_cuda(dqkv_d, dev(dout, no), qkv_d, dev(att, na), off, B, C, nh);
     check("attention_backward", sh, "dqkv", dqkv_d, dqkv, nq);
     free(off);
     release();
@@ -171,11 +109,11 @@ static void test_cls_attention(int B, int T, int C, int nh) {
     char sh[64];
     snprintf(sh, sizeof sh, "B%d T%d C%d nh%d", B, T, C, nh);
     const size_t nq = (size_t)B * C, nkv = (size_t)B * T * 2 * C, na = (size_t)B * nh * T;
-    float *q = hrand(nq, 2), *kv = hrand(nkv, 2), *dout = hrand(nq, 1);
-    float *out = hnew(nq), *att = hnew(na), *dq = hnew(nq), *dkv = hnew(nkv);
+    float *q = hrand_scaled(nq, 2), *kv = hrand_scaled(nkv, 2), *dout = hrand_scaled(nq, 1);
+    float *out = halloc(nq), *att = halloc(na), *dq = halloc(nq), *dkv = halloc(nkv);
     cls_attention_forward_cpu(out, att, q, kv, B, T, C, nh);
     cls_attention_backward_cpu(dq, dkv, dout, q, kv, att, B, T, C, nh);
-    float *q_d = dnew(q, nq), *kv_d = dnew(kv, nkv), *out_d = djunk(nq), *att_d = djunk(na);
+    float *q_d = dev(q, nq), *kv_d = dev(kv, nkv), *out_d = djunk(nq), *att_d = djunk(na);
     cls_attention_forward_cuda(out_d, att_d, q_d, kv_d, B, T, C, nh);
     check("cls_attention_forward", sh, "out", out_d, out, nq);
     check("cls_attention_forward", sh, "att", att_d, att, na);
@@ -183,7 +121,7 @@ static void test_cls_attention(int B, int T, int C, int nh) {
     cls_attention_forward_cuda(out2_d, NULL, q_d, kv_d, B, T, C, nh);
     check("cls_attention_forward", sh, "out (no att)", out2_d, out, nq);
     float *dq_d = djunk(nq), *dkv_d = djunk(nkv);
-    cls_attention_backward_cuda(dq_d, dkv_d, dnew(dout, nq), q_d, kv_d, dnew(att, na), B, T, C, nh);
+    cls_attention_backward_cuda(dq_d, dkv_d, dev(dout, nq), q_d, kv_d, dev(att, na), B, T, C, nh);
     check("cls_attention_backward", sh, "dq", dq_d, dq, nq);
     check("cls_attention_backward", sh, "dkv", dkv_d, dkv, nkv);
     release();
@@ -195,12 +133,12 @@ static void test_resize(int planes, int H, int W, int Ho, int Wo, int mode) {
     char sh[64];
     snprintf(sh, sizeof sh, "%s p%d %dx%d->%dx%d", names[mode], planes, H, W, Ho, Wo);
     const size_t ni = (size_t)planes * H * W, no = (size_t)planes * Ho * Wo;
-    float *in = hrand(ni, 1), *dout = hrand(no, 1), *out = hnew(no), *din = hnew(ni);
+    float *in = hrand_scaled(ni, 1), *dout = hrand_scaled(no, 1), *out = halloc(no), *din = halloc(ni);
     resize_forward_cpu(out, in, planes, H, W, Ho, Wo, mode);
     resize_backward_cpu(din, dout, planes, H, W, Ho, Wo, mode);
     float *out_d = djunk(no), *din_d = djunk(ni);
-    resize_forward_cuda(out_d, dnew(in, ni), planes, H, W, Ho, Wo, mode);
-    resize_backward_cuda(din_d, dnew(dout, no), planes, H, W, Ho, Wo, mode);
+    resize_forward_cuda(out_d, dev(in, ni), planes, H, W, Ho, Wo, mode);
+    resize_backward_cuda(din_d, dev(dout, no), planes, H, W, Ho, Wo, mode);
     check("resize_forward", sh, "out", out_d, out, no);
     check("resize_backward", sh, "din", din_d, din, ni);
     release();
@@ -212,20 +150,20 @@ static void test_preprocess(int B, int S, int P) {
     snprintf(sh, sizeof sh, "B%d S%d P%d", B, S, P);
     const int g = S / P;
     const size_t n = (size_t)B * 3 * S * S, HW = (size_t)S * S;
-    float *x = hrand(n, 1), *y = hnew(n), *z = hnew(n), *dn = hnew(n);
+    float *x = hrand_scaled(n, 1), *y = halloc(n), *z = halloc(n), *dn = halloc(n);
     scale_shift_cpu(y, x, n, 0.5f, 0.5f);
     clip_normalize_forward_cpu(z, y, B, HW);
     clip_normalize_backward_cpu(dn, x, B, HW);
-    float *x_d = dnew(x, n), *y_d = djunk(n);
+    float *x_d = dev(x, n), *y_d = djunk(n);
     scale_shift_cuda(y_d, x_d, n, 0.5f, 0.5f);
     check("scale_shift", sh, "out", y_d, y, n);
     clip_normalize_forward_cuda(y_d, y_d, B, HW);
     check("clip_normalize_forward", sh, "in place", y_d, z, n);
-    float *dn_d = dnew(x, n);
+    float *dn_d = dev(x, n);
     clip_normalize_backward_cuda(dn_d, dn_d, B, HW);
     check("clip_normalize_backward", sh, "in place", dn_d, dn, n);
     const size_t np = (size_t)B * g * g * 3 * P * P;
-    float *pt = hnew(np), *back = hnew(n);
+    float *pt = halloc(np), *back = halloc(n);
     patchify_forward_cpu(pt, x, B, 3, S, P);
     patchify_backward_cpu(back, pt, B, 3, S, P);
     float *pt_d = djunk(np), *back_d = djunk(n);
@@ -237,20 +175,8 @@ static void test_preprocess(int B, int S, int P) {
 }
 
 int main(int argc, char **argv) {
-    progname = "gpu_clip_check";
-    if (argc > 1) {
-        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-            printf("usage: gpu_clip_check\ncompares CLIP's CUDA ops with their CPU twins; "
-                   "prints SKIP: <reason> and exits 0 without a GPU\n");
-            return EXIT_OK;
-        }
-        die_usage("expected no arguments, found '%s'", argv[1]);
-    }
-    char why[256];
-    if (!cuda_device_available(why, sizeof why)) {
-        printf("SKIP: %s\n", why);
-        return EXIT_OK;
-    }
+    if (!gpu_check_start(argc, argv, "gpu_clip_check", "CLIP's CUDA ops")) return EXIT_OK;
+    rng_state = 0xc11bf00dULL;
     test_layernorm(1, 1);
     test_layernorm(5, 64);
     test_layernorm(50, 768);
@@ -284,6 +210,5 @@ int main(int argc, char **argv) {
     test_preprocess(3, 32, 8);
     test_preprocess(2, 224, 32);
 
-    printf("%s: %d checks, %d failed\n", failures ? "FAIL" : "PASS", checks, failures);
-    return failures ? EXIT_RUNTIME : EXIT_OK;
+    return gpu_check_end();
 }

@@ -9,90 +9,13 @@
  * pointers skip work; pointwise ops run in place.
  *
  * Prints "SKIP: <reason>" and exits 0 where there is no usable GPU; exits 1 on any mismatch. */
-#include "common.h"
+#include "gpu_check.h"
 #include "ops_cpu.h"
-#include "ops_cuda.h"
 
-#include <math.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
-#define TOL 1e-5
-
-static int checks, failures;
-
-/* ---- random numbers (splitmix64), fixed seed ---- */
-static uint64_t rng_state = 0x5eed1234abcdULL;
-static float frand(void) {                                   /* uniform in [-1, 1) */
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (float)((double)(z >> 40) / (double)(1ULL << 23) - 1.0);
-}
-
-/* ---- allocations, all released at the end of each case ---- */
-#define MAXTRACK 512
-static void *host_ptrs[MAXTRACK], *dev_ptrs[MAXTRACK];
-static int nhost, ndev;
-
-static float *halloc(size_t n) {
-    if (nhost == MAXTRACK) die_runtime("expected at most %d host buffers per case", MAXTRACK);
-    return host_ptrs[nhost++] = xcalloc(n ? n : 1, sizeof(float));
-}
-static float *hrand(size_t n) {                              /* random in [-1, 1) */
-    float *h = halloc(n);
-    for (size_t i = 0; i < n; i++) h[i] = frand();
-    return h;
-}
 static float *hrand_zeros(size_t n) {                        /* random, every 7th exactly 0 */
     float *h = hrand(n);
     for (size_t i = 0; i < n; i += 7) h[i] = 0.0f;
     return h;
-}
-static float *hcopy(const float *src, size_t n) {
-    float *h = halloc(n);
-    memcpy(h, src, n * sizeof(float));
-    return h;
-}
-static float *dev(const float *h, size_t n) {                /* device copy of h */
-    if (ndev == MAXTRACK) die_runtime("expected at most %d device buffers per case", MAXTRACK);
-    float *d = cuda_alloc((n ? n : 1) * sizeof(float));
-    cuda_upload(d, h, n * sizeof(float));
-    return dev_ptrs[ndev++] = d;
-}
-static void release(void) {
-    while (nhost) free(host_ptrs[--nhost]);
-    while (ndev) cuda_free(dev_ptrs[--ndev]);
-}
-
-/* ---- comparisons: one line per output ---- */
-static void report(const char *op, const char *shape, const char *what, double err) {
-    checks++;
-    int ok = err < TOL;                                     /* NaN fails */
-    if (!ok) failures++;
-    printf("%-4s %-21s %-32s %-16s err %.2e\n", ok ? "ok" : "FAIL", op, shape, what, err);
-}
-
-/* ‖a − b‖ / ‖b‖ (‖a − b‖ where b is all zero) */
-static double nerr(const float *a, const float *b, size_t n) {
-    double d = 0, s = 0;
-    for (size_t i = 0; i < n; i++) {
-        double e = (double)a[i] - (double)b[i];
-        d += e * e;
-        s += (double)b[i] * b[i];
-    }
-    return s > 0 ? sqrt(d / s) : sqrt(d);
-}
-
-/* the GPU's result (device d) against the CPU's (host h) */
-static void check(const char *op, const char *shape, const char *what, const float *d,
-                  const float *h, size_t n) {
-    float *g = halloc(n);
-    cuda_download(g, d, n * sizeof(float));
-    report(op, shape, what, nerr(g, h, n));
 }
 
 /* an accumulated output: the GPU's result against the CPU's result from zero plus the start */
@@ -454,20 +377,8 @@ static void test_adam(size_t n, int steps) {
 }
 
 int main(int argc, char **argv) {
-    progname = "gpu_ops_check";
-    if (argc > 1) {
-        if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
-            printf("usage: gpu_ops_check\ncompares every CUDA op with its CPU twin; "
-                   "prints SKIP: <reason> and exits 0 without a GPU\n");
-            return EXIT_OK;
-        }
-        die_usage("expected no arguments, found '%s'", argv[1]);
-    }
-    char why[256];
-    if (!cuda_device_available(why, sizeof why)) {
-        printf("SKIP: %s\n", why);
-        return EXIT_OK;
-    }
+    if (!gpu_check_start(argc, argv, "gpu_ops_check", "the CUDA ops")) return EXIT_OK;
+    rng_state = 0x5eed1234abcdULL;
 
     test_linear(1, 1, 1, 1);
     test_linear(4, 33, 17, 1);
@@ -536,6 +447,5 @@ int main(int argc, char **argv) {
     test_adam(4097, 5);
 
     cuda_sync();
-    printf("%s: %d checks, %d failed\n", failures ? "FAIL" : "PASS", checks, failures);
-    return failures ? EXIT_RUNTIME : EXIT_OK;
+    return gpu_check_end();
 }
