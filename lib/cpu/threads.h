@@ -18,15 +18,20 @@ static inline int team_size(double flops, int parts)
     return nt;
 }
 
+/* Also for nt == 1: the op's `parallel ... if (nt > 1)` region is then inactive, so OpenBLAS's
+ * omp_in_parallel() is false inside it and a threaded gemm would open a nested team, which libgomp
+ * builds from new threads every time (40 thread creations per DF-GAN step before this). */
 static inline int blas_single(int nt)
 {
+    (void)nt;
     int saved = openblas_get_num_threads();
-    if (nt > 1 && saved != 1) openblas_set_num_threads(1);
+    if (saved != 1) openblas_set_num_threads(1);
     return saved;
 }
 
 static inline void blas_restore(int nt, int saved)
 {
-    if (nt > 1 && saved != 1) openblas_set_num_threads(saved);
+    (void)nt;
+    if (saved != 1) openblas_set_num_threads(saved);
 }
 #endif
