@@ -15,18 +15,6 @@
 #include <unistd.h>
 
 
-/* Printable, bounded copy of a key for messages. */
-static const char *showkey(char *out, size_t outlen, const char *s) {
-    size_t k = 0;
-    for (; *s && k + 8 < outlen; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch >= 0x20 && ch != 0x7f && ch != '\'' && ch != '\\') out[k++] = (char)ch;
-        else k += (size_t)snprintf(out + k, outlen - k, "\\x%02x", ch);
-    }
-    if (*s) { memcpy(out + k, "...", 3); k += 3; }
-    out[k] = 0;
-    return out;
-}
 
 const char *cki_format_name(cki_format fmt) {
     switch (fmt) {
@@ -149,7 +137,7 @@ static int check_view(cki_file *f, const cki_tensor *t, char *err, size_t errlen
         uint64_t s = (uint64_t)t->shape[d];
         if (count > ((uint64_t)1 << 40) / os / s)
             return seterr(err, errlen, "%s: expected tensor '%s' to hold at most 2^40 bytes, found a larger shape", f->path,
-                          showkey(k, sizeof k, t->key));
+                          show_key(k, sizeof k, t->key));
         count *= s;
     }
     if (zero) return 0;
@@ -157,11 +145,11 @@ static int check_view(cki_file *f, const cki_tensor *t, char *err, size_t errlen
     for (int d = 0; d < t->ndim; d++) last += (unsigned __int128)(uint64_t)(t->shape[d] - 1) * (uint64_t)t->stride[d];
     if ((last + 1) * es > t->nbytes)
         return seterr(err, errlen, "%s: expected tensor '%s' (offset %" PRId64 ", %d dims) within its storage's %" PRIu64
-                      " bytes, found it reaching past the end", f->path, showkey(k, sizeof k, t->key), t->offset,
+                      " bytes, found it reaching past the end", f->path, show_key(k, sizeof k, t->key), t->offset,
                       t->ndim, t->nbytes);
     if (count > 16 * (t->nbytes / es) + ((uint64_t)1 << 20))
         return seterr(err, errlen, "%s: expected tensor '%s' to be at most 16 times as large as its storage, found %"
-                      PRIu64 " elements over %" PRIu64, f->path, showkey(k, sizeof k, t->key), count, t->nbytes / es);
+                      PRIu64 " elements over %" PRIu64, f->path, show_key(k, sizeof k, t->key), count, t->nbytes / es);
     return 0;
 }
 
@@ -173,11 +161,11 @@ int cki_view(cki_file *f, const pk_obj *o, cki_tensor *t, const char *key, char 
     const cki_storage *st = find_storage(f, s->u.storage.key);
     if (!st)
         return seterr(err, errlen, "%s: expected the data of storage '%s' (tensor '%s'), found none", f->path,
-                      showkey(sk, sizeof sk, s->u.storage.key), showkey(k, sizeof k, key));
+                      show_key(sk, sizeof sk, s->u.storage.key), show_key(k, sizeof k, key));
     size_t es = ck_dtype_size(s->u.storage.dtype);
     if ((uint64_t)s->u.storage.numel > st->nbytes / es)
         return seterr(err, errlen, "%s: expected %" PRId64 " %s elements in storage '%s', found %" PRIu64 " bytes",
-                      f->path, s->u.storage.numel, ck_dtype_name(s->u.storage.dtype), showkey(sk, sizeof sk, s->u.storage.key),
+                      f->path, s->u.storage.numel, ck_dtype_name(s->u.storage.dtype), show_key(sk, sizeof sk, s->u.storage.key),
                       st->nbytes);
     t->dtype = s->u.storage.dtype;
     t->ndim = o->u.tensor.ndim;
@@ -246,7 +234,7 @@ static long push_seg(walk *w, const char *seg, size_t n) {
     if (kl + 1 + n > CKI_MAX_KEY) {
         char k[160];
         return seterr(w->err, w->errlen, "%s: expected keys of at most %d bytes, found a longer one under '%s'",
-                      w->f->path, CKI_MAX_KEY, showkey(k, sizeof k, w->key));
+                      w->f->path, CKI_MAX_KEY, show_key(k, sizeof k, w->key));
     }
     size_t at = kl;
     if (kl) w->key[at++] = '.';
@@ -272,7 +260,7 @@ static int walk_obj(walk *w, const pk_obj *o, int depth) {
                 if (memchr(seg, 0, n)) {
                     char kk[160];
                     return seterr(w->err, w->errlen, "%s: expected dict keys without NUL characters, found one under '%s'",
-                                  w->f->path, showkey(kk, sizeof kk, w->key));
+                                  w->f->path, show_key(kk, sizeof kk, w->key));
                 }
                 while (n >= 7 && memcmp(seg, "module.", 7) == 0) { seg += 7; n -= 7; }   /* DDP */
             } else if (k->type == PK_INT) {
@@ -287,7 +275,7 @@ static int walk_obj(walk *w, const pk_obj *o, int depth) {
                 if (!found) continue;
                 char kk[160];
                 return seterr(w->err, w->errlen, "%s: expected string or integer dict keys above tensors, found a %s key "
-                              "under '%s'", w->f->path, pk_type_name(k), showkey(kk, sizeof kk, w->key));
+                              "under '%s'", w->f->path, pk_type_name(k), show_key(kk, sizeof kk, w->key));
             }
             long old = push_seg(w, seg, n);
             if (old < 0 || walk_obj(w, v, depth + 1)) return -1;
@@ -323,7 +311,7 @@ static int check_unique(const char *path, const cki_tensor *t, int n, char *err,
         if (!strcmp(t[idx[i - 1]].key, t[idx[i]].key)) {
             char k[160];
             seterr(err, errlen, "%s: expected unique tensor keys, found '%s' twice (after dropping 'module.' prefixes)",
-                   path, showkey(k, sizeof k, t[idx[i]].key));
+                   path, show_key(k, sizeof k, t[idx[i]].key));
             free(idx);
             return -1;
         }
@@ -400,7 +388,7 @@ static int open_torch_zip(cki_file *f, char *err, size_t errlen) {
         char k[160];
         if (m < 0) {
             r = seterr(err, errlen, "%s: expected a record '%s' for storage '%s', found none", f->path, name,
-                       showkey(k, sizeof k, key));
+                       show_key(k, sizeof k, key));
             break;
         }
         const unsigned char *d;
@@ -458,14 +446,14 @@ static int open_torch_legacy(cki_file *f, char *err, size_t errlen) {
         hit = ns ? bsearch(&pp, sorted, ns, sizeof *sorted, pkst_cmp) : NULL;
         if (!hit) {
             r = seterr(err, errlen, "%s: expected storage key '%s' to belong to a tensor of the object, found none",
-                       f->path, showkey(sk, sizeof sk, k->u.str.s));
+                       f->path, show_key(sk, sizeof sk, k->u.str.s));
             break;
         }
         const pk_obj *decl = *hit;
         size_t es = ck_dtype_size(decl->u.storage.dtype);
         if (f->len - pos < 8) {
             r = seterr(err, errlen, "%s: expected the element count of storage '%s' at byte %zu, found the file ending "
-                       "(truncated file)", f->path, showkey(sk, sizeof sk, k->u.str.s), pos);
+                       "(truncated file)", f->path, show_key(sk, sizeof sk, k->u.str.s), pos);
             break;
         }
         uint64_t numel = 0;
@@ -473,12 +461,12 @@ static int open_torch_legacy(cki_file *f, char *err, size_t errlen) {
         pos += 8;
         if ((int64_t)numel != decl->u.storage.numel) {
             r = seterr(err, errlen, "%s: expected %" PRId64 " elements in storage '%s', found a count of %" PRId64,
-                       f->path, decl->u.storage.numel, showkey(sk, sizeof sk, k->u.str.s), (int64_t)numel);
+                       f->path, decl->u.storage.numel, show_key(sk, sizeof sk, k->u.str.s), (int64_t)numel);
             break;
         }
         if (numel > (f->len - pos) / es) {
             r = seterr(err, errlen, "%s: expected %" PRIu64 " bytes of storage '%s' at byte %zu, found %zu (truncated "
-                       "file)", f->path, numel * es, showkey(sk, sizeof sk, k->u.str.s), pos, f->len - pos);
+                       "file)", f->path, numel * es, show_key(sk, sizeof sk, k->u.str.s), pos, f->len - pos);
             break;
         }
         add_storage(f, &cap, k->u.str.s, f->buf + pos, numel * es);
@@ -491,7 +479,7 @@ static int open_torch_legacy(cki_file *f, char *err, size_t errlen) {
         if (!strcmp(f->st[i - 1].key, f->st[i].key)) {
             char sk[160];
             return seterr(err, errlen, "%s: expected each storage key once, found '%s' twice", f->path,
-                          showkey(sk, sizeof sk, f->st[i].key));
+                          show_key(sk, sizeof sk, f->st[i].key));
         }
     return 0;
 }

@@ -97,3 +97,15 @@ void close_stdout_or_die(void) {
     if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)
         die_runtime("expected to write standard output, found %s", strerror(errno));
 }
+
+const char *show_key(char *out, size_t outlen, const char *s) {
+    size_t k = 0;
+    for (; *s && k + 8 < outlen; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch >= 0x20 && ch != 0x7f && ch != '\'' && ch != '\\') out[k++] = (char)ch;
+        else k += (size_t)snprintf(out + k, outlen - k, "\\x%02x", ch);
+    }
+    if (*s) { memcpy(out + k, "...", 3); k += 3; }
+    out[k] = 0;
+    return out;
+}

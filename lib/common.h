@@ -35,6 +35,9 @@ void *xmalloc(size_t n);            /* dies with EXIT_RUNTIME when memory runs o
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n);
 char *xstrdup(const char *s);
+/* A printable, bounded copy of s for messages (a checkpoint's key, a file's member name): control
+ * bytes, DEL, quote and backslash as \xNN, "..." where it is cut; returns out. */
+const char *show_key(char *out, size_t outlen, const char *s);
 
 /* Parse a whole string as a number or die_usage naming the flag. */
 long parse_long(const char *flag, const char *s, long lo, long hi);

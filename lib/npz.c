@@ -25,16 +25,6 @@ enum {
     EXTRA_ALIGN_ID = 0xD935,
 };
 
-static uint32_t crc_of(uint32_t crc, const unsigned char *p, uint64_t n) {
-    while (n) {
-        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
-        crc = (uint32_t)crc32(crc, p, k);
-        p += k;
-        n -= k;
-    }
-    return crc;
-}
-
 static int by_key(const void *a, const void *b) {
     return strcmp((*(const npz_item *const *)a)->key, (*(const npz_item *const *)b)->key);
 }
@@ -352,7 +342,7 @@ int npz_write(const char *path, const npz_item *items, int n, char *err, size_t 
         for (size_t j = 0; j < kl; j++) utf8 |= (unsigned char)items[i].key[j] >= 0x80;
         ent[i].off = off;
         ent[i].size = hl + nbytes;
-        ent[i].crc = crc_of(crc_of(0, (const unsigned char *)hdr, hl), a->data, nbytes);
+        ent[i].crc = zip_crc32(zip_crc32(0, (const unsigned char *)hdr, hl), a->data, nbytes);
         int z64 = npz_force_zip64 || ent[i].size >= M32;
         /* pad the local header so that the array data (after the npy header, a multiple of 64
          * bytes long) start at a multiple of NPZ_ALIGN; the padding field is at least 6 bytes */

@@ -323,16 +323,6 @@ static int jmetadata(js *j) {
     }
 }
 
-static void show_name(char *out, size_t outlen, const char *s) {
-    size_t k = 0;
-    for (; *s && k + 8 < outlen; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if (ch >= 0x20 && ch != 0x7f && ch != '\'' && ch != '\\') out[k++] = (char)ch;
-        else k += (size_t)snprintf(out + k, outlen - k, "\\x%02x", ch);
-    }
-    if (*s) { memcpy(out + k, "...", 3); k += 3; }
-    out[k] = 0;
-}
 
 static int by_name(const void *a, const void *b, void *arg) {
     const st_entry *e = arg;
@@ -373,7 +363,7 @@ int st_parse(st_file *f, const unsigned char *buf, size_t len, const char *name,
                 if (jmetadata(&j)) goto fail;
             } else {
                 char show[120];
-                show_name(show, sizeof show, k);
+                show_key(show, sizeof show, k);
                 if (memchr(k, 0, kn)) { free(k); jfail(&j, "expected tensor names without NUL characters, found '%s'", show); goto fail; }
                 if (f->n == ST_MAX_TENSORS) { free(k); jfail(&j, "expected at most %d tensors, found more", ST_MAX_TENSORS); goto fail; }
                 if (f->n == cap) {
@@ -400,7 +390,7 @@ int st_parse(st_file *f, const unsigned char *buf, size_t len, const char *name,
     for (int i = 0; i < f->n; i++) {
         st_entry *e = &f->e[i];
         char show[120];
-        show_name(show, sizeof show, e->name);
+        show_key(show, sizeof show, e->name);
         uint64_t count = 1;
         int zero = 0, over = 0;
         for (int d = 0; d < e->ndim; d++) zero |= e->shape[d] == 0;
@@ -433,7 +423,7 @@ int st_parse(st_file *f, const unsigned char *buf, size_t len, const char *name,
         for (int i = 1; i < f->n; i++)
             if (!strcmp(f->e[idx[i - 1]].name, f->e[idx[i]].name)) {
                 char show[120];
-                show_name(show, sizeof show, f->e[idx[i]].name);
+                show_key(show, sizeof show, f->e[idx[i]].name);
                 snprintf(err, errlen, "%s: expected unique tensor names in the header, found '%s' twice", name, show);
                 free(idx);
                 goto fail;

@@ -44,5 +44,7 @@ int zip_find(const zip_archive *z, const char *member);
 int zip_member(const zip_archive *z, int i, const unsigned char **data, unsigned char **owned, char *err,
                size_t errlen);
 void zip_close(zip_archive *z);
+/* zlib's CRC-32 of n bytes at p, continuing crc (0 to start), for any n (zlib takes 32-bit lengths) */
+uint32_t zip_crc32(uint32_t crc, const unsigned char *p, uint64_t n);
 
 #endif

@@ -53,8 +53,8 @@ void OPNAME(avgpool2x2_forward)(real *out, const real *in, int planes, int H, in
     }
 }
 
-/* din (planes, H, W) += dout (planes, H/2, W/2) / 4 spread over each 2×2 block (accumulated) */
-void OPNAME(avgpool2x2_backward_add)(real *din, const real *dout, int planes, int H, int W)
+/* din (planes, H, W) = (or += with add) dout (planes, H/2, W/2) / 4 spread over each 2×2 block */
+static inline void avgpool_spread(real *din, const real *dout, int planes, int H, int W, int add)
 {
     const long rows = (long)planes * (H / 2);
     const int Wo = W / 2;
@@ -64,26 +64,26 @@ void OPNAME(avgpool2x2_backward_add)(real *din, const real *dout, int planes, in
         real *d0 = din + (size_t)r * 2 * W, *d1 = d0 + W;
         for (int j = 0; j < Wo; j++) {
             const real v = (real)0.25 * g[j];
-            d0[2 * j] += v;
-            d0[2 * j + 1] += v;
-            d1[2 * j] += v;
-            d1[2 * j + 1] += v;
+            if (add) {
+                d0[2 * j] += v;
+                d0[2 * j + 1] += v;
+                d1[2 * j] += v;
+                d1[2 * j + 1] += v;
+            } else {
+                d0[2 * j] = d0[2 * j + 1] = d1[2 * j] = d1[2 * j + 1] = v;
+            }
         }
     }
+}
+
+/* din (planes, H, W) += dout (planes, H/2, W/2) / 4 spread over each 2×2 block (accumulated) */
+void OPNAME(avgpool2x2_backward_add)(real *din, const real *dout, int planes, int H, int W)
+{
+    avgpool_spread(din, dout, planes, H, W, 1);
 }
 
 /* din (planes, H, W) = dout (planes, H/2, W/2) / 4 spread over each 2×2 block (assigned) */
 void OPNAME(avgpool2x2_backward)(real *din, const real *dout, int planes, int H, int W)
 {
-    const long rows = (long)planes * (H / 2);
-    const int Wo = W / 2;
-#pragma omp parallel for schedule(static) if (OPS_OMP && rows * W > PAR_MIN)
-    for (long r = 0; r < rows; r++) {
-        const real *g = dout + (size_t)r * Wo;
-        real *d0 = din + (size_t)r * 2 * W, *d1 = d0 + W;
-        for (int j = 0; j < Wo; j++) {
-            const real v = (real)0.25 * g[j];
-            d0[2 * j] = d0[2 * j + 1] = d1[2 * j] = d1[2 * j + 1] = v;
-        }
-    }
+    avgpool_spread(din, dout, planes, H, W, 0);
 }
