@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
 
     double t0 = now();
     fid_result r;
-    if (fid_frechet(d[0], mu[0], sigma[0], mu[1], sigma[1], eps, route, &r, err, sizeof err)) die_runtime("%s", err);
+    if (fid_frechet_inplace(d[0], mu[0], sigma[0], mu[1], sigma[1], eps, route, &r, err, sizeof err)) die_runtime("%s", err);
     double t1 = now();
     if (r.eps_applied)
         warnx("singular product (pytorch-fid's sqrtm of sigma1*sigma2 fails: features with zero variance); "
@@ -99,6 +99,8 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fid: tr sqrt(sigma1 sigma2) %.17g by the %s route, eps %s, %.3f s on %d thread%s\n",
                 r.tr_covmean, r.route == FID_ROUTE_CHOLESKY ? "cholesky" : "eigen",
                 r.eps_applied ? "applied" : "not applied", t1 - t0, r.threads, r.threads == 1 ? "" : "s");
+        if (r.nodes)
+            fprintf(stderr, "fid: tr sqrt of the band by a %d-node rational quadrature of sqrt\n", r.nodes);
         fprintf(stderr, "fid: %.17g\n", r.fid);
     }
     /* FID >= 0: a rounding-level negative prints as 0, not "-0.000000000" (--verbose has it) */

@@ -3,6 +3,8 @@
 #include "fid.h"
 #include "common.h"
 #include "npz.h"
+#include "band_sqrt.h"
+#include "sy2band.h"
 
 #include <cblas.h>
 #include <lapacke.h>
@@ -209,38 +211,57 @@ done:
 
 /* ---- the Fréchet distance ---- */
 
-/* a copy of s + add·I; LAPACK reads its upper triangle in column-major terms, which is the
- * lower triangle of the row-major s */
-static double *cov_copy(int64_t n, const double *s, double add) {
-    double *a = xmalloc(sizeof(double) * (size_t)(n * n));
-    memcpy(a, s, sizeof(double) * (size_t)(n * n));
-    for (int64_t i = 0; i < n; i++) a[i * n + i] += add;
-    return a;
-}
-
 static double sum_sqrt_pos(int64_t n, const double *w) {
     double t = 0;
     for (int64_t i = 0; i < n; i++) t += w[i] > 0 ? sqrt(w[i]) : 0;
     return t;
 }
 
-/* eigenvalues (ascending) of the symmetric m (upper triangle, column-major; destroyed). The
- * one-stage reduction: dsyevd_2stage is faster on random matrices but 2× slower on covariances
- * of real features (0.40 s against 0.20 s at d = 2048 on 2 cores). */
+/* eigenvalues (ascending) of the symmetric m (upper triangle, column-major; destroyed) */
 static int eigvals(int64_t n, double *m, double *w, char *err, size_t errlen) {
     lapack_int info = LAPACKE_dsyevd(LAPACK_COL_MAJOR, 'N', 'U', (lapack_int)n, m, (lapack_int)n, w);
     if (info != 0) { seterr(err, errlen, "expected dsyevd to converge, found info %d", (int)info); return -1; }
     return 0;
 }
 
-/* Cholesky route: S1 = Uᵀ·U, eigenvalues w of M = U·S2·Uᵀ (= those of S2·S1). 1 when S1 is not
+#define FID_BAND 32   /* stage one's band half-width: wide enough for gemm speed, narrow for the quadrature */
+
+/* tr sqrt(M) of the symmetric m (lower triangle, column-major; destroyed), M's eigenvalues taken
+ * as zero where they are negative: M to a band B by orthogonal similarity (sy2band), then
+ * band_trace_sqrt when B is certified positive definite (*wmin = the certified lower bound,
+ * *nodes its node count), else B's eigenvalues (*wmin the least of them, *nodes = 0). */
+static int trace_sqrt_sym(int64_t n, double *m, int threads, double *tr, double *wmin, int *nodes, char *err, size_t errlen) {
+    int64_t kd = n - 1 < FID_BAND ? n - 1 : FID_BAND;
+    double *ab = xmalloc(sizeof(double) * (size_t)(n * (kd + 1)));
+    if (sy2band(n, kd, m, ab, threads, err, errlen)) { free(ab); return -1; }
+    band_sqrt_info info;
+    if (band_trace_sqrt(n, kd, ab, threads, tr, &info) == 0) {
+        *wmin = info.lo;
+        *nodes = info.nodes;
+        free(ab);
+        return 0;
+    }
+    double *w = xmalloc(sizeof(double) * (size_t)n);
+    int rc = band_eigvals(n, kd, ab, w, err, errlen);
+    if (rc == 0) {
+        *tr = sum_sqrt_pos(n, w);
+        *wmin = w[0];
+        *nodes = 0;
+    }
+    free(w);
+    free(ab);
+    return rc;
+}
+
+/* Cholesky route: S1 = L·Lᵀ, tr sqrt of M = Lᵀ·S2·L (similar to S1·S2). 1 when S1 is not
  * numerically positive definite (potrf fails), 0 ok, -1 error. a and b are destroyed. */
-static int route_cholesky(int64_t n, double *a, double *b, double *w, char *err, size_t errlen) {
+static int route_cholesky(int64_t n, double *a, double *b, int threads, double *tr, double *wmin, int *nodes, char *err,
+                          size_t errlen) {
     lapack_int N = (lapack_int)n;
-    if (LAPACKE_dpotrf(LAPACK_COL_MAJOR, 'U', N, a, N) != 0) return 1;
-    lapack_int info = LAPACKE_dsygst(LAPACK_COL_MAJOR, 2, 'U', N, b, N, a, N);   /* b := U·b·Uᵀ */
+    if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', N, a, N) != 0) return 1;       /* (the _work forms skip */
+    lapack_int info = LAPACKE_dsygst_work(LAPACK_COL_MAJOR, 2, 'L', N, b, N, a, N);   /* LAPACKE's NaN scans) b := Lᵀ·b·L */
     if (info != 0) { seterr(err, errlen, "expected dsygst to succeed, found info %d", (int)info); return -1; }
-    return eigvals(n, b, w, err, errlen);
+    return trace_sqrt_sym(n, b, threads, tr, wmin, nodes, err, errlen);
 }
 
 /* Eigen route: S1 = V·diag(λ)·Vᵀ, A = sqrt(S1) = V·diag(√max(λ,0))·Vᵀ, eigenvalues w of A·S2·A.
@@ -267,8 +288,8 @@ static int route_eigen(int64_t n, double *a, const double *b, double *w, char *e
     return eigvals(n, a, w, err, errlen);
 }
 
-int fid_frechet(int64_t n, const double *mu1, const double *s1, const double *mu2, const double *s2, double eps,
-                int force_route, fid_result *r, char *err, size_t errlen) {
+int fid_frechet_inplace(int64_t n, const double *mu1, double *s1, const double *mu2, double *s2, double eps,
+                        int force_route, fid_result *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
     for (int64_t i = 0; i < n; i++) {
         double dm = mu1[i] - mu2[i];
@@ -278,41 +299,63 @@ int fid_frechet(int64_t n, const double *mu1, const double *s1, const double *mu
     }
     r->eps_applied = eps >= 0 && fid_needs_eps(n, s1, s2);
     double add = r->eps_applied ? eps : 0;
-    double *w = xmalloc(sizeof(double) * (size_t)n), *a = cov_copy(n, s1, add), *b = cov_copy(n, s2, add);
-    /* One thread: dpotrf/dsygst/dsyevd at d = 2048 took 0.47 s on one thread and 1.02 s on two here
-     * (OpenBLAS's AVX-512 kernels, OpenMP build), and 0.72 s either way with its AVX2 kernels. */
-    int threads = fid_blas_begin(0);
+    /* the diagonals as given: the Cholesky route writes the diagonals and the lower triangles
+     * (column-major) and leaves the strict upper ones, which are all the eigen route reads */
+    double *w = xmalloc(sizeof(double) * (size_t)n), *diag = xmalloc(sizeof(double) * (size_t)(2 * n));
+    for (int64_t i = 0; i < n; i++) {
+        diag[i] = s1[i * n + i];
+        diag[n + i] = s2[i * n + i];
+        s1[i * n + i] += add;
+        s2[i * n + i] += add;
+    }
+    /* both cores unless another process is running: potrf, sygst, the band reduction and the
+     * quadrature all share out well (0.26 s against 0.45 s on one thread at d = 2048) */
+    int threads = fid_blas_begin((double)n * (double)n * (double)n);
     r->threads = openblas_get_num_threads();
+    double tr = 0, wmin = 0;
     int rc = 1;
     if (force_route != FID_ROUTE_EIGEN) {
-        rc = route_cholesky(n, a, b, w, err, errlen);
+        rc = route_cholesky(n, s1, s2, r->threads, &tr, &wmin, &r->nodes, err, errlen);
         /* S2 singular: M has eigenvalues at rounding level, some of them not positive */
-        if (rc == 0 && w[0] <= 0 && force_route != FID_ROUTE_CHOLESKY) rc = 1;
+        if (rc == 0 && wmin <= 0 && force_route != FID_ROUTE_CHOLESKY) rc = 1;
         if (rc == 1 && force_route == FID_ROUTE_CHOLESKY) {
             rc = -1;
             seterr(err, errlen, "expected a positive definite sigma1 for the Cholesky route, found dpotrf failing");
         }
         if (rc == 0) r->route = FID_ROUTE_CHOLESKY;
-        if (rc == 1) {   /* start again from the inputs */
-            free(a);
-            free(b);
-            a = cov_copy(n, s1, add);
-            b = cov_copy(n, s2, add);
+        if (rc == 1) {   /* start again from the strict upper triangles and the saved diagonals */
+            for (int64_t i = 0; i < n; i++) {
+                s1[i * n + i] = diag[i] + add;
+                s2[i * n + i] = diag[n + i] + add;
+            }
+            r->nodes = 0;
         }
     }
     if (rc == 1) {
-        rc = route_eigen(n, a, b, w, err, errlen);
+        rc = route_eigen(n, s1, s2, w, err, errlen);
         r->route = FID_ROUTE_EIGEN;
+        if (rc == 0) tr = sum_sqrt_pos(n, w);
     }
     if (rc == 0) {
-        r->tr_covmean = sum_sqrt_pos(n, w);
+        r->tr_covmean = tr;
         r->fid = r->mean_term + r->tr1 + r->tr2 - 2 * r->tr_covmean;
     }
     fid_blas_end(threads);
-    free(a);
-    free(b);
+    free(diag);
     free(w);
     return rc ? -1 : 0;
+}
+
+int fid_frechet(int64_t n, const double *mu1, const double *s1, const double *mu2, const double *s2, double eps,
+                int force_route, fid_result *r, char *err, size_t errlen) {
+    size_t bytes = sizeof(double) * (size_t)(n * n);
+    double *a = xmalloc(bytes), *b = xmalloc(bytes);
+    memcpy(a, s1, bytes);
+    memcpy(b, s2, bytes);
+    int rc = fid_frechet_inplace(n, mu1, a, mu2, b, eps, force_route, r, err, errlen);
+    free(a);
+    free(b);
+    return rc;
 }
 
 /* ---- feature statistics ---- */

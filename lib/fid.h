@@ -5,8 +5,12 @@
  * eigenproblems only (LAPACK), never a general matrix square root. tr sqrt(S1·S2) = Σ √μ over
  * the eigenvalues μ of a symmetric matrix similar to S1·S2:
  *   - Cholesky route, when S1 is numerically positive definite and S2 is too (no eigenvalue of
- *     M ≤ 0): S1 = Uᵀ·U (dpotrf), M = U·S2·Uᵀ (dsygst), eigenvalues of M (dsyevd): 8/3·d³
- *     flops, about 0.35 s at d = 2048 on 2 idle cores (0.6 s on one);
+ *     M ≤ 0): S1 = L·Lᵀ (dpotrf), M = Lᵀ·S2·L (dsygst), M to a symmetric band of half-width 32
+ *     by orthogonal similarity (sy2band.h: level-3 BLAS), then tr sqrt(M) = tr sqrt(band) by a
+ *     rational quadrature of sqrt over the band's certified spectrum interval (band_sqrt.h:
+ *     relative error below 1e-13, like the eigenvalues' own rounding), or, when the band is not
+ *     certified positive definite with λmin ≥ 1e-12·‖M‖, the band's eigenvalues (dsytrd_sb2st,
+ *     dsterf): 8/3·d³ flops, about 0.2 s at d = 2048 on 2 idle cores (0.4 s on one);
  *   - eigen route, otherwise (fewer samples than dimensions): S1 = V·diag(λ)·Vᵀ (dsyevd),
  *     A = sqrt(S1) = V·diag(√max(λ,0))·Vᵀ, M = A·S2·A (dgemm, dsymm), eigenvalues of M.
  * Negative eigenvalues of M (rounding in the null space of a singular product) count as zero,
@@ -57,17 +61,24 @@ typedef struct {
     int eps_applied;     /* 1 when pytorch-fid's sqrtm would fail and eps was added */
     int route;           /* FID_ROUTE_CHOLESKY or FID_ROUTE_EIGEN */
     int threads;         /* OpenBLAS threads it ran on (fid_blas_begin) */
+    int nodes;           /* quadrature nodes of the Cholesky route, 0 when it took eigenvalues */
 } fid_result;
 
 enum { FID_ROUTE_CHOLESKY = 1, FID_ROUTE_EIGEN = 2 };
 
-/* The Fréchet distance of (mu1, s1) and (mu2, s2): mu (d), s (d,d) float64, symmetric (the
- * factorisations read the lower triangle of the row-major arrays; fid_load_stats symmetrises).
+/* The Fréchet distance of (mu1, s1) and (mu2, s2): mu (d), s (d,d) float64, exactly symmetric (the
+ * Cholesky route reads the upper triangle of the row-major arrays, the eigen route the lower;
+ * fid_load_stats and fstats_finalize make them exactly symmetric).
  * eps as pytorch-fid's (FID_EPS); eps < 0 never applies it. force_route 0 chooses, FID_ROUTE_*
  * forces one (tests and benchmarks). Returns 0, or -1 with a one-line message in err (LAPACK
  * failure, a forced Cholesky route on a singular s1). */
 int fid_frechet(int64_t d, const double *mu1, const double *s1, const double *mu2, const double *s2,
                 double eps, int force_route, fid_result *r, char *err, size_t errlen);
+
+/* The same on s1 and s2 as scratch (no copies of the d×d covariances: 64 MB less to allocate
+ * and fault in at d = 2048); their contents are undefined afterwards. */
+int fid_frechet_inplace(int64_t d, const double *mu1, double *s1, const double *mu2, double *s2, double eps,
+                        int force_route, fid_result *r, char *err, size_t errlen);
 
 /* 1 when pytorch-fid's sqrtm(s1·s2) would fail (see above), so that it adds eps. */
 int fid_needs_eps(int64_t d, const double *s1, const double *s2);

@@ -126,11 +126,20 @@ assert abs(cc) < 1e-6 * np.trace(s1), cc
   assert_ok
 }
 
+@test "fid: the band reduction and the sqrt quadrature of the Cholesky route (test/c/band_sqrt_check.c)" {
+  run "$ROOT/build/test/band_sqrt_check"
+  echo "$output"
+  assert_ok
+  [[ "$output" == *"band_sqrt_check: "*" checks, 0 failed"* ]]
+  ! grep -q '^FAIL' <<<"$output"
+}
+
 @test "fid: --verbose puts the terms on stderr, the number alone on stdout; --help" {
   run --separate-stderr fid --verbose "$FX/full_a.npz" "$FX/full_b.npz"
   assert_ok
   [[ "$output" =~ ^2\.7313653[0-9]*$ ]]
   [[ "$stderr" == *"tr(sigma1)"* && "$stderr" == *"by the cholesky route, eps not applied"* ]]
+  [[ "$stderr" == *"fid: tr sqrt of the band by a "*"-node rational quadrature of sqrt"* ]]
   run --separate-stderr fid --help
   assert_ok
   [[ "$output" == usage:* ]]
