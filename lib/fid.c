@@ -230,12 +230,13 @@ static int eigvals(int64_t n, double *m, double *w, char *err, size_t errlen) {
  * as zero where they are negative: M to a band B by orthogonal similarity (sy2band), then
  * band_trace_sqrt when B is certified positive definite (*wmin = the certified lower bound,
  * *nodes its node count), else B's eigenvalues (*wmin the least of them, *nodes = 0). */
-static int trace_sqrt_sym(int64_t n, double *m, int threads, double *tr, double *wmin, int *nodes, char *err, size_t errlen) {
+static int trace_sqrt_sym(int64_t n, double *m, int threads, int eigenvalues, double *tr, double *wmin, int *nodes,
+                          char *err, size_t errlen) {
     int64_t kd = n - 1 < FID_BAND ? n - 1 : FID_BAND;
     double *ab = xmalloc(sizeof(double) * (size_t)(n * (kd + 1)));
     if (sy2band(n, kd, m, ab, threads, err, errlen)) { free(ab); return -1; }
     band_sqrt_info info;
-    if (band_trace_sqrt(n, kd, ab, threads, tr, &info) == 0) {
+    if (!eigenvalues && band_trace_sqrt(n, kd, ab, threads, tr, &info) == 0) {
         *wmin = info.lo;
         *nodes = info.nodes;
         free(ab);
@@ -255,13 +256,13 @@ static int trace_sqrt_sym(int64_t n, double *m, int threads, double *tr, double 
 
 /* Cholesky route: S1 = L·Lᵀ, tr sqrt of M = Lᵀ·S2·L (similar to S1·S2). 1 when S1 is not
  * numerically positive definite (potrf fails), 0 ok, -1 error. a and b are destroyed. */
-static int route_cholesky(int64_t n, double *a, double *b, int threads, double *tr, double *wmin, int *nodes, char *err,
-                          size_t errlen) {
+static int route_cholesky(int64_t n, double *a, double *b, int threads, int eigenvalues, double *tr, double *wmin, int *nodes,
+                          char *err, size_t errlen) {
     lapack_int N = (lapack_int)n;
     if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', N, a, N) != 0) return 1;       /* (the _work forms skip */
     lapack_int info = LAPACKE_dsygst_work(LAPACK_COL_MAJOR, 2, 'L', N, b, N, a, N);   /* LAPACKE's NaN scans) b := Lᵀ·b·L */
     if (info != 0) { seterr(err, errlen, "expected dsygst to succeed, found info %d", (int)info); return -1; }
-    return trace_sqrt_sym(n, b, threads, tr, wmin, nodes, err, errlen);
+    return trace_sqrt_sym(n, b, threads, eigenvalues, tr, wmin, nodes, err, errlen);
 }
 
 /* Eigen route: S1 = V·diag(λ)·Vᵀ, A = sqrt(S1) = V·diag(√max(λ,0))·Vᵀ, eigenvalues w of A·S2·A.
@@ -291,6 +292,8 @@ static int route_eigen(int64_t n, double *a, const double *b, double *w, char *e
 int fid_frechet_inplace(int64_t n, const double *mu1, double *s1, const double *mu2, double *s2, double eps,
                         int force_route, fid_result *r, char *err, size_t errlen) {
     memset(r, 0, sizeof *r);
+    int eigenvalues = (force_route & FID_EIGENVALUES) != 0;
+    force_route &= ~FID_EIGENVALUES;
     for (int64_t i = 0; i < n; i++) {
         double dm = mu1[i] - mu2[i];
         r->mean_term += dm * dm;
@@ -315,7 +318,7 @@ int fid_frechet_inplace(int64_t n, const double *mu1, double *s1, const double *
     double tr = 0, wmin = 0;
     int rc = 1;
     if (force_route != FID_ROUTE_EIGEN) {
-        rc = route_cholesky(n, s1, s2, r->threads, &tr, &wmin, &r->nodes, err, errlen);
+        rc = route_cholesky(n, s1, s2, r->threads, eigenvalues, &tr, &wmin, &r->nodes, err, errlen);
         /* S2 singular: M has eigenvalues at rounding level, some of them not positive */
         if (rc == 0 && wmin <= 0 && force_route != FID_ROUTE_CHOLESKY) rc = 1;
         if (rc == 1 && force_route == FID_ROUTE_CHOLESKY) {

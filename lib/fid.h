@@ -65,12 +65,14 @@ typedef struct {
 } fid_result;
 
 enum { FID_ROUTE_CHOLESKY = 1, FID_ROUTE_EIGEN = 2 };
+/* or'ed into force_route: the Cholesky route takes the band's eigenvalues, never the quadrature */
+enum { FID_EIGENVALUES = 0x10 };
 
 /* The Fréchet distance of (mu1, s1) and (mu2, s2): mu (d), s (d,d) float64, exactly symmetric (the
  * Cholesky route reads the upper triangle of the row-major arrays, the eigen route the lower;
  * fid_load_stats and fstats_finalize make them exactly symmetric).
  * eps as pytorch-fid's (FID_EPS); eps < 0 never applies it. force_route 0 chooses, FID_ROUTE_*
- * forces one (tests and benchmarks). Returns 0, or -1 with a one-line message in err (LAPACK
+ * forces one (tests and benchmarks), FID_EIGENVALUES or'ed in turns the quadrature off. Returns 0, or -1 with a one-line message in err (LAPACK
  * failure, a forced Cholesky route on a singular s1). */
 int fid_frechet(int64_t d, const double *mu1, const double *s1, const double *mu2, const double *s2,
                 double eps, int force_route, fid_result *r, char *err, size_t errlen);

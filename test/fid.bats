@@ -105,6 +105,16 @@ assert rel(ba, ab) < 1e-9, (ab, ba)
 for route in ("cholesky", "eigen"):
     v_, _ = fid("a.npz", "b.npz", "--route", route)
     assert rel(v_, ab) < 1e-9, (route, v_, ab)
+# the Cholesky route: its quadrature against the eigenvalues of the same band (--verbose: 17 digits)
+def tr_sqrt(*opts):
+    _, err = fid("a.npz", "b.npz", "--verbose", *opts)
+    line = [l for l in err.splitlines() if "tr sqrt(sigma1 sigma2)" in l][0]
+    assert "by the cholesky route" in line, line
+    return float(line.split()[4]), "rational quadrature" in err
+tq, quad = tr_sqrt()
+te, quad_e = tr_sqrt("--eigenvalues")
+assert quad and not quad_e, (quad, quad_e)
+assert rel(tq, te) < 1e-12, (tq, te, rel(tq, te))
 aa, _ = fid("a.npz", "a.npz")
 assert abs(aa) < 1e-9 * np.trace(s1), aa
 # N < d: both singular; the exact tr sqrt(S1 S2) is the nuclear norm of Y1 Y2^T (Y = centred / sqrt(N-1))
@@ -185,7 +195,7 @@ t = s.copy(); t[2, 2] = -1; np.savez("neg.npz", mu=mu, sigma=t)
   run --separate-stderr fid "$A" "$A" "$A"
   assert_fails 2 "fid: expected two stats files, found a third argument '$A'"
   run --separate-stderr fid --frobnicate "$A" "$A"
-  assert_fails 2 "fid: expected an option of --verbose, --eps, --route, --device, --help, found '--frobnicate'"
+  assert_fails 2 "fid: expected an option of --verbose, --eps, --route, --eigenvalues, --device, --help, found '--frobnicate'"
   run --separate-stderr fid --eps x "$A" "$A"
   assert_fails 2 "fid: --eps expects a number, found 'x'"
   run --separate-stderr fid --device tpu "$A" "$A"
