@@ -115,6 +115,15 @@ tq, quad = tr_sqrt()
 te, quad_e = tr_sqrt("--eigenvalues")
 assert quad and not quad_e, (quad, quad_e)
 assert rel(tq, te) < 1e-12, (tq, te, rel(tq, te))
+# S2 positive definite but conditioned 1e14 (S1 = 2I): beyond what the quadrature certifies, the
+# Cholesky route takes the band eigenvalues itself
+q, _ = np.linalg.qr(np.random.RandomState(5).standard_normal((d, d)))
+lam = np.logspace(0, -14, d)
+save_stats("i.npz", np.zeros(d), 2 * np.eye(d)); save_stats("k.npz", np.zeros(d), (q * lam) @ q.T)
+v_, err = fid("i.npz", "k.npz", "--verbose")
+assert "by the cholesky route" in err and "quadrature" not in err, err
+ref = 2 * d + lam.sum() - 2 * np.sqrt(2 * lam).sum()
+assert rel(v_, ref) < 1e-9, (v_, ref)
 aa, _ = fid("a.npz", "a.npz")
 assert abs(aa) < 1e-9 * np.trace(s1), aa
 # N < d: both singular; the exact tr sqrt(S1 S2) is the nuclear norm of Y1 Y2^T (Y = centred / sqrt(N-1))
