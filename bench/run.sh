@@ -30,7 +30,7 @@ fi
 step_bench() {
   local ARGS=(--imsize "${IMSIZE:-64}" --nf "${NF:-16}" --batch "${BATCH:-16}" --cond 256 --z 100 --steps "${STEPS:-5}")
   echo "== DF-GAN step, ours (C, CPU, $OMP_NUM_THREADS threads): ${ARGS[*]}"
-  local ours theirs t1 t2 TORCH_PY=
+  local ours ours2 theirs t1 t2 TORCH_PY=
   ours=$(build/bench/step_bench "${ARGS[@]}")
   echo "$ours"
   for p in "${PYTHON:-python3}" python3 /usr/bin/python3; do
@@ -38,11 +38,18 @@ step_bench() {
   done
   if [ -z "$TORCH_PY" ]; then echo "== PyTorch: not importable here; no comparison"; return; fi
   # PyTorch runs twice, with libgomp's default wait policy and with the passive one our tools use;
-  # its better time is the one compared (the conservative choice).
+  # its better time is the one compared (the conservative choice). Ours runs again between the two,
+  # and its better run counts: this VM's speed drifts by 10-30% over minutes, and each side then
+  # gets two tries spread over the same stretch of time.
   echo "== DF-GAN step, PyTorch (DF-GAN's loop, float32, $OMP_NUM_THREADS threads)"
   t1=$(OMP_WAIT_POLICY=active "$TORCH_PY" bench/dfgan_step_torch.py "${ARGS[@]}" --threads "$OMP_NUM_THREADS")
+  ours2=$(build/bench/step_bench "${ARGS[@]}")
   t2=$(OMP_WAIT_POLICY=passive "$TORCH_PY" bench/dfgan_step_torch.py "${ARGS[@]}" --threads "$OMP_NUM_THREADS")
   echo "$t1"; echo "(OMP_WAIT_POLICY=passive) $(tr '\n' ' ' <<<"$t2")"
+  echo "(ours, second run) $(tr '\n' ' ' <<<"$ours2")"
+  if awk -v a="$(awk '$1=="step_s"{print $2}' <<<"$ours")" -v b="$(awk '$1=="step_s"{print $2}' <<<"$ours2")" 'BEGIN{exit !(b < a)}'; then
+    ours=$ours2
+  fi
   if awk -v a="$(awk '$1=="step_s"{print $2}' <<<"$t1")" -v b="$(awk '$1=="step_s"{print $2}' <<<"$t2")" 'BEGIN{exit !(b < a)}'; then
     theirs=$t2
   else
