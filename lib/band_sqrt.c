@@ -101,38 +101,39 @@ static int band_cholesky(int64_t n, int64_t kd, const double *ab, double shift, 
  * Z = (B + shift·I)⁻¹ by Takahashi's recurrence, from the last column back,
  *     Z(i, j) = −(1/L_jj)·Σ_{k=j+1}^{j+kd} Z(i, k)·L(k, j)   (j < i ≤ j + kd),
  *     Z(j, j) = (1/L_jj)·(1/L_jj − Σ_k Z(k, j)·L(k, j)),
- * which needs Z only within the band; its last kd + 1 columns live in `ring`. Then
+ * which needs Z only within the band. The last kd + 1 columns live in `ring`, each whole (rows
+ * c − kd .. c + kd at c's slot, index row − c + kd; a new column is also written into the upper
+ * halves of the kd after it), so that the window product is kd plain axpys (they vectorise; the
+ * symmetric half-storage form needed dot products, which do not without reassociation). Then
  * n − shift·tr Z when B + shift·I is ill-conditioned enough for tr(B·Z) to lose digits
  * (shift < M/4), tr(B·Z) = Σ B_ij·Z_ij otherwise, where n − shift·tr Z would cancel. */
 static double shifted_trace(int64_t n, int64_t kd, const double *ab, const double *l, double shift, double hi,
                             double *ring, double *y) {
-    int64_t ld = kd + 1, R = kd + 1;
+    int64_t ld = kd + 1, R = kd + 1, cl = 2 * kd + 1;   /* ring slot length */
     double trz = 0, trbz = 0;
     for (int64_t j = n - 1; j >= 0; j--) {
         const double *cj = l + j * ld, *u = cj + 1;
         double ljj = cj[0];
         int64_t w = n - 1 - j < kd ? n - 1 - j : kd;
         for (int64_t p = 0; p < w; p++) y[p] = 0;
-        for (int64_t q = 0; q < w; q++) {          /* y = Z(j+1.., j+1..)·u over the window */
-            const double *zq = ring + ((j + 1 + q) % R) * ld;
-            double acc = zq[0] * u[q], uq = u[q];
-            for (int64_t t = 1; t < w - q; t++) {
-                acc += zq[t] * u[q + t];
-                y[q + t] += zq[t] * uq;
-            }
-            y[q] += acc;
+        for (int64_t q = 0; q < w; q++) {          /* y += Z(j+1.., j+1+q)·u_q over the window */
+            const double *zq = ring + ((j + 1 + q) % R) * cl + kd - q;   /* row j + 1 + p at zq[p] */
+            double uq = u[q];
+            for (int64_t p = 0; p < w; p++) y[p] += zq[p] * uq;
         }
-        double *zj = ring + (j % R) * ld, dot = 0;
+        double *zj = ring + (j % R) * cl + kd, dot = 0, rl = 1.0 / ljj;   /* zj[i] = Z(j + i, j) */
         for (int64_t p = 0; p < w; p++) {
-            zj[1 + p] = -y[p] / ljj;
+            double z = -y[p] * rl;
+            zj[1 + p] = z;
+            ring[((j + 1 + p) % R) * cl + kd - 1 - p] = z;   /* Z(j, j+1+p) in column j+1+p */
             dot += y[p] * u[p];
         }
-        zj[0] = (1.0 / ljj + dot / ljj) / ljj;
+        zj[0] = (rl + dot * rl) * rl;
         const double *bj = ab + j * ld;
-        double t = bj[0] * zj[0];
-        for (int64_t p = 0; p < w; p++) t += 2.0 * bj[1 + p] * zj[1 + p];
+        double t = 0;
+        for (int64_t p = 0; p < w; p++) t += bj[1 + p] * zj[1 + p];
         trz += zj[0];
-        trbz += t;
+        trbz += bj[0] * zj[0] + 2.0 * t;
     }
     return shift >= 0.25 * hi ? trbz : (double)n - shift * trz;
 }
@@ -169,7 +170,7 @@ int band_trace_sqrt(int64_t n, int64_t kd, const double *ab, int threads, double
     if (threads > nodes) threads = nodes;
 #pragma omp parallel num_threads(threads) if (threads > 1) reduction(| : failed)
     {
-        double *lt = xmalloc(sizeof(double) * (size_t)(n * ld)), *ring = xmalloc(sizeof(double) * (size_t)(ld * ld));
+        double *lt = xmalloc(sizeof(double) * (size_t)(n * ld)), *ring = xmalloc(sizeof(double) * (size_t)(ld * (2 * kd + 1)));
         double *y = xmalloc(sizeof(double) * (size_t)ld);
 #pragma omp for schedule(dynamic, 1)
         for (int j = 0; j < nodes; j++) {
