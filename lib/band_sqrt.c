@@ -115,17 +115,18 @@ static double shifted_trace(int64_t n, int64_t kd, const double *ab, const doubl
         const double *cj = l + j * ld, *u = cj + 1;
         double ljj = cj[0];
         int64_t w = n - 1 - j < kd ? n - 1 - j : kd;
+        int64_t slot = j % R, next = slot + 1 == R ? 0 : slot + 1;   /* ring slots of j and j + 1 */
         for (int64_t p = 0; p < w; p++) y[p] = 0;
-        for (int64_t q = 0; q < w; q++) {          /* y += Z(j+1.., j+1+q)·u_q over the window */
-            const double *zq = ring + ((j + 1 + q) % R) * cl + kd - q;   /* row j + 1 + p at zq[p] */
+        for (int64_t q = 0, sq = next; q < w; q++, sq = sq + 1 == R ? 0 : sq + 1) {
+            const double *zq = ring + sq * cl + kd - q;   /* y += Z(j+1.., j+1+q)·u_q; row j + 1 + p at zq[p] */
             double uq = u[q];
             for (int64_t p = 0; p < w; p++) y[p] += zq[p] * uq;
         }
-        double *zj = ring + (j % R) * cl + kd, dot = 0, rl = 1.0 / ljj;   /* zj[i] = Z(j + i, j) */
-        for (int64_t p = 0; p < w; p++) {
+        double *zj = ring + slot * cl + kd, dot = 0, rl = 1.0 / ljj;   /* zj[i] = Z(j + i, j) */
+        for (int64_t p = 0, sp = next; p < w; p++, sp = sp + 1 == R ? 0 : sp + 1) {
             double z = -y[p] * rl;
             zj[1 + p] = z;
-            ring[((j + 1 + p) % R) * cl + kd - 1 - p] = z;   /* Z(j, j+1+p) in column j+1+p */
+            ring[sp * cl + kd - 1 - p] = z;   /* Z(j, j+1+p) in column j+1+p */
             dot += y[p] * u[p];
         }
         zj[0] = (rl + dot * rl) * rl;
@@ -155,14 +156,19 @@ int band_trace_sqrt(int64_t n, int64_t kd, const double *ab, int threads, double
     for (int64_t j = 0; j < n; j++) hi = rows[j] > hi ? rows[j] : hi;
     free(rows);
     if (!(hi > 0) || !isfinite(hi)) return 1;
-    /* m: the largest M·10^-k (k = 1..12) with B − m·I positive definite */
-    double *l = xmalloc(sizeof(double) * (size_t)(n * ld)), lo = 0;
-    for (int k = 1; k <= 12 && lo == 0; k++) {
-        double sigma = hi * pow(10.0, -k);
-        if (band_cholesky(n, kd, ab, -sigma, l) == 0) lo = sigma;
+    /* m: the largest M·10^-k (k = 1..12) with B − m·I positive definite; positive definiteness
+     * only grows with k, so a binary search (4 factorisations instead of up to 12) */
+    double *l = xmalloc(sizeof(double) * (size_t)(n * ld));
+    int klo = 0, khi = 12;   /* B − M·10^-klo·I is not positive definite (k = 0: M ≥ λmax), −khi is */
+    if (band_cholesky(n, kd, ab, -hi * 1e-12, l) != 0) khi = -1;
+    while (khi > 0 && khi - klo > 1) {
+        int k = (klo + khi) / 2;
+        if (band_cholesky(n, kd, ab, -hi * pow(10.0, -k), l) == 0) khi = k;
+        else klo = k;
     }
     free(l);
-    if (lo == 0) return 1;
+    if (khi < 0) return 1;
+    double lo = hi * pow(10.0, -khi);
     int nodes = sqrt_quadrature_nodes(lo, hi);
     double *s = xmalloc(sizeof(double) * (size_t)nodes * 3), *c = s + nodes, *term = c + nodes;
     sqrt_quadrature(lo, hi, nodes, s, c);
