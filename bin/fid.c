@@ -105,8 +105,12 @@ int main(int argc, char **argv) {
         fprintf(stderr, "fid: tr sqrt(sigma1 sigma2) %.17g by the %s route, eps %s, %.3f s on %d thread%s\n",
                 r.tr_covmean, r.route == FID_ROUTE_CHOLESKY ? "cholesky" : "eigen",
                 r.eps_applied ? "applied" : "not applied", t1 - t0, r.threads, r.threads == 1 ? "" : "s");
-        if (r.nodes)
+        if (r.nodes && r.exact < 0)
             fprintf(stderr, "fid: tr sqrt of the band by a %d-node rational quadrature of sqrt\n", r.nodes);
+        else if (r.nodes)
+            fprintf(stderr, "fid: tr sqrt of the tridiagonal form by a %d-node rational quadrature of sqrt, its %d "
+                    "smallest eigenvalue%s (below 1e-12 of a bound on the largest) taken exactly\n", r.nodes, r.exact,
+                    r.exact == 1 ? "" : "s");
         fprintf(stderr, "fid: %.17g\n", r.fid);
     }
     /* FID >= 0: a rounding-level negative prints as 0, not "-0.000000000" (--verbose has it) */

@@ -3,6 +3,8 @@
 #include "band_sqrt.h"
 #include "common.h"
 
+#include <float.h>
+#include <lapacke.h>
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
@@ -196,6 +198,102 @@ int band_trace_sqrt(int64_t n, int64_t kd, const double *ab, int threads, double
         info->nodes = nodes;
         info->lo = lo;
         info->hi = hi;
+        info->exact = 0;
+    }
+    return 0;
+}
+
+/* ---- the same on a tridiagonal matrix, with its smallest eigenvalues taken exactly ---- */
+
+/* eigenvalues of the tridiagonal (d, e) below sigma: the signs of the LDLᵀ pivots of T − sigma·I
+ * (Sturm; a zero pivot is taken as −pivmin, as LAPACK's dstebz does) */
+static int64_t count_below(int64_t n, const double *d, const double *e, double sigma, double pivmin) {
+    int64_t k = 0;
+    double q = d[0] - sigma;
+    for (int64_t i = 0;; i++) {
+        if (fabs(q) < pivmin) q = -pivmin;
+        k += q < 0;
+        if (i + 1 == n) break;
+        q = (d[i + 1] - sigma) - e[i] * e[i] / q;
+    }
+    return k;
+}
+
+/* tr(T·(T + shift·I)⁻¹) from T + shift·I = L·D·Lᵀ and the diagonal of its inverse,
+ * z_i = 1/p_i + l_i²·z_{i+1}; -1 on a pivot that is not positive. As for the band: n − shift·tr Z
+ * for shift < M/4, tr(T·Z) above. */
+static int tridiag_shifted_trace(int64_t n, const double *d, const double *e, double shift, double hi, double *p, double *l,
+                                 double *out) {
+    p[0] = d[0] + shift;
+    for (int64_t i = 0; i + 1 < n; i++) {
+        if (!(p[i] > 0)) return -1;
+        l[i] = e[i] / p[i];
+        p[i + 1] = d[i + 1] + shift - l[i] * e[i];
+    }
+    if (!(p[n - 1] > 0)) return -1;
+    double z = 1.0 / p[n - 1], trz = z, trtz = d[n - 1] * z;
+    for (int64_t i = n - 2; i >= 0; i--) {
+        double below = z;                     /* z_{i+1} */
+        z = 1.0 / p[i] + l[i] * l[i] * below;
+        trz += z;
+        trtz += d[i] * z - 2.0 * e[i] * l[i] * below;   /* Z(i+1, i) = −l_i·z_{i+1} */
+    }
+    *out = shift >= 0.25 * hi ? trtz : (double)n - shift * trz;
+    return 0;
+}
+
+int tridiag_trace_sqrt(int64_t n, const double *d, const double *e, double *trace, double *wmin, band_sqrt_info *info) {
+    if (n < 1) return 1;
+    double hi = 0, emax = 0;
+    for (int64_t i = 0; i < n; i++) {
+        double r = fabs(d[i]) + (i > 0 ? fabs(e[i - 1]) : 0) + (i + 1 < n ? fabs(e[i]) : 0);
+        hi = r > hi ? r : hi;
+        if (i + 1 < n) emax = fabs(e[i]) > emax ? fabs(e[i]) : emax;
+    }
+    if (!(hi > 0) || !isfinite(hi)) return 1;
+    double lo = 1e-12 * hi, pivmin = DBL_MIN * (emax * emax > 1 ? emax * emax : 1);
+    int64_t k = count_below(n, d, e, lo, pivmin);
+    if (k > TRIDIAG_MAX_SMALL) return 1;
+    double small[TRIDIAG_MAX_SMALL];
+    if (k > 0) {   /* the k least, ascending, by bisection */
+        lapack_int found = 0, nsplit = 0, *iblock = xmalloc(sizeof(lapack_int) * (size_t)(2 * n)), *isplit = iblock + n;
+        double *w = xmalloc(sizeof(double) * (size_t)n);
+        lapack_int rc = LAPACKE_dstebz('I', 'E', (lapack_int)n, 0, 0, 1, (lapack_int)k, 0.0, d, e, &found, &nsplit, w, iblock,
+                                       isplit);
+        for (int64_t i = 0; i < k; i++) small[i] = w[i];
+        free(w);
+        free(iblock);
+        if (rc != 0 || found != k) return 1;
+    }
+    int nodes = sqrt_quadrature_nodes(lo, hi);
+    double *s = xmalloc(sizeof(double) * (size_t)nodes * 2), *c = s + nodes;
+    sqrt_quadrature(lo, hi, nodes, s, c);
+    double smin = s[0];
+    for (int j = 1; j < nodes; j++) smin = s[j] < smin ? s[j] : smin;
+    if (k > 0 && small[0] <= -0.5 * smin) { free(s); return 1; }   /* a node's shift too near a pole */
+    double *p = xmalloc(sizeof(double) * (size_t)n * 2), *l = p + n, sum = 0;
+    int bad = 0;
+    for (int j = 0; j < nodes && !bad; j++) {
+        double term;
+        if (tridiag_shifted_trace(n, d, e, s[j], hi, p, l, &term)) bad = 1;
+        else sum += c[j] * term;
+    }
+    /* the quadrature's r(λ) = Σ c_j·λ/(λ + s_j) is off below lo: put √max(λ, 0) in its place */
+    for (int64_t i = 0; i < k && !bad; i++) {
+        double r = 0, lam = small[i];
+        for (int j = 0; j < nodes; j++) r += c[j] * lam / (lam + s[j]);
+        sum += (lam > 0 ? sqrt(lam) : 0) - r;
+    }
+    free(p);
+    free(s);
+    if (bad) return 1;
+    *trace = sum;
+    *wmin = k > 0 ? small[0] : lo;
+    if (info) {
+        info->nodes = nodes;
+        info->lo = lo;
+        info->hi = hi;
+        info->exact = (int)k;
     }
     return 0;
 }

@@ -20,13 +20,26 @@
 
 typedef struct {
     int nodes;       /* quadrature nodes used */
-    double lo, hi;   /* the certified interval [m, M] holding B's eigenvalues */
+    double lo, hi;   /* the interval [m, M] of the quadrature (band: certified to hold B's eigenvalues) */
+    int exact;       /* tridiag_trace_sqrt: the eigenvalues below m, taken exactly */
 } band_sqrt_info;
+
+#define TRIDIAG_MAX_SMALL 64   /* tridiag_trace_sqrt: at most this many eigenvalues below m */
 
 /* ab: B in LAPACK's lower band layout, ab[(i − j) + j·(kd + 1)] = B(i, j), 0 ≤ i − j ≤ kd.
  * Returns 0 with *trace = tr sqrt(B), or 1 when B is not certified positive definite with every
  * eigenvalue above 1e-12·M (nothing written to *trace). */
 int band_trace_sqrt(int64_t n, int64_t kd, const double *ab, int threads, double *trace, band_sqrt_info *info);
+
+/* tr sqrt(T) of a symmetric tridiagonal T (diagonal d, n; off-diagonal e, n − 1) that may be
+ * singular or nearly so, its negative eigenvalues counted as zero: the quadrature on [m, M]
+ * (M Gershgorin's bound, m = 1e-12·M) over T + s_j·I = L·D·Lᵀ and the diagonal of its inverse
+ * (O(n) a node), and for the k eigenvalues below m, found by bisection (Sturm count, LAPACK's
+ * dstebz), √max(λ, 0) in place of the quadrature's r(λ), which is exact there. Returns 0 with
+ * *trace and *wmin (T's least eigenvalue, or m when none is below m), or 1 when k exceeds
+ * TRIDIAG_MAX_SMALL or the least eigenvalue is negative enough to near a node's pole (the caller
+ * then takes all the eigenvalues). */
+int tridiag_trace_sqrt(int64_t n, const double *d, const double *e, double *trace, double *wmin, band_sqrt_info *info);
 
 /* The quadrature on [lo, hi] with `nodes` nodes: shifts s[j] and weights c[j] with
  * sqrt(λ) ≈ Σ c_j·λ/(λ + s_j). Exposed for the tests. */

@@ -234,9 +234,10 @@ static int eigvals(int64_t n, double *m, double *w, char *err, size_t errlen) {
 /* tr sqrt(M) of the symmetric m (lower triangle, column-major; destroyed), M's eigenvalues taken
  * as zero where they are negative: M to a band B by orthogonal similarity (sy2band), then
  * band_trace_sqrt when B is certified positive definite (*wmin = the certified lower bound,
- * *nodes its node count), else B's eigenvalues (*wmin the least of them, *nodes = 0). */
+ * *nodes its node count), else B's tridiagonal form through tridiag_trace_sqrt (*wmin its least
+ * eigenvalue) or, when that declines or `eigenvalues` asks, its eigenvalues (*nodes = 0). */
 static int trace_sqrt_sym(int64_t n, double *m, int threads, int eigenvalues, double *tr, double *wmin, int *nodes,
-                          char *err, size_t errlen) {
+                          int *exact, char *err, size_t errlen) {
     int64_t kd = n - 1 < FID_BAND ? n - 1 : FID_BAND;
     double *ab = xmalloc(sizeof(double) * (size_t)(n * (kd + 1)));
     if (sy2band(n, kd, m, ab, threads, err, errlen)) { free(ab); return -1; }
@@ -244,17 +245,31 @@ static int trace_sqrt_sym(int64_t n, double *m, int threads, int eigenvalues, do
     if (!eigenvalues && band_trace_sqrt(n, kd, ab, threads, tr, &info) == 0) {
         *wmin = info.lo;
         *nodes = info.nodes;
+        *exact = -1;
         free(ab);
         return 0;
     }
-    double *w = xmalloc(sizeof(double) * (size_t)n);
-    int rc = band_eigvals(n, kd, ab, w, err, errlen);
-    if (rc == 0) {
-        *tr = sum_sqrt_pos(n, w);
-        *wmin = w[0];
-        *nodes = 0;
+    /* not certified (nearly singular): the tridiagonal form, then its quadrature with the few
+     * eigenvalues below 1e-12 of the largest taken exactly, else all its eigenvalues (dsterf) */
+    double *d = xmalloc(sizeof(double) * (size_t)n), *e = xmalloc(sizeof(double) * (size_t)n);
+    int rc = band_tridiag(n, kd, ab, d, e, err, errlen), done = 0;
+    if (rc == 0 && !eigenvalues && tridiag_trace_sqrt(n, d, e, tr, wmin, &info) == 0) {
+        *nodes = info.nodes;
+        *exact = info.exact;
+        done = 1;
     }
-    free(w);
+    if (rc == 0 && !done) {
+        lapack_int sterf = LAPACKE_dsterf((lapack_int)n, d, e);
+        if (sterf != 0) {
+            rc = seterr(err, errlen, "expected dsterf to converge, found info %d", (int)sterf);
+        } else {
+            *tr = sum_sqrt_pos(n, d);
+            *wmin = d[0];
+            *nodes = 0;
+        }
+    }
+    free(d);
+    free(e);
     free(ab);
     return rc;
 }
@@ -262,12 +277,12 @@ static int trace_sqrt_sym(int64_t n, double *m, int threads, int eigenvalues, do
 /* Cholesky route: S1 = L·Lᵀ, tr sqrt of M = Lᵀ·S2·L (similar to S1·S2). 1 when S1 is not
  * numerically positive definite (potrf fails), 0 ok, -1 error. a and b are destroyed. */
 static int route_cholesky(int64_t n, double *a, double *b, int threads, int eigenvalues, double *tr, double *wmin, int *nodes,
-                          char *err, size_t errlen) {
+                          int *exact, char *err, size_t errlen) {
     lapack_int N = (lapack_int)n;
     if (LAPACKE_dpotrf_work(LAPACK_COL_MAJOR, 'L', N, a, N) != 0) return 1;       /* (the _work forms skip */
     lapack_int info = LAPACKE_dsygst_work(LAPACK_COL_MAJOR, 2, 'L', N, b, N, a, N);   /* LAPACKE's NaN scans) b := Lᵀ·b·L */
     if (info != 0) { seterr(err, errlen, "expected dsygst to succeed, found info %d", (int)info); return -1; }
-    return trace_sqrt_sym(n, b, threads, eigenvalues, tr, wmin, nodes, err, errlen);
+    return trace_sqrt_sym(n, b, threads, eigenvalues, tr, wmin, nodes, exact, err, errlen);
 }
 
 /* Eigen route: S1 = V·diag(λ)·Vᵀ, A = sqrt(S1) = V·diag(√max(λ,0))·Vᵀ, eigenvalues w of A·S2·A.
@@ -323,7 +338,7 @@ int fid_frechet_inplace(int64_t n, const double *mu1, double *s1, const double *
     double tr = 0, wmin = 0;
     int rc = 1;
     if (force_route != FID_ROUTE_EIGEN) {
-        rc = route_cholesky(n, s1, s2, r->threads, eigenvalues, &tr, &wmin, &r->nodes, err, errlen);
+        rc = route_cholesky(n, s1, s2, r->threads, eigenvalues, &tr, &wmin, &r->nodes, &r->exact, err, errlen);
         /* S2 singular: M has eigenvalues at rounding level, some of them not positive */
         if (rc == 0 && wmin <= 0 && force_route != FID_ROUTE_CHOLESKY) rc = 1;
         if (rc == 1 && force_route == FID_ROUTE_CHOLESKY) {

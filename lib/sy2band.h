@@ -23,7 +23,12 @@
  * Returns 0, or -1 with a one-line message (a LAPACK failure). */
 int sy2band(int64_t n, int64_t kd, double *a, double *ab, int threads, char *err, size_t errlen);
 
-/* The eigenvalues of the band (ascending) into w (n); ab is destroyed. 0, or -1 with a message. */
+/* The band to a similar symmetric tridiagonal matrix (diagonal d, n; off-diagonal e, n − 1) by
+ * LAPACK's bulge chasing (dsytrd_sb2st, one thread); ab is destroyed. 0, or -1 with a message. */
+int band_tridiag(int64_t n, int64_t kd, double *ab, double *d, double *e, char *err, size_t errlen);
+
+/* The eigenvalues of the band (ascending) into w (n): band_tridiag, then dsterf; ab is destroyed.
+ * 0, or -1 with a message. */
 int band_eigvals(int64_t n, int64_t kd, double *ab, double *w, char *err, size_t errlen);
 
 #endif

@@ -18,6 +18,7 @@ setup() {
 
 # Python shared by the tests: how features are made, and the numpy reference for KID.
 PYDEF='
+import re
 import subprocess
 sys.path.insert(0, os.path.join(os.environ["ROOT"], "test", "reference"))
 from fid_ref import make_stats, make_features, parse_gen
@@ -115,14 +116,21 @@ tq, quad = tr_sqrt()
 te, quad_e = tr_sqrt("--eigenvalues")
 assert quad and not quad_e, (quad, quad_e)
 assert rel(tq, te) < 1e-12, (tq, te, rel(tq, te))
-# S2 positive definite but conditioned 1e14 (S1 = 2I): beyond what the quadrature certifies, the
-# Cholesky route takes the band eigenvalues itself
+# S2 positive definite but conditioned 1e14 (S1 = 2I): beyond what the quadrature certifies on
+# the band, the Cholesky route goes on to the tridiagonal form, taking the eigenvalues below 1e-12
+# of the largest exactly (--eigenvalues: all of them)
 q, _ = np.linalg.qr(np.random.RandomState(5).standard_normal((d, d)))
 lam = np.logspace(0, -14, d)
 save_stats("i.npz", np.zeros(d), 2 * np.eye(d)); save_stats("k.npz", np.zeros(d), (q * lam) @ q.T)
-v_, err = fid("i.npz", "k.npz", "--verbose")
-assert "by the cholesky route" in err and "quadrature" not in err, err
 ref = 2 * d + lam.sum() - 2 * np.sqrt(2 * lam).sum()
+v_, err = fid("i.npz", "k.npz", "--verbose")
+small = (2 * lam < 1e-12 * 2 * lam.max()).sum()
+assert "by the cholesky route" in err and "tr sqrt of the tridiagonal form by a " in err, err
+k = int(re.search(r"its (\d+) smallest eigenvalues \(below 1e-12 of a bound on the largest\) taken exactly", err).group(1))
+assert small <= k <= 64, (small, k, err)
+assert rel(v_, ref) < 1e-9, (v_, ref)
+v_, err = fid("i.npz", "k.npz", "--verbose", "--eigenvalues")
+assert "by the cholesky route" in err and "quadrature" not in err, err
 assert rel(v_, ref) < 1e-9, (v_, ref)
 aa, _ = fid("a.npz", "a.npz")
 assert abs(aa) < 1e-9 * np.trace(s1), aa

@@ -7,7 +7,10 @@
  *   3. band_trace_sqrt on Q·diag(λ)·Qᵀ reduced by sy2band, λ log-spaced over condition numbers
  *      1 to 1e11, also with clustered and repeated eigenvalues: against Σ sqrt(λ), and bit-equal
  *      on 1 and 2 threads;
- *   4. the refusals: singular, indefinite, zero and 1e14-conditioned matrices return 1.
+ *   4. tridiag_trace_sqrt on the tridiagonal forms of such matrices, with 0, 6 and 40 eigenvalues
+ *      below 1e-12 of the largest (some zero), against dsterf's eigenvalues of the same matrix;
+ *      refusing 100 zero eigenvalues and a clearly negative one;
+ *   5. the refusals: singular, indefinite, zero and 1e14-conditioned bands return 1.
  * Prints one line per failure and a summary; exit 1 on any failure. */
 #include "band_sqrt.h"
 #include "common.h"
@@ -117,7 +120,7 @@ static void check_trace(const char *name, int n, const double *lam, double tol) 
     for (int i = 0; i < n; i++) want += sqrt(lam[i]);
     double *ab = xmalloc(sizeof(double) * (size_t)(kd + 1) * n);
     int rc = sy2band(n, kd, a, ab, 2, err, sizeof err);
-    band_sqrt_info info = {0, 0, 0};
+    band_sqrt_info info = {0, 0, 0, 0};
     int r1 = rc ? -1 : band_trace_sqrt(n, kd, ab, 1, &got1, &info);
     int r2 = rc ? -1 : band_trace_sqrt(n, kd, ab, 2, &got2, NULL);
     snprintf(what, sizeof what, "band_trace_sqrt %s (n %d, %d nodes on [%.3g, %.3g]): relative error", name, n, info.nodes, info.lo, info.hi);
@@ -126,6 +129,42 @@ static void check_trace(const char *name, int n, const double *lam, double tol) 
     expect(r2 == 0 && got1 == got2, what, got2, got1, 0);
     free(a);
     free(ab);
+}
+
+/* tridiag_trace_sqrt on the tridiagonal form of Q·diag(lam)·Qᵀ (sy2band, band_tridiag) against
+ * Σ √max(λ, 0) over the same tridiagonal's eigenvalues (dsterf); want_exact: how many lie below
+ * 1e-12 of the largest (-1: the function must refuse) */
+static void check_tridiag(const char *name, int n, const double *lam, int want_exact) {
+    char err[256], what[400];
+    int kd = n > 32 ? 32 : n - 1;
+    double *a = with_spectrum(n, lam), *ab = xmalloc(sizeof(double) * (size_t)(kd + 1) * n);
+    double *d = xmalloc(sizeof(double) * (size_t)n), *e = xmalloc(sizeof(double) * (size_t)n);
+    double *w = xmalloc(sizeof(double) * (size_t)n), *f = xmalloc(sizeof(double) * (size_t)n);
+    int rc = sy2band(n, kd, a, ab, 2, err, sizeof err);
+    if (rc == 0) rc = band_tridiag(n, kd, ab, d, e, err, sizeof err);
+    memcpy(w, d, sizeof(double) * (size_t)n);
+    memcpy(f, e, sizeof(double) * (size_t)n);
+    LAPACKE_dsterf(n, w, f);
+    double want = 0, got = -1, wmin = 0;
+    for (int i = 0; i < n; i++) want += w[i] > 0 ? sqrt(w[i]) : 0;
+    band_sqrt_info info = {0, 0, 0, 0};
+    int r = rc ? -1 : tridiag_trace_sqrt(n, d, e, &got, &wmin, &info);
+    if (want_exact < 0) {
+        snprintf(what, sizeof what, "tridiag_trace_sqrt refuses %s (returns 1)", name);
+        expect(r == 1 && got == -1, what, r, 1, 0);
+    } else {
+        /* eigenvalues at rounding level (|λ| ≲ ε·‖T‖) are only known to that: bisection and dsterf
+         * may differ by a few ε·‖T‖ there, and their square roots by √(ε·‖T‖) each */
+        double norm = fabs(w[0]) > fabs(w[n - 1]) ? fabs(w[0]) : fabs(w[n - 1]), eps = 2.220446049250313e-16;
+        double tol = 1e-12 * want + want_exact * sqrt(16 * eps * norm);
+        snprintf(what, sizeof what, "tridiag_trace_sqrt %s (%d nodes, %d eigenvalues below m): error against dsterf",
+                 name, info.nodes, info.exact);
+        expect(r == 0 && fabs(got - want) <= tol, what, got, want, tol);
+        snprintf(what, sizeof what, "tridiag_trace_sqrt %s: eigenvalues below m and the least one", name);
+        expect(r == 0 && info.exact == want_exact && (want_exact ? fabs(wmin - w[0]) <= 16 * eps * norm : wmin == info.lo), what,
+               wmin, w[0], 16 * eps * norm);
+    }
+    free(a); free(ab); free(d); free(e); free(w); free(f);
 }
 
 static void check_refused(const char *name, int n, const double *lam) {
@@ -165,6 +204,18 @@ int main(void) {
     check_trace("1×1", 1, lam, 1e-15);
     for (int i = 0; i < 3; i++) lam[i] = 1.0 + i;
     check_trace("3×3", 3, lam, 1e-14);
+
+    for (int i = 0; i < n; i++) lam[i] = 3.0 * pow(1e-6, (double)i / (n - 1));
+    check_tridiag("with none below 1e-12", n, lam, 0);
+    for (int i = 0; i < n; i++) lam[i] = i < 5 ? 1e-18 * (i + 1) : 3.0 * pow(1e-6, (double)i / (n - 1));
+    lam[5] = 2e-14;
+    check_tridiag("with 6 nearly zero", n, lam, 6);
+    for (int i = 0; i < n; i++) lam[i] = i < 40 ? 0.0 : 1.0 + i % 11;
+    check_tridiag("with 40 zero (rounding either side)", n, lam, 40);
+    for (int i = 0; i < n; i++) lam[i] = i < 100 ? 0.0 : 1.0 + i % 11;
+    check_tridiag("with 100 zero", n, lam, -1);
+    for (int i = 0; i < n; i++) lam[i] = i == 0 ? -0.5 : 1.0 + i % 11;
+    check_tridiag("an indefinite one", n, lam, -1);
 
     for (int i = 0; i < n; i++) lam[i] = i < 10 ? 0.0 : 1.0 + i;
     check_refused("a singular matrix", n, lam);
