@@ -25,7 +25,7 @@ static const char usage[] =
     "              default 1e-6 as pytorch-fid; a negative E never adds it. When it is added,\n"
     "              a line on stderr says so.\n"
     "  --route cholesky|eigen   force the route (for tests and benchmarks)\n"
-    "  --eigenvalues   the Cholesky route takes the eigenvalues of its band (LAPACK dsytrd_sb2st,\n"
+    "  --eigenvalues   the Cholesky route takes the eigenvalues of its band (LAPACK dsbtrd,\n"
     "              dsterf) instead of the rational quadrature of sqrt over them (the same to ~1e-13,\n"
     "              0.1 s slower at d = 2048)\n"
     "  --device cpu|cuda   accepted for pipelines that pass it to every tool; fid has no GPU\n"

@@ -8,9 +8,11 @@
  *     M ≤ 0): S1 = L·Lᵀ (dpotrf), M = Lᵀ·S2·L (dsygst), M to a symmetric band of half-width 32
  *     by orthogonal similarity (sy2band.h: level-3 BLAS), then tr sqrt(M) = tr sqrt(band) by a
  *     rational quadrature of sqrt over the band's certified spectrum interval (band_sqrt.h:
- *     relative error below 1e-13, like the eigenvalues' own rounding), or, when the band is not
- *     certified positive definite with λmin ≥ 1e-12·‖M‖, the band's eigenvalues (dsytrd_sb2st,
- *     dsterf): 8/3·d³ flops, about 0.2 s at d = 2048 on 2 idle cores (0.4 s on one);
+ *     relative error below 1e-13, like the eigenvalues' own rounding); when the band is not
+ *     certified positive definite with λmin ≥ 1e-12·‖M‖, the same quadrature on its tridiagonal
+ *     form (dsbtrd) with the few eigenvalues below that taken exactly (bisection), or, past 64 of
+ *     them, all the eigenvalues (dsterf): 8/3·d³ flops, about 0.2 s at d = 2048 on 2 idle cores
+ *     (0.4 s on one), 0.28 s nearly singular;
  *   - eigen route, otherwise (fewer samples than dimensions): S1 = V·diag(λ)·Vᵀ (dsyevd),
  *     A = sqrt(S1) = V·diag(√max(λ,0))·Vᵀ, M = A·S2·A (dgemm, dsymm), eigenvalues of M.
  * Negative eigenvalues of M (rounding in the null space of a singular product) count as zero,

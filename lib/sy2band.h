@@ -1,6 +1,6 @@
 /* sy2band.h: a dense symmetric matrix to a symmetric band by orthogonal similarity (stage one of
  * a two-stage tridiagonalisation, as LAPACK's dsytrd_sy2sb), and the exact eigenvalues of such a
- * band (dsytrd_sb2st + dsterf).
+ * band (dsbtrd + dsterf).
  *
  * Stage one is all level-3 BLAS: for each panel of kd columns, a QR of the part below the band
  * (dgeqrt: Q = I − V·T·Vᵀ) and the two-sided update A22 := Qᵀ·A22·Q written as
@@ -24,7 +24,7 @@
 int sy2band(int64_t n, int64_t kd, double *a, double *ab, int threads, char *err, size_t errlen);
 
 /* The band to a similar symmetric tridiagonal matrix (diagonal d, n; off-diagonal e, n − 1) by
- * LAPACK's bulge chasing (dsytrd_sb2st, one thread); ab is destroyed. 0, or -1 with a message. */
+ * LAPACK's dsbtrd; ab is destroyed. 0, or -1 with a message. */
 int band_tridiag(int64_t n, int64_t kd, double *ab, double *d, double *e, char *err, size_t errlen);
 
 /* The eigenvalues of the band (ascending) into w (n): band_tridiag, then dsterf; ab is destroyed.
