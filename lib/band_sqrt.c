@@ -1,5 +1,6 @@
 /* band_sqrt.c: tr sqrt(B) of a symmetric positive definite band matrix by an elliptic-midpoint
- * rational quadrature over shifted band Cholesky factors; see band_sqrt.h. */
+ * rational quadrature over shifted band Cholesky factors, and the same on a tridiagonal matrix
+ * with its few smallest eigenvalues taken exactly; see band_sqrt.h. */
 #include "band_sqrt.h"
 #include "common.h"
 

@@ -1,4 +1,5 @@
-/* band_sqrt.h: tr(sqrt(B)) of a symmetric positive definite band matrix without its eigenvalues.
+/* band_sqrt.h: tr(sqrt(B)) of a symmetric positive definite band matrix without its eigenvalues
+ * (and of a tridiagonal one that may be nearly singular, with its smallest eigenvalues exact).
  *
  * For λ > 0, sqrt(λ) = (2/π)·λ·∫₀^∞ dt/(t² + λ). With t = √m·sc(u | k), k' = √(m/M) (Jacobi
  * elliptic functions, u from 0 to the quarter period K) the integrand is analytic in a strip
