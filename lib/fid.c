@@ -241,6 +241,12 @@ static int trace_sqrt_sym(int64_t n, double *m, int threads, int eigenvalues, do
     int64_t kd = n - 1 < FID_BAND ? n - 1 : FID_BAND;
     double *ab = xmalloc(sizeof(double) * (size_t)(n * (kd + 1)));
     if (sy2band(n, kd, m, ab, threads, err, errlen)) { free(ab); return -1; }
+    for (int64_t i = 0; i < n * (kd + 1); i++)
+        if (!isfinite(ab[i])) {
+            free(ab);
+            return seterr(err, errlen, "expected sigma1*sigma2 to be representable in float64, found it overflows "
+                          "(covariance entries too large)");
+        }
     band_sqrt_info info;
     if (!eigenvalues && band_trace_sqrt(n, kd, ab, threads, tr, &info) == 0) {
         *wmin = info.lo;

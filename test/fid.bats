@@ -184,6 +184,7 @@ m = mu.copy(); m[7] = np.inf; np.savez("inf.npz", mu=m, sigma=s)
 t = s.copy(); t[3, 4] += 1; np.savez("asym.npz", mu=mu, sigma=t)
 np.savez("int.npz", mu=mu.astype(np.int64), sigma=s)
 t = s.copy(); t[2, 2] = -1; np.savez("neg.npz", mu=mu, sigma=t)
+np.savez("huge.npz", mu=mu, sigma=1e200 * np.eye(len(mu)))
 ' "$FX"
   A="$FX/full_a.npz"
   run --separate-stderr fid missing.npz "$A"
@@ -204,6 +205,8 @@ t = s.copy(); t[2, 2] = -1; np.savez("neg.npz", mu=mu, sigma=t)
   assert_fails 2 "fid: int.npz: expected 'mu' of dtype float64 or float32, found int64"
   run --separate-stderr fid neg.npz "$A"
   assert_fails 2 "fid: neg.npz: expected a covariance 'sigma' (non-negative diagonal), found sigma[2,2] = -1"
+  run --separate-stderr fid huge.npz huge.npz      # valid files whose product overflows: a runtime failure
+  assert_fails 1 "fid: expected sigma1\\*sigma2 to be representable in float64, found it overflows (covariance entries too large)"
   printf 'hello' >garbage.npz
   run --separate-stderr fid garbage.npz "$A"
   assert_fails 2 "fid: expected a zip end-of-central-directory record in 'garbage.npz', found none*"
