@@ -163,16 +163,16 @@ int sy2band(int64_t n64, int64_t kd64, double *a, double *ab, int threads, char 
                     tile_symm(&pass, t, y);
                 }
 #pragma omp barrier
-                if (me == 0) {   /* Y = Σ accumulators, then W; [W V] and [V W] for the next pass */
-                    double *Y = acc, *V = buf[cur][1], *WV = buf[cur][0], *VW = buf[cur][1];
+                if (me == 0) {   /* Y = Σ accumulators, then W, in place in WV = [W V]; VW = [V W] */
+                    double *V = buf[cur][1], *Y = buf[cur][0], *VW = buf[cur][1];
                     size_t mb = (size_t)m * (size_t)b;
+                    memcpy(Y, acc, sizeof(double) * mb);
                     for (int i = 1; i < team; i++)
                         for (size_t q = 0; q < mb; q++) Y[q] += acc[mb * (size_t)i + q];
                     cblas_dtrmm(CblasColMajor, CblasRight, CblasUpper, CblasNoTrans, CblasNonUnit, m, b, 1.0, T, kd, Y, m);  /* A22·V·T */
                     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, b, b, m, 1.0, V, m, Y, m, 0.0, X, b);     /* Vᵀ·Y */
                     cblas_dgemm(CblasColMajor, CblasTrans, CblasNoTrans, b, b, b, 1.0, T, kd, X, b, 0.0, Z, b);    /* Tᵀ·Vᵀ·Y */
                     cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, b, b, -0.5, V, m, Z, b, 1.0, Y, m);  /* W */
-                    memcpy(WV, Y, sizeof(double) * mb);                     /* WV = [W V] */
                     memcpy(VW + mb, Y, sizeof(double) * mb);                /* VW = [V W] */
                     mp = m;
                     bp = b;
