@@ -330,7 +330,7 @@ int fid_frechet_inplace(int64_t n, const double *mu1, double *s1, const double *
     double add = r->eps_applied ? eps : 0;
     /* the diagonals as given: the Cholesky route writes the diagonals and the lower triangles
      * (column-major) and leaves the strict upper ones, which are all the eigen route reads */
-    double *w = xmalloc(sizeof(double) * (size_t)n), *diag = xmalloc(sizeof(double) * (size_t)(2 * n));
+    double *diag = xmalloc(sizeof(double) * (size_t)(2 * n));
     for (int64_t i = 0; i < n; i++) {
         diag[i] = s1[i * n + i];
         diag[n + i] = s2[i * n + i];
@@ -361,9 +361,11 @@ int fid_frechet_inplace(int64_t n, const double *mu1, double *s1, const double *
         }
     }
     if (rc == 1) {
+        double *w = xmalloc(sizeof(double) * (size_t)n);
         rc = route_eigen(n, s1, s2, w, err, errlen);
         r->route = FID_ROUTE_EIGEN;
         if (rc == 0) tr = sum_sqrt_pos(n, w);
+        free(w);
     }
     if (rc == 0) {
         r->tr_covmean = tr;
@@ -371,7 +373,6 @@ int fid_frechet_inplace(int64_t n, const double *mu1, double *s1, const double *
     }
     fid_blas_end(threads);
     free(diag);
-    free(w);
     return rc ? -1 : 0;
 }
 

@@ -71,15 +71,17 @@ static void tile_symm(const tile_pass *p, int t, double *y) {
  * the look-ahead: about 2.5·m·kd tile-cost units, by measurement at n = 2048).
  * first[i] .. first[i + 1] − 1 are thread i's. A pure function of its arguments, so ownership, and
  * with it every sum, is the same from run to run. */
+static double tile_cost(int m, int t) {   /* a diagonal tile costs half an off-diagonal one */
+    int ti, tj;
+    tile_of(t, &ti, &tj);
+    double mi = m - ti * TILE < TILE ? m - ti * TILE : TILE, mj = m - tj * TILE < TILE ? m - tj * TILE : TILE;
+    return ti > tj ? mi * mj : 0.5 * mi * mi;
+}
+
 static void split_tiles(int m, int kd, int threads, int *first) {
     int nt = (m + TILE - 1) / TILE, ntiles = nt * (nt + 1) / 2;
     double total = 0;
-    for (int t = 0; t < ntiles; t++) {
-        int ti, tj;
-        tile_of(t, &ti, &tj);
-        double mi = m - ti * TILE < TILE ? m - ti * TILE : TILE, mj = m - tj * TILE < TILE ? m - tj * TILE : TILE;
-        total += ti > tj ? mi * mj : 0.5 * mi * mi;
-    }
+    for (int t = 0; t < ntiles; t++) total += tile_cost(m, t);
     double serial = 2.5 * m * kd, share0 = (total - (threads - 1) * serial) / threads;
     if (share0 < 0) share0 = 0;
     double rest = threads > 1 ? (total - share0) / (threads - 1) : 0, acc = 0, goal = share0;
@@ -87,10 +89,7 @@ static void split_tiles(int m, int kd, int threads, int *first) {
     first[0] = 0;
     for (int t = 0; t < ntiles; t++) {
         while (th < threads - 1 && acc >= goal) first[++th] = t, goal += rest;
-        int ti, tj;
-        tile_of(t, &ti, &tj);
-        double mi = m - ti * TILE < TILE ? m - ti * TILE : TILE, mj = m - tj * TILE < TILE ? m - tj * TILE : TILE;
-        acc += ti > tj ? mi * mj : 0.5 * mi * mi;
+        acc += tile_cost(m, t);
     }
     while (th < threads - 1) first[++th] = ntiles;
     first[threads] = ntiles;
@@ -129,6 +128,7 @@ int sy2band(int64_t n64, int64_t kd64, double *a, double *ab, int threads, char 
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) buf[i][j] = xmalloc(sizeof(double) * mmax * (size_t)kd * 2);
         int cur = 0, mp = 0, bp = 0;   /* the delayed update: m and b of its panel (bp = 0: none) */
+        double *A22p = NULL;            /* and the trailing matrix it belongs to */
         _Atomic int ready = 0;         /* panels whose V is ready (thread 0 -> the others) */
         int failed = 0;
 #pragma omp parallel num_threads(threads) if (threads > 1)
@@ -142,7 +142,7 @@ int sy2band(int64_t n64, int64_t kd64, double *a, double *ab, int threads, char 
                 split_tiles(m, kd, team, first);
                 int done = first[me];   /* my tiles up to here already have the delayed update */
                 if (me == 0) {
-                    if (k > 0) look_ahead(mp, bp, kd, A22 - (size_t)kd * (size_t)n - kd, n, buf[1 - cur][0], buf[1 - cur][1]);
+                    if (bp) look_ahead(mp, bp, kd, A22p, n, buf[1 - cur][0], buf[1 - cur][1]);
                     memset(T, 0, sizeof(double) * kk);   /* dgeqrt sets T's upper triangle only */
                     lapack_int info = LAPACKE_dgeqrt_work(LAPACK_COL_MAJOR, m, kd, b, P, n, T, kd, qrwork);   /* P = Q·R, Q = I − V·T·Vᵀ */
                     if (info != 0) failed = (int)info;
@@ -176,16 +176,14 @@ int sy2band(int64_t n64, int64_t kd64, double *a, double *ab, int threads, char 
                     memcpy(VW + mb, Y, sizeof(double) * mb);                /* VW = [V W] */
                     mp = m;
                     bp = b;
+                    A22p = A22;
                     cur = 1 - cur;
                 }
 #pragma omp barrier
             }
         }
         /* the last panel's look-ahead covers what is left of its trailing matrix (at most kd wide) */
-        if (bp) {
-            int klast = ((n - kd - 1) / kd) * kd;
-            look_ahead(mp, bp, kd, a + (size_t)(klast + kd) * (size_t)n + (size_t)(klast + kd), n, buf[1 - cur][0], buf[1 - cur][1]);
-        }
+        if (bp) look_ahead(mp, bp, kd, A22p, n, buf[1 - cur][0], buf[1 - cur][1]);
         if (failed) rc = seterr(err, errlen, "expected dgeqrt to succeed, found info %d", failed);
         free(T); free(X); free(qrwork); free(acc);
         for (int i = 0; i < 2; i++)
