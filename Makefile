@@ -24,7 +24,9 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; })
 NVFLAGS   ?= -O3 -std=c++17 -Ilib -Ikernels -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80
 
-LIB_SRC   := $(wildcard lib/*.c)
+LIB_DIRS  := core io image text models train eval import
+LIB_SRC   := $(wildcard $(LIB_DIRS:%=lib/%/*.c))
+LIB_HDR   := $(wildcard $(LIB_DIRS:%=lib/%/*.h))
 CPU_SRC   := $(wildcard lib/cpu/*.c)
 TOOL_SRC  := $(wildcard bin/*.c)
 TOOLS     := $(TOOL_SRC:.c=)
@@ -49,15 +51,16 @@ endif
 .PHONY: all test test-gpu bench goldens clean
 all: $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN)
 
-build/lib/%.o: lib/%.c $(wildcard lib/*.h) | build/lib
+build/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
-build/nocuda.o: kernels/nocuda.c $(wildcard lib/*.h kernels/*.h) | build/lib
+build/nocuda.o: kernels/nocuda.c $(LIB_HDR) $(wildcard kernels/*.h) | build/lib
 	$(CC) $(CFLAGS) -c $< -o $@
-build/cpu/%.o: lib/cpu/%.c $(wildcard lib/*.h lib/cpu/*.h) | build/cpu
+build/cpu/%.o: lib/cpu/%.c $(LIB_HDR) $(wildcard lib/cpu/*.h) | build/cpu
 	$(CC) $(CFLAGS) -c $< -o $@
-build/f64/%.o: lib/cpu/%.c $(wildcard lib/*.h lib/cpu/*.h) | build/f64
+build/f64/%.o: lib/cpu/%.c $(LIB_HDR) $(wildcard lib/cpu/*.h) | build/f64
 	$(CC) $(CFLAGS) -DOPS_F64 -c $< -o $@
-build/cuda/%.o: kernels/%.cu $(wildcard lib/*.h kernels/*.h) | build/cuda
+build/cuda/%.o: kernels/%.cu $(LIB_HDR) $(wildcard kernels/*.h) | build/cuda
 	$(NVCC) $(NVFLAGS) -c $< -o $@
 
 build/libdfgan.a: $(LIB_OBJ)

@@ -6,12 +6,12 @@
  * CONV_WINOGRAD=0 keeps the 3×3 ones off Winograd's F(2×2,3×3).
  * Prints "key value" lines: step_s is the best step (least disturbed by other work on the machine),
  * step_mean_s the mean, step_cpu_s the least CPU time (all threads) a step took; GFLOP/s of the gemms at the best step's pace, sgemm peak, peak RSS. */
-#include "common.h"
-#include "dstep.h"
-#include "netg.h"
-#include "ops.h"
-#include "real.h"
-#include "rng.h"
+#include "core/common.h"
+#include "train/dstep.h"
+#include "models/netg.h"
+#include "core/ops.h"
+#include "core/real.h"
+#include "core/rng.h"
 
 #include <cblas.h>
 #include <stdio.h>

@@ -10,17 +10,17 @@
  * integers by rejection, so every value is exactly equally likely. The same (seed, epoch) gives
  * the same bytes. The caches are read by memory map.
  *
- * Two image caches (lib/image_cache.h): the square uint8 (N,3,R,R), or with --shapes the exact
+ * Two image caches (lib/image/image_cache.h): the square uint8 (N,3,R,R), or with --shapes the exact
  * one, every image at its own size H_i×W_i, the crop drawn over its own (H_i-S+1)×(W_i-S+1)
  * positions as torchvision's RandomCrop (row then column, each uniform). --no-augment takes
  * torchvision's CenterCrop instead and no flip, for test and evaluation images; it draws the same
  * numbers and discards the crop and flip ones, so the order and the captions stay those of the
  * augmented run of the same (seed, epoch). */
-#include "atomic_file.h"
-#include "common.h"
-#include "image_cache.h"
-#include "npy.h"
-#include "rng.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
+#include "image/image_cache.h"
+#include "io/npy.h"
+#include "core/rng.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -11,9 +11,9 @@
  * next make takes as up to date)
  *   include $(RUN)/config.mk
  * and a variable given on make's command line (MAX_EPOCH=3) still wins over the file's. */
-#include "common.h"
-#include "atomic_file.h"
-#include "config.h"
+#include "core/common.h"
+#include "core/atomic_file.h"
+#include "io/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>

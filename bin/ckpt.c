@@ -1,12 +1,12 @@
 /* ckpt: list and import checkpoints in the formats users bring (PyTorch zip and legacy,
  * safetensors, our .npz) without Python and without running anything from the file.
- * Option parsing and output only; the readers are lib/ckpt_import.c, lib/pickle.c,
- * lib/zipread.c, lib/safetensors.c, and the DF-GAN mapping lib/dfgan_import.c. */
-#include "atomic_file.h"
-#include "ckpt_import.h"
-#include "common.h"
-#include "dfgan_import.h"
-#include "hf_clip.h"
+ * Option parsing and output only; the readers are lib/import/ckpt_import.c, lib/io/pickle.c,
+ * lib/io/zipread.c, lib/io/safetensors.c, and the DF-GAN mapping lib/import/dfgan_import.c. */
+#include "core/atomic_file.h"
+#include "import/ckpt_import.h"
+#include "core/common.h"
+#include "import/dfgan_import.h"
+#include "import/hf_clip.h"
 
 #include <getopt.h>
 #include <inttypes.h>

@@ -1,17 +1,17 @@
 /* clip-embed: OpenAI CLIP (ViT) in C: text features of token ids, image features of images, the
  * CLIP loss λ·(1 − mean cos(image, text)) with its gradient wrt the images, and the CLIP score;
- * or, with --init, random weights. The model is lib/clip.c; this file parses options and runs the
+ * or, with --init, random weights. The model is lib/models/clip.c; this file parses options and runs the
  * loop over the streams. */
-#include "atomic_file.h"
-#include "clip.h"
-#include "common.h"
-#include "checkpoint.h"
-#include "npz.h"
-#include "ops_clip.h"
-#include "steplog.h"
-#include "stream.h"
-#include "stream_ids.h"
-#include "tensor.h"
+#include "core/atomic_file.h"
+#include "models/clip.h"
+#include "core/common.h"
+#include "core/checkpoint.h"
+#include "io/npz.h"
+#include "core/ops_clip.h"
+#include "train/steplog.h"
+#include "io/stream.h"
+#include "io/stream_ids.h"
+#include "core/tensor.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -1,13 +1,13 @@
 /* disc-step: DF-GAN's discriminator (NetD + NetC): make a checkpoint; train one step per batch
  * (hinge losses on real, fake and mismatched pairs plus MA-GP, Adam), then write the gradient of
- * G's loss −mean C(D(fake), s) through the updated D wrt the fake images. The step is lib/dstep.c. */
-#include "atomic_file.h"
-#include "checkpoint.h"
-#include "common.h"
-#include "dstep.h"
-#include "steplog.h"
-#include "stepopts.h"
-#include "stream.h"
+ * G's loss −mean C(D(fake), s) through the updated D wrt the fake images. The step is lib/train/dstep.c. */
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/common.h"
+#include "train/dstep.h"
+#include "train/steplog.h"
+#include "train/stepopts.h"
+#include "io/stream.h"
 
 #include <getopt.h>
 #include <stdio.h>

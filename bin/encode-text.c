@@ -1,13 +1,13 @@
 /* encode-text: DF-GAN's DAMSM text encoder (RNN_ENCODER, eval mode): token ids in, sentence
  * embeddings (and word embeddings on request) out; or, with --init, a random encoder with
- * RNN_ENCODER's initialisation. The model is lib/damsm.c; this file parses options and runs the
+ * RNN_ENCODER's initialisation. The model is lib/models/damsm.c; this file parses options and runs the
  * loop over the stream. */
-#include "atomic_file.h"
-#include "common.h"
-#include "checkpoint.h"
-#include "damsm.h"
-#include "npz.h"
-#include "stream_ids.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
+#include "core/checkpoint.h"
+#include "models/damsm.h"
+#include "io/npz.h"
+#include "io/stream_ids.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -4,9 +4,9 @@
  *   feature-stats [-o stats.npz] [FEATURES.npy ...]      (stdin when no file)
  *   feature-stats --merge -o stats.npz A.npz B.npz ...
  *
- * The arithmetic (batched Chan et al. update, merge, finalize, .npz layout) is lib/fid.c. */
-#include "common.h"
-#include "fid.h"
+ * The arithmetic (batched Chan et al. update, merge, finalize, .npz layout) is lib/eval/fid.c. */
+#include "core/common.h"
+#include "eval/fid.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -2,9 +2,9 @@
  *
  *   fid [--verbose] A.npz B.npz
  *
- * The arithmetic (symmetric eigenproblems in float64, pytorch-fid's eps rule) is lib/fid.c. */
-#include "common.h"
-#include "fid.h"
+ * The arithmetic (symmetric eigenproblems in float64, pytorch-fid's eps rule) is lib/eval/fid.c. */
+#include "core/common.h"
+#include "eval/fid.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +21,7 @@ static const char usage[] =
     "(--save-stats); other keys are ignored. '-' reads one of them from stdin.\n"
     "  --verbose   the terms, the route taken and the time, on stderr\n"
     "  --eps E     what pytorch-fid adds to both diagonals when its sqrtm of sigma1 sigma2 would\n"
-    "              fail (features with zero variance in A and others in B; see lib/fid.h);\n"
+    "              fail (features with zero variance in A and others in B; see lib/eval/fid.h);\n"
     "              default 1e-6 as pytorch-fid; a negative E never adds it. When it is added,\n"
     "              a line on stderr says so.\n"
     "  --route cholesky|eigen   force the route (for tests and benchmarks)\n"

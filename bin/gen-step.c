@@ -1,14 +1,14 @@
 /* gen-step: DF-GAN's generator NetG: make a checkpoint, generate fake images, train one step
  * per batch from the gradient wrt the fake images (the discriminator's, plus any others such as
- * the CLIP loss's). Option parsing and the loop over the streams; the model is lib/netg.c. */
-#include "atomic_file.h"
-#include "checkpoint.h"
-#include "common.h"
-#include "netg.h"
-#include "ops.h"
-#include "steplog.h"
-#include "stepopts.h"
-#include "stream.h"
+ * the CLIP loss's). Option parsing and the loop over the streams; the model is lib/models/netg.c. */
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/common.h"
+#include "models/netg.h"
+#include "core/ops.h"
+#include "train/steplog.h"
+#include "train/stepopts.h"
+#include "io/stream.h"
 
 #include <getopt.h>
 #include <math.h>

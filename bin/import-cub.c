@@ -1,16 +1,16 @@
 /* import-cub: one split of a dataset in DF-GAN's layout (CUB-200-2011 as DF-GAN reads it, our
  * make-dataset output, or COCO-2014 with --coco) to the caches the training pipeline reads:
  * the images cropped and resized as DF-GAN's get_imgs and transforms.Resize do, as uint8 arrays
- * (memory-mappable, lib/image_cache.h), and the captions and filenames as text.
+ * (memory-mappable, lib/image/image_cache.h), and the captions and filenames as text.
  *
  * Per image, exactly as DF-GAN's code/lib/datasets.py:
- *   decode Image.open(path).convert('RGB') (lib/image_load.h: libjpeg's defaults, as PIL)
+ *   decode Image.open(path).convert('RGB') (lib/image/image_load.h: libjpeg's defaults, as PIL)
  *   bbox   bounding_boxes.txt read with pandas then .astype(int) (floats truncated), matched to
  *          images.txt by line (iloc[i]), keyed by the path without ".jpg"
  *   crop   r = int(max(w,h)*0.75), cx = int((2x+w)/2), cy = int((2y+h)/2),
  *          box [max(0,cx-r), max(0,cy-r), min(W,cx+r), min(H,cy+r)]   (no crop with --coco)
  *   resize transforms.Resize(R), R = int(imsize*76/64): the smaller edge to R, the other to
- *          int(R*long/short), by PIL's bilinear resample (lib/pil_resize.h, bit-exact)
+ *          int(R*long/short), by PIL's bilinear resample (lib/image/pil_resize.h, bit-exact)
  * With --shapes the result is kept at its own size (the exact cache: RandomCrop in bin/batches
  * then reaches every position DF-GAN's does). Without it, the square cache of old: a non-square
  * result is centre-cropped to R×R as torchvision's CenterCrop (offset int(round((L-R)/2))), which
@@ -21,14 +21,14 @@
  * Captions: the file's lines split on '\n' ('\r' dropped), empty lines and lines without a word
  * character skipped, U+FFFD U+FFFD replaced by a space, the first K kept (fewer is an error),
  * as DF-GAN's load_captions (tokenizing is bin/tokenize's job). */
-#include "atomic_file.h"
-#include "common.h"
-#include "image_cache.h"
-#include "image_load.h"
-#include "npy.h"
-#include "pickle.h"
-#include "pil_resize.h"
-#include "strmap.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
+#include "image/image_cache.h"
+#include "image/image_load.h"
+#include "io/npy.h"
+#include "io/pickle.h"
+#include "image/pil_resize.h"
+#include "core/strmap.h"
 
 #include <ctype.h>
 #include <errno.h>

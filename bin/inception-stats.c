@@ -5,14 +5,14 @@
  *                   [--features-out F.npy] [INPUT ...]
  *   inception-stats --init [--seed K] -o inception.npz
  *
- * The network and its input transforms are lib/inception.c; the statistics lib/fid.c. */
-#include "atomic_file.h"
-#include "checkpoint.h"
-#include "common.h"
-#include "fid.h"
-#include "image_load.h"
-#include "inception.h"
-#include "stream.h"
+ * The network and its input transforms are lib/models/inception.c; the statistics lib/eval/fid.c. */
+#include "core/atomic_file.h"
+#include "core/checkpoint.h"
+#include "core/common.h"
+#include "eval/fid.h"
+#include "image/image_load.h"
+#include "models/inception.h"
+#include "io/stream.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -3,10 +3,10 @@
  *
  *   kid --features A.npy --features B.npy [--subsets 100] [--subset-size 1000] [--seed 2020]
  *
- * The arithmetic and the subset sampling are lib/kid.c. */
-#include "common.h"
-#include "fid.h"
-#include "kid.h"
+ * The arithmetic and the subset sampling are lib/eval/kid.c. */
+#include "core/common.h"
+#include "eval/fid.h"
+#include "eval/kid.h"
 
 #include <errno.h>
 #include <stdio.h>

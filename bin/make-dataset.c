@@ -10,10 +10,10 @@
  * synonyms drawn per caption) from stream CAPTION_STREAM + g. The dataset depends only on
  * (--seed, --images). Everything is written into a hidden temp folder next to --out, synced once
  * and renamed to --out, so --out is either absent or complete. */
-#include "common.h"
-#include "jpeg_write.h"
-#include "pickle_write.h"
-#include "rng.h"
+#include "core/common.h"
+#include "image/jpeg_write.h"
+#include "io/pickle_write.h"
+#include "core/rng.h"
 
 #include <errno.h>
 #include <ftw.h>

@@ -5,10 +5,10 @@
  * stream (NOISE_STREAM + n) under key --seed, so the values depend only on (seed, n): the same
  * seed gives the same numbers whatever the batch size, and a device port can draw any element
  * independently. Rejections for --truncate stay inside the element's own stream. */
-#include "atomic_file.h"
-#include "common.h"
-#include "npy.h"
-#include "rng.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
+#include "io/npy.h"
+#include "core/rng.h"
 
 #include <errno.h>
 #include <getopt.h>

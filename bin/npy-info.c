@@ -5,9 +5,9 @@
  * One line per array: "index dtype shape min=.. max=.. mean=.." for a stream, "key dtype shape
  * ..." for an .npz; with several FILEs each line starts with "FILE: ". No FILE or "-" reads stdin
  * (a stream, or an .npz). */
-#include "common.h"
-#include "npy.h"
-#include "npz.h"
+#include "core/common.h"
+#include "io/npy.h"
+#include "io/npz.h"
 
 #include <errno.h>
 #include <math.h>

@@ -4,10 +4,10 @@
  * to right, top to bottom, --cols per row with --pad pixels of --pad-value grey between and
  * around them, and writes one 8-bit RGB PNG atomically. Values map as torchvision's save_image
  * after DF-GAN's (x+1)/2: round(clamp((x+1)/2, 0, 1) * 255). */
-#include "atomic_file.h"
-#include "common.h"
-#include "npy.h"
-#include "stream.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
+#include "io/npy.h"
+#include "io/stream.h"
 
 #include <getopt.h>
 #include <math.h>

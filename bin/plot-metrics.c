@@ -3,8 +3,8 @@
  * column's name, its range and the points joined by lines. Empty cells (not computed that epoch)
  * are skipped; a column with no number at all (e.g. a text note) gets no panel. Labels use a
  * built-in 3x5 pixel font (lowercase letters, digits, "._-+"), so nothing but libpng is needed. */
-#include "atomic_file.h"
-#include "common.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
 
 #include <ctype.h>
 #include <errno.h>

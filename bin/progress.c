@@ -7,7 +7,7 @@
  * complete line of the logs (the first log that has the key). Nothing is read from stdin and
  * nothing is written to stdout. */
 #define _POSIX_C_SOURCE 200809L
-#include "common.h"
+#include "core/common.h"
 
 #include <errno.h>
 #include <getopt.h>

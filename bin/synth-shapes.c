@@ -6,10 +6,10 @@
  * only on (seed, i): the first batches are the same whatever --batches says. The "sentence
  * embedding" of a sample is P·onehot(attributes), with P a fixed (C,23) random projection (its
  * own fixed key, not --seed: it plays the text encoder, the same for every dataset). */
-#include "atomic_file.h"
-#include "common.h"
-#include "npy.h"
-#include "rng.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
+#include "io/npy.h"
+#include "core/rng.h"
 
 #include <errno.h>
 #include <getopt.h>

@@ -5,13 +5,13 @@
  *   tokenize --build-vocab [--captions-per-file K] [-o VOCAB.txt] [FILE...]   -> vocabulary file
  *
  * One output row per input line (an empty line gives a row of padding). The CLIP ids are OpenAI's
- * tokenizer's (lib/bpe.h, lib/textclean.h); the DAMSM ids DF-GAN's (lib/damsm_vocab.h). */
-#include "atomic_file.h"
-#include "bpe.h"
-#include "common.h"
-#include "damsm_vocab.h"
-#include "npy.h"
-#include "utf8.h"
+ * tokenizer's (lib/text/bpe.h, lib/text/textclean.h); the DAMSM ids DF-GAN's (lib/text/damsm_vocab.h). */
+#include "core/atomic_file.h"
+#include "text/bpe.h"
+#include "core/common.h"
+#include "text/damsm_vocab.h"
+#include "io/npy.h"
+#include "text/utf8.h"
 
 #include <errno.h>
 #include <limits.h>

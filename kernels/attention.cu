@@ -1,5 +1,5 @@
 /* attention.cu: the core of multi-head self-attention over packed sequences on the GPU, twin of
- * lib/cpu/attention.c (layout and semantics in lib/ops_clip_decl.h; `off` is a host array). The
+ * lib/cpu/attention.c (layout and semantics in lib/core/ops_clip_decl.h; `off` is a host array). The
  * products are cuBLAS strided-batched gemms reading q, k, v in place from the fused (N,3C)
  * in_proj output; the softmax and its backward are one warp per row, sums in double as on the CPU.
  * Sequences are taken in runs of equal length (the image tower: one run): a run batches its

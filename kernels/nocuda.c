@@ -1,7 +1,7 @@
 /* nocuda.c: linked instead of the kernels/ .cu files in a build without nvcc (or NO_CUDA=1).
  * It defines the same C symbols as the CUDA objects (ops_cuda.h): cuda_device_available() says
  * why there is no GPU, and everything else ends the program with that reason. */
-#include "common.h"
+#include "core/common.h"
 #include "ops_cuda.h"
 
 #include <stdio.h>
@@ -77,7 +77,7 @@ double vec_dot_cuda(const float *a, const float *b, size_t n) STUB
 void adam_update_cuda(float *p, float *m, float *v, const float *g, size_t n, double lr,
                       double beta1, double beta2, double eps, long step) STUB
 
-/* ---- CLIP's ops (lib/ops_clip_decl.h) ---- */
+/* ---- CLIP's ops (lib/core/ops_clip_decl.h) ---- */
 void layernorm_forward_cuda(float *out, float *mean, float *rstd, const float *in, const float *w,
                             const float *b, int N, int C, double eps) STUB
 void layernorm_backward_cuda(float *din, float *dw, float *db, const float *dout, const float *in,

@@ -1,5 +1,5 @@
 /* ops_cuda.h: the CUDA twins of the CPU ops (name_cuda, float, device pointers; the signatures
- * and conventions are those of lib/ops_cpu_decl.h) and the device layer (memory, copies, sync).
+ * and conventions are those of lib/core/ops_cpu_decl.h) and the device layer (memory, copies, sync).
  *
  * Every op is enqueued on the default stream and returns without waiting, except those that
  * return a host value (hinge_forward_cuda, vec_dot_cuda), which wait for their result.
@@ -16,15 +16,15 @@ extern "C" {
 
 #define R float
 #define F(n) n##_cuda
-#include "ops_cpu_decl.h"
+#include "core/ops_cpu_decl.h"
 #undef R
 #undef F
 
-/* CLIP's ops (lib/ops_clip_decl.h; kernels/layernorm.cu, quickgelu.cu, attention.cu, interp.cu,
+/* CLIP's ops (lib/core/ops_clip_decl.h; kernels/layernorm.cu, quickgelu.cu, attention.cu, interp.cu,
  * preprocess.cu); `off` of the attention ops is a host array */
 #define R float
 #define F(n) n##_cuda
-#include "ops_clip_decl.h"
+#include "core/ops_clip_decl.h"
 #undef R
 #undef F
 
@@ -52,7 +52,7 @@ extern size_t conv2d_col_limit_cuda;
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 
-/* lib/common.h is C11 (_Noreturn); its one function the kernels use, declared for C++. */
+/* lib/core/common.h is C11 (_Noreturn); its one function the kernels use, declared for C++. */
 extern "C" void die_runtime(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 void cuda_check(cudaError_t e, const char *what);      /* die_runtime unless e == cudaSuccess */

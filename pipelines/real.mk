@@ -184,7 +184,7 @@ CK_CLASH := $(if $(filter sample all,$(CK_GOALS)),$(if $(filter command line,$(o
 ifneq ($(strip $(CK_CLASH)),)
 $(error $(PIPE): $(firstword $(CK_CLASH)) picks one of the run's own epochs but $(CK_WHO) names '$(CK_PATH)'; add CHECKPOINT= to use the run's epochs, or drop $(firstword $(CK_CLASH)))
 endif
-# the generator's sizes as "imsize nf z cond" (NetG as lib/netg.c infers it), "none" without its
+# the generator's sizes as "imsize nf z cond" (NetG as lib/models/netg.c infers it), "none" without its
 # keys, or "error LINE" when bin/ckpt cannot read the file
 CK_AWK := index($$1, p) == 1 { k = substr($$1, length(p) + 1); split($$3, s, /[(,)]/); \
   if (k == "fc.weight") z = s[3]; else if (k == "to_rgb.1.weight") nf = s[3]; \

@@ -1,5 +1,5 @@
 #!/usr/bin/env bats
-# test/io.bats: the tensor I/O layer (lib/npy.h, npz, stream, atomic_file; bin/npy-info) against
+# test/io.bats: the tensor I/O layer (lib/io/npy.h, npz, stream, atomic_file; bin/npy-info) against
 # numpy, both ways: every dtype and byte order, format versions 1.0/2.0/3.0, 0-d and empty
 # arrays, pipes and FIFOs, .npz stored/deflated/zip64, and the error cases (exit 2, one line on
 # stderr saying what was expected and found, nothing on stdout, no output file left behind).

@@ -7,9 +7,9 @@
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
-#include "real.h"
+#include "core/real.h"
 #include "cpu/threads.h"
-#include "ops_clip.h"
+#include "core/ops_clip.h"
 
 
 /* offsets of each sequence's probabilities in att, and the longest sequence */

@@ -31,10 +31,10 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "real.h"
+#include "core/real.h"
 #include "cpu/threads.h"
-#include "common.h"
-#include "ops_cpu.h"
+#include "core/common.h"
+#include "core/ops_cpu.h"
 
 /* Bytes of col per thread above which its range is done in chunks. Not in ops_cpu_decl.h: a
  * tuning knob that the tests lower to exercise the chunked path. */

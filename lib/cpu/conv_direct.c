@@ -40,14 +40,14 @@
  *
  * Memory: the grids, rearranged weights and dw partials live in grow-only static buffers, as
  * conv2d.c's col; not reentrant. */
-#include "real.h"
+#include "core/real.h"
 
 #if !defined(OPS_F64) && defined(__AVX512F__)
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
+#include "core/common.h"
 #include "cpu/conv_fast.h"
 #include "cpu/threads.h"
 

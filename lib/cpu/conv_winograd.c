@@ -35,14 +35,14 @@
  *
  * Memory: per-thread grow-only scratch for V and M, shared buffers for the transformed weights
  * and the dw partials; not reentrant (as conv2d.c). */
-#include "real.h"
+#include "core/real.h"
 
 #if !defined(OPS_F64) && defined(__AVX512F__)
 #include <immintrin.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "common.h"
+#include "core/common.h"
 #include "cpu/conv_fast.h"
 #include "cpu/threads.h"
 

@@ -8,8 +8,8 @@
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
-#include "real.h"
-#include "ops_clip.h"
+#include "core/real.h"
+#include "core/ops_clip.h"
 
 #define TAPS 4
 

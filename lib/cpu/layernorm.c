@@ -2,8 +2,8 @@
  * variance), forward and backward; rows are split over the OpenMP threads. */
 #include <math.h>
 #include <omp.h>
-#include "real.h"
-#include "ops_clip.h"
+#include "core/real.h"
+#include "core/ops_clip.h"
 
 static int rows_team(long work) { int nt = omp_in_parallel() ? 1 : omp_get_max_threads(); return work < 65536 || nt < 1 ? 1 : nt; }
 

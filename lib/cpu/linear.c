@@ -7,7 +7,7 @@
  * OpenBLAS's own threads switched off meanwhile, so that OpenBLAS and libgomp threads never
  * spin against each other on the 2 cores. Small ones run on the calling thread. */
 #include <omp.h>
-#include "real.h"
+#include "core/real.h"
 #include "cpu/threads.h"
 
 

@@ -1,6 +1,6 @@
 /* loss.c: DF-GAN's hinge losses on discriminator scores x (n):
  * mean(relu(1 + sign·x)), sign = −1 for real images (relu(1 − x)), +1 for fakes (relu(1 + x)). */
-#include "real.h"
+#include "core/real.h"
 
 /* mean(relu(1 + sign·x)), summed in double */
 real OPNAME(hinge_forward)(const real *x, int n, int sign)

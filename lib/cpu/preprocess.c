@@ -4,8 +4,8 @@
  * kernel = P) into a matrix product. All are cheap next to the transformer and run serially. */
 #include <stddef.h>
 #include <string.h>
-#include "real.h"
-#include "ops_clip.h"
+#include "core/real.h"
+#include "core/ops_clip.h"
 
 /* out (n) = a·in + b */
 void OPNAME(scale_shift)(real *out, const real *in, size_t n, real a, real b)

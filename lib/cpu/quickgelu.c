@@ -1,8 +1,8 @@
 /* quickgelu.c: CLIP's QuickGELU activation x·sigmoid(1.702·x), forward and backward. */
 #include <math.h>
 #include <omp.h>
-#include "real.h"
-#include "ops_clip.h"
+#include "core/real.h"
+#include "core/ops_clip.h"
 
 static int team(size_t n) { int nt = omp_in_parallel() ? 1 : omp_get_max_threads(); return n < 65536 || nt < 1 ? 1 : nt; }
 

@@ -2,7 +2,7 @@
  * average pooling (F.avg_pool2d(x, 2)) over `planes` independent H×W planes (C·B of them in
  * the channel-major layout). Loops run over rows of the small side, inner loops along W. */
 #include <string.h>
-#include "real.h"
+#include "core/real.h"
 
 /* Big loops are split over the OpenMP threads, the same threads that conv2d.c and linear.c
  * run their one-thread gemms on (measured 2.5× faster than serial on 2 cores). -DOPS_OMP=0

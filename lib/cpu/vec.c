@@ -2,7 +2,7 @@
  * no amsgrad). */
 #include <math.h>
 #include <stddef.h>
-#include "real.h"
+#include "core/real.h"
 
 /* Big loops are split over the OpenMP threads, the same threads that conv2d.c and linear.c
  * run their one-thread gemms on (measured 2.5× faster than serial on 2 cores). -DOPS_OMP=0

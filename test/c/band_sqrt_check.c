@@ -1,4 +1,4 @@
-/* band_sqrt_check: checks of lib/sy2band.c and lib/band_sqrt.c, the fast path of fid's
+/* band_sqrt_check: checks of lib/eval/sy2band.c and lib/eval/band_sqrt.c, the fast path of fid's
  * tr sqrt(S1·S2), run by test/fid.bats.
  *   1. the quadrature: Σ c_j·λ/(λ + s_j) against sqrt(λ) over [m, M] for M/m from 1 to 1e12;
  *   2. sy2band: random symmetric (indefinite) matrices of sizes 1..600 and half-widths 1..32,
@@ -12,9 +12,9 @@
  *      refusing 100 zero eigenvalues and a clearly negative one;
  *   5. the refusals: singular, indefinite, zero and 1e14-conditioned bands return 1.
  * Prints one line per failure and a summary; exit 1 on any failure. */
-#include "band_sqrt.h"
-#include "common.h"
-#include "sy2band.h"
+#include "eval/band_sqrt.h"
+#include "core/common.h"
+#include "eval/sy2band.h"
 
 #include <cblas.h>
 #include <lapacke.h>

@@ -5,7 +5,7 @@
  * program includes it once. */
 #ifndef DFGAN_GPU_CHECK_H
 #define DFGAN_GPU_CHECK_H
-#include "common.h"
+#include "core/common.h"
 #include "ops_cuda.h"
 
 #include <math.h>

@@ -11,11 +11,11 @@
  *                                        prints "index shape sum" per array
  *   npy_roundtrip header DTYPE SHAPE...  print the bytes of npy_encode_header (for a layout check)
  * IN/OUT "-" are stdin/stdout. Errors: exit 2 (input) or 1 (output), one line on stderr. */
-#include "atomic_file.h"
-#include "common.h"
-#include "npy.h"
-#include "npz.h"
-#include "stream.h"
+#include "core/atomic_file.h"
+#include "core/common.h"
+#include "io/npy.h"
+#include "io/npz.h"
+#include "io/stream.h"
 
 #include <stdlib.h>
 #include <string.h>

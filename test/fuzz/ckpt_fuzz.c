@@ -1,18 +1,18 @@
-/* ckpt_fuzz.c: libFuzzer harness for the checkpoint readers (lib/ckpt_import.c and what it uses:
- * lib/pickle.c, lib/zipread.c, lib/safetensors.c, lib/npz.c). Each input is opened as a file
+/* ckpt_fuzz.c: libFuzzer harness for the checkpoint readers (lib/import/ckpt_import.c and what it uses:
+ * lib/io/pickle.c, lib/io/zipread.c, lib/io/safetensors.c, lib/io/npz.c). Each input is opened as a file
  * would be (format told by content), every tensor listed and materialised, then freed.
  * Not built by `make`; build and run by hand (clang with libFuzzer), from the repository root:
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Ilib test/fuzz/ckpt_fuzz.c \
- *     lib/ckpt_import.c lib/pickle.c lib/zipread.c lib/safetensors.c lib/npz.c lib/npy.c \
- *     lib/common.c lib/atomic_file.c -lz -o /tmp/ckpt_fuzz
+ *     lib/import/ckpt_import.c lib/io/pickle.c lib/io/zipread.c lib/io/safetensors.c lib/io/npz.c lib/io/npy.c \
+ *     lib/core/common.c lib/core/atomic_file.c -lz -o /tmp/ckpt_fuzz
  *   mkdir -p /tmp/corpus && cp test/fixtures/ckpt/sd_*.pt test/fixtures/ckpt/st.safetensors \
  *     test/fixtures/ckpt/bad/[a-z]*[a-z] /tmp/corpus/
  *   /tmp/ckpt_fuzz -max_len=16384 -timeout=10 -rss_limit_mb=2048 -max_total_time=600 /tmp/corpus
  *
  * Crashes it finds become files in test/fixtures/ckpt/fuzz/, which test/ckpt.bats runs through
  * `ckpt list` and `ckpt import` (each must exit 0 or 2 with at most one line on stderr). */
-#include "ckpt_import.h"
+#include "import/ckpt_import.h"
 
 #include <stdint.h>
 #include <stdlib.h>

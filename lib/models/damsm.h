@@ -1,0 +1,59 @@
+/* damsm.h: DF-GAN's (AttnGAN's) DAMSM text encoder, RNN_ENCODER in eval mode, on the CPU:
+ *
+ *   ids (B,L) -> embedding (vocab, E=300) -> [dropout: inactive in eval] -> one-layer
+ *   bidirectional LSTM (H=128 per direction; PyTorch's gate order i, f, g, o; b_ih and b_hh)
+ *   over each caption's true length, with pack_padded_sequence semantics
+ *   -> sentence (B,2H) = [forward final h, backward final h]   (hidden[0].transpose(0,1).view(-1,2H))
+ *   -> words (B,2H,L) = the padded packed output, zeros past each length  (output.transpose(1,2))
+ *
+ * A caption's length is its number of non-zero ids; they come first and 0 (padding, DF-GAN's
+ * `<end>`) fills the rest of the row. The forward direction reads tokens 0..len-1, the backward
+ * direction starts at token len-1, as PyTorch's packed sequences give them.
+ *
+ * Parameters live in a param_set under RNN_ENCODER's state_dict keys, in its order:
+ *   encoder.weight (V,E)   rnn.weight_ih_l0 (4H,E)   rnn.weight_hh_l0 (4H,H)
+ *   rnn.bias_ih_l0 (4H)    rnn.bias_hh_l0 (4H)       and the same with the suffix _reverse.
+ *
+ * Speed: the input projection of a word (emb·W_ihᵀ + b_ih + b_hh, both directions) depends only on
+ * its id, so it is computed once per distinct id (one sgemm for the ids a batch brings that were
+ * not seen before) and cached for the rest of the stream. The recurrence runs on the captions
+ * sorted by length; its work units, (chunk of up to 128 rows, direction), are spread over the
+ * OpenMP threads, each calling a one-thread sgemm. In a chunk the rows still running at step s
+ * are a prefix, so each step is one sgemm (n_s,H)·(H,4H) and one vectorised pass for the gates.
+ * Results do not depend on the number of threads (bit for bit); across different batchings of
+ * the same captions they agree to float32 rounding (~1e-7). */
+#ifndef DFGAN_DAMSM_H
+#define DFGAN_DAMSM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/params.h"
+
+typedef struct {
+    param_set ps;              /* on the CPU */
+    int vocab, ninput, nhidden;   /* nhidden: per direction (RNN_ENCODER's nhidden / 2) */
+    int i_emb, i_wih[2], i_whh[2], i_bih[2], i_bhh[2];
+    float *proj;               /* (vocab, 2·4H) cache of input projections, rows filled on demand */
+    unsigned char *have;       /* (vocab) 1 where proj's row is filled */
+} damsm_encoder;
+
+/* Register the parameters for these sizes (nhidden per direction) and allocate them (zeros). */
+void damsm_create(damsm_encoder *m, int vocab, int ninput, int nhidden);
+/* Read an .npz of RNN_ENCODER's state_dict: sizes from the shapes of encoder.weight and
+ * rnn.weight_hh_l0, every key checked (dies with exit 2 naming the path and the key). */
+void damsm_load(damsm_encoder *m, const char *path);
+/* RNN_ENCODER's initialisation from Philox (parameter i from stream i under seed):
+ * encoder.weight U(-0.1, 0.1) (init_weights), every LSTM weight and bias U(-1/√H, 1/√H) (nn.LSTM). */
+void damsm_init(damsm_encoder *m, uint64_t seed);
+void damsm_free(damsm_encoder *m);
+
+/* Check a batch of ids and fill lens (B): 0 ok, else -1 with "expected ..., found ..." in err
+ * naming the row (ids outside [0, vocab), a row of padding only, a non-zero id after padding). */
+int damsm_lengths(const damsm_encoder *m, const int32_t *ids, int64_t B, int64_t L, int *lens, char *err, size_t errlen);
+
+/* sent (B,2H); words (B,2H,L) or NULL. ids checked by damsm_lengths first. */
+void damsm_forward(damsm_encoder *m, float *sent, float *words, const int32_t *ids, const int *lens, int64_t B,
+                   int64_t L);
+
+#endif

@@ -1,3 +1,0 @@
-/* npy.c: the one translation unit that holds the implementation of the single-file npy.h. */
-#define NPY_IMPLEMENTATION
-#include "npy.h"

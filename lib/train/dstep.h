@@ -1,0 +1,29 @@
+/* dstep.h: one DF-GAN discriminator step and the generator's adversarial gradient:
+ *   errD = mean relu(1 − C(D(real),s)) + ( mean relu(1 + C(D(fake),s)) + mean relu(1 + C(D(real)⟲,s)) )/2 + MA-GP
+ *   MA-GP = 2·mean_b ‖[∂C(D(x),s)/∂x, ∂C(D(x),s)/∂s]_b‖⁶ on the real pairs;
+ *   Adam on D and C; then errG = −mean C(D'(fake), s) through the updated D', and its gradient
+ *   wrt the fake images (D's weight gradients of errG are never needed and never computed).
+ * The MA-GP's weight gradient is exact and costs one tangent pass (netd.h, DESIGN.md). */
+#ifndef DFGAN_DSTEP_H
+#define DFGAN_DSTEP_H
+#include "models/netd.h"
+
+typedef struct { double errD, err_real, err_fake, err_mis, magp, errG; } dstep_losses;
+
+typedef struct {
+    netd D;
+    double lr, beta1, beta2, eps;
+    int B;
+    dacts real, fake, tan;
+    cacts c_real, c_mis, c_fake, c_tan;
+    dadj adj_g;                                        /* adjoints of the g_b pass, reused by the tangent's */
+    tensor x_real, x_fake, s, ux, us, gx, gs, stage;  /* images channel-major (3,B,S,S); s, us, gs (B,S) */
+    tensor feat_mis, dfeat, dfeat_mis, dscore, ones, coef3, coefS, zeros3, zerosS;
+} dstep;
+
+void dstep_init(dstep *st);    /* after st->D is built, allocated and loaded */
+/* real, fake (B,3,S,S) NCHW and cond (B,S) in host memory -> one D step; grad_fake (B,3,S,S) NCHW host. */
+void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,
+                 float *grad_fake, dstep_losses *L);
+void dstep_free(dstep *st);
+#endif
