@@ -18,12 +18,12 @@
  * augmented run of the same (seed, epoch). */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "image/image_cache.h"
 #include "io/npy.h"
 #include "core/rng.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +58,7 @@ static const char usage[] =
     "                  flipped (the index says flip 0); order and captions as without it\n"
     "  --captions-per-image K   default: rows of --emb / N (must divide evenly)\n"
     "  --seed K        default 0\n"
+    "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage or bad input data, 1 a read or write failure.\n";
@@ -70,17 +71,17 @@ typedef struct {
 
 static void parse(options *o, int argc, char **argv)
 {
-    enum { CACHE = 256, EMB, IMSIZE, BATCH, EPOCH, SEED, IMAGES, COND, INDEX, MAXB, K, SHAPES, NOAUG };
+    enum { CACHE = TOPT_FIRST, EMB, IMSIZE, BATCH, EPOCH, SEED, IMAGES, COND, INDEX, MAXB, K, SHAPES, NOAUG };
     static const struct option longopts[] = {
         {"cache", 1, 0, CACHE}, {"emb", 1, 0, EMB}, {"imsize", 1, 0, IMSIZE}, {"batch", 1, 0, BATCH},
         {"epoch", 1, 0, EPOCH}, {"seed", 1, 0, SEED}, {"images", 1, 0, IMAGES}, {"cond", 1, 0, COND},
         {"index", 1, 0, INDEX}, {"max-batches", 1, 0, MAXB}, {"captions-per-image", 1, 0, K},
-        {"shapes", 1, 0, SHAPES}, {"no-augment", 0, 0, NOAUG}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"shapes", 1, 0, SHAPES}, {"no-augment", 0, 0, NOAUG}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->max_batches = -1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case CACHE: o->cache = optarg; break;
         case EMB: o->emb = optarg; break;
@@ -95,12 +96,9 @@ static void parse(options *o, int argc, char **argv)
         case K: o->k = parse_long("--captions-per-image", optarg, 1, 1L << 20); break;
         case SHAPES: o->shapes = optarg; break;
         case NOAUG: o->no_augment = 1; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     const char *missing = !o->cache ? "--cache" : !o->emb ? "--emb" : !o->imsize ? "--imsize" : !o->batch ? "--batch"
                         : !o->have_epoch ? "--epoch" : !o->images ? "--images" : !o->cond ? "--cond" : NULL;
     if (missing) die_usage("expected --cache, --emb, --imsize, --batch, --epoch, --images and --cond, found %s missing", missing);

@@ -12,6 +12,7 @@
  *   include $(RUN)/config.mk
  * and a variable given on make's command line (MAX_EPOCH=3) still wins over the file's. */
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "core/atomic_file.h"
 #include "io/config.h"
 
@@ -35,6 +36,7 @@ static const char usage[] =
     "          -o writes OUT.mk atomically (never an empty or half-written file) instead of stdout\n"
     "  get     print one value (KEY as in the file, TEXT.WORDS_NUM, or its Make name)\n"
     "  schema  print the keys: name, type, default (or 'required'), allowed values, meaning\n"
+    "  --device cpu   the CPU only (no CUDA path; cuda is refused)\n"
     "Exit status: 0 ok, 2 bad usage or a bad config (one line on stderr: FILE:LINE: what was\n"
     "expected, what was found), 1 a write failure.\n";
 
@@ -66,44 +68,47 @@ static void print_schema(void) {
 
 int main(int argc, char **argv) {
     progname = "cfg";
-    for (int i = 1; i < argc; i++)
-        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) { fputs(usage, stdout); close_stdout_or_die(); return 0; }
-    if (argc < 2) die_usage("expected a command (check, make, get, schema), found none; see cfg --help");
-    const char *cmd = argv[1];
+    enum { PREFIX = TOPT_FIRST };
+    static const struct option longopts[] = {{"prefix", 1, 0, PREFIX}, {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
+    static const char *const cmds[] = {"check", "make", "get", "schema"};
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    const char *cmd = topt_command(&t, cmds, 4, "check, make, get, schema");
+    const char *prefix = NULL, *out = NULL;
+    for (int c; (c = topt_next(&t)) != -1;) {
+        switch (c) {
+        case PREFIX:
+            prefix = optarg;
+            for (const char *p = prefix; *p; p++)
+                if (!(*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
+                    die_usage("expected --prefix of letters, digits and '_', found '%s'", prefix);
+            break;
+        case 'o': out = optarg; break;
+        }
+    }
+    if (strcmp(cmd, "make") && (prefix || out))
+        die_usage("expected --prefix and -o only with make, found %s with %s", prefix ? "--prefix" : "-o", cmd);
+    char **args = argv + optind;
+    const int nargs = argc - optind;
     config c;
     if (!strcmp(cmd, "schema")) {
-        if (argc != 2) die_usage("expected no arguments after schema, found '%s'", argv[2]);
+        if (nargs != 0) die_usage("expected no arguments after schema, found '%s'", args[0]);
         print_schema();
     } else if (!strcmp(cmd, "check")) {
-        if (argc != 3) die_usage("expected cfg check FILE.yml, found %d arguments", argc - 2);
-        load(&c, argv[2]);
+        if (nargs != 1) die_usage("expected cfg check FILE.yml, found %d arguments", nargs);
+        load(&c, args[0]);
         config_free(&c);
     } else if (!strcmp(cmd, "get")) {
-        if (argc != 4) die_usage("expected cfg get FILE.yml KEY, found %d arguments", argc - 2);
-        if (config_index(argv[3]) < 0) die_usage("expected a config key (see cfg schema), found '%s'", argv[3]);
-        load(&c, argv[2]);
-        printf("%s\n", config_get(&c, argv[3]));
+        if (nargs != 2) die_usage("expected cfg get FILE.yml KEY, found %d arguments", nargs);
+        if (config_index(args[1]) < 0) die_usage("expected a config key (see cfg schema), found '%s'", args[1]);
+        load(&c, args[0]);
+        printf("%s\n", config_get(&c, args[1]));
         config_free(&c);
-    } else if (!strcmp(cmd, "make")) {
-        const char *file = NULL, *prefix = "", *out = "-";
-        for (int i = 2; i < argc; i++) {
-            if (!strcmp(argv[i], "--prefix")) {
-                if (++i == argc) die_usage("expected a prefix after --prefix, found none");
-                prefix = argv[i];
-                for (const char *p = prefix; *p; p++)
-                    if (!(*p == '_' || (*p >= 'A' && *p <= 'Z') || (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')))
-                        die_usage("expected --prefix of letters, digits and '_', found '%s'", prefix);
-            } else if (!strcmp(argv[i], "-o")) {
-                if (++i == argc) die_usage("expected a file after -o, found none");
-                out = argv[i];
-            } else if (!strncmp(argv[i], "--prefix=", 9)) {
-                die_usage("expected --prefix PREFIX (two arguments), found '%s'", argv[i]);
-            } else if (argv[i][0] == '-' && argv[i][1]) {
-                die_usage("expected an option of cfg make (--prefix, -o), found '%s'", argv[i]);
-            } else if (file) {
-                die_usage("expected one FILE.yml, found '%s' too", argv[i]);
-            } else file = argv[i];
-        }
+    } else {
+        if (nargs > 1) die_usage("expected one FILE.yml, found '%s' too", args[1]);
+        const char *file = nargs ? args[0] : NULL;
+        if (!prefix) prefix = "";
+        if (!out) out = "-";
         if (!file) die_usage("expected cfg make FILE.yml, found no file");
         load(&c, file);
         /* Quote everything before printing, so that a failure leaves stdout empty. */
@@ -129,8 +134,6 @@ int main(int argc, char **argv) {
         free(q);
         af_commit(af);
         config_free(&c);
-    } else {
-        die_usage("expected a command (check, make, get, schema), found '%s'", cmd);
     }
     close_stdout_or_die();
     return 0;

@@ -5,10 +5,10 @@
 #include "core/atomic_file.h"
 #include "import/ckpt_import.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "import/dfgan_import.h"
 #include "import/hf_clip.h"
 
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +43,7 @@ static const char usage[] =
     "  --hf-clip        require a Hugging Face CLIPModel and rename it (an error when the keys are not\n"
     "                   HF CLIP's); without it HF CLIP keys are renamed when recognised\n"
     "  --keep-names     import the tensors under the file's own names, HF CLIP's included\n"
+    "  --device cpu     the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help       this help\n";
 
 typedef struct {
@@ -51,33 +52,21 @@ typedef struct {
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { DFGAN = 256, HF_CLIP, KEEP_NAMES };
+    enum { DFGAN = TOPT_FIRST, HF_CLIP, KEEP_NAMES };
     static const struct option longopts[] = {
         {"out", 1, 0, 'o'}, {"dfgan", 0, 0, DFGAN}, {"hf-clip", 0, 0, HF_CLIP}, {"keep-names", 0, 0, KEEP_NAMES},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {0, 0, 0, 0}};
+    static const char *const cmds[] = {"list", "import"};
     memset(o, 0, sizeof *o);
-    if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
-        fputs(usage, stdout);
-        close_stdout_or_die();
-        exit(0);
-    }
-    if (argc < 2 || (argv[1][0] == '-' && argv[1][1]))
-        die_usage("expected a command (list or import), found %s (see --help)", argc < 2 ? "none" : argv[1]);
-    o->cmd = argv[1];
-    if (strcmp(o->cmd, "list") && strcmp(o->cmd, "import"))
-        die_usage("expected a command (list or import), found '%s'", o->cmd);
-    optind = 2;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    o->cmd = topt_command(&t, cmds, 2, "list or import");
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case 'o': o->out = optarg; break;
         case DFGAN: o->dfgan = 1; break;
         case HF_CLIP: o->hf_clip = 1; break;
         case KEEP_NAMES: o->keep_names = 1; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
     if (optind >= argc) die_usage("%s expects an input FILE, found none", o->cmd);

@@ -5,6 +5,7 @@
 #include "core/atomic_file.h"
 #include "models/clip.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "core/checkpoint.h"
 #include "io/npz.h"
 #include "core/ops_clip.h"
@@ -14,7 +15,6 @@
 #include "core/tensor.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,7 +71,7 @@ enum { M_NONE, M_TEXT, M_IMAGE, M_LOSS, M_SCORE };
 
 typedef struct {
     int mode, init, raw, no_grad, resize;
-    const char *weights, *text, *in, *out, *log, *device;
+    const char *weights, *text, *in, *out, *log;
     device_t dev;
     double lambda, jitter;
     long seed, head_width;
@@ -79,21 +79,20 @@ typedef struct {
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { WEIGHTS = 256, TEXT, IN, RAW, LAMBDA, NOGRAD, LOG, RESIZE, HEADW, DEVICE, INIT, SEED, JITTER,
+    enum { WEIGHTS = TOPT_FIRST, TEXT, IN, RAW, LAMBDA, NOGRAD, LOG, RESIZE, HEADW, INIT, SEED, JITTER,
            EMBED, WIDTH, LAYERS, PATCH, IMSIZE, TWIDTH, TLAYERS, CONTEXT, VOCAB };
     static const struct option longopts[] = {
         {"weights", 1, 0, WEIGHTS}, {"text", 1, 0, TEXT}, {"in", 1, 0, IN}, {"out", 1, 0, 'o'},
         {"raw", 0, 0, RAW}, {"lambda", 1, 0, LAMBDA}, {"no-grad", 0, 0, NOGRAD}, {"log", 1, 0, LOG},
-        {"resize", 1, 0, RESIZE}, {"head-width", 1, 0, HEADW}, {"device", 1, 0, DEVICE}, {"init", 0, 0, INIT},
+        {"resize", 1, 0, RESIZE}, {"head-width", 1, 0, HEADW}, {"init", 0, 0, INIT},
         {"seed", 1, 0, SEED}, {"jitter", 1, 0, JITTER}, {"embed-dim", 1, 0, EMBED}, {"width", 1, 0, WIDTH},
         {"layers", 1, 0, LAYERS},
         {"patch", 1, 0, PATCH}, {"image-size", 1, 0, IMSIZE}, {"text-width", 1, 0, TWIDTH},
         {"text-layers", 1, 0, TLAYERS}, {"context", 1, 0, CONTEXT}, {"vocab", 1, 0, VOCAB},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->in = "-";
     o->out = "-";
-    o->device = "cpu";
     o->lambda = 0.01;
     o->seed = -1;
     o->head_width = 64;
@@ -101,9 +100,9 @@ static void parse(options *o, int argc, char **argv) {
     o->cfg = clip_config_default();
     int sized = 0, lambda_set = 0;
     const char *only_init = NULL;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CUDA);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case WEIGHTS: o->weights = optarg; break;
         case TEXT: o->text = optarg; break;
@@ -120,7 +119,6 @@ static void parse(options *o, int argc, char **argv) {
             else die_usage("--resize expects bicubic, bilinear or nearest, found '%s'", optarg);
             break;
         case HEADW: o->head_width = parse_long("--head-width", optarg, 1, 1 << 16); break;
-        case DEVICE: o->device = optarg; break;
         case INIT: o->init = 1; break;
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); only_init = "--seed"; break;
         case JITTER:
@@ -137,14 +135,9 @@ static void parse(options *o, int argc, char **argv) {
         case TLAYERS: o->cfg.text_layers = (int)parse_long("--text-layers", optarg, 0, 1024); only_init = "--text-layers"; break;
         case CONTEXT: o->cfg.context = (int)parse_long("--context", optarg, 1, 1 << 16); only_init = "--context"; break;
         case VOCAB: o->cfg.vocab = (int)parse_long("--vocab", optarg, 1, 1 << 24); only_init = "--vocab"; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
     (void)sized;
-    if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda"))
-        die_usage("--device expects cpu or cuda, found '%s'", o->device);
     if (o->init) {
         if (optind < argc) die_usage("expected no mode with --init, found '%s'", argv[optind]);
         if (o->weights || o->text) die_usage("expected --init without --weights or --text, found %s", o->weights ? "--weights" : "--text");
@@ -176,7 +169,7 @@ static void parse(options *o, int argc, char **argv) {
     if (o->mode == M_SCORE && strcmp(o->out, "-")) die_usage("expected no -o with score (it prints), found '%s'", o->out);
     if (o->text && !strcmp(o->text, "-") && !strcmp(o->in, "-")) die_usage("expected --text and the input to be different streams, found both stdin");
     if (!isfinite(o->lambda)) die_usage("--lambda expects a finite number, found '%g'", o->lambda);
-    o->dev = device_parse(o->device);   /* may hand over to bin/cuda/clip-embed */
+    o->dev = topt_device(&t);   /* may hand over to bin/cuda/clip-embed */
 }
 
 static void write_or_die(atomic_file *af, const char *path, int ndim, const int64_t *shape, const float *data) {
@@ -195,7 +188,6 @@ static void l2_normalise(float *f, int B, int E) {
 
 int main(int argc, char **argv) {
     progname = "clip-embed";
-    tool_argv = argv;
     options o;
     parse(&o, argc, argv);
     clip_model m;

@@ -4,12 +4,11 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
+#include "io/stream.h"
 #include "train/dstep.h"
 #include "train/steplog.h"
 #include "train/stepopts.h"
-#include "io/stream.h"
 
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,10 +57,9 @@ static void parse(options *o, int argc, char **argv) {
         {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
     static const char *const cmds[] = {"init", "train"};
     memset(o, 0, sizeof *o);
-    step_common_begin(&o->c, 4e-4, argc, argv, usage, cmds, 2, "init or train");
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
-        if (step_common_option(&o->c, c, optarg, argv, usage)) continue;
+    step_common_begin(&o->c, 4e-4, argc, argv, usage, "o:", longopts, cmds, 2, "init or train");
+    for (int c; (c = step_common_next(&o->c)) != -1;) {
+        if (step_common_option(&o->c, c, optarg)) continue;
         switch (c) {
         case CKPT: o->ckpt = optarg; break;
         case REAL: o->real = optarg; break;
@@ -73,7 +71,7 @@ static void parse(options *o, int argc, char **argv) {
         case 'o': o->out = optarg; break;
         }
     }
-    step_common_end(&o->c, argc, argv);
+    step_common_end(&o->c);
     if (o->c.z_dim) die_usage("expected no --z-dim (the noise size is gen-step's), found --z-dim %d", o->c.z_dim);
     if (!strcmp(o->c.cmd, "init")) {
         if (!o->c.imsize || !o->c.nf || !o->c.cond_dim || !o->out)
@@ -81,89 +79,61 @@ static void parse(options *o, int argc, char **argv) {
     } else if (!o->ckpt || !o->real || !o->cond || !o->fake || !o->save) {
         die_usage("train expects --ckpt, --real, --cond, --fake and --save, found some missing");
     }
-    o->device = device_parse(o->c.device);
+    o->device = topt_device(&o->c.t);
 }
 
 static void run(const options *o) {
     dstep st;
     memset(&st, 0, sizeof st);
     if (!strcmp(o->c.cmd, "init")) {
-        netd_build(&st.D, o->c.imsize, o->c.nf, o->c.cond_dim);
-        params_alloc(&st.D.ps, o->device);
-        netd_init_weights(&st.D, (uint64_t)o->c.seed);
+        netd_new(&st.D, o->c.imsize, o->c.nf, o->c.cond_dim, o->device, (uint64_t)o->c.seed);
         ckpt_save(&st.D.ps, o->out);
         netd_free(&st.D);
         return;
     }
-    npz z;
-    ckpt_read(o->ckpt, &z);
-    netd_infer(&st.D, &z, o->ckpt);
-    params_alloc(&st.D.ps, o->device);
-    ckpt_load(&st.D.ps, &z, o->ckpt);
-    npz_free(&z);
+    netd_load(&st.D, o->ckpt, o->device);
     st.lr = o->c.lr; st.beta1 = o->c.beta1; st.beta2 = o->c.beta2; st.eps = o->c.eps;
     dstep_init(&st);
 
-    int S = st.D.imsize, C = st.D.cond_dim;
-    tstream real, cond, fake;
-    ts_open(&real, "--real", o->real);
-    ts_open(&cond, "--cond", o->cond);
-    ts_open(&fake, "--fake", o->fake);
+    const int S = st.D.imsize, C = st.D.cond_dim;
+    tsgroup in;
+    ts_member m[3] = {{"--real", o->real, 4, {-1, 3, S, S}}, {"--cond", o->cond, 2, {-1, C}},
+                      {"--fake", o->fake, 4, {-1, 3, S, S}}};
+    tsg_open(&in, 3, m);
     steplog log;
     steplog_open(&log, o->c.log);
     atomic_file *gout = NULL;
     float *grad = NULL;
     int Bcap = 0;
-    long batch = 0;
-    char idesc[64], cdesc[64];
-    snprintf(idesc, sizeof idesc, "(B,3,%d,%d)", S, S);
-    snprintf(cdesc, sizeof cdesc, "(B,%d)", C);
-    while (1) {
-        npy_array ra, ca, fa;
-        int64_t iw[4] = {-1, 3, S, S};
-        int more = ts_read_f32(&real, 4, iw, idesc, &ra);
-        if (more) {
-            snprintf(idesc, sizeof idesc, "(%lld,3,%d,%d)", (long long)ra.shape[0], S, S);
-            snprintf(cdesc, sizeof cdesc, "(%lld,%d)", (long long)ra.shape[0], C);
-            iw[0] = ra.shape[0];
-        }
-        int64_t cw[2] = {iw[0], C};
-        int cmore = ts_read_f32(&cond, 2, cw, cdesc, &ca);
-        int fmore = ts_read_f32(&fake, 4, iw, idesc, &fa);
-        if (!more && !cmore && !fmore) break;
-        if (!more || !cmore || !fmore)
-            die_usage("expected --real, --cond and --fake to hold the same number of batches, found %s ending at batch %ld",
-                      !more ? "--real" : !cmore ? "--cond" : "--fake", batch + 1);
-        batch++;
-        int B = (int)ra.shape[0];
+    npy_array a[3];   /* real, cond, fake */
+    while (tsg_read(&in, 0, a)) {
+        const int B = (int)a[0].shape[0];
         if (B < 2) die_usage("--real: expected a batch of at least 2 images (mismatched pairs need two), found %d", B);
         if (B > Bcap) { Bcap = B; free(grad); grad = xmalloc((size_t)3 * B * S * S * sizeof(float)); }
         dstep_losses L;
-        dstep_train(&st, ra.data, ca.data, fa.data, B, grad, &L);
-        npy_free(&ra); npy_free(&ca); npy_free(&fa);
+        dstep_train(&st, a[0].data, a[1].data, a[2].data, B, grad, &L);
+        for (int i = 0; i < 3; i++) npy_free(&a[i]);
         if (o->grad_out) {
             if (!gout) gout = af_open(o->grad_out);
-            int64_t shape[4] = {B, 3, S, S};
-            if (npy_write(af_stream(gout), NPY_F4, 4, shape, grad) != 0 || fflush(af_stream(gout)) != 0)
+            if (npy_write(af_stream(gout), NPY_F4, 4, (int64_t[]){B, 3, S, S}, grad) != 0 || fflush(af_stream(gout)) != 0)
                 die_runtime("expected to write --grad-out '%s', found a write error", o->grad_out);
         }
         const char *names[] = {"errD", "err_real", "err_fake", "err_mis", "magp", "errG"};
         double vals[] = {L.errD, L.err_real, L.err_fake, L.err_mis, L.magp, L.errG};
-        steplog_write(&log, batch, 6, names, vals);
+        steplog_write(&log, in.batches, 6, names, vals);
     }
-    if (batch == 0) die_usage("--real: expected at least one batch, found an empty stream");
+    if (in.batches == 0) die_usage("--real: expected at least one batch, found an empty stream");
     if (gout) af_commit(gout);
     ckpt_save(&st.D.ps, o->save);
     if (o->dump) ckpt_save_grads(&st.D.ps, o->dump);
     steplog_close(&log);
-    ts_close(&real); ts_close(&cond); ts_close(&fake);
+    tsg_close(&in);
     free(grad);
     dstep_free(&st);
 }
 
 int main(int argc, char **argv) {
     progname = "disc-step";
-    tool_argv = argv;
     options o;
     parse(&o, argc, argv);
     run(&o);

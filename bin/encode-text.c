@@ -4,13 +4,13 @@
  * loop over the stream. */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "core/checkpoint.h"
 #include "models/damsm.h"
 #include "io/npz.h"
 #include "io/stream_ids.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +33,7 @@ static const char usage[] =
     "  -o, --out FILE     sentence embeddings, float32 (B,256) per array; - is stdout (default)\n"
     "  --words FILE       also write word embeddings, float32 (B,256,L) per array (DF-GAN's words_emb,\n"
     "                     zeros past each length, L = the ids' width)\n"
-    "  --device cpu|cuda  where to compute (default cpu; this build has no CUDA encode-text)\n"
+    "  --device cpu       where to compute: the CPU only (no CUDA path; cuda is refused)\n"
     "  --init             write a random encoder to -o instead: encoder.weight U(-0.1,0.1), every LSTM\n"
     "                     weight and bias U(-1/sqrt(H/2), 1/sqrt(H/2)), from the Philox generator\n"
     "  --vocab-size V     with --init: vocabulary size (rows of encoder.weight)\n"
@@ -45,47 +45,40 @@ static const char usage[] =
     "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory).\n";
 
 typedef struct {
-    const char *weights, *words, *ids, *out, *device;
+    const char *weights, *words, *ids, *out;
     int init;
     long vocab, seed, ninput, nhidden;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { WEIGHTS = 256, WORDS, IDS, DEVICE, INIT, VOCAB, SEED, NINPUT, NHIDDEN };
+    enum { WEIGHTS = TOPT_FIRST, WORDS, IDS, INIT, VOCAB, SEED, NINPUT, NHIDDEN };
     static const struct option longopts[] = {
         {"weights", 1, 0, WEIGHTS}, {"words", 1, 0, WORDS}, {"ids", 1, 0, IDS}, {"out", 1, 0, 'o'},
-        {"device", 1, 0, DEVICE}, {"init", 0, 0, INIT}, {"vocab-size", 1, 0, VOCAB}, {"seed", 1, 0, SEED},
-        {"ninput", 1, 0, NINPUT}, {"nhidden", 1, 0, NHIDDEN}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"init", 0, 0, INIT}, {"vocab-size", 1, 0, VOCAB}, {"seed", 1, 0, SEED},
+        {"ninput", 1, 0, NINPUT}, {"nhidden", 1, 0, NHIDDEN}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->ids = "-";
     o->out = "-";
-    o->device = "cpu";
     o->vocab = -1;
     o->seed = -1;
     o->ninput = -1;
     o->nhidden = -1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case WEIGHTS: o->weights = optarg; break;
         case WORDS: o->words = optarg; break;
         case IDS: o->ids = optarg; break;
         case 'o': o->out = optarg; break;
-        case DEVICE: o->device = optarg; break;
         case INIT: o->init = 1; break;
         case VOCAB: o->vocab = parse_long("--vocab-size", optarg, 1, INT32_MAX); break;
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case NINPUT: o->ninput = parse_long("--ninput", optarg, 1, 1L << 20); break;
         case NHIDDEN: o->nhidden = parse_long("--nhidden", optarg, 2, 1L << 16); break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
-    if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda"))
-        die_usage("--device expects cpu or cuda, found '%s'", o->device);
+    topt_end(&t);
     if (o->init) {
         if (o->weights || o->words || strcmp(o->ids, "-"))
             die_usage("expected --init without --weights, --words or --ids, found %s",
@@ -103,7 +96,6 @@ static void parse(options *o, int argc, char **argv) {
         die_usage("expected --vocab-size, --seed, --ninput and --nhidden only with --init, found %s",
                   o->vocab >= 0 ? "--vocab-size" : o->seed >= 0 ? "--seed" : o->ninput >= 0 ? "--ninput" : "--nhidden");
     if (!o->weights) die_usage("expected --weights DAMSM.npz (or --init), found none");
-    if (!strcmp(o->device, "cuda")) die_runtime("expected a build with a CUDA encode-text, found none");
     if (o->words && (!strcmp(o->words, "-") ? !strcmp(o->out, "-") : !strcmp(o->words, o->out)))
         die_usage("expected --words and -o to name different outputs, found both '%s'", o->words);
 }

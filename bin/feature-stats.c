@@ -6,6 +6,7 @@
  *
  * The arithmetic (batched Chan et al. update, merge, finalize, .npz layout) is lib/eval/fid.c. */
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "eval/fid.h"
 
 #include <errno.h>
@@ -26,36 +27,25 @@ static const char usage[] =
     "  scatter  (d,d) float64  sum of (x - mu)(x - mu)^T, so that partial files merge\n"
     "fid reads mu and sigma; --merge combines partial files (count, mu, scatter) exactly as if\n"
     "all their features had been read in one run. OUT defaults to stdout ('-').\n"
-    "--device cpu|cuda is accepted for pipelines that pass it to every tool; the accumulation is\n"
-    "float64 on the CPU either way.\n"
+    "--device cpu: the accumulation is float64 on the CPU (no CUDA path; cuda is refused).\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
 
 int main(int argc, char **argv) {
     progname = "feature-stats";
     const char *out = "-";
     int merge = 0, nin = 0;
-    const char **in = xcalloc((size_t)argc, sizeof *in);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            close_stdout_or_die();
-            return EXIT_OK;
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) {
-            if (++i == argc) die_usage("%s expects an output path, found nothing", a);
-            out = argv[i];
-        } else if (strcmp(a, "--device") == 0) {
-            if (++i == argc) die_usage("--device expects cpu or cuda, found nothing");
-            if (strcmp(argv[i], "cpu") != 0 && strcmp(argv[i], "cuda") != 0)
-                die_usage("--device expects cpu or cuda, found '%s'", argv[i]);
-        } else if (strcmp(a, "--merge") == 0) {
-            merge = 1;
-        } else if (a[0] == '-' && a[1] != 0) {
-            die_usage("expected an option of -o, --merge, --device, --help, found '%s'", a);
-        } else {
-            in[nin++] = a;
+    enum { MERGE = TOPT_FIRST };
+    static const struct option longopts[] = {{"out", 1, 0, 'o'}, {"merge", 0, 0, MERGE}, {0, 0, 0, 0}};
+    toolopts opts;
+    topt_begin(&opts, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&opts)) != -1;) {
+        switch (c) {
+        case 'o': out = optarg; break;
+        case MERGE: merge = 1; break;
         }
     }
+    const char **in = xcalloc((size_t)argc, sizeof *in);
+    while (optind < argc) in[nin++] = argv[optind++];
     char err[1024];
     fstats s;
     if (merge) {

@@ -23,6 +23,7 @@
  * as DF-GAN's load_captions (tokenizing is bin/tokenize's job). */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "image/image_cache.h"
 #include "image/image_load.h"
 #include "io/npy.h"
@@ -32,7 +33,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +64,7 @@ static const char usage[] =
     "options:\n"
     "  --captions-per-image K   captions kept per image (default 10, 5 with --coco)\n"
     "  --limit N       only the first N names (default all)\n"
+    "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage or bad input data, 1 a read or write failure.\n";
@@ -76,17 +77,17 @@ typedef struct {
 
 static void parse(options *o, int argc, char **argv)
 {
-    enum { ROOT = 256, SPLIT, IMSIZE, IMAGES, CAPTIONS, FILENAMES, BOXES, CROPS, K, COCO, LIMIT, SHAPES };
+    enum { ROOT = TOPT_FIRST, SPLIT, IMSIZE, IMAGES, CAPTIONS, FILENAMES, BOXES, CROPS, K, COCO, LIMIT, SHAPES };
     static const struct option longopts[] = {
         {"root", 1, 0, ROOT}, {"split", 1, 0, SPLIT}, {"imsize", 1, 0, IMSIZE}, {"images", 1, 0, IMAGES},
         {"captions", 1, 0, CAPTIONS}, {"filenames", 1, 0, FILENAMES}, {"boxes", 1, 0, BOXES},
         {"crops", 1, 0, CROPS}, {"captions-per-image", 1, 0, K}, {"coco", 0, 0, COCO}, {"limit", 1, 0, LIMIT},
-        {"shapes", 1, 0, SHAPES}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"shapes", 1, 0, SHAPES}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->limit = -1;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case ROOT: o->root = optarg; break;
         case SPLIT: o->split = optarg; break;
@@ -100,12 +101,9 @@ static void parse(options *o, int argc, char **argv)
         case COCO: o->coco = 1; break;
         case LIMIT: o->limit = parse_long("--limit", optarg, 1, 1L << 40); break;
         case SHAPES: o->shapes = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     const char *missing = !o->root ? "--root" : !o->split ? "--split" : !o->imsize ? "--imsize"
                         : !o->images ? "--images" : !o->captions ? "--captions" : NULL;
     if (missing) die_usage("expected --root, --split, --imsize, --images and --captions, found %s missing", missing);

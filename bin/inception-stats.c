@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "eval/fid.h"
 #include "image/image_load.h"
 #include "models/inception.h"
@@ -45,6 +46,7 @@ static const char usage[] =
     "                      forward pass, in input order\n"
     "  --init [--seed K]   write random weights (seed K, default 0) under the same keys; outputs\n"
     "                      made with them say so on stderr\n"
+    "  --device cpu        where to compute: the CPU only (no CUDA path; cuda is refused)\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
 
 typedef struct {
@@ -185,47 +187,29 @@ int main(int argc, char **argv)
     int init = 0, batch = 16, nin = 0;
     long seed = 0;
     const char **in = xcalloc((size_t)argc + 1, sizeof *in);
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-#define NEED() if (++i == argc) die_usage("%s expects a value, found nothing", a)
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            close_stdout_or_die();
-            return EXIT_OK;
-        } else if (strcmp(a, "--weights") == 0) {
-            NEED();
-            weights = argv[i];
-        } else if (strcmp(a, "-o") == 0 || strcmp(a, "--out") == 0) {
-            NEED();
-            out = argv[i];
-        } else if (strcmp(a, "--features-out") == 0) {
-            NEED();
-            feat_out = argv[i];
-        } else if (strcmp(a, "--variant") == 0) {
-            NEED();
-            variant = argv[i];
+    enum { WEIGHTS = TOPT_FIRST, FEATURES_OUT, VARIANT, BATCH, SEED, INIT };
+    static const struct option longopts[] = {
+        {"weights", 1, 0, WEIGHTS}, {"out", 1, 0, 'o'}, {"features-out", 1, 0, FEATURES_OUT},
+        {"variant", 1, 0, VARIANT}, {"batch", 1, 0, BATCH}, {"seed", 1, 0, SEED}, {"init", 0, 0, INIT},
+        {0, 0, 0, 0}};
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
+        switch (c) {
+        case WEIGHTS: weights = optarg; break;
+        case 'o': out = optarg; break;
+        case FEATURES_OUT: feat_out = optarg; break;
+        case VARIANT:
+            variant = optarg;
             if (strcmp(variant, "fid") && strcmp(variant, "dfgan"))
                 die_usage("--variant: expected fid or dfgan, found '%s'", variant);
-        } else if (strcmp(a, "--batch") == 0) {
-            NEED();
-            batch = (int)parse_long(a, argv[i], 1, 4096);
-        } else if (strcmp(a, "--seed") == 0) {
-            NEED();
-            seed = parse_long(a, argv[i], 0, 0x7fffffffffffffffL);
-        } else if (strcmp(a, "--init") == 0) {
-            init = 1;
-        } else if (strcmp(a, "--device") == 0) {
-            NEED();
-            if (strcmp(argv[i], "cpu") != 0)
-                die_usage("--device: expected cpu (inception-stats has no CUDA path yet), found '%s'", argv[i]);
-        } else if (a[0] == '-' && a[1] != 0) {
-            die_usage("expected an option of --weights, --variant, --batch, -o, --features-out, --init, --seed, "
-                      "--device, --help, found '%s'",
-                      a);
-        } else {
-            in[nin++] = a;
+            break;
+        case BATCH: batch = (int)parse_long("--batch", optarg, 1, 4096); break;
+        case SEED: seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
+        case INIT: init = 1; break;
         }
     }
+    while (optind < argc) in[nin++] = argv[optind++];
     char err[1024];
     if (init) {
         if (strcmp(out, "-") == 0) die_usage("--init expects -o PATH for the weights, found none");

@@ -5,6 +5,7 @@
  *
  * The arithmetic and the subset sampling are lib/eval/kid.c. */
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "eval/fid.h"
 #include "eval/kid.h"
 
@@ -25,7 +26,7 @@ static const char usage[] =
     "rng.choice(nB, m, replace=False). Features: .npy streams of (N,d) float32 or float64 arrays\n"
     "(several arrays are concatenated), as inception-stats --features-out writes them.\n"
     "  --verbose   each subset's MMD^2 on stderr\n"
-    "  --device cpu|cuda   accepted for pipelines that pass it to every tool; float64 on the CPU\n"
+    "  --device cpu   float64 on the CPU (no CUDA path; cuda is refused)\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
 
 /* all arrays of a feature stream, concatenated, as float64 (n,d) */
@@ -75,38 +76,33 @@ int main(int argc, char **argv) {
     long subsets = 100, seed = 2020;
     int64_t m = 1000;
     kid_kernel k = {3, 0.0, 1.0};
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            close_stdout_or_die();
-            return EXIT_OK;
-        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            verbose = 1;
-            continue;
-        } else if (strcmp(a, "--features") != 0 && strcmp(a, "--subsets") != 0 && strcmp(a, "--subset-size") != 0 &&
-                   strcmp(a, "--seed") != 0 && strcmp(a, "--degree") != 0 && strcmp(a, "--gamma") != 0 &&
-                   strcmp(a, "--coef0") != 0 && strcmp(a, "--device") != 0) {
-            die_usage("expected an option of --features, --subsets, --subset-size, --seed, --degree, --gamma, "
-                      "--coef0, --device, --verbose, --help, found '%s'", a);
-        }
-        if (!v) die_usage("%s expects a value, found nothing", a);
-        i++;
-        if (strcmp(a, "--device") == 0) {
-            if (strcmp(v, "cpu") != 0 && strcmp(v, "cuda") != 0) die_usage("--device expects cpu or cuda, found '%s'", v);
-        } else if (strcmp(a, "--features") == 0) {
+    enum { FEATURES = TOPT_FIRST, SUBSETS, SUBSET_SIZE, SEED, DEGREE, GAMMA, COEF0 };
+    static const struct option longopts[] = {
+        {"features", 1, 0, FEATURES}, {"subsets", 1, 0, SUBSETS}, {"subset-size", 1, 0, SUBSET_SIZE},
+        {"seed", 1, 0, SEED}, {"degree", 1, 0, DEGREE}, {"gamma", 1, 0, GAMMA}, {"coef0", 1, 0, COEF0},
+        {"verbose", 0, 0, 'v'}, {0, 0, 0, 0}};
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "v", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
+        const char *v = optarg;
+        switch (c) {
+        case 'v': verbose = 1; break;
+        case FEATURES:
             if (nfeat == 2) die_usage("--features expects two feature files, found a third '%s'", v);
             feat[nfeat++] = v;
-        } else if (strcmp(a, "--subsets") == 0) subsets = parse_long(a, v, 1, 1000000);
-        else if (strcmp(a, "--subset-size") == 0) m = parse_long(a, v, 2, 1L << 30);
-        else if (strcmp(a, "--seed") == 0) seed = parse_long(a, v, 0, 4294967295L);
-        else if (strcmp(a, "--degree") == 0) k.degree = (int)parse_long(a, v, 1, 16);
-        else if (strcmp(a, "--gamma") == 0) {
-            k.gamma = parse_double(a, v);
+            break;
+        case SUBSETS: subsets = parse_long("--subsets", v, 1, 1000000); break;
+        case SUBSET_SIZE: m = parse_long("--subset-size", v, 2, 1L << 30); break;
+        case SEED: seed = parse_long("--seed", v, 0, 4294967295L); break;
+        case DEGREE: k.degree = (int)parse_long("--degree", v, 1, 16); break;
+        case GAMMA:
+            k.gamma = parse_double("--gamma", v);
             if (!(k.gamma > 0)) die_usage("--gamma expects a positive number, found '%s'", v);
-        } else k.coef0 = parse_double(a, v);
+            break;
+        case COEF0: k.coef0 = parse_double("--coef0", v); break;
+        }
     }
+    topt_end(&t);
     if (nfeat != 2) die_usage("expected two --features files, found %d", nfeat);
     if (strcmp(feat[0], "-") == 0 && strcmp(feat[1], "-") == 0)
         die_usage("expected at most one --features on stdin, found '-' twice");

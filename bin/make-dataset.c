@@ -11,6 +11,7 @@
  * (--seed, --images). Everything is written into a hidden temp folder next to --out, synced once
  * and renamed to --out, so --out is either absent or complete. */
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "image/jpeg_write.h"
 #include "io/pickle_write.h"
 #include "core/rng.h"
@@ -18,7 +19,6 @@
 #include <errno.h>
 #include <ftw.h>
 #include <stdarg.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -83,6 +83,7 @@ static const char usage[] =
     "  --images N    number of images, 48 to 1000000 (default 2000)\n"
     "  --seed K      seed (default 0)\n"
     "  --quality Q   JPEG quality 1..100 (default 90)\n"
+    "  --device cpu  the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help    this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage, 1 a write failure.\n";
@@ -91,24 +92,21 @@ typedef struct { const char *out; long images, seed, quality; } options;
 
 static void parse(options *o, int argc, char **argv)
 {
-    enum { OUT = 256, IMAGES, SEED, QUALITY };
+    enum { OUT = TOPT_FIRST, IMAGES, SEED, QUALITY };
     static const struct option longopts[] = {{"out", 1, 0, OUT}, {"images", 1, 0, IMAGES}, {"seed", 1, 0, SEED},
-                                             {"quality", 1, 0, QUALITY}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                             {"quality", 1, 0, QUALITY}, {0, 0, 0, 0}};
     *o = (options){NULL, 2000, 0, 90};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case OUT: o->out = optarg; break;
         case IMAGES: o->images = parse_long("--images", optarg, NCLASS, 1000000); break;
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case QUALITY: o->quality = parse_long("--quality", optarg, 1, 100); break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     if (!o->out || !*o->out) die_usage("expected --out DIR, found none");
 }
 

@@ -7,11 +7,11 @@
  * independently. Rejections for --truncate stay inside the element's own stream. */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "io/npy.h"
 #include "core/rng.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +35,7 @@ static const char usage[] =
     "  --truncate T       truncated normal on [-T,T]: values outside are drawn again (DF-GAN samples with 2)\n"
     "  --trunc-rate R     multiply every value by R > 0 (DF-GAN's trunc_rate; default 1)\n"
     "  -o, --out FILE     output file, written atomically, or a FIFO; - is stdout (default)\n"
+    "  --device cpu       the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help         this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage, 1 a write failure.\n";
@@ -46,17 +47,17 @@ typedef struct {
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { BATCH = 256, DIM, BATCHES, SEED, TRUNC, RATE };
+    enum { BATCH = TOPT_FIRST, DIM, BATCHES, SEED, TRUNC, RATE };
     static const struct option longopts[] = {
         {"batch", 1, 0, BATCH}, {"dim", 1, 0, DIM}, {"batches", 1, 0, BATCHES}, {"seed", 1, 0, SEED},
-        {"truncate", 1, 0, TRUNC}, {"trunc-rate", 1, 0, RATE}, {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'},
+        {"truncate", 1, 0, TRUNC}, {"trunc-rate", 1, 0, RATE}, {"out", 1, 0, 'o'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->rate = 1.0;
     o->out = "-";
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case BATCH: o->batch = parse_long("--batch", optarg, 1, 1L << 24); break;
         case DIM: o->dim = parse_long("--dim", optarg, 1, 1L << 24); break;
@@ -72,12 +73,9 @@ static void parse(options *o, int argc, char **argv) {
             if (!(o->rate > 0) || isinf(o->rate)) die_usage("--trunc-rate expects a finite number > 0, found '%s'", optarg);
             break;
         case 'o': o->out = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     if (!o->batch || !o->dim || !o->batches)
         die_usage("expected --batch, --dim and --batches, found %s missing",
                   !o->batch ? "--batch" : !o->dim ? "--dim" : "--batches");

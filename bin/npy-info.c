@@ -6,6 +6,7 @@
  * ..." for an .npz; with several FILEs each line starts with "FILE: ". No FILE or "-" reads stdin
  * (a stream, or an .npz). */
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "io/npy.h"
 #include "io/npz.h"
 
@@ -23,7 +24,9 @@ static const char usage[] =
     "  key dtype shape min=.. max=.. mean=..     for an .npz archive\n"
     "Floating-point statistics skip NaNs and then add nan=COUNT. Empty arrays have no statistics.\n"
     "With no FILE, or when FILE is -, read standard input. With several FILEs every line starts\n"
-    "with \"FILE: \".\n"
+    "with \"FILE: \". \"--\" ends the options (a FILE named like one follows it).\n"
+    "  --device cpu   the CPU only (no CUDA path; cuda is refused)\n"
+    "  -h, --help     this help\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a read or write failure.\n";
 
 static double half_to_double(uint16_t h) {
@@ -169,21 +172,14 @@ static void info(const char *path, int prefixed) {
 
 int main(int argc, char **argv) {
     progname = "npy-info";
-    const char **files = xcalloc((size_t)argc, sizeof *files);
-    int nfiles = 0, opts = 1;
-    for (int i = 1; i < argc; i++) {
-        if (opts && strcmp(argv[i], "--") == 0) { opts = 0; continue; }
-        if (opts && (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)) {
-            fputs(usage, stdout);
-            close_stdout_or_die();
-            return EXIT_OK;
-        }
-        if (opts && argv[i][0] == '-' && argv[i][1]) die_usage("expected FILE... or --help, found '%s'", argv[i]);
-        files[nfiles++] = argv[i];
-    }
+    static const struct option longopts[] = {{0, 0, 0, 0}};
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "", longopts, TOOL_CPU);
+    while (topt_next(&t) != -1) {}
+    const char **files = (const char **)argv + optind;
+    int nfiles = argc - optind;
     if (nfiles == 0) info("-", 0);
     for (int i = 0; i < nfiles; i++) info(files[i], nfiles > 1);
-    free(files);
     close_stdout_or_die();
     return EXIT_OK;
 }

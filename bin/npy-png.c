@@ -6,10 +6,10 @@
  * after DF-GAN's (x+1)/2: round(clamp((x+1)/2, 0, 1) * 255). */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "io/npy.h"
 #include "io/stream.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -28,6 +28,7 @@ static const char usage[] =
     "  --pad P         pixels between and around the images (default 2, black)\n"
     "  --in FILE       the image stream; - is stdin (default)\n"
     "  -o, --out FILE  the PNG (required; - is stdout)\n"
+    "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage or bad input, 1 a write failure.\n";
@@ -35,26 +36,23 @@ static const char usage[] =
 typedef struct { long cols, pad; const char *in, *out; } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { COLS = 256, PAD, IN };
+    enum { COLS = TOPT_FIRST, PAD, IN };
     static const struct option longopts[] = {{"cols", 1, 0, COLS}, {"pad", 1, 0, PAD}, {"in", 1, 0, IN},
-                                             {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+                                             {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->pad = 2;
     o->in = "-";
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case COLS: o->cols = parse_long("--cols", optarg, 1, 1 << 16); break;
         case PAD: o->pad = parse_long("--pad", optarg, 0, 1024); break;
         case IN: o->in = optarg; break;
         case 'o': o->out = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     if (!o->out) die_usage("expected -o OUT.png, found none");
 }
 

@@ -5,10 +5,10 @@
  * built-in 3x5 pixel font (lowercase letters, digits, "._-+"), so nothing but libpng is needed. */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 
 #include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -26,6 +26,7 @@ static const char usage[] =
     "options:\n"
     "  --in FILE       the CSV (default: stdin)\n"
     "  -o, --out FILE  the PNG (required; - is stdout)\n"
+    "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage or bad input, 1 a write failure.\n";
@@ -108,19 +109,16 @@ static int split(char *line, char **f) {
 int main(int argc, char **argv) {
     progname = "plot-metrics";
     const char *in = "-", *out = NULL;
-    static const struct option longopts[] = {{"in", 1, 0, 'i'}, {"out", 1, 0, 'o'}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":ho:", longopts, NULL)) != -1) {
+    static const struct option longopts[] = {{"in", 1, 0, 'i'}, {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case 'i': in = optarg; break;
         case 'o': out = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     if (!out) die_usage("expected -o OUT.png, found none");
     FILE *f = strcmp(in, "-") ? fopen(in, "r") : stdin;
     if (!f) die_usage("--in: expected a readable file, found '%s': %s", in, strerror(errno));

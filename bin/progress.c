@@ -8,9 +8,9 @@
  * nothing is written to stdout. */
 #define _POSIX_C_SOURCE 200809L
 #include "core/common.h"
+#include "core/toolopts.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -48,6 +48,7 @@ static const char usage[] =
     "  --pid PID         end when process PID ends (default: when the parent changes)\n"
     "  --tty, --plain    the terminal or the plain form, whatever stderr is\n"
     "  --once            read the logs once, print one line (no clearing) and exit\n"
+    "  --device cpu      the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help        this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage, 1 a write failure.\n";
@@ -88,21 +89,21 @@ static double now(void) {
 }
 
 static void parse(options *o, int argc, char **argv) {
-    enum { STEPS = 256, LOG, KEYS, PREFIX, START, EVERY, EVERY_STEPS, POLL, PID, TTY, PLAIN, ONCE };
+    enum { STEPS = TOPT_FIRST, LOG, KEYS, PREFIX, START, EVERY, EVERY_STEPS, POLL, PID, TTY, PLAIN, ONCE };
     static const struct option longopts[] = {
         {"steps", 1, 0, STEPS}, {"log", 1, 0, LOG}, {"keys", 1, 0, KEYS}, {"prefix", 1, 0, PREFIX},
         {"start", 1, 0, START}, {"every", 1, 0, EVERY}, {"every-steps", 1, 0, EVERY_STEPS},
         {"poll", 1, 0, POLL}, {"pid", 1, 0, PID}, {"tty", 0, 0, TTY}, {"plain", 0, 0, PLAIN}, {"once", 0, 0, ONCE},
-        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->every = 10;
     o->poll = 0.1;
     o->prefix = "";
     o->tty = -1;
     o->start = now();
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case STEPS: o->steps = parse_long("--steps", optarg, 1, 1L << 40); break;
         case LOG:
@@ -134,12 +135,9 @@ static void parse(options *o, int argc, char **argv) {
             o->tty = c == TTY;
             break;
         case ONCE: o->once = 1; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     if (!o->steps) die_usage("expected --steps N, found none");
     if (!o->nlogs) die_usage("expected --log FILE, found none");
     if (o->tty == -1) o->tty = isatty(2);

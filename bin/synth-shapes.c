@@ -8,11 +8,11 @@
  * own fixed key, not --seed: it plays the text encoder, the same for every dataset). */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "io/npy.h"
 #include "core/rng.h"
 
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +64,7 @@ static const char usage[] =
     "  --cond-dim C    embedding size\n"
     "  --seed K        dataset seed (default 0)\n"
     "  --images FILE, --cond FILE, --captions FILE   outputs (- is stdout, for one of them)\n"
+    "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
     "Exit status: 0 ok, 2 bad usage, 1 a write failure.\n";
@@ -74,15 +75,15 @@ typedef struct {
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { IMSIZE = 256, BATCH, BATCHES, CONDDIM, SEED, IMAGES, COND, CAPTIONS };
+    enum { IMSIZE = TOPT_FIRST, BATCH, BATCHES, CONDDIM, SEED, IMAGES, COND, CAPTIONS };
     static const struct option longopts[] = {
         {"imsize", 1, 0, IMSIZE}, {"batch", 1, 0, BATCH}, {"batches", 1, 0, BATCHES},
         {"cond-dim", 1, 0, CONDDIM}, {"seed", 1, 0, SEED}, {"images", 1, 0, IMAGES}, {"cond", 1, 0, COND},
-        {"captions", 1, 0, CAPTIONS}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"captions", 1, 0, CAPTIONS}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case IMSIZE: o->imsize = parse_long("--imsize", optarg, 8, 4096); break;
         case BATCH: o->batch = parse_long("--batch", optarg, 1, 1L << 20); break;
@@ -92,12 +93,9 @@ static void parse(options *o, int argc, char **argv) {
         case IMAGES: o->images = optarg; break;
         case COND: o->cond = optarg; break;
         case CAPTIONS: o->captions = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind < argc) die_usage("expected only options, found '%s'", argv[optind]);
+    topt_end(&t);
     const char *missing = !o->imsize ? "--imsize" : !o->batch ? "--batch" : !o->batches ? "--batches"
                         : !o->cond_dim ? "--cond-dim" : !o->images ? "--images" : !o->cond ? "--cond" : NULL;
     if (missing) die_usage("expected --imsize, --batch, --batches, --cond-dim, --images and --cond, found %s missing", missing);

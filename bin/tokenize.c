@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "text/bpe.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "text/damsm_vocab.h"
 #include "io/npy.h"
 #include "text/utf8.h"
@@ -52,6 +53,7 @@ static const char usage[] =
     "                    CAPTIONS_PER_IMAGE: 10 for birds, 5 for COCO); default all\n"
     "  --batch B         write arrays of at most B rows back to back (default: one array)\n"
     "  -o OUT            output path (default standard output)\n"
+    "  --device cpu      the CPU only (no CUDA path; cuda is refused)\n"
     "Invalid UTF-8 is an error (as Python's strict decoding, which DF-GAN and CLIP use).\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a read or write failure.\n";
 
@@ -78,37 +80,37 @@ static void set_mode(options *o, mode_t_ m, const char *flag) {
     o->mode = m;
 }
 
-static const char *need_arg(int argc, char **argv, int *i) {
-    if (*i + 1 >= argc) die_usage("%s expects a value, found the end of the arguments", argv[*i]);
-    return argv[++*i];
-}
-
 static void parse(options *o, int argc, char **argv) {
+    enum { CLIP = TOPT_FIRST, VOCAB, BUILD, BPE, CONTEXT, MAXW, SEED, FIRST, PERFILE, FILESFROM, BATCH };
+    static const struct option longopts[] = {
+        {"clip", 0, 0, CLIP}, {"vocab", 1, 0, VOCAB}, {"build-vocab", 0, 0, BUILD}, {"bpe", 1, 0, BPE},
+        {"context", 1, 0, CONTEXT}, {"max-words", 1, 0, MAXW}, {"seed", 1, 0, SEED}, {"first", 0, 0, FIRST},
+        {"captions-per-file", 1, 0, PERFILE}, {"files-from", 1, 0, FILESFROM}, {"batch", 1, 0, BATCH},
+        {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->context = CLIP_CONTEXT;
     o->max_words = DAMSM_WORDS_NUM;
     o->per_file = -1;
     const char *only_clip = NULL, *only_vocab = NULL, *only_build = NULL, *seed_flag = NULL, *batch_flag = NULL;
-    int opts = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!opts || a[0] != '-' || !a[1]) { add_file(o, a); continue; }
-        if (!strcmp(a, "--")) { opts = 0; continue; }
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); close_stdout_or_die(); exit(EXIT_OK); }
-        if (!strcmp(a, "--clip")) set_mode(o, MODE_CLIP, a);
-        else if (!strcmp(a, "--vocab")) { set_mode(o, MODE_VOCAB, a); o->vocab = need_arg(argc, argv, &i); }
-        else if (!strcmp(a, "--build-vocab")) set_mode(o, MODE_BUILD, a);
-        else if (!strcmp(a, "--bpe")) { o->bpe = need_arg(argc, argv, &i); only_clip = a; }
-        else if (!strcmp(a, "--context")) { o->context = (int)parse_long(a, need_arg(argc, argv, &i), 1, 1 << 20); only_clip = a; }
-        else if (!strcmp(a, "--max-words")) { o->max_words = (int)parse_long(a, need_arg(argc, argv, &i), 1, 1 << 20); only_vocab = a; }
-        else if (!strcmp(a, "--seed")) { o->seed = (uint32_t)parse_long(a, need_arg(argc, argv, &i), 0, 4294967295L); only_vocab = seed_flag = a; }
-        else if (!strcmp(a, "--first")) { o->first = 1; only_vocab = a; }
-        else if (!strcmp(a, "--captions-per-file")) { o->per_file = (int)parse_long(a, need_arg(argc, argv, &i), 1, INT_MAX); only_build = a; }
-        else if (!strcmp(a, "--files-from")) o->files_from = need_arg(argc, argv, &i);
-        else if (!strcmp(a, "--batch")) { o->batch = parse_long(a, need_arg(argc, argv, &i), 1, LONG_MAX); batch_flag = a; }
-        else if (!strcmp(a, "-o") || !strcmp(a, "--out")) o->out = need_arg(argc, argv, &i);
-        else die_usage("expected an option from --help or a FILE, found '%s'", a);
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
+        switch (c) {
+        case CLIP: set_mode(o, MODE_CLIP, "--clip"); break;
+        case VOCAB: set_mode(o, MODE_VOCAB, "--vocab"); o->vocab = optarg; break;
+        case BUILD: set_mode(o, MODE_BUILD, "--build-vocab"); break;
+        case BPE: o->bpe = optarg; only_clip = "--bpe"; break;
+        case CONTEXT: o->context = (int)parse_long("--context", optarg, 1, 1 << 20); only_clip = "--context"; break;
+        case MAXW: o->max_words = (int)parse_long("--max-words", optarg, 1, 1 << 20); only_vocab = "--max-words"; break;
+        case SEED: o->seed = (uint32_t)parse_long("--seed", optarg, 0, 4294967295L); only_vocab = seed_flag = "--seed"; break;
+        case FIRST: o->first = 1; only_vocab = "--first"; break;
+        case PERFILE: o->per_file = (int)parse_long("--captions-per-file", optarg, 1, INT_MAX); only_build = "--captions-per-file"; break;
+        case FILESFROM: o->files_from = optarg; break;
+        case BATCH: o->batch = parse_long("--batch", optarg, 1, LONG_MAX); batch_flag = "--batch"; break;
+        case 'o': o->out = optarg; break;
+        }
     }
+    while (optind < argc) add_file(o, argv[optind++]);
     if (o->mode == MODE_NONE) die_usage("expected one of --clip, --vocab VOCAB or --build-vocab, found none");
     if (only_clip && o->mode != MODE_CLIP) die_usage("expected %s only with --clip, found it with %s", only_clip, o->mode == MODE_VOCAB ? "--vocab" : "--build-vocab");
     if (only_vocab && o->mode != MODE_VOCAB) die_usage("expected %s only with --vocab, found it with %s", only_vocab, o->mode == MODE_CLIP ? "--clip" : "--build-vocab");

@@ -327,14 +327,16 @@ open("bomb.yml", "w").write("\n".join(lines) + "\n")'
   run --separate-stderr cfg --help
   assert_ok; [[ "$output" == usage:* ]]
   run --separate-stderr cfg
-  assert_fails 2 "cfg: expected a command (check, make, get, schema), found none; see cfg --help"
+  assert_fails 2 "cfg: expected a command (check, make, get, schema), found none (see --help)"
   run --separate-stderr cfg frob x.yml
   assert_fails 2 "cfg: expected a command (check, make, get, schema), found 'frob'"
   base x.yml
   run --separate-stderr cfg make x.yml --prefix 'A B'
   assert_fails 2 "cfg: expected --prefix of letters, digits and '_', found 'A B'"
   run --separate-stderr cfg make x.yml --verbose
-  assert_fails 2 "cfg: expected an option of cfg make (--prefix, -o), found '--verbose'"
+  assert_fails 2 "cfg: expected a known option, found '--verbose' (see --help)"
+  run --separate-stderr cfg check x.yml -o y.mk
+  assert_fails 2 "cfg: expected --prefix and -o only with make, found -o with check"
   run --separate-stderr cfg get x.yml
   assert_fails 2 "cfg: expected cfg get FILE.yml KEY, found 1 arguments"
 }

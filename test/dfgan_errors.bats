@@ -81,12 +81,23 @@ np.savez(d + '/D_missing.npz', **z)
 
 @test "streams with different numbers of batches are refused and nothing is written" {
   run --separate-stderr gen-step forward --ckpt "$FX/G.npz" --noise "$T/noise2.npy" --cond "$T/cond.npy" -o "$T/o.npy"
-  assert_fails 2 "gen-step: expected --noise and --cond to hold the same number of batches, found 2 and 1"
+  assert_fails 2 "gen-step: expected --noise and --cond to hold the same number of batches, found --cond ending at batch 2"
+  run --separate-stderr gen-step forward --ckpt "$FX/G.npz" --noise "$T/noise.npy" --cond "$T/noise2.npy" -o "$T/o.npy"
+  assert_fails 2 "gen-step: --cond: expected float32 (3,8), found float32 (3,6) in array 0"
+  run --separate-stderr disc-step train --ckpt "$FX/D.npz" --real "$T/real.npy" --cond "$T/cond.npy" --fake /dev/null --grad-out "$T/g.npy" --save "$T/D2.npz"
+  assert_fails 2 "disc-step: expected --real, --cond and --fake to hold the same number of batches, found --fake ending at batch 1"
   run --separate-stderr gen-step train --ckpt "$FX/G.npz" --noise "$T/noise2.npy" --cond "$T/noise2.npy" --grad "$T/fake.npy" --save "$T/G2.npz"
   assert_fails 2 "gen-step: --cond: expected float32 (3,8), found float32 (3,6) in array 0"
   cp "$T/cond.npy" "$T/cond2.npy"; cat "$T/cond.npy" >> "$T/cond2.npy"
   run --separate-stderr gen-step train --ckpt "$FX/G.npz" --noise "$T/noise2.npy" --cond "$T/cond2.npy" --grad "$T/fake.npy" --save "$T/G2.npz" --fake-out "$T/f.npy" --log "$T/log"
   assert_fails 2 "gen-step: --grad $T/fake.npy: expected a gradient for batch 2, found the end of the stream"
+  cp "$T/fake.npy" "$T/fake2.npy"; cat "$T/fake.npy" >> "$T/fake2.npy"
+  run --separate-stderr gen-step train --ckpt "$FX/G.npz" --noise "$T/noise2.npy" --cond "$T/cond2.npy" --grad "$T/fake2.npy" --grad "$T/fake.npy" --save "$T/G2.npz" --log "$T/log"
+  assert_fails 2 "gen-step: expected --grad $T/fake2.npy and --grad $T/fake.npy to hold the same number of batches, found --grad $T/fake.npy ending at batch 2"
+  run --separate-stderr gen-step train --ckpt "$FX/G.npz" --noise "$T/noise.npy" --cond "$T/cond.npy" --grad "$T/fake2.npy" --save "$T/G2.npz" --log "$T/log"
+  assert_fails 2 "gen-step: --grad $T/fake2.npy: expected 1 batches, found more"
+  run --separate-stderr gen-step train --ckpt "$FX/G.npz" --noise "$T/noise.npy" --cond "$T/cond.npy" --grad "$T/cond.npy" --save "$T/G2.npz"
+  assert_fails 2 "gen-step: --grad $T/cond.npy: expected float32 (3,3,32,32), found float32 (3,8) in array 0"
   [ ! -e "$T/o.npy" ] && [ ! -e "$T/G2.npz" ] && [ ! -e "$T/f.npy" ]
   assert_no_temp "$T"
 }

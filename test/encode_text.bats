@@ -280,7 +280,7 @@ assert s.shape == (2, 8) and w.shape == (2, 8, 4) and np.isfinite(s).all() and (
   assert_fails 2 "encode-text: *junk.npz*"
 }
 
-@test "usage errors -> exit 2; --device cuda without a CUDA encode-text -> exit 1" {
+@test "usage errors -> exit 2, --device cuda among them (no CUDA encode-text)" {
   run --separate-stderr encode-text < "$FIX/ids.npy"
   assert_fails 2 "encode-text: expected --weights DAMSM.npz (or --init), found none"
   run --separate-stderr encode-text --weights "$W" --bogus
@@ -288,7 +288,7 @@ assert s.shape == (2, 8) and w.shape == (2, 8, 4) and np.isfinite(s).all() and (
   run --separate-stderr encode-text --weights "$W" --device tpu
   assert_fails 2 "encode-text: --device expects cpu or cuda, found 'tpu'"
   run --separate-stderr encode-text --weights "$W" --device cuda < "$FIX/ids.npy"
-  assert_fails 1 "encode-text: expected a build with a CUDA encode-text, found none"
+  assert_fails 2 "encode-text: expected --device cpu (this tool has no CUDA path), found cuda"
   run --separate-stderr encode-text --weights "$W" --words - < "$FIX/ids.npy"
   assert_fails 2 "encode-text: expected --words and -o to name different outputs, found both '-'"
   run --separate-stderr encode-text --init -o x.npz

@@ -318,7 +318,7 @@ np.savez("p4.npz", mu=np.zeros(4), sigma=np.eye(4), count=np.int64(3), scatter=n
   run --separate-stderr feature-stats --merge -o out.npz
   assert_fails 2 "feature-stats: --merge expects partial stats files, found none"
   run --separate-stderr feature-stats --bogus
-  assert_fails 2 "feature-stats: expected an option of -o, --merge, --device, --help, found '--bogus'"
+  assert_fails 2 "feature-stats: expected a known option, found '--bogus' (see --help)"
   [ ! -e out.npz ]
   assert_no_temp .
 }

@@ -132,7 +132,7 @@ write_stream('s.npy', arrs)"
   [[ "${lines[0]}" == "usage: npy-info [FILE...]" ]]
   [ -z "$stderr" ]
   run --separate-stderr npy-info --bogus
-  assert_fails 2 "npy-info: expected FILE... or --help, found '--bogus'"
+  assert_fails 2 "npy-info: expected a known option, found '--bogus' (see --help)"
 }
 
 @test "streams pass through pipes: stdin to stdout, and npy-info on stdin" {

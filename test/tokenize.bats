@@ -192,7 +192,7 @@ assert (np.concatenate(parts) == whole).all()
   run --separate-stderr tokenize
   assert_fails 2 "tokenize: expected one of --clip, --vocab VOCAB or --build-vocab, found none"
   run --separate-stderr tokenize --clip --wat
-  assert_fails 2 "tokenize: expected an option from --help or a FILE, found '--wat'"
+  assert_fails 2 "tokenize: expected a known option, found '--wat' (see --help)"
   run --separate-stderr tokenize --clip --vocab v.txt
   assert_fails 2 "tokenize: expected one of --clip, --vocab, --build-vocab, found --clip with --vocab"
   run --separate-stderr tokenize --vocab "$FIX/damsm_vocab.txt" --seed 1 --first
@@ -210,7 +210,7 @@ assert (np.concatenate(parts) == whole).all()
   run --separate-stderr tokenize --clip --captions-per-file 2
   assert_fails 2 "tokenize: expected --captions-per-file only with --build-vocab, found it with --clip"
   run --separate-stderr tokenize --clip -o
-  assert_fails 2 "tokenize: -o expects a value, found the end of the arguments"
+  assert_fails 2 "tokenize: expected a value after -o, found none"
   run --separate-stderr tokenize --clip missing.txt
   [ -f "$BPE" ] || skip "no BPE file"
   assert_fails 2 "tokenize: expected a readable captions file, found 'missing.txt': No such file or directory"

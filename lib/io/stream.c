@@ -68,3 +68,73 @@ void ts_close(tstream *s) {
     free(s->name);
     s->name = NULL;
 }
+
+/* ---- streams in lock step ---- */
+
+void tsg_open(tsgroup *g, int n, const ts_member *m) {
+    g->n = n;
+    g->batches = 0;
+    g->s = xcalloc((size_t)n, sizeof *g->s);
+    g->m = xcalloc((size_t)n, sizeof *g->m);
+    for (int i = 0; i < n; i++) {
+        if (m[i].ndim < 1 || m[i].ndim > 4) die_runtime("%s: expected 1 to 4 dimensions, found %d", m[i].flag, m[i].ndim);
+        g->m[i] = m[i];
+        ts_open(&g->s[i], m[i].flag, m[i].path);
+        g->m[i].flag = g->s[i].name;          /* our copy: the caller's may go */
+        g->m[i].path = NULL;
+    }
+}
+
+/* "(B,3,32,32)" while B < 0, "(4,3,32,32)" after; other free dims "?" */
+static void group_desc(char *buf, size_t n, const ts_member *m, int64_t B) {
+    size_t k = B < 0 ? (size_t)snprintf(buf, n, "(B") : (size_t)snprintf(buf, n, "(%lld", (long long)B);
+    for (int d = 1; d < m->ndim && k < n; d++)
+        k += m->shape[d] < 0 ? (size_t)snprintf(buf + k, n - k, ",?")
+                             : (size_t)snprintf(buf + k, n - k, ",%lld", (long long)m->shape[d]);
+    if (k < n) snprintf(buf + k, n - k, m->ndim == 1 ? ",)" : ")");
+}
+
+int tsg_read(tsgroup *g, int64_t B, npy_array *out) {
+    int ended = -1, more = 0;                 /* the first stream that ended; how many had an array */
+    int64_t batch = B > 0 ? B : -1;
+    for (int i = 0; i < g->n; i++) {
+        const ts_member *m = &g->m[i];
+        int64_t want[4] = {batch, m->shape[1], m->shape[2], m->shape[3]};
+        char desc[160];
+        group_desc(desc, sizeof desc, m, batch);
+        if (ts_read_f32(&g->s[i], m->ndim, want, desc, &out[i])) {
+            more++;
+            if (i == 0 && batch < 0) batch = out[i].shape[0];
+        } else if (ended < 0) {
+            ended = i;
+        }
+    }
+    if (more == 0) return 0;
+    if (ended >= 0) {
+        char list[512];
+        size_t k = 0;
+        for (int i = 0; i < g->n && k < sizeof list; i++)
+            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i == 0 ? "" : i == g->n - 1 ? " and " : ", ", g->m[i].flag);
+        die_usage("expected %s to hold the same number of batches, found %s ending at batch %ld", list,
+                  g->m[ended].flag, g->batches + 1);
+    }
+    g->batches++;
+    return 1;
+}
+
+void tsg_expect_end(tsgroup *g) {
+    for (int i = 0; i < g->n; i++) {
+        int c = getc(g->s[i].f);
+        if (c != EOF) die_usage("%s: expected %ld batches, found more", g->m[i].flag, g->batches);
+        if (ferror(g->s[i].f)) die_runtime("%s: expected to read the stream's end, found %s", g->m[i].flag, strerror(errno));
+    }
+}
+
+void tsg_close(tsgroup *g) {
+    for (int i = 0; i < g->n; i++) ts_close(&g->s[i]);
+    free(g->s);
+    free(g->m);
+    g->s = NULL;
+    g->m = NULL;
+    g->n = 0;
+}

@@ -20,4 +20,33 @@ void ts_open(tstream *s, const char *flag, const char *path);
 int ts_read_f32(tstream *s, int ndim, const int64_t *want, const char *shape_desc, npy_array *out);
 void ts_close(tstream *s);
 
+/* Several streams read in lock step: per batch one float32 array from each, all of the same batch
+ * size B (dimension 0), which the first stream sets (or the caller). A group ends cleanly when every
+ * stream ends at the same batch. */
+typedef struct {
+    const char *flag;       /* the stream's name in messages: "--noise", "--grad g.npy" */
+    const char *path;       /* "-" = stdin */
+    int ndim;               /* 1..4 */
+    int64_t shape[4];       /* shape[0] is the batch (ignored here); -1: any size */
+} ts_member;
+
+typedef struct {
+    int n;
+    tstream *s;
+    ts_member *m;
+    long batches;           /* batches read so far */
+} tsgroup;
+
+/* Open m[0..n-1] (ts_open's checks and messages). */
+void tsg_open(tsgroup *g, int n, const ts_member *m);
+/* The next batch: out[i] the next array of stream i, of shape (B, m[i].shape[1..]), where B is the
+ * first stream's batch, or the given one when B > 0. Shapes and dtypes are checked as ts_read_f32's
+ * ("--cond: expected float32 (3,8), found float32 (2,8) in array 0"; "(B,8)" before B is known).
+ * Returns 1, or 0 when every stream has ended; when only some have, dies (usage) naming the first:
+ * "expected --real, --cond and --fake to hold the same number of batches, found --cond ending at batch 2". */
+int tsg_read(tsgroup *g, int64_t B, npy_array *out);
+/* Dies (usage) unless every stream is at its end: "--grad g.npy: expected 2 batches, found more". */
+void tsg_expect_end(tsgroup *g);
+void tsg_close(tsgroup *g);
+
 #endif

@@ -1,5 +1,6 @@
 /* netd.c: NetD and NetC forward, tangent and backward passes (see netd.h). */
 #include "models/netd.h"
+#include "core/checkpoint.h"
 #include "core/common.h"
 #include "models/init.h"
 #include "models/netg.h"
@@ -56,6 +57,22 @@ void netd_infer(netd *d, const npz *z, const char *path) {
 
 void netd_init_weights(netd *d, uint64_t seed) {
     init_pytorch_default(&d->ps, seed);   /* gammas start at 0, as DF-GAN */
+    netd_sync_gamma(d);
+}
+
+void netd_new(netd *d, int imsize, int nf, int cond_dim, device_t dev, uint64_t seed) {
+    netd_build(d, imsize, nf, cond_dim);
+    params_alloc(&d->ps, dev);
+    netd_init_weights(d, seed);
+}
+
+void netd_load(netd *d, const char *path, device_t dev) {
+    npz z;
+    ckpt_read(path, &z);
+    netd_infer(d, &z, path);
+    params_alloc(&d->ps, dev);
+    ckpt_load(&d->ps, &z, path);
+    npz_free(&z);
     netd_sync_gamma(d);
 }
 

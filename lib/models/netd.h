@@ -55,6 +55,11 @@ typedef struct {
 void netd_build(netd *d, int imsize, int nf, int cond_dim);
 void netd_infer(netd *d, const npz *z, const char *path);
 void netd_init_weights(netd *d, uint64_t seed);
+/* A new NetD/NetC on dev: netd_build, params_alloc, netd_init_weights. */
+void netd_new(netd *d, int imsize, int nf, int cond_dim, device_t dev, uint64_t seed);
+/* The NetD/NetC of checkpoint `path` on dev, ready to run: the architecture read back from the
+ * shapes, weights and Adam state loaded, gammas synced; dies (usage) naming what does not fit. */
+void netd_load(netd *d, const char *path, device_t dev);
 void netd_sync_gamma(netd *d);                 /* after loading or updating weights */
 void netd_free(netd *d);
 void dacts_free(dacts *a, int nblocks);

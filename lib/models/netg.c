@@ -1,5 +1,6 @@
 /* netg.c: DF-GAN's NetG forward and backward on channel-major activations (see netg.h). */
 #include "models/netg.h"
+#include "core/checkpoint.h"
 #include "core/common.h"
 #include "models/init.h"
 #include "core/ops.h"
@@ -105,6 +106,21 @@ void netg_init_weights(netg *g, uint64_t seed) {
                 init_fill(ps, gm->l2w, 0.0f); init_fill(ps, gm->l2b, 1.0f);
                 init_fill(ps, bm->l2w, 0.0f); init_fill(ps, bm->l2b, 0.0f);
             }
+}
+
+void netg_new(netg *g, int imsize, int nf, int z_dim, int cond_dim, device_t dev, uint64_t seed) {
+    netg_build(g, imsize, nf, z_dim, cond_dim);
+    params_alloc(&g->ps, dev);
+    netg_init_weights(g, seed);
+}
+
+void netg_load(netg *g, const char *path, device_t dev) {
+    npz z;
+    ckpt_read(path, &z);
+    netg_infer(g, &z, path);
+    params_alloc(&g->ps, dev);
+    ckpt_load(&g->ps, &z, path);
+    npz_free(&z);
 }
 
 /* ---- activations ---- */

@@ -37,6 +37,11 @@ void netg_build(netg *g, int imsize, int nf, int z_dim, int cond_dim);
 void netg_infer(netg *g, const npz *z, const char *path);
 /* PyTorch's default init plus DF-GAN's Affine init, from a Philox seed (after params_alloc). */
 void netg_init_weights(netg *g, uint64_t seed);
+/* A new NetG on dev: netg_build, params_alloc, netg_init_weights. */
+void netg_new(netg *g, int imsize, int nf, int z_dim, int cond_dim, device_t dev, uint64_t seed);
+/* The NetG of checkpoint `path` on dev, ready to run: the architecture read back from the shapes,
+ * weights and Adam state loaded; dies (usage) naming the path and what does not fit. */
+void netg_load(netg *g, const char *path, device_t dev);
 /* noise (B,Z), sent (B,S), both on the model's device -> g->img (3,B,S,S) channel-major */
 void netg_forward(netg *g, const float *noise, const float *sent, int B);
 /* dimg (3,B,S,S) channel-major, gradient of the loss wrt g->img; accumulates parameter grads */

@@ -1,0 +1,26 @@
+/* gstep.h: one DF-GAN generator step, beside the discriminator's (dstep.h):
+ *   fake = G(noise, s); the gradient wrt the fake images is the sum of the gradients that the tools
+ *   downstream wrote for them (the discriminator's adversarial one, the CLIP loss's, ...), added in
+ *   order in float32; backward through G, then one Adam step on G.
+ * Images in host memory are NCHW (B,3,S,S) float32; G's activations are channel-major (netg.h). */
+#ifndef DFGAN_GSTEP_H
+#define DFGAN_GSTEP_H
+#include "models/netg.h"
+
+typedef struct {
+    netg G;
+    double lr, beta1, beta2, eps;
+    int B, Bcap;                 /* the last forward's batch; the buffers' */
+    float *host, *grad_sum;      /* host (Bcap,3,S,S): fake images, the summed gradient */
+    float *stage, *dimg;         /* on G's device (Bcap,3,S,S): NCHW staging, the gradient channel-major */
+} gstep;
+
+void gstep_init(gstep *st);      /* after st->G is built, allocated and loaded, and the Adam settings set */
+/* noise (B,Z), cond (B,C) in host memory -> G's fake images (in st->G.img). With want_images, returns
+ * them NCHW in host memory (B,3,S,S), valid until the next call; NULL otherwise. */
+const float *gstep_forward(gstep *st, const float *noise, const float *cond, int B, int want_images);
+/* After gstep_forward: grads[0..n-1], each (B,3,S,S) NCHW in host memory, summed, is the gradient of
+ * the loss wrt those fake images; backward through G and one Adam step. Returns the sum's L2 norm. */
+double gstep_train(gstep *st, const float *const *grads, int n);
+void gstep_free(gstep *st);
+#endif
