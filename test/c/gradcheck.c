@@ -1,4 +1,4 @@
-/* gradcheck.c: checks every CPU op of lib/core/ops_cpu_decl.h.
+/* gradcheck.c: checks the CPU ops of lib/core/op_list.h (CLIP's: clip_gradcheck.c).
  *
  * For each op, in double (the _cpu_f64 build of lib/cpu/):
  *   - the forward against a direct naive reference written here;
@@ -16,7 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/ops_cpu.h"
+#include "core/ops.h"
 
 /* tuning knob of lib/cpu/conv2d.c (bytes of col above which the batch is done in chunks) */
 extern size_t conv2d_col_limit_cpu, conv2d_col_limit_cpu_f64;
