@@ -21,52 +21,23 @@
 #define LSTM_CHUNK 128
 #endif
 
-#ifndef OPS_F64
-/* expf, sigmoid and tanh for the gates, written so that the loop over a row vectorises (glibc's
- * expf/tanhf are scalar calls and took 60% of the time). Cephes' single-precision algorithms:
- * exp: x = n·ln2 + r, |r| <= ln2/2, 1 + r + r²·P(r); tanh: x + x·z·P(z) (z = x²) below 0.625,
- * else 1 - 2/(exp(2|x|) + 1) with x's sign. Both within a few ulp of the exact values. */
-static inline float exp_approx(float x) {
-    x = x < -87.0f ? -87.0f : x > 88.0f ? 88.0f : x;   /* (no fminf: a libm call in the loop) */
-    /* n = round(x·log2 e) by adding 1.5·2^23 (no floorf or float->int conversion: with GCC's
-     * default -ftrapping-math either keeps the loop from vectorising); t's low bits hold n. */
-    float t = fmaf(x, 1.44269504088896341f, 12582912.0f);
-    float n = t - 12582912.0f;
-    float r = fmaf(n, -0.693359375f, x);
-    r = fmaf(n, 2.12194440e-4f, r);
-    float p = 1.9875691500e-4f;
-    p = fmaf(p, r, 1.3981999507e-3f);
-    p = fmaf(p, r, 8.3334519073e-3f);
-    p = fmaf(p, r, 4.1665795894e-2f);
-    p = fmaf(p, r, 1.6666665459e-1f);
-    p = fmaf(p, r, 5.0000001201e-1f);
-    p = fmaf(p, r * r, r) + 1.0f;
-    int32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000 + 127) * (1 << 23);   /* 2^n; n in [-126, 127] after the clamp */
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    return p * scale;
-}
-static inline float sigmoid(float x) { return 1.0f / (1.0f + exp_approx(-x)); }
-static inline float tanh_approx(float x) {
-    float a = fabsf(x);
-    float z = x * x;
-    float p = -5.70498872745e-3f;
-    p = fmaf(p, z, 2.06390887954e-2f);
-    p = fmaf(p, z, -5.37397155531e-2f);
-    p = fmaf(p, z, 1.33314422036e-1f);
-    p = fmaf(p, z, -3.33332819422e-1f);
-    float small = fmaf(x * z, p, x);
-    float big = 1.0f - 2.0f / (exp_approx(2.0f * a) + 1.0f);
-    big = copysignf(big, x);
-    return a < 0.625f ? small : big;
-}
-#define TANH tanh_approx
-#else
-static inline real sigmoid(real x) { return 1 / (1 + exp(-x)); }
-#define TANH tanh
+/* libm's exp and tanh in the op's precision (expf, tanhf in the float build). glibc's libm also
+ * has them for vectors of arguments (libmvec, linked through -lm; within a few ulp, as the scalar
+ * ones), which math.h announces only under -ffast-math; announced here, the gate loop below calls
+ * them a vector at a time (a call per element would dominate the op's time). */
+#if defined __GLIBC__ && defined __x86_64__ && defined _OPENMP && \
+    (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 35))   /* vector tanh since 2.35 */
+#pragma omp declare simd notinbranch
+float expf(float);
+#pragma omp declare simd notinbranch
+float tanhf(float);
+#pragma omp declare simd notinbranch
+double exp(double);
+#pragma omp declare simd notinbranch
+double tanh(double);
 #endif
+
+static inline real sigmoid(real x) { return 1 / (1 + REAL_EXP(-x)); }
 
 /* One step for one sequence: gates (4H) in the order i, f, g, o -> c, h (H) updated in place. */
 static inline void lstm_cell(const real *restrict gates, real *restrict h, real *restrict c, int H)
@@ -74,10 +45,10 @@ static inline void lstm_cell(const real *restrict gates, real *restrict h, real 
 #pragma omp simd
     for (int j = 0; j < H; j++) {
         real ig = sigmoid(gates[j]), fg = sigmoid(gates[H + j]);
-        real gg = TANH(gates[2 * H + j]), og = sigmoid(gates[3 * H + j]);
+        real gg = REAL_TANH(gates[2 * H + j]), og = sigmoid(gates[3 * H + j]);
         real cc = fg * c[j] + ig * gg;
         c[j] = cc;
-        h[j] = og * TANH(cc);
+        h[j] = og * REAL_TANH(cc);
     }
 }
 
