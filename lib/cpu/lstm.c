@@ -5,9 +5,11 @@
  * The sequences run sorted by length, longest first, in chunks of up to LSTM_CHUNK of them (a
  * chunk's h, c and gates stay in L2); the work units, (chunk, direction), are independent, so
  * even a small batch keeps two threads busy, and they are spread over the OpenMP threads, each
- * calling a one-thread gemm. In a chunk the sequences still running at step s are a prefix, so
- * a step is one gemm (n_s,H)·(H,4H) and one pass over the gates. Results do not depend on the
- * number of threads (bit for bit): each sequence's arithmetic is the same in any unit order. */
+ * calling a one-thread gemm (one-thread also when the op runs on one thread: OpenBLAS's threads
+ * cost more than they give on these small products). In a chunk the sequences still running at
+ * step s are a prefix, so a step is one gemm (n_s,H)·(H,4H) and one pass over the gates. Results
+ * do not depend on the number of threads (bit for bit): each sequence's arithmetic is the same
+ * whichever thread runs its unit. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
