@@ -8,7 +8,7 @@
 #include "core/toolopts.h"
 #include "core/checkpoint.h"
 #include "io/npz.h"
-#include "core/ops_clip.h"
+#include "core/ops.h"
 #include "train/steplog.h"
 #include "io/stream.h"
 #include "io/stream_ids.h"

@@ -1,43 +1,46 @@
-/* ops_cuda.h: the CUDA twins of the CPU ops (name_cuda, float, device pointers; the signatures
- * and conventions are those of lib/core/ops_cpu_decl.h) and the device layer (memory, copies, sync).
+/* ops_cuda.h: the CUDA twins of the CPU ops (name_cuda, float, device pointers; declared from
+ * lib/core/op_list.h, which says each op's shapes and contract) and the device layer (memory,
+ * copies, sync).
  *
  * Every op is enqueued on the default stream and returns without waiting, except those that
  * return a host value (hinge_forward_cuda, vec_dot_cuda), which wait for their result.
  * Errors end the program through die_runtime with a one-line message naming the CUDA error.
- * A build without nvcc links kernels/nocuda.c instead: the same symbols, each of which dies
- * saying so, and cuda_device_available() returning 0. */
+ * A build without nvcc links kernels/nocuda.c instead: the same symbols, generated from the same
+ * lists, each of which dies saying so, and cuda_device_available() returning 0. An op that
+ * op_list.h marks OPDEF_CPU_ONLY has no twin yet: its name_cuda, in either build, dies with
+ * CUDA_NO_TWIN(name). */
 #ifndef DFGAN_OPS_CUDA_H
 #define DFGAN_OPS_CUDA_H
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 #define R float
-#define F(n) n##_cuda
-#include "core/ops_cpu_decl.h"
-#undef R
-#undef F
+#define OPDEF(ret, name, params) ret name##_cuda params;
+#include "core/op_list.h"
 
-/* CLIP's ops (lib/core/ops_clip_decl.h; kernels/layernorm.cu, quickgelu.cu, attention.cu, interp.cu,
- * preprocess.cu); `off` of the attention ops is a host array */
-#define R float
-#define F(n) n##_cuda
-#include "core/ops_clip_decl.h"
-#undef R
-#undef F
+/* the reason an OPDEF_CPU_ONLY op's name_cuda gives (kernels/no_twin.cu, kernels/nocuda.c) */
+#define CUDA_NO_TWIN(name) "expected a CUDA twin of " #name ", found none yet"
 
 /* 1 if a usable GPU exists (one that runs this build's kernels); else 0 and the reason in why. */
 int cuda_compiled(void);                          /* 1 in a build with the CUDA kernels, 0 in nocuda.c */
 int cuda_device_available(char *why, size_t n);
-void *cuda_alloc(size_t bytes);                    /* die_runtime on failure; 0 bytes gives NULL */
-void cuda_free(void *p);                           /* NULL is fine */
-void cuda_upload(void *dst_dev, const void *src_host, size_t bytes);
-void cuda_download(void *dst_host, const void *src_dev, size_t bytes);
-void cuda_copy(void *dst_dev, const void *src_dev, size_t bytes);
-void cuda_zero(void *p, size_t bytes);
-void cuda_sync(void);                              /* die_runtime naming the CUDA error on failure */
+/* The device layer (kernels/device.cu) as X(ret, name, params) entries, from which come these
+ * declarations and kernels/nocuda.c's stubs. */
+#define CUDA_DEVICE_LAYER(X) \
+    X(void *, cuda_alloc, (size_t bytes))          /* die_runtime on failure; 0 bytes gives NULL */ \
+    X(void, cuda_free, (void *p))                  /* NULL is fine */ \
+    X(void, cuda_upload, (void *dst_dev, const void *src_host, size_t bytes)) \
+    X(void, cuda_download, (void *dst_host, const void *src_dev, size_t bytes)) \
+    X(void, cuda_copy, (void *dst_dev, const void *src_dev, size_t bytes)) \
+    X(void, cuda_zero, (void *p, size_t bytes)) \
+    X(void, cuda_sync, (void))                     /* die_runtime naming the CUDA error on failure */
+#define CUDA_DECLARE(ret, name, params) ret name params;
+CUDA_DEVICE_LAYER(CUDA_DECLARE)
+#undef CUDA_DECLARE
 
 /* Bytes conv2d's column matrix may take on the GPU before the batch is split into chunks of
  * samples (default 1 GiB); a tuning knob, as conv2d_col_limit_cpu is on the CPU. */

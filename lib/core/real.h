@@ -1,9 +1,12 @@
 /* real.h: the scalar type of the CPU ops. The op sources in lib/cpu/ are compiled twice:
  * as float (names end in _cpu; what the tools run) and, with -DOPS_F64, as double (names end
- * in _cpu_f64; what the finite-difference tests run). Include once at the top of an op file. */
+ * in _cpu_f64; what the finite-difference tests run). Include once at the top of an op file:
+ * it declares every op from lib/core/op_list.h (through core/ops.h), so each body is checked
+ * against its entry there. */
 #ifndef DFGAN_REAL_H
 #define DFGAN_REAL_H
 #include <cblas.h>
+#include "core/ops.h"
 /* floating-point operations done by gemm so far (both types), for the benchmarks */
 extern double cpu_gemm_flops;
 #ifdef OPS_F64

@@ -1,5 +1,5 @@
 /* attention.c: the core of multi-head self-attention over packed sequences of different lengths
- * (see ops_clip_decl.h): per (sequence, head), S = q·kᵀ/√hs (gemm), a row softmax (with the causal
+ * (see core/op_list.h): per (sequence, head), S = q·kᵀ/√hs (gemm), a row softmax (with the causal
  * mask: row i sees columns ≤ i), out = P·v (gemm); q, k, v are read in place from the fused
  * in_proj output with a leading dimension of 3C. The (sequence, head) pairs are split over the
  * OpenMP threads, each calling a one-thread gemm (OpenBLAS's own threads off meanwhile, as in
@@ -9,7 +9,6 @@
 #include <stdlib.h>
 #include "core/real.h"
 #include "cpu/threads.h"
-#include "core/ops_clip.h"
 
 
 /* offsets of each sequence's probabilities in att, and the longest sequence */
@@ -111,7 +110,7 @@ void OPNAME(attention_backward)(real *dqkv, const real *dout, const real *qkv, c
     free(ao);
 }
 
-/* ---- the class-token attention (CLIP's last image block; see ops_clip_decl.h): one task per
+/* ---- the class-token attention (CLIP's last image block; see core/op_list.h): one task per
  *      (sequence, head), too small for gemms ---- */
 
 /* out (B,C) = softmax(q·kᵀ/√hs)·v per head; att (B,nh,T) the probabilities (may be NULL) */

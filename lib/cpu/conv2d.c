@@ -34,9 +34,8 @@
 #include "core/real.h"
 #include "cpu/threads.h"
 #include "core/common.h"
-#include "core/ops_cpu.h"
 
-/* Bytes of col per thread above which its range is done in chunks. Not in ops_cpu_decl.h: a
+/* Bytes of col per thread above which its range is done in chunks. Not in core/op_list.h: a
  * tuning knob that the tests lower to exercise the chunked path. */
 size_t OPNAME(conv2d_col_limit) = (size_t)4 << 20;
 

@@ -3,13 +3,17 @@
  * upsample_bilinear2d, legacy nearest as upsample_nearest2d), forward and backward. Done
  * separably: a horizontal pass into (planes,H,Wo), then a vertical one; each 2-d kernel of
  * PyTorch is the product of the two 1-d ones, so only rounding differs. Planes are split over
- * the OpenMP threads. */
+ * the OpenMP threads.
+ *
+ * resize_bilinear2d_forward (Inception-v3's input transform) is bilinear with align_corners
+ * either way, computed as PyTorch 1.13's upsample_bilinear2d does it: source indices and weights
+ * in the op's precision, each output the 2-d weighted sum of its four taps. */
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 #include "core/real.h"
-#include "core/ops_clip.h"
+#include "core/common.h"
 
 #define TAPS 4
 
@@ -114,4 +118,42 @@ void OPNAME(resize_backward)(real *din, const real *dout, int planes, int H, int
     }
     free(tx);
     free(ty);
+}
+
+/* PyTorch's area_pixel_compute_source_index for the linear modes: output o of outn reads input
+ * i0 with weight 1 − l1 and i1 with weight l1 (of in) */
+static void src_index(int o, int in, int outn, int ac, int *i0, int *i1, real *l1)
+{
+    real scale = ac ? (outn > 1 ? (real)(in - 1) / (real)(outn - 1) : 0) : (real)in / (real)outn;
+    real src = ac ? scale * (real)o : scale * ((real)o + (real)0.5) - (real)0.5;
+    if (src < 0) src = 0;
+    int i = (int)src;
+    if (i > in - 1) i = in - 1;
+    *i0 = i;
+    *i1 = i + (i < in - 1 ? 1 : 0);
+    *l1 = src - (real)i;
+}
+
+void OPNAME(resize_bilinear2d_forward)(real *out, const real *in, size_t planes, int H, int W, int Ho, int Wo,
+                                       int ac)
+{
+    int *h0 = xmalloc((size_t)(Ho + Wo) * 2 * sizeof(int)), *h1 = h0 + Ho, *w0 = h1 + Ho, *w1 = w0 + Wo;
+    real *lh = xmalloc((size_t)(Ho + Wo) * sizeof(real)), *lw = lh + Ho;
+    for (int o = 0; o < Ho; o++) src_index(o, H, Ho, ac, &h0[o], &h1[o], &lh[o]);
+    for (int o = 0; o < Wo; o++) src_index(o, W, Wo, ac, &w0[o], &w1[o], &lw[o]);
+#pragma omp parallel for schedule(static)
+    for (size_t q = 0; q < planes; q++) {
+        const real *x = in + q * (size_t)H * W;
+        real *y = out + q * (size_t)Ho * Wo;
+        for (int oh = 0; oh < Ho; oh++) {
+            const real *r0 = x + (size_t)h0[oh] * W, *r1 = x + (size_t)h1[oh] * W;
+            const real a1 = lh[oh], a0 = 1 - a1;
+            for (int ow = 0; ow < Wo; ow++) {
+                const real b1 = lw[ow], b0 = 1 - b1;
+                y[(size_t)oh * Wo + ow] = a0 * (b0 * r0[w0[ow]] + b1 * r0[w1[ow]]) + a1 * (b0 * r1[w0[ow]] + b1 * r1[w1[ow]]);
+            }
+        }
+    }
+    free(h0);
+    free(lh);
 }

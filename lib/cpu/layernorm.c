@@ -3,7 +3,6 @@
 #include <math.h>
 #include <omp.h>
 #include "core/real.h"
-#include "core/ops_clip.h"
 
 static int rows_team(long work) { int nt = omp_in_parallel() ? 1 : omp_get_max_threads(); return work < 65536 || nt < 1 ? 1 : nt; }
 

@@ -5,7 +5,6 @@
 #include <stddef.h>
 #include <string.h>
 #include "core/real.h"
-#include "core/ops_clip.h"
 
 /* out (n) = a·in + b */
 void OPNAME(scale_shift)(real *out, const real *in, size_t n, real a, real b)

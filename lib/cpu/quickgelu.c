@@ -2,7 +2,6 @@
 #include <math.h>
 #include <omp.h>
 #include "core/real.h"
-#include "core/ops_clip.h"
 
 static int team(size_t n) { int nt = omp_in_parallel() ? 1 : omp_get_max_threads(); return n < 65536 || nt < 1 ? 1 : nt; }
 

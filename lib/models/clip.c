@@ -9,7 +9,6 @@
 #include "core/checkpoint.h"
 #include "core/common.h"
 #include "core/ops.h"
-#include "core/ops_clip.h"
 #include "core/rng.h"
 
 #include <math.h>

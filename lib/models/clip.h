@@ -80,7 +80,7 @@ void clip_to_device(clip_model *m, device_t dev);
 int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B, int L, char *err, size_t errlen);
 
 /* The image tower with CLIP's preprocessing: images (B,3,H,W) in [−1,1] -> [0,1] -> resized to
- * image_size (resize_mode: RESIZE_BICUBIC/BILINEAR/NEAREST of ops_clip.h) -> (x − mean)/std ->
+ * image_size (resize_mode: RESIZE_BICUBIC/BILINEAR/NEAREST of core/op_list.h) -> (x − mean)/std ->
  * features (B,E) (the projection output). With a non-NULL ctx the activations are kept for
  * clip_image_backward. */
 typedef struct clip_image_ctx clip_image_ctx;

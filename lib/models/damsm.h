@@ -16,12 +16,11 @@
  *
  * Speed: the input projection of a word (emb·W_ihᵀ + b_ih + b_hh, both directions) depends only on
  * its id, so it is computed once per distinct id (one sgemm for the ids a batch brings that were
- * not seen before) and cached for the rest of the stream. The recurrence runs on the captions
- * sorted by length; its work units, (chunk of up to 128 rows, direction), are spread over the
- * OpenMP threads, each calling a one-thread sgemm. In a chunk the rows still running at step s
- * are a prefix, so each step is one sgemm (n_s,H)·(H,4H) and one vectorised pass for the gates.
- * Results do not depend on the number of threads (bit for bit); across different batchings of
- * the same captions they agree to float32 rounding (~1e-7). */
+ * not seen before) and cached for the rest of the stream. The recurrence is the op lstm_forward
+ * (lib/core/op_list.h, lib/cpu/lstm.c) over that cache: captions sorted by length, work units
+ * of (up to 128 captions, direction) spread over the OpenMP threads, one sgemm (n_s,H)·(H,4H)
+ * per step. Results do not depend on the number of threads (bit for bit); across different
+ * batchings of the same captions they agree to float32 rounding (~1e-7). */
 #ifndef DFGAN_DAMSM_H
 #define DFGAN_DAMSM_H
 

@@ -9,8 +9,13 @@
 #include <string.h>
 
 #include "core/common.h"
-#include "models/inception_ops.h"
+#include "core/ops.h"
 #include "core/rng.h"
+
+/* Inception runs on the CPU (its weights and buffers are host memory); its ops (lib/core/op_list.h:
+ * conv2d_rect_forward, bias_relu_forward, maxpool3_forward, avgpool3_bias_relu_forward,
+ * meanpool_forward, resize_bilinear2d_forward) go through OP so that their CUDA twins can take over. */
+#define DEV DEVICE_CPU
 
 /* ---- the layer table, in forward order ---- */
 
@@ -320,7 +325,7 @@ void inception_preprocess(const inception *m, float *net_in, int b, int B, const
         /* [−1,1] → [0,1]: pytorch-fid's input range; DF-GAN's Normalize((−1,−1,−1), (2,2,2)) */
         for (size_t i = 0; i < HW; i++) u[i] = (x[c * HW + i] + 1.0f) / 2.0f;
         float *dst = net_in + ((size_t)c * B + b) * S * S;
-        iresize_bilinear(dst, u, 1, H, W, (int)S, (int)S, 0);
+        OP(DEV, resize_bilinear2d_forward, dst, u, 1, H, W, (int)S, (int)S, 0);
         if (m->variant == INCEPTION_FID) {
             for (size_t i = 0; i < S * S; i++) dst[i] = 2.0f * dst[i] - 1.0f;
         } else {
@@ -349,7 +354,8 @@ typedef struct { inception *m; int li, B; } fwd;
 static void conv(fwd *f, float *out, const float *in, int H, int W, int *Ho, int *Wo)
 {
     const inception_conv *c = &f->m->conv[f->li++];
-    iconv_forward(out, in, c->w, c->b, f->B, c->C, H, W, c->OC, c->KH, c->KW, c->sh, c->sw, c->ph, c->pw, 1);
+    OP(DEV, conv2d_rect_forward, out, in, c->w, c->b, f->B, c->C, H, W, c->OC, c->KH, c->KW, c->sh, c->sw, c->ph,
+       c->pw, 1);
     if (Ho) *Ho = (H + 2 * c->ph - c->KH) / c->sh + 1;
     if (Wo) *Wo = (W + 2 * c->pw - c->KW) / c->sw + 1;
 }
@@ -364,7 +370,7 @@ static void group_gemm(fwd *f, float *T, const float *in, int H, int W, const in
         if (ghead[g[k]] != g[0] || c[g[k]].w != c[g[0]].w + (size_t)OC * c[g[0]].C) die_runtime("inception: bad 1x1 group");
         OC += c[g[k]].OC;
     }
-    iconv_forward(T, in, c[g[0]].w, NULL, f->B, c[g[0]].C, H, W, OC, 1, 1, 1, 1, 0, 0, 0);
+    OP(DEV, conv2d_rect_forward, T, in, c[g[0]].w, NULL, f->B, c[g[0]].C, H, W, OC, 1, 1, 1, 1, 0, 0, 0);
 }
 
 /* the table's convolution i on in → out (bias, ReLU) */
@@ -392,9 +398,10 @@ static void block_a(fwd *f, float *y, const float *x, int Cin, int H, int W)
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)96 * N);
     (void)Cin;
     group_gemm(f, T, x, H, W, g, 4);
-    ibias_relu(at(y, 0, B, HW), T, c[0].b, c[0].OC, N);
-    ibias_relu(T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[3].OC, N);   /* 5x5_1 and 3x3dbl_1: adjacent */
-    iavgpool3_bias_relu(at(y, 224, B, HW), T + o3 * N, c[6].OC, B, H, W, !fidv, c[6].b, 1);
+    OP(DEV, bias_relu_forward, at(y, 0, B, HW), T, c[0].b, c[0].OC, N);
+    /* 5x5_1 and 3x3dbl_1: adjacent */
+    OP(DEV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[3].OC, N);
+    OP(DEV, avgpool3_bias_relu_forward, at(y, 224, B, HW), T + o3 * N, c[6].OC, B, H, W, !fidv, c[6].b, 1);
     conv_at(f, L + 2, at(y, 64, B, HW), T + o1 * N, H, W);
     conv_at(f, L + 4, t2, T + o2 * N, H, W);
     conv_at(f, L + 5, at(y, 128, B, HW), t2, H, W);
@@ -410,7 +417,7 @@ static void block_b(fwd *f, float *y, const float *x, int H, int W)
     conv(f, t1, x, H, W, 0, 0);
     conv(f, t2, t1, H, W, 0, 0);
     conv(f, at(y, 384, B, HWo), t2, H, W, 0, 0);
-    imaxpool3_forward(at(y, 480, B, HWo), x, (size_t)288 * B, H, W, 2, 0);
+    OP(DEV, maxpool3_forward, at(y, 480, B, HWo), x, (size_t)288 * B, H, W, 2, 0);
 }
 
 static void block_c(fwd *f, float *y, const float *x, int H, int W)
@@ -422,9 +429,9 @@ static void block_c(fwd *f, float *y, const float *x, int H, int W)
     int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[4].OC, R = o3 + c[9].OC;
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)192 * N), *t3 = buf(f->m, 5, (size_t)192 * N);
     group_gemm(f, T, x, H, W, g, 4);
-    ibias_relu(y, T, c[0].b, c[0].OC, N);
-    ibias_relu(T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
-    iavgpool3_bias_relu(at(y, 576, B, HW), T + o3 * N, c[9].OC, B, H, W, !fidv, c[9].b, 1);
+    OP(DEV, bias_relu_forward, y, T, c[0].b, c[0].OC, N);
+    OP(DEV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
+    OP(DEV, avgpool3_bias_relu_forward, at(y, 576, B, HW), T + o3 * N, c[9].OC, B, H, W, !fidv, c[9].b, 1);
     conv_at(f, L + 2, t2, T + o1 * N, H, W);
     conv_at(f, L + 3, at(y, 192, B, HW), t2, H, W);
     conv_at(f, L + 5, t2, T + o2 * N, H, W);
@@ -443,14 +450,14 @@ static void block_d(fwd *f, float *y, const float *x, int H, int W)
     int o1 = c[0].OC, R = o1 + c[2].OC;
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)192 * N), *t3 = buf(f->m, 5, (size_t)192 * N);
     group_gemm(f, T, x, H, W, g, 2);
-    ibias_relu(T, T, c[0].b, R, N);   /* both members: biases adjacent too */
+    OP(DEV, bias_relu_forward, T, T, c[0].b, R, N);   /* both members: biases adjacent too */
     f->li = L + 1;
     conv(f, y, T, H, W, &Ho, &Wo);
     int HWo = Ho * Wo;
     conv_at(f, L + 3, t2, T + o1 * N, H, W);
     conv_at(f, L + 4, t3, t2, H, W);
     conv_at(f, L + 5, at(y, 320, B, HWo), t3, H, W);
-    imaxpool3_forward(at(y, 512, B, HWo), x, (size_t)768 * B, H, W, 2, 0);
+    OP(DEV, maxpool3_forward, at(y, 512, B, HWo), x, (size_t)768 * B, H, W, 2, 0);
     f->li = L + 6;
 }
 
@@ -465,8 +472,8 @@ static void block_e(fwd *f, float *y, const float *x, int Cin, int H, int W, int
     int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[4].OC, R = o3 + c[8].OC;
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)448 * N);
     group_gemm(f, T, x, H, W, g, pool == 2 ? 3 : 4);
-    ibias_relu(y, T, c[0].b, c[0].OC, N);
-    ibias_relu(T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
+    OP(DEV, bias_relu_forward, y, T, c[0].b, c[0].OC, N);
+    OP(DEV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
     conv_at(f, L + 2, at(y, 320, B, HW), T + o1 * N, H, W);
     conv_at(f, L + 3, at(y, 704, B, HW), T + o1 * N, H, W);
     conv_at(f, L + 5, t2, T + o2 * N, H, W);
@@ -474,10 +481,10 @@ static void block_e(fwd *f, float *y, const float *x, int Cin, int H, int W, int
     conv_at(f, L + 7, at(y, 1472, B, HW), t2, H, W);
     if (pool == 2) {
         float *t3 = buf(f->m, 5, (size_t)Cin * N);
-        imaxpool3_forward(t3, x, (size_t)Cin * B, H, W, 1, 1);
+        OP(DEV, maxpool3_forward, t3, x, (size_t)Cin * B, H, W, 1, 1);
         conv_at(f, L + 8, at(y, 1856, B, HW), t3, H, W);
     } else {
-        iavgpool3_bias_relu(at(y, 1856, B, HW), T + o3 * N, c[8].OC, B, H, W, pool == 0, c[8].b, 1);
+        OP(DEV, avgpool3_bias_relu_forward, at(y, 1856, B, HW), T + o3 * N, c[8].OC, B, H, W, pool == 0, c[8].b, 1);
     }
     f->li = L + 9;
 }
@@ -491,11 +498,11 @@ void inception_forward(inception *m, float *feat, const float *net_in, int B)
     conv(&f, p, net_in, H, W, &H, &W);         /* Conv2d_1a_3x3: 32 x 149 */
     conv(&f, q, p, H, W, &H, &W);              /* Conv2d_2a_3x3: 32 x 147 */
     conv(&f, p, q, H, W, &H, &W);              /* Conv2d_2b_3x3: 64 x 147 */
-    imaxpool3_forward(q, p, (size_t)64 * B, H, W, 2, 0);
+    OP(DEV, maxpool3_forward, q, p, (size_t)64 * B, H, W, 2, 0);
     H = (H - 3) / 2 + 1, W = (W - 3) / 2 + 1;  /* 73 */
     conv(&f, p, q, H, W, &H, &W);              /* Conv2d_3b_1x1: 80 x 73 */
     conv(&f, q, p, H, W, &H, &W);              /* Conv2d_4a_3x3: 192 x 71 */
-    imaxpool3_forward(p, q, (size_t)192 * B, H, W, 2, 0);
+    OP(DEV, maxpool3_forward, p, q, (size_t)192 * B, H, W, 2, 0);
     H = (H - 3) / 2 + 1, W = (W - 3) / 2 + 1;  /* 35 */
     block_a(&f, q, p, 192, H, W);              /* Mixed_5b: 256 */
     block_a(&f, p, q, 256, H, W);              /* Mixed_5c: 288 */
@@ -512,7 +519,7 @@ void inception_forward(inception *m, float *feat, const float *net_in, int B)
     block_e(&f, q, p, 2048, H, W, fidv ? 2 : 0);   /* Mixed_7c: 2048 */
     /* adaptive average pool to 1x1, then (2048,B) → (B,2048) */
     float *pooled = buf(m, 4, (size_t)INCEPTION_DIM * B);
-    imeanpool_forward(pooled, q, (size_t)INCEPTION_DIM * B, H * W);
+    OP(DEV, meanpool_forward, pooled, q, (size_t)INCEPTION_DIM * B, H * W);
     for (int b = 0; b < B; b++)
         for (int c = 0; c < INCEPTION_DIM; c++) feat[(size_t)b * INCEPTION_DIM + c] = pooled[(size_t)c * B + b];
 }

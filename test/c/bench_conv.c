@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
-#include "core/ops_cpu.h"
+#include "core/ops.h"
 
 extern size_t conv2d_col_limit_cpu;   /* lib/cpu/conv2d.c: bytes of col before chunking */
 extern int conv2d_direct_cpu;         /* lib/cpu/conv2d.c: 0 keeps every layer on im2col + gemm */

@@ -1,4 +1,4 @@
-/* clip_gradcheck.c: checks CLIP's CPU ops (lib/core/ops_clip_decl.h) in double (the _cpu_f64 build):
+/* clip_gradcheck.c: checks CLIP's CPU ops (lib/core/op_list.h) in double (the _cpu_f64 build):
  *   - forwards against naive references written here (layernorm, quickgelu, attention with and
  *     without the causal mask over packed sequences of different lengths);
  *   - every analytic gradient of L = Σ r·out, r random, against central differences (eps 1e-6),
@@ -13,7 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/ops_clip.h"
+#include "core/ops.h"
 
 #define FD_EPS 1e-6
 #define TOL_FD 1e-6

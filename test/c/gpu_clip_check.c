@@ -1,4 +1,4 @@
-/* gpu_clip_check.c: CLIP's CUDA ops (lib/core/ops_clip_decl.h, kernels/{layernorm,quickgelu,attention,
+/* gpu_clip_check.c: CLIP's CUDA ops (lib/core/op_list.h, kernels/{layernorm,quickgelu,attention,
  * interp,preprocess}.cu) against their CPU twins, as gpu_ops_check.c does for the DF-GAN ops.
  *
  * Each op forward and backward on several shapes from random inputs; per output the normalised
@@ -9,7 +9,7 @@
  *
  * Prints "SKIP: <reason>" and exits 0 where there is no usable GPU; exits 1 on any mismatch. */
 #include "gpu_check.h"
-#include "core/ops_clip.h"
+#include "core/ops.h"
 
 static float *djunk(size_t n) { return dev(hrand_scaled(n, 7), n); }   /* assigned outputs start here */
 

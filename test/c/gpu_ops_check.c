@@ -10,7 +10,7 @@
  *
  * Prints "SKIP: <reason>" and exits 0 where there is no usable GPU; exits 1 on any mismatch. */
 #include "gpu_check.h"
-#include "core/ops_cpu.h"
+#include "core/ops.h"
 
 static float *hrand_zeros(size_t n) {                        /* random, every 7th exactly 0 */
     float *h = hrand(n);

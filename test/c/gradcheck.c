@@ -1,4 +1,4 @@
-/* gradcheck.c: checks every CPU op of lib/core/ops_cpu_decl.h.
+/* gradcheck.c: checks the CPU ops of lib/core/op_list.h (CLIP's: clip_gradcheck.c).
  *
  * For each op, in double (the _cpu_f64 build of lib/cpu/):
  *   - the forward against a direct naive reference written here;
@@ -8,7 +8,9 @@
  *     gradients are assigned (their buffers are pre-filled with NaN);
  *   - that NULL gradient pointers skip work without changing the others.
  * Then the float build (_cpu) on the same inputs against the double one (relative L2 < 1e-5),
- * and adam_update against a hand-written double reference over 3 steps.
+ * and adam_update against a hand-written double reference over 3 steps. Inception's and DAMSM's
+ * ops have no backward: their forward (double) against naive loops, outputs pre-filled with NaN
+ * so that every element must be written, and their float build against the double one.
  * Prints one line per case with its worst errors; exits 1 if anything failed. */
 #include <math.h>
 #include <stdarg.h>
@@ -16,7 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "core/ops_cpu.h"
+#include "core/ops.h"
 
 /* tuning knob of lib/cpu/conv2d.c (bytes of col above which the batch is done in chunks) */
 extern size_t conv2d_col_limit_cpu, conv2d_col_limit_cpu_f64;
@@ -915,6 +917,238 @@ static void test_big_rest(void)
     free(r1); free(r2); free(r3); free(r4); free(rep); free(ds);
 }
 
+/* ========== Inception's and DAMSM's ops: forward only, against naive loops ========== */
+
+/* conv2d_rect_forward: in (C,B,H,W), w (OC,C,KH,KW) -> out (OC,B,Ho,Wo), bias and ReLU after */
+static void test_conv_rect(int B, int C, int H, int W, int OC, int KH, int KW, int sh, int sw, int ph, int pw,
+                           int bias, int relu)
+{
+    const int Ho = (H + 2 * ph - KH) / sh + 1, Wo = (W + 2 * pw - KW) / sw + 1;
+    const size_t nin = (size_t)C * B * H * W, nw = (size_t)OC * C * KH * KW, nout = (size_t)OC * B * Ho * Wo;
+    case_begin("conv2d_rect B%d C%d %dx%d OC%d %dx%d s%d,%d p%d,%d%s%s:", B, C, H, W, OC, KH, KW, sh, sw, ph, pw,
+               bias ? "" : " nobias", relu ? " relu" : "");
+    double *in = rnd(nin), *w = rnd(nw), *b = bias ? rnd(OC) : NULL, *out = nans(nout), *ref = alloc(nout);
+    for (int o = 0; o < OC; o++)
+        for (int bb = 0; bb < B; bb++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    double s = b ? b[o] : 0;
+                    for (int c = 0; c < C; c++)
+                        for (int kh = 0; kh < KH; kh++)
+                            for (int kw = 0; kw < KW; kw++) {
+                                int ih = oh * sh - ph + kh, iw = ow * sw - pw + kw;
+                                if (ih >= 0 && ih < H && iw >= 0 && iw < W)
+                                    s += w[(((size_t)o * C + c) * KH + kh) * KW + kw] *
+                                         in[(((size_t)c * B + bb) * H + ih) * W + iw];
+                            }
+                    ref[(((size_t)o * B + bb) * Ho + oh) * Wo + ow] = relu && s < 0 ? 0 : s;
+                }
+    conv2d_rect_forward_cpu_f64(out, in, w, b, B, C, H, W, OC, KH, KW, sh, sw, ph, pw, relu);
+    check("fwd", rel_max(out, ref, nout), TOL_FWD);
+    float *fin = tof(in, nin), *fw = tof(w, nw), *fb = b ? tof(b, OC) : NULL, *fout = nansf(nout);
+    conv2d_rect_forward_cpu(fout, fin, fw, fb, B, C, H, W, OC, KH, KW, sh, sw, ph, pw, relu);
+    check("f32", rel_l2f(fout, out, nout), TOL_F32);
+    case_end();
+    free(in); free(w); free(b); free(out); free(ref); free(fin); free(fw); free(fb); free(fout);
+}
+
+/* bias_relu_forward: out (rows,N) = relu(in + b[row]), also in place */
+static void test_bias_relu(int rows, size_t N)
+{
+    const size_t n = (size_t)rows * N;
+    case_begin("bias_relu rows%d N%zu:", rows, N);
+    double *in = rnd(n), *b = rnd(rows), *out = nans(n), *ref = alloc(n);
+    for (size_t i = 0; i < n; i++) ref[i] = fmax(in[i] + b[i / N], 0);
+    bias_relu_forward_cpu_f64(out, in, b, rows, N);
+    check("fwd", rel_max(out, ref, n), 0);
+    bias_relu_forward_cpu_f64(in, in, b, rows, N);
+    check("inplace", rel_max(in, ref, n), 0);
+    float *fin = tof(ref, n), *fb = tof(b, rows);   /* relu(relu(x) + b) computed both ways */
+    bias_relu_forward_cpu(fin, fin, fb, rows, N);
+    bias_relu_forward_cpu_f64(ref, ref, b, rows, N);
+    check("f32", rel_l2f(fin, ref, n), TOL_F32);
+    case_end();
+    free(in); free(b); free(out); free(ref); free(fin); free(fb);
+}
+
+/* equal, or both NaN, everywhere */
+static double nan_aware_diff(const double *a, const double *b, size_t n)
+{
+    double e = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(a[i]) || isnan(b[i])) {
+            if (!(isnan(a[i]) && isnan(b[i]))) return 1;
+            continue;
+        }
+        e = fmax(e, fabs(a[i] - b[i]));
+    }
+    return e;
+}
+
+/* maxpool3_forward: 3x3 windows, stride s, padding p; a NaN wins its windows */
+static void test_maxpool3(int planes, int H, int W, int s, int p)
+{
+    const int Ho = (H + 2 * p - 3) / s + 1, Wo = (W + 2 * p - 3) / s + 1;
+    const size_t nin = (size_t)planes * H * W, nout = (size_t)planes * Ho * Wo;
+    case_begin("maxpool3 planes%d %dx%d s%d p%d:", planes, H, W, s, p);
+    double *in = rnd(nin), *out = nans(nout), *ref = alloc(nout);
+    for (int nanpass = 0; nanpass < 2; nanpass++) {
+        if (nanpass) in[(size_t)H * W + (size_t)(H / 2) * W + W / 2] = NAN;   /* plane 1's centre */
+        for (int q = 0; q < planes; q++)
+            for (int oh = 0; oh < Ho; oh++)
+                for (int ow = 0; ow < Wo; ow++) {
+                    double m = -INFINITY;
+                    for (int kh = 0; kh < 3; kh++)
+                        for (int kw = 0; kw < 3; kw++) {
+                            int ih = oh * s - p + kh, iw = ow * s - p + kw;
+                            if (ih < 0 || ih >= H || iw < 0 || iw >= W) continue;
+                            double v = in[((size_t)q * H + ih) * W + iw];
+                            if (v > m || isnan(v)) m = v;
+                        }
+                    ref[((size_t)q * Ho + oh) * Wo + ow] = m;
+                }
+        maxpool3_forward_cpu_f64(out, in, planes, H, W, s, p);
+        check(nanpass ? "nan" : "fwd", nan_aware_diff(out, ref, nout), 0);
+    }
+    float *fin = tof(in, nin), *fout = nansf(nout);
+    maxpool3_forward_cpu(fout, fin, planes, H, W, s, p);
+    double e = 0;   /* the max of rounded values is the rounded max */
+    for (size_t i = 0; i < nout; i++) e = fmax(e, isnan(out[i]) != isnan(fout[i]) ? 1 : isnan(out[i]) ? 0 : fabs(fout[i] - (float)out[i]));
+    check("f32", e, 0);
+    case_end();
+    free(in); free(out); free(ref); free(fin); free(fout);
+}
+
+/* avgpool3_bias_relu_forward: 3x3 stride-1 pad-1 average (divisor 9, or the in-image taps),
+ * bias per channel, ReLU */
+static void test_avgpool3(int C, int B, int H, int W, int cip, int bias, int relu)
+{
+    const size_t n = (size_t)C * B * H * W;
+    case_begin("avgpool3_bias_relu C%d B%d %dx%d count_include_pad%d%s%s:", C, B, H, W, cip, bias ? " bias" : "",
+               relu ? " relu" : "");
+    double *in = rnd(n), *b = bias ? rnd(C) : NULL, *out = nans(n), *ref = alloc(n);
+    for (int c = 0; c < C; c++)
+        for (int bb = 0; bb < B; bb++)
+            for (int oh = 0; oh < H; oh++)
+                for (int ow = 0; ow < W; ow++) {
+                    const double *x = in + ((size_t)c * B + bb) * H * W;
+                    double s = 0;
+                    int cnt = 0;
+                    for (int ih = oh - 1; ih <= oh + 1; ih++)
+                        for (int iw = ow - 1; iw <= ow + 1; iw++)
+                            if (ih >= 0 && ih < H && iw >= 0 && iw < W) s += x[(size_t)ih * W + iw], cnt++;
+                    double v = s / (cip ? 9 : cnt) + (b ? b[c] : 0);
+                    ref[(((size_t)c * B + bb) * H + oh) * W + ow] = relu && v < 0 ? 0 : v;
+                }
+    avgpool3_bias_relu_forward_cpu_f64(out, in, C, B, H, W, cip, b, relu);
+    check("fwd", rel_max(out, ref, n), TOL_FWD);
+    float *fin = tof(in, n), *fb = b ? tof(b, C) : NULL, *fout = nansf(n);
+    avgpool3_bias_relu_forward_cpu(fout, fin, C, B, H, W, cip, fb, relu);
+    check("f32", rel_l2f(fout, out, n), TOL_F32);
+    case_end();
+    free(in); free(b); free(out); free(ref); free(fin); free(fb); free(fout);
+}
+
+/* meanpool_forward: the mean of each plane */
+static void test_meanpool(int planes, int HW)
+{
+    const size_t n = (size_t)planes * HW;
+    case_begin("meanpool planes%d HW%d:", planes, HW);
+    double *in = rnd(n), *out = nans(planes), *ref = alloc(planes);
+    for (int q = 0; q < planes; q++) {
+        for (int i = 0; i < HW; i++) ref[q] += in[(size_t)q * HW + i];
+        ref[q] /= HW;
+    }
+    meanpool_forward_cpu_f64(out, in, planes, HW);
+    check("fwd", rel_max(out, ref, planes), TOL_FWD);
+    float *fin = tof(in, n), *fout = nansf(planes);
+    meanpool_forward_cpu(fout, fin, planes, HW);
+    check("f32", rel_l2f(fout, out, planes), TOL_F32);
+    case_end();
+    free(in); free(out); free(ref); free(fin); free(fout);
+}
+
+/* resize_bilinear2d_forward: PyTorch's upsample_bilinear2d, align_corners ac */
+static void test_resize_bilinear2d(int planes, int H, int W, int Ho, int Wo, int ac)
+{
+    const size_t nin = (size_t)planes * H * W, nout = (size_t)planes * Ho * Wo;
+    case_begin("resize_bilinear2d planes%d %dx%d -> %dx%d align_corners%d:", planes, H, W, Ho, Wo, ac);
+    double *in = rnd(nin), *out = nans(nout), *ref = alloc(nout);
+    for (int q = 0; q < planes; q++)
+        for (int oh = 0; oh < Ho; oh++)
+            for (int ow = 0; ow < Wo; ow++) {
+                /* source coordinates as area_pixel_compute_source_index; taps i, i+1 (clamped) */
+                double sy = ac ? (Ho > 1 ? oh * (double)(H - 1) / (Ho - 1) : 0) : fmax((oh + 0.5) * H / Ho - 0.5, 0);
+                double sx = ac ? (Wo > 1 ? ow * (double)(W - 1) / (Wo - 1) : 0) : fmax((ow + 0.5) * W / Wo - 0.5, 0);
+                int y0 = (int)sy, x0 = (int)sx, y1 = y0 + 1 < H ? y0 + 1 : H - 1, x1 = x0 + 1 < W ? x0 + 1 : W - 1;
+                double ly = sy - y0, lx = sx - x0;
+                const double *p = in + (size_t)q * H * W;
+                ref[((size_t)q * Ho + oh) * Wo + ow] =
+                    (1 - ly) * ((1 - lx) * p[y0 * W + x0] + lx * p[y0 * W + x1]) +
+                    ly * ((1 - lx) * p[y1 * W + x0] + lx * p[y1 * W + x1]);
+            }
+    resize_bilinear2d_forward_cpu_f64(out, in, planes, H, W, Ho, Wo, ac);
+    check("fwd", rel_max(out, ref, nout), TOL_FWD);
+    float *fin = tof(in, nin), *fout = nansf(nout);
+    resize_bilinear2d_forward_cpu(fout, fin, planes, H, W, Ho, Wo, ac);
+    check("f32", rel_l2f(fout, out, nout), TOL_F32);
+    case_end();
+    free(in); free(out); free(ref); free(fin); free(fout);
+}
+
+/* lstm_forward: B sequences of lengths 1..L over a vocabulary of V ids, D directions, against a
+ * step-by-step nn.LSTM; words (pre-filled with NaN) must be assigned everywhere, zeros past each
+ * length, and sent must not depend on whether words are asked for */
+static double sigm(double x) { return 1 / (1 + exp(-x)); }
+static void test_lstm(int64_t B, int64_t L, int H, int V, int D)
+{
+    const int G = 4 * H, DH = D * H;
+    const size_t nproj = (size_t)V * D * G, nwhh = (size_t)G * H, nsent = (size_t)B * DH, nwords = nsent * L;
+    case_begin("lstm B%lld L%lld H%d V%d directions %d:", (long long)B, (long long)L, H, V, D);
+    double *proj = rnd(nproj), *whh[2] = {rnd(nwhh), rnd(nwhh)};
+    for (size_t i = 0; i < nwhh; i++) whh[0][i] *= 2 / sqrt(H), whh[1][i] *= 2 / sqrt(H);
+    int32_t *ids = calloc((size_t)(B * L), sizeof *ids);
+    int *lens = calloc((size_t)B, sizeof *lens);
+    if (!ids || !lens) abort();
+    for (int64_t b = 0; b < B; b++) {
+        lens[b] = b % 3 == 0 ? (int)L : 1 + (int)(urand() * L);   /* ties and full rows too */
+        if (lens[b] > L) lens[b] = (int)L;
+        for (int t = 0; t < lens[b]; t++) ids[b * L + t] = (int32_t)(urand() * V);
+    }
+    double *rs = alloc(nsent), *rw = alloc(nwords), *h = alloc(H), *c = alloc(H), *g = alloc(G);
+    for (int64_t b = 0; b < B; b++)
+        for (int d = 0; d < D; d++) {
+            memset(h, 0, H * sizeof *h);
+            memset(c, 0, H * sizeof *c);
+            for (int s = 0; s < lens[b]; s++) {
+                int64_t t = d ? lens[b] - 1 - s : s;
+                for (int k = 0; k < G; k++) g[k] = proj[(size_t)ids[b * L + t] * D * G + d * G + k];
+                for (int k = 0; k < G; k++)
+                    for (int j = 0; j < H; j++) g[k] += whh[d][(size_t)k * H + j] * h[j];
+                for (int j = 0; j < H; j++) {
+                    c[j] = sigm(g[H + j]) * c[j] + sigm(g[j]) * tanh(g[2 * H + j]);
+                    h[j] = sigm(g[3 * H + j]) * tanh(c[j]);
+                    rw[((size_t)b * DH + d * H + j) * L + t] = h[j];
+                }
+            }
+            memcpy(rs + (size_t)b * DH + d * H, h, H * sizeof *h);
+        }
+    const double *wb = D == 2 ? whh[1] : NULL;
+    double *sent = nans(nsent), *words = nans(nwords), *sent2 = nans(nsent);
+    lstm_forward_cpu_f64(sent, words, proj, ids, lens, whh[0], wb, B, L, H);
+    check("sent", rel_max(sent, rs, nsent), TOL_FWD);
+    check("words", rel_max(words, rw, nwords), TOL_FWD);
+    lstm_forward_cpu_f64(sent2, NULL, proj, ids, lens, whh[0], wb, B, L, H);
+    check("nowords", rel_max(sent2, sent, nsent), 0);
+    float *fp = tof(proj, nproj), *fwf = tof(whh[0], nwhh), *fwb = tof(whh[1], nwhh);
+    float *fs = nansf(nsent), *fwd = nansf(nwords);
+    lstm_forward_cpu(fs, fwd, fp, ids, lens, fwf, D == 2 ? fwb : NULL, B, L, H);
+    check("f32", fmax(rel_l2f(fs, sent, nsent), rel_l2f(fwd, words, nwords)), TOL_F32);
+    case_end();
+    free(proj); free(whh[0]); free(whh[1]); free(ids); free(lens); free(rs); free(rw); free(h); free(c);
+    free(g); free(sent); free(words); free(sent2); free(fp); free(fwf); free(fwb); free(fs); free(fwd);
+}
+
 int main(void)
 {
     /* conv2d: K=1 (gemm only), K=3 p1, K=4 s2 p1, K=4 p0 on 4x4 (NetC's last), odd shapes,
@@ -988,6 +1222,47 @@ int main(void)
     test_conv_big(3, 9, 5, 7, 10, 1, 1, 0);
     test_linear_big(16, 256, 301);
     test_big_rest();
+    /* Inception's ops: its kernel shapes (1x1 as a bare gemm, 1x3, 7x1, 3x3 stride 2, 5x5), an
+     * uneven stride, and 128 channels 3x3 on 24x24 (its column buffer in 2 and 3 chunks, float
+     * and double) */
+    static const int cr[][11] = {
+        /* B C  H  W OC KH KW sh sw ph pw */
+        { 2, 3, 4, 5, 4, 1, 1, 1, 1, 0, 0 },
+        { 2, 3, 5, 6, 4, 1, 3, 1, 1, 0, 1 },
+        { 2, 2, 8, 3, 3, 7, 1, 1, 1, 3, 0 },
+        { 2, 3, 9, 7, 5, 3, 3, 2, 2, 0, 0 },
+        { 1, 2, 6, 7, 3, 3, 3, 1, 2, 1, 0 },
+        { 2, 2, 6, 6, 3, 5, 5, 1, 1, 2, 2 },
+        { 2, 128, 24, 24, 8, 3, 3, 1, 1, 1, 1 },
+    };
+    for (size_t i = 0; i < sizeof cr / sizeof cr[0]; i++)
+        for (int k = 0; k < 3; k++)   /* bias and ReLU, neither, ReLU without bias */
+            test_conv_rect(cr[i][0], cr[i][1], cr[i][2], cr[i][3], cr[i][4], cr[i][5], cr[i][6], cr[i][7], cr[i][8],
+                           cr[i][9], cr[i][10], k == 0, k != 1);
+    test_bias_relu(5, 33);
+    test_bias_relu(7, 20000);
+    test_maxpool3(3, 7, 8, 2, 0);
+    test_maxpool3(3, 7, 8, 1, 1);
+    test_maxpool3(2, 6, 9, 2, 1);
+    for (int cip = 0; cip < 2; cip++) {
+        test_avgpool3(3, 2, 5, 6, cip, 1, 1);
+        test_avgpool3(3, 2, 5, 6, cip, 0, 0);
+        test_avgpool3(2, 1, 1, 4, cip, 1, 0);
+        test_avgpool3(1, 2, 3, 1, cip, 0, 1);
+    }
+    test_meanpool(6, 25);
+    test_meanpool(5000, 64);
+    for (int ac = 0; ac < 2; ac++) {
+        test_resize_bilinear2d(2, 5, 4, 7, 9, ac);
+        test_resize_bilinear2d(2, 9, 8, 4, 3, ac);
+        test_resize_bilinear2d(1, 3, 4, 1, 1, ac);
+        test_resize_bilinear2d(1, 64, 80, 299, 299, ac);
+    }
+    /* DAMSM's LSTM: one chunk; two chunks (130 > 128 sequences); big enough to use the threads */
+    test_lstm(9, 5, 3, 7, 2);
+    test_lstm(9, 5, 3, 7, 1);
+    test_lstm(130, 6, 4, 11, 2);
+    test_lstm(130, 5, 32, 13, 2);
     if (failures) {
         fprintf(stderr, "gradcheck: %d of %d checks FAILED\n", failures, checks);
         return 1;
