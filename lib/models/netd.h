@@ -53,7 +53,10 @@ typedef struct {
 } netd;
 
 void netd_build(netd *d, int imsize, int nf, int cond_dim);
+/* Read the architecture back from a state_dict's shapes; dies naming what does not fit. */
 void netd_infer(netd *d, const npz *z, const char *path);
+/* The same for readers of outside files (lib/import): 0 ok; -1 with the message, d left unbuilt. */
+int netd_infer_err(netd *d, const npz *z, const char *path, char *err, size_t errlen);
 void netd_init_weights(netd *d, uint64_t seed);
 void netd_sync_gamma(netd *d);                 /* after loading or updating weights */
 void netd_free(netd *d);

@@ -35,6 +35,9 @@ typedef struct {
 void netg_build(netg *g, int imsize, int nf, int z_dim, int cond_dim);
 /* Read the architecture back from a state_dict's shapes; dies naming what does not fit. */
 void netg_infer(netg *g, const npz *z, const char *path);
+/* The same for readers of outside files (lib/import): 0 ok; -1 with the message netg_infer dies
+ * with, g left unbuilt. */
+int netg_infer_err(netg *g, const npz *z, const char *path, char *err, size_t errlen);
 /* PyTorch's default init plus DF-GAN's Affine init, from a Philox seed (after params_alloc). */
 void netg_init_weights(netg *g, uint64_t seed);
 /* noise (B,Z), sent (B,S), both on the model's device -> g->img (3,B,S,S) channel-major */
