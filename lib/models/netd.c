@@ -5,6 +5,7 @@
 #include "models/netg.h"
 #include "core/ops.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,11 +51,11 @@ int netd_infer_err(netd *d, const npz *z, const char *path, char *err, size_t er
         snprintf(k, sizeof k, "netD.DBlocks.%d.conv_r.0.weight", nblocks);
         if (!npz_find(z, k)) break;
     }
-    int nf = (int)img->shape[0], cond = (int)c0->shape[1] - 8 * nf;
-    if (nblocks < 3 || nblocks > 10 || nf < 1 || cond < 1)
-        return seterr(err, errlen, "%s: expected a NetD/NetC state_dict, found %d D blocks, nf %d, cond %d", path, nblocks,
-                      nf, cond);
-    netd_build(d, 1 << (nblocks + 2), nf, cond);
+    int64_t nf = img->shape[0], cond = c0->shape[1] - 8 * nf, max = NET_MAX_WIDTH;
+    if (nblocks < 3 || nblocks > 10 || nf < 1 || cond < 1 || nf > max || cond > max)
+        return seterr(err, errlen, "%s: expected a NetD/NetC state_dict, found %d D blocks, nf %" PRId64 ", cond %" PRId64,
+                      path, nblocks, nf, cond);
+    netd_build(d, 1 << (nblocks + 2), (int)nf, (int)cond);
     return 0;
 }
 

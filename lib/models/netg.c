@@ -4,6 +4,7 @@
 #include "models/init.h"
 #include "core/ops.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,11 +91,11 @@ int netg_infer_err(netg *g, const npz *z, const char *path, char *err, size_t er
         snprintf(k, sizeof k, "GBlocks.%d.c1.weight", nblocks);
         if (!npz_find(z, k)) break;
     }
-    int nf = (int)rgb->shape[1], zdim = (int)fc->shape[1], cond = (int)(l1->shape[1] - fc->shape[1]);
-    if (nblocks < 3 || nblocks > 10 || nf < 1 || zdim < 1 || cond < 1)
-        return seterr(err, errlen, "%s: expected a NetG state_dict (G blocks, nf, z and cond sizes), found %d blocks, nf %d, "
-                      "z %d, cond %d", path, nblocks, nf, zdim, cond);
-    netg_build(g, 1 << (nblocks + 2), nf, zdim, cond);
+    int64_t nf = rgb->shape[1], zdim = fc->shape[1], cond = l1->shape[1] - fc->shape[1], max = NET_MAX_WIDTH;
+    if (nblocks < 3 || nblocks > 10 || nf < 1 || zdim < 1 || cond < 1 || nf > max || zdim > max || cond > max)
+        return seterr(err, errlen, "%s: expected a NetG state_dict (G blocks, nf, z and cond sizes), found %d blocks, nf %"
+                      PRId64 ", z %" PRId64 ", cond %" PRId64, path, nblocks, nf, zdim, cond);
+    netg_build(g, 1 << (nblocks + 2), (int)nf, (int)zdim, (int)cond);
     return 0;
 }
 
