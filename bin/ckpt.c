@@ -111,7 +111,10 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (o.dfgan) {
-        dfgan_import(&f, o.out);
+        dfgan_ckpt d;
+        if (dfgan_import(&f, &d, err, sizeof err)) die_usage("%s", err);
+        dfgan_save(&d, o.out);
+        dfgan_ckpt_free(&d);
         cki_close(&f);
         return 0;
     }

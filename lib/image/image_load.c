@@ -31,7 +31,7 @@ typedef struct { char *err; size_t errlen; const char *path; } png_ctx;
 static void png_err(png_structp p, png_const_charp msg)
 {
     png_ctx *c = png_get_error_ptr(p);
-    snprintf(c->err, c->errlen, "%s: expected a valid PNG file, found an error: %s", c->path, msg);
+    seterr(c->err, c->errlen, "%s: expected a valid PNG file, found an error: %s", c->path, msg);
     png_longjmp(p, 1);
 }
 static void png_warn(png_structp p, png_const_charp msg) { (void)p; (void)msg; }
@@ -44,9 +44,8 @@ static int load_png(FILE *f, const char *path, unsigned char **rgb, int *H, int 
     unsigned char *volatile out = NULL;
     png_bytep *volatile rows = NULL;
     if (!info) {
-        snprintf(err, errlen, "%s: expected memory for a PNG decoder, found none", path);
         png_destroy_read_struct(&p, NULL, NULL);
-        return -1;
+        return seterr(err, errlen, "%s: expected memory for a PNG decoder, found none", path);
     }
     if (setjmp(png_jmpbuf(p))) {
         free(out);
@@ -66,8 +65,13 @@ static int load_png(FILE *f, const char *path, unsigned char **rgb, int *H, int 
     png_set_interlace_handling(p);
     png_read_update_info(p, info);
     if (png_get_rowbytes(p, info) != (size_t)w * 3) png_error(p, "unexpected row size after conversion to RGB");
-    out = xmalloc((size_t)w * h * 3);
-    rows = xmalloc(h * sizeof *rows);
+    /* sized by the header, not by the file: a failing malloc is this file's error, not a reason to exit */
+    out = malloc((size_t)w * h * 3);
+    rows = malloc(h * sizeof *rows);
+    if (!out || !rows) {
+        seterr(err, errlen, "%s: expected memory for a %ux%u image, found malloc failing", path, (unsigned)w, (unsigned)h);
+        png_longjmp(p, 1);
+    }
     for (png_uint_32 y = 0; y < h; y++) rows[y] = out + (size_t)y * w * 3;
     png_read_image(p, rows);
     png_read_end(p, NULL);
@@ -112,7 +116,7 @@ static void jpg_fail(struct jpeg_decompress_struct *d, jpg_err *je, const char *
 {
     char msg[JMSG_LENGTH_MAX];
     je->pub.format_message((j_common_ptr)d, msg);
-    snprintf(err, errlen, "%s: expected a valid JPEG file, found an error: %s", path, msg);
+    seterr(err, errlen, "%s: expected a valid JPEG file, found an error: %s", path, msg);
     jpeg_destroy_decompress(d);
 }
 
@@ -131,20 +135,25 @@ static int load_jpeg(FILE *f, const char *path, unsigned char **rgb, int *H, int
     jpeg_stdio_src(&d, f);
     jpeg_read_header(&d, TRUE);
     if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
-        snprintf(err, errlen, "%s: expected a greyscale or colour JPEG, found CMYK", path);
         jpeg_destroy_decompress(&d);
-        return -1;
+        return seterr(err, errlen, "%s: expected a greyscale or colour JPEG, found CMYK", path);
     }
     d.out_color_space = JCS_RGB;
     jpeg_start_decompress(&d);
     if ((size_t)d.output_width * d.output_height > IMG_MAX_PIXELS || d.output_components != 3) {
-        snprintf(err, errlen, "%s: expected an RGB JPEG under 2^28 pixels, found %ux%u with %d components", path,
-                 d.output_width, d.output_height, d.output_components);
+        seterr(err, errlen, "%s: expected an RGB JPEG under 2^28 pixels, found %ux%u with %d components", path,
+               d.output_width, d.output_height, d.output_components);
         jpeg_destroy_decompress(&d);
         return -1;
     }
     size_t stride = (size_t)d.output_width * 3;
-    out = xmalloc(stride * d.output_height);
+    out = malloc(stride * d.output_height);   /* sized by the header: see load_png */
+    if (!out) {
+        seterr(err, errlen, "%s: expected memory for a %ux%u image, found malloc failing", path, d.output_width,
+               d.output_height);
+        jpeg_destroy_decompress(&d);
+        return -1;
+    }
     while (d.output_scanline < d.output_height) {
         JSAMPROW row = out + stride * d.output_scanline;
         jpeg_read_scanlines(&d, &row, 1);
@@ -166,9 +175,8 @@ static int size_png(FILE *f, const char *path, int *H, int *W, char *err, size_t
     png_structp p = png_create_read_struct(PNG_LIBPNG_VER_STRING, &ctx, png_err, png_warn);
     png_infop info = p ? png_create_info_struct(p) : NULL;
     if (!info) {
-        snprintf(err, errlen, "%s: expected memory for a PNG decoder, found none", path);
         png_destroy_read_struct(&p, NULL, NULL);
-        return -1;
+        return seterr(err, errlen, "%s: expected memory for a PNG decoder, found none", path);
     }
     if (setjmp(png_jmpbuf(p))) {
         png_destroy_read_struct(&p, &info, NULL);
@@ -199,14 +207,8 @@ static int size_jpeg(FILE *f, const char *path, int *H, int *W, char *err, size_
     int bad = d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK;
     unsigned w = d.image_width, h = d.image_height;
     jpeg_destroy_decompress(&d);
-    if (bad) {
-        snprintf(err, errlen, "%s: expected a greyscale or colour JPEG, found CMYK", path);
-        return -1;
-    }
-    if ((size_t)w * h > IMG_MAX_PIXELS) {
-        snprintf(err, errlen, "%s: expected a JPEG under 2^28 pixels, found %ux%u", path, w, h);
-        return -1;
-    }
+    if (bad) return seterr(err, errlen, "%s: expected a greyscale or colour JPEG, found CMYK", path);
+    if ((size_t)w * h > IMG_MAX_PIXELS) return seterr(err, errlen, "%s: expected a JPEG under 2^28 pixels, found %ux%u", path, w, h);
     *H = (int)h;
     *W = (int)w;
     return 0;
@@ -216,10 +218,7 @@ static int size_jpeg(FILE *f, const char *path, int *H, int *W, char *err, size_
 static int dispatch(const char *path, unsigned char **rgb, int *H, int *W, char *err, size_t errlen)
 {
     FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "expected a readable image file, found '%s': %s", path, strerror(errno));
-        return -1;
-    }
+    if (!f) return seterr(err, errlen, "expected a readable image file, found '%s': %s", path, strerror(errno));
     unsigned char m[8] = {0};
     size_t n = fread(m, 1, sizeof m, f);
     rewind(f);
@@ -228,10 +227,7 @@ static int dispatch(const char *path, unsigned char **rgb, int *H, int *W, char 
         rc = rgb ? load_png(f, path, rgb, H, W, err, errlen) : size_png(f, path, H, W, err, errlen);
     else if (kind == IMG_JPEG)
         rc = rgb ? load_jpeg(f, path, rgb, H, W, err, errlen) : size_jpeg(f, path, H, W, err, errlen);
-    else {
-        snprintf(err, errlen, "%s: expected a PNG or JPEG file, found neither signature", path);
-        rc = -1;
-    }
+    else rc = seterr(err, errlen, "%s: expected a PNG or JPEG file, found neither signature", path);
     fclose(f);
     return rc;
 }

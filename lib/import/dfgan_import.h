@@ -14,15 +14,48 @@
  * shape by shape. 'step' may be an int (torch < 1.12) or a one-element tensor; all parameters
  * must share one value. amsgrad state (max_exp_avg_sq) is refused: our Adam has none.
  * Without 'optimizers' the outputs carry no Adam state (training starts Adam afresh).
- * 'module.' prefixes (DDP, multi_gpus=True) are dropped. Everything is checked before either
- * file is written. */
+ * 'module.' prefixes (DDP, multi_gpus=True) are dropped.
+ *
+ * dfgan_import, a reader of files from outside (lib/README.md, "Errors"), checks everything
+ * before anything is written and returns its errors, never exits; dfgan_save, the writer, dies
+ * as library code does. */
 #ifndef DFGAN_DFGAN_IMPORT_H
 #define DFGAN_DFGAN_IMPORT_H
 
 #include "import/ckpt_import.h"
 
-/* Write dir/G.npz and dir/D.npz (dir is created if missing); dies (die_usage) naming what does
- * not fit, die_runtime on write errors. A one-line summary goes to stderr. */
-void dfgan_import(cki_file *f, const char *dir);
+/* One output file's items in order: the parameters (state_dict order), then adam.exp_avg.*,
+ * adam.exp_avg_sq.* and adam.step when there is Adam state. Keys are malloc'd; an array is
+ * malloc'd or, with borrowed[i] set, points into the cki_file it was read from. */
+typedef struct {
+    npz_item *items;
+    int *borrowed;
+    int n, cap;
+} dfgan_items;
+
+typedef struct {
+    int64_t step;          /* 0 without state */
+    int nstate;            /* parameters with Adam state */
+    double lr, b1, b2;     /* param_groups[0]'s, when have_lr / have_betas */
+    int have_lr, have_betas;
+} dfgan_adam;
+
+typedef struct {
+    dfgan_items G, D;                  /* G.npz's and D.npz's items */
+    int imsize, nf, z_dim, cond_dim;   /* NetG's architecture, as read from its shapes */
+    dfgan_adam adam_g, adam_d;
+    int64_t epoch;                     /* checkpoint['epoch'] when have_epoch (an int there) */
+    int have_epoch;
+} dfgan_ckpt;
+
+/* Read and check f (a PyTorch checkpoint opened with cki_open, flatten 0) into c; f must stay
+ * open while c is used. 0 ok; -1 with a one-line "PATH: expected ..., found ..." message in err,
+ * c then empty. */
+int dfgan_import(cki_file *f, dfgan_ckpt *c, char *err, size_t errlen);
+/* Write dir/G.npz and dir/D.npz atomically (dir is made if missing) and a one-line summary to
+ * stderr (epoch, architecture, Adam step, lr, betas). Dies: die_usage when dir is not a folder,
+ * die_runtime on a write error. */
+void dfgan_save(const dfgan_ckpt *c, const char *dir);
+void dfgan_ckpt_free(dfgan_ckpt *c);
 
 #endif

@@ -225,12 +225,6 @@ static int parse_float(const char *v, double *out) {
     return isfinite(*out);
 }
 
-static char *dup_text(const char *s) {
-    char *d = strdup(s);
-    if (!d) die_runtime("out of memory");
-    return d;
-}
-
 /* Check scalar e as the value of schema key k and store its canonical text. */
 static int set_value(reader *r, int k, const yaml_event_t *e) {
     const cfg_key *key = &schema[k];
@@ -305,7 +299,7 @@ static int set_value(reader *r, int k, const yaml_event_t *e) {
         break;
     }
     free(r->c->value[k]);
-    r->c->value[k] = dup_text(value);
+    r->c->value[k] = xstrdup(value);
     return 0;
 }
 

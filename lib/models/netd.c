@@ -6,6 +6,7 @@
 #include "models/netg.h"
 #include "core/ops.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,21 +39,30 @@ void netd_build(netd *d, int imsize, int nf, int cond_dim) {
     d->c2w = params_add(ps, "netC.joint_conv.2.weight", 4, 1, 2 * nf, 4, 4);
 }
 
-void netd_infer(netd *d, const npz *z, const char *path) {
+int netd_infer_err(netd *d, const npz *z, const char *path, char *err, size_t errlen) {
     const npy_array *img = npz_find(z, "netD.conv_img.weight");   /* (nf,3,3,3) */
     const npy_array *c0 = npz_find(z, "netC.joint_conv.0.weight"); /* (2nf, 8nf+S, 3, 3) */
-    if (!img || img->ndim != 4) die_usage("%s: expected a D checkpoint with key 'netD.conv_img.weight' (nf,3,3,3), found none", path);
-    if (!c0 || c0->ndim != 4) die_usage("%s: expected a D checkpoint with key 'netC.joint_conv.0.weight', found none", path);
+    if (!img || img->ndim != 4)
+        return seterr(err, errlen, "%s: expected a D checkpoint with key 'netD.conv_img.weight' (nf,3,3,3), found none", path);
+    if (!c0 || c0->ndim != 4)
+        return seterr(err, errlen, "%s: expected a D checkpoint with key 'netC.joint_conv.0.weight', found none", path);
     int nblocks = 0;
     for (;; nblocks++) {
         char k[PARAM_KEY_MAX];
         snprintf(k, sizeof k, "netD.DBlocks.%d.conv_r.0.weight", nblocks);
         if (!npz_find(z, k)) break;
     }
-    int nf = (int)img->shape[0], cond = (int)c0->shape[1] - 8 * nf;
-    if (nblocks < 3 || nblocks > 10 || nf < 1 || cond < 1)
-        die_usage("%s: expected a NetD/NetC state_dict, found %d D blocks, nf %d, cond %d", path, nblocks, nf, cond);
-    netd_build(d, 1 << (nblocks + 2), nf, cond);
+    int64_t nf = img->shape[0], cond = c0->shape[1] - 8 * nf, max = NET_MAX_WIDTH;
+    if (nblocks < 3 || nblocks > 10 || nf < 1 || cond < 1 || nf > max || cond > max)
+        return seterr(err, errlen, "%s: expected a NetD/NetC state_dict, found %d D blocks, nf %" PRId64 ", cond %" PRId64,
+                      path, nblocks, nf, cond);
+    netd_build(d, 1 << (nblocks + 2), (int)nf, (int)cond);
+    return 0;
+}
+
+void netd_infer(netd *d, const npz *z, const char *path) {
+    char err[4608];
+    if (netd_infer_err(d, z, path, err, sizeof err)) die_usage("%s", err);
 }
 
 void netd_init_weights(netd *d, uint64_t seed) {

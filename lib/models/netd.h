@@ -53,7 +53,10 @@ typedef struct {
 } netd;
 
 void netd_build(netd *d, int imsize, int nf, int cond_dim);
+/* Read the architecture back from a state_dict's shapes; dies naming what does not fit. */
 void netd_infer(netd *d, const npz *z, const char *path);
+/* The same for readers of outside files (lib/import): 0 ok; -1 with the message, d left unbuilt. */
+int netd_infer_err(netd *d, const npz *z, const char *path, char *err, size_t errlen);
 void netd_init_weights(netd *d, uint64_t seed);
 /* A new NetD/NetC on dev: netd_build, params_alloc, netd_init_weights. */
 void netd_new(netd *d, int imsize, int nf, int cond_dim, device_t dev, uint64_t seed);

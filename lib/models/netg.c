@@ -5,6 +5,7 @@
 #include "models/init.h"
 #include "core/ops.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,29 +71,38 @@ void netg_build(netg *g, int imsize, int nf, int z_dim, int cond_dim) {
     g->rgbw = add_conv(ps, "to_rgb.1", nf, 3, 3, &g->rgbb);
 }
 
-/* Shape of key in z, or dies naming it. */
-static const npy_array *need(const npz *z, const char *path, const char *key, int ndim) {
+/* Shape of key in z, or NULL with a message naming it. */
+static const npy_array *need(const npz *z, const char *path, const char *key, int ndim, char *err, size_t errlen) {
     const npy_array *a = npz_find(z, key);
-    if (!a) die_usage("%s: expected a NetG state_dict with key '%s', found none", path, key);
-    if (a->ndim != ndim) die_usage("%s: expected '%s' with %d dimensions, found %d", path, key, ndim, a->ndim);
-    return a;
+    if (!a) seterr(err, errlen, "%s: expected a NetG state_dict with key '%s', found none", path, key);
+    else if (a->ndim != ndim) seterr(err, errlen, "%s: expected '%s' with %d dimensions, found %d", path, key, ndim, a->ndim);
+    else return a;
+    return NULL;
 }
 
-void netg_infer(netg *g, const npz *z, const char *path) {
-    const npy_array *rgb = need(z, path, "to_rgb.1.weight", 4);     /* (3, nf, 3, 3) */
-    const npy_array *fc = need(z, path, "fc.weight", 2);            /* (8nf·16, Z) */
-    const npy_array *l1 = need(z, path, "GBlocks.0.fuse1.affine0.fc_gamma.linear1.weight", 2); /* (C, Z+S) */
+int netg_infer_err(netg *g, const npz *z, const char *path, char *err, size_t errlen) {
+    const npy_array *rgb, *fc, *l1;
+    if (!(rgb = need(z, path, "to_rgb.1.weight", 4, err, errlen)) ||       /* (3, nf, 3, 3) */
+        !(fc = need(z, path, "fc.weight", 2, err, errlen)) ||              /* (8nf·16, Z) */
+        !(l1 = need(z, path, "GBlocks.0.fuse1.affine0.fc_gamma.linear1.weight", 2, err, errlen))) /* (C, Z+S) */
+        return -1;
     int nblocks = 0;
     for (;; nblocks++) {
         char k[PARAM_KEY_MAX];
         snprintf(k, sizeof k, "GBlocks.%d.c1.weight", nblocks);
         if (!npz_find(z, k)) break;
     }
-    int nf = (int)rgb->shape[1], zdim = (int)fc->shape[1], cond = (int)(l1->shape[1] - fc->shape[1]);
-    if (nblocks < 3 || nblocks > 10 || nf < 1 || zdim < 1 || cond < 1)
-        die_usage("%s: expected a NetG state_dict (G blocks, nf, z and cond sizes), found %d blocks, nf %d, z %d, cond %d",
-                  path, nblocks, nf, zdim, cond);
-    netg_build(g, 1 << (nblocks + 2), nf, zdim, cond);
+    int64_t nf = rgb->shape[1], zdim = fc->shape[1], cond = l1->shape[1] - fc->shape[1], max = NET_MAX_WIDTH;
+    if (nblocks < 3 || nblocks > 10 || nf < 1 || zdim < 1 || cond < 1 || nf > max || zdim > max || cond > max)
+        return seterr(err, errlen, "%s: expected a NetG state_dict (G blocks, nf, z and cond sizes), found %d blocks, nf %"
+                      PRId64 ", z %" PRId64 ", cond %" PRId64, path, nblocks, nf, zdim, cond);
+    netg_build(g, 1 << (nblocks + 2), (int)nf, (int)zdim, (int)cond);
+    return 0;
+}
+
+void netg_infer(netg *g, const npz *z, const char *path) {
+    char err[4608];
+    if (netg_infer_err(g, z, path, err, sizeof err)) die_usage("%s", err);
 }
 
 void netg_init_weights(netg *g, uint64_t seed) {

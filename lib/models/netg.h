@@ -33,8 +33,13 @@ typedef struct {
 
 /* Build the architecture and register parameters in state_dict order (no allocation). */
 void netg_build(netg *g, int imsize, int nf, int z_dim, int cond_dim);
+/* Widest nf, z or cond size netg_infer and netd_infer accept (so that no size product overflows). */
+#define NET_MAX_WIDTH (1 << 16)
 /* Read the architecture back from a state_dict's shapes; dies naming what does not fit. */
 void netg_infer(netg *g, const npz *z, const char *path);
+/* The same for readers of outside files (lib/import): 0 ok; -1 with the message netg_infer dies
+ * with, g left unbuilt. */
+int netg_infer_err(netg *g, const npz *z, const char *path, char *err, size_t errlen);
 /* PyTorch's default init plus DF-GAN's Affine init, from a Philox seed (after params_alloc). */
 void netg_init_weights(netg *g, uint64_t seed);
 /* A new NetG on dev: netg_build, params_alloc, netg_init_weights. */

@@ -30,9 +30,9 @@ size_t damsm_split(damsm_words *w, const uint32_t *cps, size_t n);
 
 /* ---- vocabulary ---- */
 typedef struct { strmap map; size_t n; } damsm_vocab;
-/* Read a vocabulary file (text as above). DF-GAN's captions_DAMSM.pickle is recognised and, until
- * the pickle reader exists, refused with a message saying so. 0 ok; -1 with a one-line
- * "expected ..., found ..." in err. */
+/* Read a vocabulary file (text as above), or DF-GAN's captions_DAMSM.pickle (told by its first
+ * byte; its wordtoix, checked against ixtoword). 0 ok; -1 with a one-line "expected ..., found ..."
+ * in err (a reader of outside files: it never exits). */
 int damsm_vocab_load(damsm_vocab *v, const char *path, char *err, size_t errlen);
 void damsm_vocab_free(damsm_vocab *v);
 /* id of a word, or -1 */
