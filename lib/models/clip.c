@@ -1,11 +1,14 @@
 /* clip.c: OpenAI CLIP's ViT model in float32 on the CPU or, after clip_to_device, the GPU (see
- * clip.h): every op goes through OP(dev, ...) and every activation is allocated on the model's
- * device, so the two backends run the same code. Activations are row-major
- * (rows, width) with the rows of all sequences packed together; the image tower keeps, per block,
- * only what the input gradient needs (no weight gradients): the block's input and mid-point
- * residuals with their LayerNorm statistics, the fused q,k,v, the attention probabilities and the
- * MLP's pre-activation. */
+ * clip.h): the parameters, initialisation, loading, and the forward passes of both towers; their
+ * backward passes are clip_backward.c. Every op goes through OP(dev, ...) and every activation is
+ * allocated on the model's device, so the two backends run the same code. Activations are
+ * row-major (rows, width) with the rows of all sequences packed together. With a ctx a tower keeps,
+ * per block, what its backward pass needs (clip_internal.h's block_save): the block's input and
+ * mid-point residuals with their LayerNorm statistics, the fused q,k,v, the attention
+ * probabilities and the MLP's pre-activation; the backward pass recomputes the LayerNorm outputs,
+ * the attention output and the QuickGELU output where the weight gradients need them. */
 #include "models/clip.h"
+#include "models/clip_internal.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
 #include "core/ops.h"
@@ -15,11 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define LN_EPS 1e-5
-/* parameter i's data on the model's device (read-only once loaded: on the CPU it may be the
- * weights file's mapping; on the GPU the copy that clip_to_device made) */
-#define WT(i) ((const float *)(m->dw ? m->dw[i] : m->w[i]))
 
 clip_config clip_config_default(void) {
     clip_config c = {.embed_dim = 512, .width = 768, .layers = 12, .heads = 12, .patch = 32, .image_size = 224,
@@ -298,16 +296,29 @@ void clip_to_device(clip_model *m, device_t dev) {
     m->dev = DEVICE_CUDA;
 }
 
-/* n floats on the model's device (zero-filled; at least one) */
-static float *dalloc(const clip_model *m, size_t n) { return dev_alloc(m->dev, n ? n : 1); }
+void clip_trainable(clip_model *m, device_t dev) {
+    if (m->dw) die_runtime("expected clip_trainable on a model on the host, found one on the GPU");
+    param_set *ps = &m->ps;
+    float *old = ps->data;   /* clip_create's buffer; NULL after clip_load (m->w then points into src) */
+    ps->data = NULL;
+    params_alloc(ps, dev);
+    for (int i = 0; i < ps->n; i++) dev_upload(dev, pdata(ps, i), m->w[i], ps->info[i].size);
+    free(old);
+    npz_mapped_free(&m->src);
+    if (dev == DEVICE_CPU) {
+        for (int i = 0; i < ps->n; i++) m->w[i] = pdata(ps, i);
+        return;
+    }
+    m->dw = xcalloc((size_t)(ps->n ? ps->n : 1), sizeof *m->dw);
+    for (int i = 0; i < ps->n; i++) {
+        m->dw[i] = pdata(ps, i);
+        m->w[i] = NULL;
+    }
+    m->dbuf = NULL;
+    m->dev = dev;
+}
 
 /* ---------------------------------------------------------------- the transformer */
-
-/* what one block keeps for the backward pass (the image tower); for a forward-only pass these
- * point into one shared scratch set and x, x2 are NULL. All on the model's device. */
-typedef struct { float *x, *mean1, *rstd1, *qkv, *att, *x2, *mean2, *rstd2, *fc; } block_save;
-
-typedef struct { float *h, *a, *g; } block_scratch;   /* (N,D), (N,D), (N,4D) */
 
 static size_t att_size(const int *off, int B, int nh) {
     size_t n = 0;
@@ -341,24 +352,6 @@ static void block_forward(const clip_model *m, const clip_block *k, const clip_t
     mlp_forward(m, k, x, N, D, s, w);
 }
 
-/* dx (N,D): the gradient wrt the block's output on entry, wrt its input on exit.
- * Scratch: w->h, w->a (N,D), w->g (N,4D), dqkv (N,3D). */
-static void block_backward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *dx,
-                           const int *off, int B, const block_save *s, block_scratch *w, float *dqkv) {
-    const int N = off[B], D = d->width, Hd = 4 * D;
-    const device_t dv = m->dev;
-    OP(dv, linear_backward, w->g, NULL, NULL, dx, NULL, WT(k->proj_w), N, Hd, D);
-    OP(dv, quickgelu_backward, w->g, w->g, s->fc, (size_t)N * Hd);
-    OP(dv, linear_backward, w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), N, D, Hd);
-    OP(dv, layernorm_backward, w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), N, D);
-    OP(dv, vec_axpy, dx, 1, w->a, (size_t)N * D);
-    OP(dv, linear_backward, w->a, NULL, NULL, dx, NULL, WT(k->out_w), N, D, D);
-    OP(dv, attention_backward, dqkv, w->a, s->qkv, s->att, off, B, D, d->heads);
-    OP(dv, linear_backward, w->h, NULL, NULL, dqkv, NULL, WT(k->in_w), N, D, 3 * D);
-    OP(dv, layernorm_backward, w->a, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
-    OP(dv, vec_axpy, dx, 1, w->a, (size_t)N * D);
-}
-
 /* out (B,E) = in (B,D) · proj (D,E): linear_backward's din = dout·w with w = proj as (O,I) = (D,E) */
 static void project(const clip_model *m, float *out, const float *in, const float *proj, int B, int D, int E) {
     if (B > 0) OP(m->dev, linear_backward, out, NULL, NULL, in, NULL, proj, B, E, D);
@@ -367,8 +360,28 @@ static void project(const clip_model *m, float *out, const float *in, const floa
 /* ---------------------------------------------------------------- text tower */
 
 int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B, int L, char *err, size_t errlen) {
+    return clip_text_forward(m, feat, ids, B, L, NULL, err, errlen);
+}
+
+/* a ctx's per-block saves for n rows (att: na floats) */
+static void save_alloc(const clip_model *m, block_save *s, size_t n, int D, size_t na) {
+    const size_t nd = n * (size_t)D;
+    s->x = dalloc(m, nd);
+    s->x2 = dalloc(m, nd);
+    s->mean1 = dalloc(m, n);
+    s->rstd1 = dalloc(m, n);
+    s->mean2 = dalloc(m, n);
+    s->rstd2 = dalloc(m, n);
+    s->qkv = dalloc(m, 3 * nd);
+    s->att = dalloc(m, na);
+    s->fc = dalloc(m, 4 * nd);
+}
+
+int clip_text_forward(const clip_model *m, float *feat, const int32_t *ids, int B, int L, clip_text_ctx **ctxp,
+                      char *err, size_t errlen) {
     const int D = m->txt.width, E = m->embed_dim;
     const device_t dv = m->dev;
+    if (ctxp) *ctxp = NULL;
     if (L > m->context) { snprintf(err, errlen, "expected at most %d tokens per caption (the context), found %d", m->context, L); return -1; }
     int *off = xmalloc((size_t)(B + 1) * sizeof *off), *eot = xmalloc((size_t)(B ? B : 1) * sizeof *eot);
     off[0] = 0;
@@ -388,32 +401,64 @@ int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B
     }
     const int N = off[B];
     if (L == 0) { memset(feat, 0, (size_t)B * E * sizeof(float)); free(off); free(eot); return 0; }
-    /* the embeddings, gathered on the host from the host weights, then on the device */
-    float *xh = xmalloc((size_t)N * D * sizeof(float));
-    const float *tok = m->w[m->tok_emb], *pos = m->w[m->txt_pos];
-    for (int b = 0; b < B; b++)
-        for (int t = 0; t <= eot[b]; t++) {
-            float *xr = xh + (size_t)(off[b] + t) * D;
-            const float *te = tok + (size_t)ids[(size_t)b * L + t] * D, *pe = pos + (size_t)t * D;
-            for (int c = 0; c < D; c++) xr[c] = te[c] + pe[c];
+    /* the embeddings x (N,D): gathered on the host from the host weights, then on the device;
+     * a trainable model on the GPU has no host weights and gathers them there row by row */
+    float *x;
+    if (m->w[m->tok_emb]) {
+        float *xh = xmalloc((size_t)N * D * sizeof(float));
+        const float *tok = m->w[m->tok_emb], *pos = m->w[m->txt_pos];
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t <= eot[b]; t++) {
+                float *xr = xh + (size_t)(off[b] + t) * D;
+                const float *te = tok + (size_t)ids[(size_t)b * L + t] * D, *pe = pos + (size_t)t * D;
+                for (int c = 0; c < D; c++) xr[c] = te[c] + pe[c];
+            }
+        x = xh;
+        if (dv != DEVICE_CPU) {
+            x = dalloc(m, (size_t)N * D);
+            dev_upload(dv, x, xh, (size_t)N * D);
+            free(xh);
         }
-    float *x = xh;
-    if (dv != DEVICE_CPU) {
+    } else {
         x = dalloc(m, (size_t)N * D);
-        dev_upload(dv, x, xh, (size_t)N * D);
-        free(xh);
+        for (int b = 0; b < B; b++) {
+            for (int t = 0; t <= eot[b]; t++)
+                dev_copy(dv, x + (size_t)(off[b] + t) * D, WT(m->tok_emb) + (size_t)ids[(size_t)b * L + t] * D, (size_t)D);
+            OP(dv, vec_axpy, x + (size_t)off[b] * D, 1, WT(m->txt_pos), (size_t)(eot[b] + 1) * D);
+        }
+    }
+    clip_text_ctx *ctx = NULL;
+    block_save shared = {0};
+    if (ctxp) {
+        ctx = xcalloc(1, sizeof *ctx);
+        *ctx = (clip_text_ctx){.B = B, .N = N, .off = off, .eot = eot};
+        ctx->ids = xmalloc((size_t)(N ? N : 1) * sizeof *ctx->ids);
+        for (int b = 0; b < B; b++)
+            for (int t = 0; t <= eot[b]; t++) ctx->ids[off[b] + t] = ids[(size_t)b * L + t];
+        ctx->s = xcalloc((size_t)(m->txt.layers ? m->txt.layers : 1), sizeof *ctx->s);
+        for (int l = 0; l < m->txt.layers; l++) save_alloc(m, &ctx->s[l], (size_t)N, D, att_size(off, B, m->txt.heads));
+    } else {
+        shared.qkv = dalloc(m, (size_t)N * 3 * D);
+        shared.fc = dalloc(m, (size_t)N * 4 * D);
     }
     block_scratch w = {dalloc(m, (size_t)N * D), dalloc(m, (size_t)N * D), dalloc(m, (size_t)N * 4 * D)};
-    block_save s = {NULL, NULL, NULL, dalloc(m, (size_t)N * 3 * D), NULL, NULL, NULL, NULL, dalloc(m, (size_t)N * 4 * D)};
-    for (int l = 0; l < m->txt.layers; l++) block_forward(m, &m->tblocks[l], &m->txt, x, off, B, 1, &s, &w);
+    for (int l = 0; l < m->txt.layers; l++) block_forward(m, &m->tblocks[l], &m->txt, x, off, B, 1, ctx ? &ctx->s[l] : &shared, &w);
     float *h = dalloc(m, (size_t)B * D), *fd = dalloc(m, (size_t)B * E);
     for (int b = 0; b < B; b++) dev_copy(dv, h + (size_t)b * D, x + (size_t)(off[b + 1] - 1) * D, (size_t)D);
-    OP(dv, layernorm_forward, h, NULL, NULL, h, WT(m->ln_final_w), WT(m->ln_final_b), B, D, LN_EPS);
+    if (ctx) {
+        ctx->hf_in = dalloc(m, (size_t)B * D);
+        dev_copy(dv, ctx->hf_in, h, (size_t)B * D);
+        ctx->meanf = dalloc(m, (size_t)B);
+        ctx->rstdf = dalloc(m, (size_t)B);
+    }
+    OP(dv, layernorm_forward, h, ctx ? ctx->meanf : NULL, ctx ? ctx->rstdf : NULL, h, WT(m->ln_final_w), WT(m->ln_final_b),
+       B, D, LN_EPS);
     project(m, fd, h, WT(m->txt_proj), B, D, E);
     dev_download(dv, feat, fd, (size_t)B * E);
     dev_free(dv, h); dev_free(dv, fd); dev_free(dv, x); dev_free(dv, w.h); dev_free(dv, w.a); dev_free(dv, w.g);
-    dev_free(dv, s.qkv); dev_free(dv, s.fc);
-    free(off); free(eot);
+    save_free(dv, &shared);
+    if (ctx) *ctxp = ctx;
+    else { free(off); free(eot); }
     return 0;
 }
 
@@ -442,42 +487,6 @@ static void last_block_forward(const clip_model *m, const clip_block *k, const c
     mlp_forward(m, k, xc, B, D, s, w);
 }
 
-/* dx (N,D) assigned: the gradient wrt the block's input, from dxc (B,D), the gradient wrt its class
- * rows (overwritten). Scratch: w->h, w->a (N,D), w->g (N,4D), dqkv (N,3D). */
-static void last_block_backward(const clip_model *m, const clip_block *k, const clip_tower_dims *d, float *dx,
-                                float *dxc, int B, int T, const block_save *s, block_scratch *w, float *dqkv) {
-    const int N = B * T, D = d->width, Hd = 4 * D;
-    const device_t dv = m->dev;
-    const float *kv = s->qkv, *q = s->qkv + (size_t)N * 2 * D;
-    float *dkv = dqkv, *dq = dqkv + (size_t)N * 2 * D;
-    OP(dv, linear_backward, w->g, NULL, NULL, dxc, NULL, WT(k->proj_w), B, Hd, D);
-    OP(dv, quickgelu_backward, w->g, w->g, s->fc, (size_t)B * Hd);
-    OP(dv, linear_backward, w->h, NULL, NULL, w->g, NULL, WT(k->fc_w), B, D, Hd);
-    OP(dv, layernorm_backward, w->a, NULL, NULL, w->h, s->x2, s->mean2, s->rstd2, WT(k->ln2_w), B, D);
-    OP(dv, vec_axpy, dxc, 1, w->a, (size_t)B * D);
-    OP(dv, linear_backward, w->a, NULL, NULL, dxc, NULL, WT(k->out_w), B, D, D);
-    OP(dv, cls_attention_backward, dq, dkv, w->a, q, kv, s->att, B, T, D, d->heads);
-    OP(dv, linear_backward, w->h, NULL, NULL, dkv, NULL, WT(k->in_w) + (size_t)D * D, N, D, 2 * D);
-    OP(dv, linear_backward, w->a, NULL, NULL, dq, NULL, WT(k->in_w), B, D, D);
-    for (int b = 0; b < B; b++) OP(dv, vec_axpy, w->h + (size_t)b * T * D, 1, w->a + (size_t)b * D, (size_t)D);
-    OP(dv, layernorm_backward, dx, NULL, NULL, w->h, s->x, s->mean1, s->rstd1, WT(k->ln1_w), N, D);
-    for (int b = 0; b < B; b++) OP(dv, vec_axpy, dx + (size_t)b * T * D, 1, dxc + (size_t)b * D, (size_t)D);
-}
-
-
-struct clip_image_ctx {
-    int B, H, W, mode, T, N;
-    int *off;                           /* host */
-    float *x0, *mean0, *rstd0;          /* ln_pre's input (N,D) and statistics (on the model's device) */
-    block_save *s;                      /* per block */
-    float *hp_in, *meanp, *rstdp;       /* ln_post's input (B,D) (the class tokens) and statistics */
-};
-
-static void save_free(device_t dv, block_save *s) {
-    dev_free(dv, s->x); dev_free(dv, s->x2); dev_free(dv, s->mean1); dev_free(dv, s->rstd1); dev_free(dv, s->mean2);
-    dev_free(dv, s->rstd2); dev_free(dv, s->qkv); dev_free(dv, s->att); dev_free(dv, s->fc);
-}
-
 void clip_encode_image(const clip_model *m, float *feat, const float *images, int B, int H, int W,
                        int resize_mode, clip_image_ctx **ctxp) {
     const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width, E = m->embed_dim;
@@ -497,7 +506,7 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
     dev_free(dv, r);
     float *emb = dalloc(m, (size_t)np * D);
     OP(dv, linear_forward, emb, patches, WT(m->conv1), NULL, np, K, D);
-    dev_free(dv, patches);
+    if (!ctxp) dev_free(dv, patches);   /* else kept for conv1's weight gradient */
     /* x (N,D): [class_embedding, patch embeddings] + positional_embedding, per image */
     float *x = dalloc(m, (size_t)N * D);
     for (int b = 0; b < B; b++) {
@@ -514,7 +523,8 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
     block_save shared = {0};
     if (ctxp) {
         ctx = xcalloc(1, sizeof *ctx);
-        *ctx = (clip_image_ctx){.B = B, .H = H, .W = W, .mode = resize_mode, .T = T, .N = N, .off = off};
+        *ctx = (clip_image_ctx){.B = B, .H = H, .W = W, .mode = resize_mode, .T = T, .N = N, .off = off,
+                                .patches = patches};
         ctx->x0 = dalloc(m, nd);
         dev_copy(dv, ctx->x0, x, nd);
         ctx->mean0 = dalloc(m, (size_t)N);
@@ -534,15 +544,7 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
                 s->fc = dalloc(m, (size_t)B * 4 * D);
                 continue;
             }
-            s->x = dalloc(m, nd);
-            s->x2 = dalloc(m, nd);
-            s->mean1 = dalloc(m, (size_t)N);
-            s->rstd1 = dalloc(m, (size_t)N);
-            s->mean2 = dalloc(m, (size_t)N);
-            s->rstd2 = dalloc(m, (size_t)N);
-            s->qkv = dalloc(m, 3 * nd);
-            s->att = dalloc(m, na);
-            s->fc = dalloc(m, 4 * nd);
+            save_alloc(m, s, (size_t)N, D, na);
         }
     } else {
         shared.qkv = dalloc(m, 3 * nd);
@@ -572,54 +574,6 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
         dev_free(dv, hin);
         free(off);
     }
-}
-
-void clip_image_backward(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx) {
-    const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width, E = m->embed_dim;
-    const int B = ctx->B, H = ctx->H, W = ctx->W, T = ctx->T, N = ctx->N, K = 3 * P * P, np = B * g * g;
-    const device_t dv = m->dev;
-    const size_t nd = (size_t)N * D;
-    float *dhp = dalloc(m, (size_t)B * D), *dhin = dalloc(m, (size_t)B * D), *df = dalloc(m, (size_t)B * E);
-    dev_upload(dv, df, dfeat, (size_t)B * E);
-    /* dhp (B,D) = dfeat (B,E) · projᵀ: linear_forward with w = proj as (O,I) = (D,E) */
-    if (B > 0) OP(dv, linear_forward, dhp, df, WT(m->vis_proj), NULL, B, E, D);
-    dev_free(dv, df);
-    OP(dv, layernorm_backward, dhin, NULL, NULL, dhp, ctx->hp_in, ctx->meanp, ctx->rstdp, WT(m->ln_post_w), B, D);
-    block_scratch w = {dalloc(m, nd), dalloc(m, nd), dalloc(m, 4 * nd)};
-    float *dqkv = dalloc(m, 3 * nd);
-    float *dx = dalloc(m, nd);
-    const int L = m->vis.layers;
-    if (L > 0) last_block_backward(m, &m->vblocks[L - 1], &m->vis, dx, dhin, B, T, &ctx->s[L - 1], &w, dqkv);
-    else
-        for (int b = 0; b < B; b++) dev_copy(dv, dx + (size_t)b * T * D, dhin + (size_t)b * D, (size_t)D);
-    dev_free(dv, dhp); dev_free(dv, dhin);
-    for (int l = L - 1; l >= 0; l--) {
-        if (l < L - 1) block_backward(m, &m->vblocks[l], &m->vis, dx, ctx->off, B, &ctx->s[l], &w, dqkv);
-        save_free(dv, &ctx->s[l]);
-    }
-    dev_free(dv, dqkv); dev_free(dv, w.a); dev_free(dv, w.g);
-    OP(dv, layernorm_backward, w.h, NULL, NULL, dx, ctx->x0, ctx->mean0, ctx->rstd0, WT(m->ln_pre_w), N, D);
-    /* the patch tokens' gradient -> patches -> pixels */
-    float *demb = dx;   /* reuse: (np, D) */
-    for (int b = 0; b < B; b++)
-        dev_copy(dv, demb + (size_t)b * g * g * D, w.h + ((size_t)b * T + 1) * D, (size_t)g * g * D);
-    dev_free(dv, w.h);
-    float *dpatch = dalloc(m, (size_t)np * K);
-    OP(dv, linear_backward, dpatch, NULL, NULL, demb, NULL, WT(m->conv1), np, K, D);
-    dev_free(dv, dx);
-    const size_t nr = (size_t)B * 3 * S * S, nin = (size_t)B * 3 * H * W;
-    float *dr = dalloc(m, nr);
-    OP(dv, patchify_backward, dr, dpatch, B, 3, S, P);
-    dev_free(dv, dpatch);
-    OP(dv, clip_normalize_backward, dr, dr, B, (size_t)S * S);
-    float *di = dalloc(m, nin);
-    OP(dv, resize_backward, di, dr, B * 3, H, W, S, S, ctx->mode);
-    OP(dv, vec_scale, di, 0.5f, nin);
-    dev_download(dv, dimages, di, nin);
-    dev_free(dv, di); dev_free(dv, dr);
-    dev_free(dv, ctx->x0); dev_free(dv, ctx->mean0); dev_free(dv, ctx->rstd0); dev_free(dv, ctx->hp_in);
-    dev_free(dv, ctx->meanp); dev_free(dv, ctx->rstdp);
-    free(ctx->s); free(ctx->off); free(ctx);
 }
 
 /* ---------------------------------------------------------------- the loss */

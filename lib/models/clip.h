@@ -1,7 +1,7 @@
 /* clip.h: OpenAI CLIP (the ViT variants: B/32, B/16, L/14, ...) in float32 on the CPU or the GPU
- * (clip_to_device), with the
- * gradient of the image tower with respect to the input pixels (no weight gradients) and CLIP's
- * preprocessing inside the differentiable path. Weights are the OpenAI state_dict as .npz (keys
+ * (clip_to_device), with the backward passes of both towers: the gradients with respect to every
+ * weight (clip_trainable's model, for training) and, for the image tower, to the input pixels, with
+ * CLIP's preprocessing inside the differentiable path. Weights are the OpenAI state_dict as .npz (keys
  * `visual.conv1.weight`, ..., `token_embedding.weight`, `text_projection`, `logit_scale`); every
  * size is read from the shapes except the number of heads, which the weights do not record: it is
  * width / head_width, head_width 64 in every released CLIP (OpenAI's build_model: width // 64).
@@ -74,10 +74,24 @@ void clip_free(clip_model *m);
  * w stay, and the text tower gathers its token embeddings from them); DEVICE_CPU does nothing.
  * The functions below keep host pointers for their inputs and outputs on either device. */
 void clip_to_device(clip_model *m, device_t dev);
+/* For training (instead of clip_to_device): the weights move into m->ps's own buffers on dev with
+ * gradients and Adam state beside them (params_alloc: ps.data, ps.grad, ps.m, ps.v, each laid out
+ * as the parameters), and the loaded file is released. The forward passes then read ps.data,
+ * which an optimizer may update in place; the backward passes' `grad` is ps.grad. On the GPU the
+ * model keeps no host copy of the weights (the text tower gathers its embeddings there). */
+void clip_trainable(clip_model *m, device_t dev);
 
 /* Text features (B,E) (the projection output, not normalised) of ids (B,L) int32, L ≤ context.
  * Each row's end token is its argmax. Returns 0, or -1 with a message (an id out of range). */
 int clip_encode_text(const clip_model *m, float *feat, const int32_t *ids, int B, int L, char *err, size_t errlen);
+/* The same, keeping the activations in *ctx (non-NULL) for clip_text_backward; *ctx is NULL where
+ * there is nothing to backpropagate (L = 0) or on an error. */
+typedef struct clip_text_ctx clip_text_ctx;
+int clip_text_forward(const clip_model *m, float *feat, const int32_t *ids, int B, int L, clip_text_ctx **ctx,
+                      char *err, size_t errlen);
+/* grad (laid out as m->ps, on the model's device) += ∂(Σ dfeat·feat)/∂weights for the features
+ * (B,E) of the last clip_text_forward's ctx (freed; NULL does nothing). */
+void clip_text_backward(const clip_model *m, float *grad, const float *dfeat, clip_text_ctx *ctx);
 
 /* The image tower with CLIP's preprocessing: images (B,3,H,W) in [−1,1] -> [0,1] -> resized to
  * image_size (resize_mode: RESIZE_BICUBIC/BILINEAR/NEAREST of core/op_list.h) -> (x − mean)/std ->
@@ -88,6 +102,10 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
                        int resize_mode, clip_image_ctx **ctx);
 /* dimages (B,3,H,W) = ∂(Σ dfeat·feat)/∂images, from the ctx of the last clip_encode_image (freed). */
 void clip_image_backward(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx);
+/* The same with the weight gradients: grad (laid out as m->ps, on the model's device; NULL: none)
+ * += ∂(Σ dfeat·feat)/∂weights; dimages (host) as above, NULL to skip the pixels' gradient. */
+void clip_image_backward_grad(const clip_model *m, float *dimages, float *grad, const float *dfeat,
+                              clip_image_ctx *ctx);
 
 /* λ·(1 − mean_b cos(img_b, txt_b)) and, when dimg is not NULL, its gradient wrt img (B,E). */
 double clip_cos_loss(float *dimg, const float *img, const float *txt, int B, int E, double lambda,
