@@ -6,7 +6,7 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
-#include "core/ops_clip.h"
+#include "core/ops.h"
 #include "io/npz.h"
 #include "io/stream.h"
 #include "io/stream_ids.h"

@@ -8,7 +8,7 @@
  * through OP(dev, ...), so the passes run on the CPU or the GPU. */
 #include "core/common.h"
 #include "core/ops.h"
-#include "core/ops_clip.h"
+#include "core/ops.h"
 #include "models/clip.h"
 #include "models/clip_internal.h"
 

@@ -4,7 +4,7 @@
 #include "core/checkpoint.h"
 #include "core/common.h"
 #include "core/ops.h"
-#include "core/ops_clip.h"
+#include "core/ops.h"
 
 #include <math.h>
 #include <stdlib.h>

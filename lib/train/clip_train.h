@@ -19,7 +19,7 @@ typedef struct {
     double lr, beta1, beta2, eps, wd;   /* AdamW */
     long warmup;                        /* steps of linear warm-up (open_clip's cosine_lr); 0: none */
     long cosine;                        /* > 0: cosine decay of lr to 0 at step `cosine` (and 0 after it) */
-    int resize;                         /* the image tower's resize mode (RESIZE_* of ops_clip.h) */
+    int resize;                         /* the image tower's resize mode (RESIZE_* of core/op_list.h) */
 } clip_train_opts;
 
 /* open_clip's defaults for a ViT: lr 5e-4, betas (0.9, 0.98), eps 1e-6, weight decay 0.2; no
