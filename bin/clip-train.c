@@ -6,6 +6,7 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "core/ops.h"
 #include "io/npz.h"
 #include "io/stream.h"
@@ -14,7 +15,6 @@
 #include "train/clip_train.h"
 #include "train/steplog.h"
 
-#include <getopt.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,30 +78,32 @@ enum { M_TRAIN = 1, M_EVAL };
 
 typedef struct {
     int mode;
-    const char *weights, *images, *ids, *out, *state, *log, *dump, *device;
+    const char *weights, *images, *ids, *out, *state, *log, *dump;
     long save_every, head_width;
     clip_train_opts t;
     device_t dev;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { WEIGHTS = 256, IMAGES, IDS, STATE, SAVE_EVERY, LR, BETA1, BETA2, EPS, WD, WARMUP, COSINE, LOG, DUMP,
-           RESIZE, HEADW, DEVICE };
+    enum { WEIGHTS = TOPT_FIRST, IMAGES, IDS, STATE, SAVE_EVERY, LR, BETA1, BETA2, EPS, WD, WARMUP, COSINE, LOG,
+           DUMP, RESIZE, HEADW };
     static const struct option longopts[] = {
         {"weights", 1, 0, WEIGHTS}, {"images", 1, 0, IMAGES}, {"ids", 1, 0, IDS}, {"out", 1, 0, 'o'},
         {"state", 1, 0, STATE}, {"save-every", 1, 0, SAVE_EVERY}, {"lr", 1, 0, LR}, {"beta1", 1, 0, BETA1},
         {"beta2", 1, 0, BETA2}, {"eps", 1, 0, EPS}, {"wd", 1, 0, WD}, {"warmup", 1, 0, WARMUP},
         {"cosine", 1, 0, COSINE}, {"log", 1, 0, LOG}, {"dump-grads", 1, 0, DUMP}, {"resize", 1, 0, RESIZE},
-        {"head-width", 1, 0, HEADW}, {"device", 1, 0, DEVICE}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+        {"head-width", 1, 0, HEADW}, {0, 0, 0, 0}};
+    static const char *const modes[] = {"train", "eval"};
     memset(o, 0, sizeof *o);
-    o->device = "cpu";
     o->save_every = 100;
     o->head_width = 64;
     o->t = clip_train_defaults();
     const char *train_only = NULL;
-    opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, ":o:h", longopts, NULL)) != -1) {
+    toolopts opts;
+    topt_begin(&opts, argc, argv, usage, "o:", longopts, TOOL_CUDA);
+    const char *m = topt_command(&opts, modes, 2, "train or eval");
+    o->mode = !strcmp(m, "train") ? M_TRAIN : M_EVAL;
+    for (int c; (c = topt_next(&opts)) != -1;) {
         switch (c) {
         case WEIGHTS: o->weights = optarg; break;
         case IMAGES: o->images = optarg; break;
@@ -125,19 +127,9 @@ static void parse(options *o, int argc, char **argv) {
             else die_usage("--resize expects bicubic, bilinear or nearest, found '%s'", optarg);
             break;
         case HEADW: o->head_width = parse_long("--head-width", optarg, 1, 1 << 16); break;
-        case DEVICE: o->device = optarg; break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind >= argc) die_usage("expected a mode (train or eval), found none");
-    const char *m = argv[optind++];
-    o->mode = !strcmp(m, "train") ? M_TRAIN : !strcmp(m, "eval") ? M_EVAL : 0;
-    if (!o->mode) die_usage("expected a mode (train or eval), found '%s'", m);
-    if (optind < argc) die_usage("expected only options after the mode, found '%s'", argv[optind]);
-    if (strcmp(o->device, "cpu") && strcmp(o->device, "cuda"))
-        die_usage("--device expects cpu or cuda, found '%s'", o->device);
+    topt_end(&opts);
     const char *missing = !o->weights ? "--weights" : !o->images ? "--images" : !o->ids ? "--ids"
                         : o->mode == M_TRAIN && !o->out ? "-o" : NULL;
     if (missing) die_usage("expected --weights, --images, --ids%s with %s, found %s missing", o->mode == M_TRAIN ? " and -o" : "", m, missing);
@@ -161,7 +153,7 @@ static void parse(options *o, int argc, char **argv) {
         if (o->state && !strcmp(o->state, o->weights))
             die_usage("expected --state apart from --weights (it is written during training), found '%s' twice", o->state);
     }
-    o->dev = device_parse(o->device);   /* may hand over to bin/cuda/clip-train */
+    o->dev = topt_device(&opts);   /* may hand over to bin/cuda/clip-train */
 }
 
 /* The next pair of arrays: images (B,3,H,W) and ids (B,L). 0 at the end of both streams. */

@@ -253,9 +253,9 @@ assert sys.argv[2] == want, (sys.argv[2], want)' "$FIX/ids.npy" "$output"
 @test "errors: one line, exit 2, nothing written" {
   first_batch
   run --separate-stderr clip-train
-  assert_fails 2 "clip-train: expected a mode (train or eval), found none"
+  assert_fails 2 "clip-train: expected a command (train or eval), found none (see --help)"
   run --separate-stderr clip-train frob
-  assert_fails 2 "clip-train: expected a mode (train or eval), found 'frob'"
+  assert_fails 2 "clip-train: expected a command (train or eval), found 'frob'"
   run --separate-stderr clip-train train --weights "$W" --images im1.npy --ids id1.npy
   assert_fails 2 "clip-train: expected --weights, --images, --ids and -o with train, found -o missing"
   run --separate-stderr clip-train eval --weights "$W" --images im1.npy --ids id1.npy --lr 1

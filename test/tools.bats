@@ -6,14 +6,14 @@
 
 load helpers
 
-CUDA_TOOLS=" gen-step disc-step clip-embed "
+CUDA_TOOLS=" gen-step disc-step clip-embed clip-train "
 # fid is being rewritten on another branch and joins the skeleton when it merges
 NOT_YET=" fid "
 
 # the tools, and the command word a tool needs before its options
 tools() { for f in "$ROOT"/bin/*.c; do t=${f##*/}; t=${t%.c}; [[ "$NOT_YET" == *" $t "* ]] || echo "$t"; done; }
 command_of() {
-  case $1 in gen-step | disc-step) echo init ;; ckpt) echo list ;; cfg) echo check ;; *) echo ;; esac
+  case $1 in gen-step | disc-step) echo init ;; clip-train) echo train ;; ckpt) echo list ;; cfg) echo check ;; *) echo ;; esac
 }
 
 @test "every tool answers --help and -h with its usage on stdout and exit 0" {
