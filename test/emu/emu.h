@@ -1,0 +1,47 @@
+/* emu.h: what the parts of the CUDA emulation share (test/emu/runtime.cc: device memory and the
+ * runtime calls; launch.cc: kernels on fibres; cublas.cc: the gemms). Not for the kernels.
+ *
+ * Device memory is one arena of address space, reserved at the first allocation and bump-
+ * allocated (an address is never handed out twice, so a stale pointer never aliases a newer
+ * buffer). Each allocation starts on a page, 256-byte aligned data preceded and followed by at
+ * least GUARD bytes of 0xff; the data starts as 0xff too (NaN as float and double), as junk
+ * would on a GPU. The arena is PROT_NONE except while a kernel, a copy or a gemm runs (nested
+ * device_access(1)/device_access(0) pairs), so host code that reads or writes device memory
+ * faults, and the SIGSEGV handler names the allocation. */
+#ifndef CUDA_EMU_EMU_H
+#define CUDA_EMU_EMU_H
+#include <stddef.h>
+
+#include "cuda_runtime.h"
+
+/* lib/core/common.h (C11): one line "tool: message" on stderr, exit 1 */
+extern "C" void die_runtime(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+
+namespace cuda_emu {
+
+const size_t GUARD = 256;
+
+struct alloc {
+    char *lo, *p, *hi;          /* [lo, p) and [p + bytes, hi) are guard bytes */
+    size_t bytes;
+};
+
+/* the live allocation holding [p, p + bytes) (bytes 0: holding p), or NULL */
+const alloc *find(const void *p, size_t bytes);
+/* a line naming what p is: "N bytes into a cudaMalloc of M bytes", "in a freed ...", "host memory" */
+const char *describe(const void *p, char *buf, size_t n);
+int in_arena(const void *p);
+int devices(void);                              /* 1, or CUDA_EMU_DEVICES */
+
+void device_access(int on);                     /* nested; the arena is PROT_NONE at depth 0 */
+/* dies naming `what` when a guard byte of a changed */
+void check_guards(const alloc *a, const char *what);
+
+/* the launch in progress (NULL outside kernels) and the fibre stacks, for the SIGSEGV handler */
+const char *current_kernel(void);
+int in_fibre_guard(const void *p);
+
+extern cudaError_t last_error;
+
+}  // namespace cuda_emu
+#endif

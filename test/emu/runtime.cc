@@ -1,0 +1,273 @@
+/* runtime.cc: the CUDA runtime calls of the emulation (test/emu/include/cuda_runtime.h): errors,
+ * the one emulated device, and device memory (the arena of emu.h) with its copies and memsets.
+ * Every call is synchronous; each checks what a GPU would reject (a copy or memset reaching past
+ * its allocation, a copy direction that does not match the pointers, freeing a pointer that
+ * cudaMalloc did not return) and returns the error CUDA returns for it. */
+#include "emu.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <map>
+
+namespace cuda_emu {
+
+cudaError_t last_error = cudaSuccess;
+
+namespace {
+
+const size_t ARENA = (size_t)1 << 38;          /* address space reserved for device memory */
+char *arena;
+size_t used;                                    /* bytes of the arena handed out (whole pages) */
+size_t page;
+int depth;                                      /* device_access nesting */
+std::map<uintptr_t, alloc> live, freed;         /* by the address of the head guard (lo) */
+
+size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+const alloc *lookup(const std::map<uintptr_t, alloc> &m, const void *q) {
+    auto it = m.upper_bound((uintptr_t)q);
+    if (it == m.begin()) return nullptr;
+    --it;
+    const alloc &a = it->second;
+    return (const char *)q >= a.lo && (const char *)q < a.hi ? &a : nullptr;
+}
+
+void on_segv(int sig, siginfo_t *si, void *) {
+    const void *addr = si->si_addr;
+    char buf[160];
+    if (in_arena(addr) && depth == 0)
+        die_runtime("expected host code to reach device memory only through copies, found it touching %s "
+                    "(CUDA emulation)", describe(addr, buf, sizeof buf));
+    if (current_kernel()) {
+        if (in_fibre_guard(addr))
+            die_runtime("expected kernel %s to fit its thread stack (64 KiB), found it overflowing (CUDA emulation)",
+                        current_kernel());
+        die_runtime("expected kernel %s to touch only device memory, found it touching %s (CUDA emulation)",
+                    current_kernel(), describe(addr, buf, sizeof buf));
+    }
+    signal(sig, SIG_DFL);                        /* not ours: fault again, as without the handler */
+}
+
+void init(void) {
+    if (arena) return;
+    page = (size_t)sysconf(_SC_PAGESIZE);
+    void *a = mmap(nullptr, ARENA, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (a == MAP_FAILED)
+        die_runtime("expected %zu GiB of address space for emulated device memory, found mmap failing (%s)",
+                    ARENA >> 30, strerror(errno));
+    arena = (char *)a;
+    static char altstack[64 << 10];              /* the handler must run even on a full fibre stack */
+    stack_t ss = {};
+    ss.ss_sp = altstack;
+    ss.ss_size = sizeof altstack;
+    sigaltstack(&ss, nullptr);
+    struct sigaction sa = {};
+    sa.sa_sigaction = on_segv;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigaction(SIGSEGV, &sa, nullptr);
+}
+
+/* the memory of [p, p + bytes) as a copy or memset sees it: 1 device, 0 host, -1 invalid */
+int side(const void *p, size_t bytes) {
+    if (find(p, bytes)) return 1;
+    if (in_arena(p) || (bytes && in_arena((const char *)p + bytes - 1))) return -1;
+    return 0;
+}
+
+}  // namespace
+
+int in_arena(const void *p) { return arena && (const char *)p >= arena && (const char *)p < arena + ARENA; }
+
+const alloc *find(const void *p, size_t bytes) {
+    const alloc *a = lookup(live, p);
+    if (!a || (const char *)p < a->p || (size_t)((const char *)p - a->p) + (bytes ? bytes : 1) > a->bytes) return nullptr;
+    return a;
+}
+
+const char *describe(const void *q, char *buf, size_t n) {
+    const char *c = (const char *)q;
+    const alloc *a;
+    if ((a = lookup(live, q)) || (a = lookup(freed, q))) {
+        const char *state = lookup(live, q) ? "" : "freed ";
+        if (c >= a->p && c < a->p + a->bytes)
+            snprintf(buf, n, "%p, byte %zu of a %scudaMalloc of %zu bytes", q, (size_t)(c - a->p), state, a->bytes);
+        else if (c < a->p)
+            snprintf(buf, n, "%p, %zu bytes before a %scudaMalloc of %zu bytes", q, (size_t)(a->p - c), state, a->bytes);
+        else
+            snprintf(buf, n, "%p, %zu bytes past the end of a %scudaMalloc of %zu bytes", q,
+                     (size_t)(c - a->p - a->bytes), state, a->bytes);
+    } else if (in_arena(q)) {
+        snprintf(buf, n, "%p, device memory outside any cudaMalloc", q);
+    } else {
+        snprintf(buf, n, "%p, host memory", q);
+    }
+    return buf;
+}
+
+int devices(void) {
+    const char *e = getenv("CUDA_EMU_DEVICES");
+    return e && *e ? atoi(e) : 1;
+}
+
+void device_access(int on) {
+    if (!arena) return;
+    if (on ? depth++ > 0 : --depth > 0) return;
+    if (used && mprotect(arena, used, on ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
+        die_runtime("expected to change the emulated device memory's protection, found mprotect failing (%s)",
+                    strerror(errno));
+}
+
+void check_guards(const alloc *a, const char *what) {
+    for (const char *s = a->lo; s < a->hi; s++) {
+        if (s == a->p) s += a->bytes;
+        if (s < a->hi && (unsigned char)*s != 0xff) {
+            long off = s < a->p ? -(long)(a->p - s) : (long)(s - a->p - a->bytes);
+            die_runtime("expected %s to write inside its buffers, found byte %s%ld %s a cudaMalloc of %zu bytes "
+                        "changed (CUDA emulation)", what, off < 0 ? "" : "+", off < 0 ? -off : off,
+                        off < 0 ? "before" : "past the end of", a->bytes);
+        }
+    }
+}
+
+}  // namespace cuda_emu
+
+using namespace cuda_emu;
+
+const char *cudaGetErrorName(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "cudaSuccess";
+    case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+    case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+    case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+    case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
+    case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
+    case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    }
+    return "cudaErrorUnknown";
+}
+
+const char *cudaGetErrorString(cudaError_t e) {
+    switch (e) {
+    case cudaSuccess: return "no error";
+    case cudaErrorInvalidValue: return "invalid argument";
+    case cudaErrorMemoryAllocation: return "out of memory";
+    case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+    case cudaErrorInvalidDevicePointer: return "invalid device pointer";
+    case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
+    case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    }
+    return "unknown error";
+}
+
+cudaError_t cudaGetLastError(void) {
+    cudaError_t e = last_error;
+    last_error = cudaSuccess;
+    return e;
+}
+cudaError_t cudaPeekAtLastError(void) { return last_error; }
+
+cudaError_t cudaGetDeviceCount(int *count) {
+    *count = devices();
+    return *count > 0 ? cudaSuccess : (last_error = cudaErrorNoDevice);
+}
+cudaError_t cudaGetDevice(int *dev) {
+    *dev = 0;
+    return devices() > 0 ? cudaSuccess : (last_error = cudaErrorNoDevice);
+}
+/* compute capability 9.0, as the H100 this build targets */
+cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev) {
+    if (dev < 0 || dev >= devices()) return last_error = cudaErrorInvalidValue;
+    if (attr == cudaDevAttrComputeCapabilityMajor) *value = 9;
+    else if (attr == cudaDevAttrComputeCapabilityMinor) *value = 0;
+    else return last_error = cudaErrorInvalidValue;
+    return cudaSuccess;
+}
+
+/* everything ran when it was called; the guards of every live allocation are checked here */
+cudaError_t cudaDeviceSynchronize(void) {
+    device_access(1);
+    for (auto &kv : live) check_guards(&kv.second, "the work before cudaDeviceSynchronize");
+    device_access(0);
+    return cudaSuccess;
+}
+
+cudaError_t cudaMalloc(void **ptr, size_t bytes) {
+    if (!ptr) return last_error = cudaErrorInvalidValue;
+    *ptr = nullptr;
+    if (devices() <= 0) return last_error = cudaErrorNoDevice;
+    if (bytes == 0) return cudaSuccess;
+    init();
+    const size_t span = round_up(GUARD + round_up(bytes, 256) + GUARD, page);
+    if (bytes > ARENA || span > ARENA - used) return last_error = cudaErrorMemoryAllocation;
+    alloc a;
+    a.lo = arena + used;
+    a.p = a.lo + GUARD;
+    a.bytes = bytes;
+    a.hi = a.lo + span;
+    device_access(1);
+    used += span;
+    if (mprotect(a.lo, span, PROT_READ | PROT_WRITE) != 0) {   /* the new pages, beyond the old `used` */
+        used -= span;
+        device_access(0);
+        return last_error = cudaErrorMemoryAllocation;
+    }
+    memset(a.lo, 0xff, span);
+    device_access(0);
+    live[(uintptr_t)a.lo] = a;
+    *ptr = a.p;
+    return cudaSuccess;
+}
+
+cudaError_t cudaFree(void *p) {
+    if (!p) return cudaSuccess;
+    auto it = live.find((uintptr_t)p - GUARD);
+    if (it == live.end() || it->second.p != p) return last_error = cudaErrorInvalidDevicePointer;
+    alloc a = it->second;
+    device_access(1);
+    check_guards(&a, "the work before cudaFree");
+    device_access(0);
+    madvise(a.lo, a.hi - a.lo, MADV_DONTNEED);                 /* give the pages back; never reused */
+    live.erase(it);
+    freed[(uintptr_t)a.lo] = a;
+    return cudaSuccess;
+}
+
+cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind) {
+    if (bytes == 0) return cudaSuccess;
+    int d = side(dst, bytes), s = side(src, bytes);
+    if (d < 0 || s < 0 || !dst || !src) return last_error = cudaErrorInvalidValue;
+    if (kind != cudaMemcpyDefault && (kind < cudaMemcpyHostToHost || kind > cudaMemcpyDefault))
+        return last_error = cudaErrorInvalidMemcpyDirection;
+    if (kind != cudaMemcpyDefault && (kind >> 1 != s || (kind & 1) != d))   /* HtoH 0, HtoD 1, DtoH 2, DtoD 3 */
+        return last_error = cudaErrorInvalidValue;
+    const char *a = (const char *)dst, *b = (const char *)src;
+    if (a < b + bytes && b < a + bytes) return last_error = cudaErrorInvalidValue;   /* overlapping */
+    device_access(1);
+    memcpy(dst, src, bytes);
+    device_access(0);
+    return cudaSuccess;
+}
+cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
+    if (s) return last_error = cudaErrorInvalidValue;
+    return cudaMemcpy(dst, src, bytes, kind);
+}
+
+cudaError_t cudaMemset(void *p, int value, size_t bytes) {
+    if (bytes == 0) return cudaSuccess;
+    if (!find(p, bytes)) return last_error = cudaErrorInvalidValue;
+    device_access(1);
+    memset(p, value, bytes);
+    device_access(0);
+    return cudaSuccess;
+}
+cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s) {
+    if (s) return last_error = cudaErrorInvalidValue;
+    return cudaMemset(p, value, bytes);
+}
