@@ -54,19 +54,21 @@ endif
 # build/emu/test/, and for each tool with a device path a copy of bin/X in build/emu/bin/ that hands
 # --device cuda over to build/emu/bin/cuda/X (linked with it). make test runs test/gpu/ on them.
 EMU_CXX   := $(shell command -v $(CXX) 2>/dev/null)
-EMU_FLAGS ?= -std=c++17 -O2 -Wall -Wextra -D_GNU_SOURCE -DCUDA_EMU -Itest/emu/include -Ilib -Ikernels
-EMU_SRC   := $(wildcard test/emu/*.cc)
+EMU_FLAGS ?= -std=c++17 -O2 -Wall -Wextra -D_GNU_SOURCE -DCUDA_EMU -fstack-clash-protection \
+             -Itest/emu/include -Ilib -Ikernels
+EMU_SRC   := $(filter-out test/emu/selftest.cc,$(wildcard test/emu/*.cc))
 EMU_HDR   := $(wildcard test/emu/*.h test/emu/include/*.h)
 EMU_CU    := $(wildcard kernels/*.cu)
 EMU_OBJ   := $(EMU_CU:kernels/%.cu=build/emu/kernels/%.o) $(EMU_SRC:test/emu/%.cc=build/emu/%.o)
 EMU_TOOLS := $(patsubst bin/%.c,%,$(shell grep -l device_parse bin/*.c))
 EMU_CHECKS := build/emu/test/gpu_ops_check build/emu/test/gpu_clip_check
+EMU_SELFTEST := build/emu/test/cuda_emu_selftest
 ifeq ($(EMU_CXX),)
 EMU_SKIP  := no C++ compiler ($(CXX)) to build the CUDA emulation of test/emu/
 EMU_ALL   :=
 else
 EMU_SKIP  :=
-EMU_ALL   := $(EMU_CHECKS) $(EMU_TOOLS:%=build/emu/bin/%) $(EMU_TOOLS:%=build/emu/bin/cuda/%)
+EMU_ALL   := $(EMU_CHECKS) $(EMU_SELFTEST) $(EMU_TOOLS:%=build/emu/bin/%) $(EMU_TOOLS:%=build/emu/bin/cuda/%)
 endif
 
 .PHONY: all emu test test-gpu bench goldens clean
@@ -106,12 +108,14 @@ build/bench/%: bench/%.c build/libdfgan.a build/libnocuda.a | build/bench
 
 $(EMU_CU:kernels/%.cu=build/emu/kernels/%.o): build/emu/kernels/%.o: kernels/%.cu $(LIB_HDR) $(wildcard kernels/*.h) $(EMU_HDR) | build/emu/kernels
 	$(CXX) $(EMU_FLAGS) -x c++ -c $< -o $@
-$(EMU_SRC:test/emu/%.cc=build/emu/%.o): build/emu/%.o: test/emu/%.cc $(EMU_HDR) | build/emu/kernels
+$(EMU_SRC:test/emu/%.cc=build/emu/%.o) build/emu/selftest.o: build/emu/%.o: test/emu/%.cc $(EMU_HDR) | build/emu/kernels
 	$(CXX) $(EMU_FLAGS) -c $< -o $@
 build/emu/libcuda_emu.a: $(EMU_OBJ)
 	rm -f $@ && ar rcs $@ $^
 $(EMU_CHECKS): build/emu/test/%: test/c/%.c test/c/gpu_check.h build/libdfgan.a build/libf64.a build/emu/libcuda_emu.a | build/emu/test
 	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
+$(EMU_SELFTEST): build/emu/selftest.o build/libdfgan.a build/emu/libcuda_emu.a | build/emu/test
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
 $(EMU_TOOLS:%=build/emu/bin/cuda/%): build/emu/bin/cuda/%: bin/%.c build/libdfgan.a build/emu/libcuda_emu.a | build/emu/bin/cuda
 	$(CC) $(CFLAGS) $< build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
 $(EMU_TOOLS:%=build/emu/bin/%): build/emu/bin/%: bin/% | build/emu/bin/cuda

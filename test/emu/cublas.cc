@@ -108,7 +108,12 @@ cublasStatus_t gemm(const char *call, cublasHandle_t handle, cublasOperation_t t
         check_matrix(call, "B", B, tb == CUBLAS_OP_N ? k : n, tb == CUBLAS_OP_N ? n : k, ldb, sB, batch);
     }
     check_matrix(call, "C", C, m, n, ldc, sC, batch);
-    device_access(1);
+    begin(call);
+    if (reads) {
+        open(find(A, 0));
+        open(find(B, 0));
+    }
+    open(find(C, 0));
     for (int i = 0; i < batch; i++) {
         float *c = C + (ptrdiff_t)(i * sC);
         if (reads) {
@@ -119,7 +124,7 @@ cublasStatus_t gemm(const char *call, cublasHandle_t handle, cublasOperation_t t
                 for (int r = 0; r < m; r++) c[(size_t)j * ldc + r] = *beta == 0.0f ? 0.0f : *beta * c[(size_t)j * ldc + r];
         }
     }
-    device_access(0);
+    close_all();
     return CUBLAS_STATUS_SUCCESS;
 }
 

@@ -3,11 +3,13 @@
  *
  * Device memory is one arena of address space, reserved at the first allocation and bump-
  * allocated (an address is never handed out twice, so a stale pointer never aliases a newer
- * buffer). Each allocation starts on a page, 256-byte aligned data preceded and followed by at
- * least GUARD bytes of 0xff; the data starts as 0xff too (NaN as float and double), as junk
- * would on a GPU. The arena is PROT_NONE except while a kernel, a copy or a gemm runs (nested
- * device_access(1)/device_access(0) pairs), so host code that reads or writes device memory
- * faults, and the SIGSEGV handler names the allocation. */
+ * buffer). Each allocation has pages of its own: 256-byte aligned data preceded and followed by
+ * at least GUARD bytes of 0xff; the data starts as 0xff too (NaN as float and double), as junk
+ * would on a GPU. All of the arena is PROT_NONE except the allocations a device operation (a
+ * kernel, a copy, a memset, a gemm) was handed, and only while it runs (open ... close_all). So
+ * host code that reads or writes device memory faults, and so does a kernel that reaches
+ * outside the buffers it was given; the SIGSEGV handler names the allocation and the culprit.
+ */
 #ifndef CUDA_EMU_EMU_H
 #define CUDA_EMU_EMU_H
 #include <stddef.h>
@@ -33,12 +35,15 @@ const char *describe(const void *p, char *buf, size_t n);
 int in_arena(const void *p);
 int devices(void);                              /* 1, or CUDA_EMU_DEVICES */
 
-void device_access(int on);                     /* nested; the arena is PROT_NONE at depth 0 */
-/* dies naming `what` when a guard byte of a changed */
+/* the device operation `what` (kernel, copy, memset, gemm) starts: until close_all, it may
+ * touch the allocations passed to open */
+void begin(const char *what);
+void open(const alloc *a);
+void close_all(void);
+/* dies naming `what` when a guard byte of a changed (a must be open) */
 void check_guards(const alloc *a, const char *what);
 
-/* the launch in progress (NULL outside kernels) and the fibre stacks, for the SIGSEGV handler */
-const char *current_kernel(void);
+/* the fibre stacks' guard pages, for the SIGSEGV handler */
 int in_fibre_guard(const void *p);
 
 extern cudaError_t last_error;

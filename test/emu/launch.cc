@@ -5,7 +5,9 @@
  * shuffle (exchanging their values), else the block if every thread waits at the same
  * __syncthreads; any other state is a divergent barrier and ends the program. A fibre is created
  * once (makecontext) and then switched with _setjmp/_longjmp, which save no signal mask: a
- * switch costs a few nanoseconds, not a system call. */
+ * switch costs a few nanoseconds, not a system call; and a fibre whose thread returned goes on
+ * with the round's next unstarted thread itself, so a kernel without barriers runs its threads
+ * one after another on one fibre. */
 #undef _FORTIFY_SOURCE   /* its longjmp check rejects jumps between stacks, which is the point here */
 #include "emu.h"
 
@@ -66,12 +68,37 @@ char *shared_ptr;                               /* this launch's dynamic shared 
 size_t shared_bytes;
 int reverse = -1;                               /* CUDA_EMU_ORDER=reverse */
 
+/* the block being run: its threads, and the scheduler's place in the current round */
+unsigned block_n, next_k;
+
+lane &in_order(unsigned k) { return lanes[reverse ? block_n - 1 - k : k]; }
+
+/* the round's next thread if it is ready and has not started (has no fibre): a fibre whose thread
+ * returned runs it at once, without a switch; NULL where the scheduler must step in */
+lane *fresh_lane(void) {
+    for (; next_k < block_n; next_k++) {
+        lane &l = in_order(next_k);
+        if (l.state != READY) continue;
+        if (l.f) return nullptr;
+        next_k++;
+        return &l;
+    }
+    return nullptr;
+}
+
 void fibre_main(void) {
     fibre *const f = cur_fibre;
     if (!_setjmp(f->ctx)) setcontext(&creator);   /* created: back to new_fibre */
     for (;;) {                                     /* resumed: run threads until the program ends */
         cur_body(cur_ctx);
         cur_lane->state = DONE;
+        if (lane *next = fresh_lane()) {           /* go on with the next thread on this fibre */
+            cur_lane->f = nullptr;
+            next->f = f;
+            cur_lane = next;
+            thread_idx = next->idx;
+            continue;
+        }
         if (!_setjmp(f->ctx)) _longjmp(sched, 1);
     }
 }
@@ -167,7 +194,7 @@ int release_warps(unsigned n) {
             case SHFL_IDX: src = seg + (l.arg & (w - 1)); break;
             case SHFL_UP: src = (i - seg) - l.arg >= 0 ? i - l.arg : i; break;
             case SHFL_DOWN: src = (i - seg) + l.arg < w ? i + l.arg : i; break;
-            case SHFL_XOR: src = ((i ^ l.arg) & ~(w - 1)) == seg ? (i ^ l.arg) : i; break;
+            case SHFL_XOR: src = (i ^ l.arg) < seg + w ? i ^ l.arg : i; break;   /* earlier segments too, as PTX */
             }
             memcpy(out[i], lanes[w0 + src].val, l.size);
         }
@@ -187,15 +214,16 @@ void run_block(unsigned n) {
         l.state = READY;
         l.idx = uint3{t % block_dim.x, t / block_dim.x % block_dim.y, t / block_dim.x / block_dim.y};
     }
+    block_n = n;
     for (;;) {
-        for (unsigned k = 0; k < n; k++) {
-            lane &l = lanes[reverse ? n - 1 - k : k];
+        for (next_k = 0; next_k < n;) {
+            lane &l = in_order(next_k++);
             if (l.state != READY) continue;
             if (!l.f) l.f = take_fibre();
-            resume(&l);
-            if (l.state == DONE) {
-                idle.push_back(l.f);
-                l.f = nullptr;
+            resume(&l);                          /* returns with cur_lane the thread that stopped */
+            if (cur_lane->state == DONE) {
+                idle.push_back(cur_lane->f);
+                cur_lane->f = nullptr;
             }
         }
         if (release_warps(n)) continue;
@@ -219,8 +247,6 @@ int bad_config(dim3 g, dim3 b) {
 }
 
 }  // namespace
-
-const char *current_kernel(void) { return cur_kernel; }
 
 int in_fibre_guard(const void *p) {
     for (fibre *f : all_fibres)
@@ -282,12 +308,15 @@ void launch(const char *kernel, dim3 grid, dim3 block, size_t shmem, body_fn bod
     }
     shared_bytes = (shmem + 15) / 16 * 16;
     shared_ptr = shared_mem + MAX_SHARED - shared_bytes;   /* its end touches the guard page */
+    snprintf(buf, sizeof buf, "kernel %s", kernel);
+    begin(buf);
+    for (int i = 0; i < nptrs; i++)
+        if (ptrs[i]) open(find(ptrs[i], 0));
     cur_kernel = kernel;
     cur_body = body;
     cur_ctx = ctx;
     grid_dim = grid;
     block_dim = block;
-    device_access(1);
     const unsigned long long nblocks = (unsigned long long)grid.x * grid.y * grid.z;
     for (unsigned long long k = 0; k < nblocks; k++) {
         const unsigned long long b = reverse ? nblocks - 1 - k : k;
@@ -295,10 +324,9 @@ void launch(const char *kernel, dim3 grid, dim3 block, size_t shmem, body_fn bod
         memset(shared_ptr, 0xff, shared_bytes);              /* junk, as a new block finds it */
         run_block(block.x * block.y * block.z);
     }
-    snprintf(buf, sizeof buf, "kernel %s", kernel);
     for (int i = 0; i < nptrs; i++)
         if (ptrs[i]) check_guards(find(ptrs[i], 0), buf);
-    device_access(0);
+    close_all();
     cur_kernel = nullptr;
 }
 

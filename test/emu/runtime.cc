@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include <map>
+#include <vector>
 
 namespace cuda_emu {
 
@@ -26,8 +27,9 @@ const size_t ARENA = (size_t)1 << 38;          /* address space reserved for dev
 char *arena;
 size_t used;                                    /* bytes of the arena handed out (whole pages) */
 size_t page;
-int depth;                                      /* device_access nesting */
 std::map<uintptr_t, alloc> live, freed;         /* by the address of the head guard (lo) */
+const char *op;                                 /* the device operation in progress, or NULL */
+std::vector<const alloc *> opened;              /* the allocations it may touch */
 
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
@@ -42,16 +44,18 @@ const alloc *lookup(const std::map<uintptr_t, alloc> &m, const void *q) {
 void on_segv(int sig, siginfo_t *si, void *) {
     const void *addr = si->si_addr;
     char buf[160];
-    if (in_arena(addr) && depth == 0)
+    if (in_fibre_guard(addr))
+        die_runtime("expected %s to fit its threads' stacks (64 KiB each), found one overflowing (CUDA emulation)",
+                    op ? op : "a kernel");
+    if (in_arena(addr)) {
+        if (op)
+            die_runtime("expected %s to touch only the device memory it was given, found it touching %s "
+                        "(CUDA emulation)", op, describe(addr, buf, sizeof buf));
         die_runtime("expected host code to reach device memory only through copies, found it touching %s "
                     "(CUDA emulation)", describe(addr, buf, sizeof buf));
-    if (current_kernel()) {
-        if (in_fibre_guard(addr))
-            die_runtime("expected kernel %s to fit its thread stack (64 KiB), found it overflowing (CUDA emulation)",
-                        current_kernel());
-        die_runtime("expected kernel %s to touch only device memory, found it touching %s (CUDA emulation)",
-                    current_kernel(), describe(addr, buf, sizeof buf));
     }
+    if (op) die_runtime("expected %s to touch only device memory, found it touching %s (CUDA emulation)", op,
+                        describe(addr, buf, sizeof buf));
     signal(sig, SIG_DFL);                        /* not ours: fault again, as without the handler */
 }
 
@@ -116,12 +120,25 @@ int devices(void) {
     return e && *e ? atoi(e) : 1;
 }
 
-void device_access(int on) {
-    if (!arena) return;
-    if (on ? depth++ > 0 : --depth > 0) return;
-    if (used && mprotect(arena, used, on ? PROT_READ | PROT_WRITE : PROT_NONE) != 0)
-        die_runtime("expected to change the emulated device memory's protection, found mprotect failing (%s)",
-                    strerror(errno));
+void begin(const char *what) {
+    if (op) die_runtime("expected one device operation at a time, found %s while %s runs (CUDA emulation)", what, op);
+    op = what;
+}
+
+void open(const alloc *a) {
+    for (const alloc *o : opened)
+        if (o == a) return;
+    if (mprotect(a->lo, a->hi - a->lo, PROT_READ | PROT_WRITE) != 0)
+        die_runtime("expected to open emulated device memory, found mprotect failing (%s)", strerror(errno));
+    opened.push_back(a);
+}
+
+void close_all(void) {
+    for (const alloc *a : opened)
+        if (mprotect(a->lo, a->hi - a->lo, PROT_NONE) != 0)
+            die_runtime("expected to close emulated device memory, found mprotect failing (%s)", strerror(errno));
+    opened.clear();
+    op = nullptr;
 }
 
 void check_guards(const alloc *a, const char *what) {
@@ -192,9 +209,14 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev) {
 
 /* everything ran when it was called; the guards of every live allocation are checked here */
 cudaError_t cudaDeviceSynchronize(void) {
-    device_access(1);
-    for (auto &kv : live) check_guards(&kv.second, "the work before cudaDeviceSynchronize");
-    device_access(0);
+    begin("cudaDeviceSynchronize");
+    for (auto &kv : live) {
+        open(&kv.second);
+        check_guards(&kv.second, "the work before cudaDeviceSynchronize");
+        close_all();
+        begin("cudaDeviceSynchronize");
+    }
+    close_all();
     return cudaSuccess;
 }
 
@@ -211,16 +233,12 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
     a.p = a.lo + GUARD;
     a.bytes = bytes;
     a.hi = a.lo + span;
-    device_access(1);
     used += span;
-    if (mprotect(a.lo, span, PROT_READ | PROT_WRITE) != 0) {   /* the new pages, beyond the old `used` */
-        used -= span;
-        device_access(0);
-        return last_error = cudaErrorMemoryAllocation;
-    }
+    const alloc *in = &(live[(uintptr_t)a.lo] = a);
+    begin("cudaMalloc");
+    open(in);
     memset(a.lo, 0xff, span);
-    device_access(0);
-    live[(uintptr_t)a.lo] = a;
+    close_all();
     *ptr = a.p;
     return cudaSuccess;
 }
@@ -230,9 +248,10 @@ cudaError_t cudaFree(void *p) {
     auto it = live.find((uintptr_t)p - GUARD);
     if (it == live.end() || it->second.p != p) return last_error = cudaErrorInvalidDevicePointer;
     alloc a = it->second;
-    device_access(1);
+    begin("cudaFree");
+    open(&it->second);
     check_guards(&a, "the work before cudaFree");
-    device_access(0);
+    close_all();
     madvise(a.lo, a.hi - a.lo, MADV_DONTNEED);                 /* give the pages back; never reused */
     live.erase(it);
     freed[(uintptr_t)a.lo] = a;
@@ -249,9 +268,11 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
         return last_error = cudaErrorInvalidValue;
     const char *a = (const char *)dst, *b = (const char *)src;
     if (a < b + bytes && b < a + bytes) return last_error = cudaErrorInvalidValue;   /* overlapping */
-    device_access(1);
+    begin("cudaMemcpy");
+    if (d) open(find(dst, bytes));
+    if (s) open(find(src, bytes));
     memcpy(dst, src, bytes);
-    device_access(0);
+    close_all();
     return cudaSuccess;
 }
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s) {
@@ -262,9 +283,10 @@ cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpy
 cudaError_t cudaMemset(void *p, int value, size_t bytes) {
     if (bytes == 0) return cudaSuccess;
     if (!find(p, bytes)) return last_error = cudaErrorInvalidValue;
-    device_access(1);
+    begin("cudaMemset");
+    open(find(p, bytes));
     memset(p, value, bytes);
-    device_access(0);
+    close_all();
     return cudaSuccess;
 }
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s) {
