@@ -4,8 +4,9 @@
  * Device memory is one arena of address space, reserved at the first allocation and bump-
  * allocated (an address is never handed out twice, so a stale pointer never aliases a newer
  * buffer). Each allocation has pages of its own: 256-byte aligned data preceded and followed by
- * at least GUARD bytes of 0xff; the data starts as 0xff too (NaN as float and double), as junk
- * would on a GPU. All of the arena is PROT_NONE except the allocations a device operation (a
+ * at least GUARD bytes of GUARD_BYTE (read as a float or double: a huge negative number, so
+ * reading past a buffer spoils results; and not NaN, which NaN arithmetic writes back bit for
+ * bit); the data starts as 0xff (NaN as float and double), as junk would on a GPU. All of the arena is PROT_NONE except the allocations a device operation (a
  * kernel, a copy, a memset, a gemm) was handed, and only while it runs (open ... close_all). So
  * host code that reads or writes device memory faults, and so does a kernel that reaches
  * outside the buffers it was given; the SIGSEGV handler names the allocation and the culprit.
@@ -22,6 +23,7 @@ extern "C" void die_runtime(const char *fmt, ...) __attribute__((noreturn, forma
 namespace cuda_emu {
 
 const size_t GUARD = 256;
+const unsigned char GUARD_BYTE = 0xfe, JUNK_BYTE = 0xff;
 
 struct alloc {
     char *lo, *p, *hi;          /* [lo, p) and [p + bytes, hi) are guard bytes */

@@ -68,15 +68,16 @@ char *shared_ptr;                               /* this launch's dynamic shared 
 size_t shared_bytes;
 int reverse = -1;                               /* CUDA_EMU_ORDER=reverse */
 
-/* the block being run: its threads, and the scheduler's place in the current round */
-unsigned block_n, next_k;
+/* the block being run: its threads in the order they are scheduled (order), where each warp's
+ * threads start in it (warp_start), and the scheduler's place in the current round */
+unsigned order[MAX_THREADS], warp_start[MAX_THREADS / 32 + 1], next_k, round_end;
 
-lane &in_order(unsigned k) { return lanes[reverse ? block_n - 1 - k : k]; }
+lane &in_order(unsigned k) { return lanes[order[k]]; }
 
 /* the round's next thread if it is ready and has not started (has no fibre): a fibre whose thread
  * returned runs it at once, without a switch; NULL where the scheduler must step in */
 lane *fresh_lane(void) {
-    for (; next_k < block_n; next_k++) {
+    for (; next_k < round_end; next_k++) {
         lane &l = in_order(next_k);
         if (l.state != READY) continue;
         if (l.f) return nullptr;
@@ -160,73 +161,92 @@ int same_site(const lane &a, const lane &b) {
     return a.state == b.state && a.line == b.line && !strcmp(a.file, b.file);
 }
 
-/* the warps of the block (n threads) whose lanes wait at a shuffle: exchange and release them;
- * returns whether any was released */
-int release_warps(unsigned n) {
-    int released = 0;
-    for (unsigned w0 = 0; w0 < n; w0 += 32) {
-        int any = 0;
-        for (unsigned t = w0; t < w0 + 32 && t < n; t++) any |= lanes[t].state == AT_SHUFFLE;
-        if (!any) continue;
-        unsigned first = w0;
-        while (lanes[first].state != AT_SHUFFLE) first++;
-        const lane &s = lanes[first];
-        if (w0 + 32 > n)
-            die_runtime("expected kernel %s to shuffle only in whole warps, found a shuffle at %s:%d in a block of "
-                        "%u threads (CUDA emulation)", cur_kernel, s.file, s.line, n);
-        if (s.mask != 0xffffffffu)
-            die_runtime("expected kernel %s's shuffles to name the whole warp (0xffffffff), found mask %#x at %s:%d "
-                        "(the CUDA emulation supports full-warp shuffles only)", cur_kernel, s.mask, s.file, s.line);
-        if (s.width <= 0 || s.width > 32 || (s.width & (s.width - 1)))
-            die_runtime("expected a shuffle width that is a power of 2 up to 32, found %d at %s:%d (CUDA emulation)",
-                        s.width, s.file, s.line);
-        for (unsigned t = w0; t < w0 + 32; t++) {
-            const lane &l = lanes[t];
-            if (!same_site(l, s) || l.kind != s.kind || l.size != s.size || l.mask != s.mask || l.width != s.width)
-                divergent("shuffle", s, l);
-        }
-        unsigned char out[32][8];
-        for (int i = 0; i < 32; i++) {
-            const lane &l = lanes[w0 + i];
-            const int w = l.width, seg = i & ~(w - 1);
-            int src = i;
-            switch (l.kind) {
-            case SHFL_IDX: src = seg + (l.arg & (w - 1)); break;
-            case SHFL_UP: src = (i - seg) - l.arg >= 0 ? i - l.arg : i; break;
-            case SHFL_DOWN: src = (i - seg) + l.arg < w ? i + l.arg : i; break;
-            case SHFL_XOR: src = (i ^ l.arg) < seg + w ? i ^ l.arg : i; break;   /* earlier segments too, as PTX */
-            }
-            memcpy(out[i], lanes[w0 + src].val, l.size);
-        }
-        for (int i = 0; i < 32; i++) {
-            memcpy(lanes[w0 + i].val, out[i], lanes[w0 + i].size);
-            lanes[w0 + i].state = READY;
-        }
-        released = 1;
+/* the warp of lanes w0 .. w0+31 of the block (n threads), all stopped: when its lanes wait at a
+ * shuffle, exchange and release them and return 1; 0 when none waits at one */
+int release_warp(unsigned w0, unsigned n) {
+    int any = 0;
+    for (unsigned t = w0; t < w0 + 32 && t < n; t++) any |= lanes[t].state == AT_SHUFFLE;
+    if (!any) return 0;
+    unsigned first = w0;
+    while (lanes[first].state != AT_SHUFFLE) first++;
+    const lane &s = lanes[first];
+    if (w0 + 32 > n)
+        die_runtime("expected kernel %s to shuffle only in whole warps, found a shuffle at %s:%d in a block of "
+                    "%u threads (CUDA emulation)", cur_kernel, s.file, s.line, n);
+    if (s.mask != 0xffffffffu)
+        die_runtime("expected kernel %s's shuffles to name the whole warp (0xffffffff), found mask %#x at %s:%d "
+                    "(the CUDA emulation supports full-warp shuffles only)", cur_kernel, s.mask, s.file, s.line);
+    if (s.width <= 0 || s.width > 32 || (s.width & (s.width - 1)))
+        die_runtime("expected a shuffle width that is a power of 2 up to 32, found %d at %s:%d (CUDA emulation)",
+                    s.width, s.file, s.line);
+    for (unsigned t = w0; t < w0 + 32; t++) {
+        const lane &l = lanes[t];
+        if (!same_site(l, s) || l.kind != s.kind || l.size != s.size || l.mask != s.mask || l.width != s.width)
+            divergent("shuffle", s, l);
     }
-    return released;
+    unsigned char out[32][8];
+    for (int i = 0; i < 32; i++) {
+        const lane &l = lanes[w0 + i];
+        const int w = l.width, seg = i & ~(w - 1);
+        int src = i;
+        switch (l.kind) {
+        case SHFL_IDX: src = seg + (l.arg & (w - 1)); break;
+        case SHFL_UP: src = (i - seg) - l.arg >= 0 ? i - l.arg : i; break;
+        case SHFL_DOWN: src = (i - seg) + l.arg < w ? i + l.arg : i; break;
+        case SHFL_XOR: src = (i ^ l.arg) < seg + w ? i ^ l.arg : i; break;   /* earlier segments too, as PTX */
+        }
+        memcpy(out[i], lanes[w0 + src].val, l.size);
+    }
+    for (int i = 0; i < 32; i++) {
+        memcpy(lanes[w0 + i].val, out[i], lanes[w0 + i].size);
+        lanes[w0 + i].state = READY;
+    }
+    return 1;
 }
 
+/* run the ready threads at positions next_k .. round_end of the schedule until each stops */
+void run_range(void) {
+    while (next_k < round_end) {
+        lane &l = in_order(next_k++);
+        if (l.state != READY) continue;
+        if (!l.f) l.f = take_fibre();
+        resume(&l);                              /* returns with cur_lane the thread that stopped */
+        if (cur_lane->state == DONE) {
+            idle.push_back(cur_lane->f);
+            cur_lane->f = nullptr;
+        }
+    }
+}
+
+/* The schedule: warp after warp, each run ahead through its shuffles as far as it goes (to a
+ * __syncthreads or its end) before the next starts, its lanes one after another; in reverse, the
+ * warps and their lanes from the last. Then, when every thread waits at the same __syncthreads,
+ * all go on. Against the lockstep of all threads, running a warp ahead lets it overwrite shared
+ * memory that a later warp has yet to read, as a GPU may. */
 void run_block(unsigned n) {
+    const unsigned nw = (n + 31) / 32;
+    unsigned pos = 0;
+    for (unsigned k = 0; k < nw; k++) {
+        const unsigned w = reverse ? nw - 1 - k : k, lo = 32 * w, hi = lo + 32 < n ? lo + 32 : n;
+        warp_start[k] = pos;
+        for (unsigned j = 0; j < hi - lo; j++) order[pos++] = reverse ? hi - 1 - j : lo + j;
+    }
+    warp_start[nw] = n;
     for (unsigned t = 0; t < n; t++) {
         lane &l = lanes[t];
         l.f = nullptr;
         l.state = READY;
         l.idx = uint3{t % block_dim.x, t / block_dim.x % block_dim.y, t / block_dim.x / block_dim.y};
     }
-    block_n = n;
     for (;;) {
-        for (next_k = 0; next_k < n;) {
-            lane &l = in_order(next_k++);
-            if (l.state != READY) continue;
-            if (!l.f) l.f = take_fibre();
-            resume(&l);                          /* returns with cur_lane the thread that stopped */
-            if (cur_lane->state == DONE) {
-                idle.push_back(cur_lane->f);
-                cur_lane->f = nullptr;
-            }
+        for (unsigned k = 0; k < nw; k++) {
+            const unsigned w0 = order[warp_start[k]] / 32 * 32;
+            do {
+                next_k = warp_start[k];
+                round_end = warp_start[k + 1];
+                run_range();
+            } while (release_warp(w0, n));
         }
-        if (release_warps(n)) continue;
         const lane *bar = nullptr, *done = nullptr;
         for (unsigned t = 0; t < n; t++) {
             const lane &l = lanes[t];
@@ -321,7 +341,7 @@ void launch(const char *kernel, dim3 grid, dim3 block, size_t shmem, body_fn bod
     for (unsigned long long k = 0; k < nblocks; k++) {
         const unsigned long long b = reverse ? nblocks - 1 - k : k;
         block_idx = uint3{(unsigned)(b % grid.x), (unsigned)(b / grid.x % grid.y), (unsigned)(b / grid.x / grid.y)};
-        memset(shared_ptr, 0xff, shared_bytes);              /* junk, as a new block finds it */
+        memset(shared_ptr, JUNK_BYTE, shared_bytes);         /* junk (NaN), as a new block finds it */
         run_block(block.x * block.y * block.z);
     }
     for (int i = 0; i < nptrs; i++)

@@ -144,7 +144,7 @@ void close_all(void) {
 void check_guards(const alloc *a, const char *what) {
     for (const char *s = a->lo; s < a->hi; s++) {
         if (s == a->p) s += a->bytes;
-        if (s < a->hi && (unsigned char)*s != 0xff) {
+        if (s < a->hi && (unsigned char)*s != GUARD_BYTE) {
             long off = s < a->p ? -(long)(a->p - s) : (long)(s - a->p - a->bytes);
             die_runtime("expected %s to write inside its buffers, found byte %s%ld %s a cudaMalloc of %zu bytes "
                         "changed (CUDA emulation)", what, off < 0 ? "" : "+", off < 0 ? -off : off,
@@ -237,7 +237,8 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
     const alloc *in = &(live[(uintptr_t)a.lo] = a);
     begin("cudaMalloc");
     open(in);
-    memset(a.lo, 0xff, span);
+    memset(a.lo, GUARD_BYTE, span);
+    memset(a.p, JUNK_BYTE, bytes);
     close_all();
     *ptr = a.p;
     return cudaSuccess;

@@ -6,13 +6,15 @@
  * through LAUNCH(kernel, grid, block, shmem)(args...) (kernels/cuda_launch.h).
  *
  * How a launch runs (test/emu/launch.cc): blocks one after another; in a block every thread is a
- * fibre that runs until it reaches __syncthreads, a shuffle or its end. When all have stopped, the
- * warps whose 32 lanes all wait at the same shuffle exchange their values and go on; otherwise,
- * when every thread waits at the same __syncthreads, they all go on. Anything else (a thread that
- * returned or waits elsewhere while others wait at a barrier or a shuffle) is a divergent barrier:
- * the program ends naming the kernel, the block and the call. CUDA_EMU_ORDER=reverse runs the
- * threads between barriers, and the blocks, in reverse order, so a missing barrier or an
- * unordered write between blocks shows up in one of the two orders. */
+ * fibre that runs until it reaches __syncthreads, a shuffle or its end. Warp after warp, the lanes
+ * of a warp run one after another; when all 32 wait at the same shuffle they exchange their values
+ * and run on, so a warp gets as far as it can (to a __syncthreads or its end) before the next
+ * starts. When every thread waits at the same __syncthreads, all go on. Anything else (a thread
+ * that returned or waits elsewhere while others wait at a barrier or a shuffle) is a divergent
+ * barrier: the program ends naming the kernel, the block and the call. CUDA_EMU_ORDER=reverse
+ * takes the blocks, the warps and the lanes from the last, so that a missing barrier or an
+ * unordered write between blocks shows up in one of the two orders.
+ */
 #ifndef CUDA_EMU_DEVICE_H
 #define CUDA_EMU_DEVICE_H
 #include <math.h>

@@ -1,12 +1,14 @@
 /* cuda_runtime.h (emulated): the subset of the CUDA runtime that the .cu files of kernels/ use, on
- * the CPU, so that `make test` runs the kernels against their CPU twins where no GPU exists. Compiled as C++17
- * with -DCUDA_EMU and -Itest/emu/include (which also supplies cublas_v2.h); the implementation is
- * the .cc files of test/emu/, the design and its limits are in README.md ("The GPU path").
+ * the CPU, so that `make test` runs the kernels against their CPU twins where no GPU exists.
+ * Compiled as C++17 with -DCUDA_EMU and -Itest/emu/include (which also supplies cublas_v2.h); the
+ * implementation is the .cc files of test/emu/; the design and its limits are in README.md ("The
+ * GPU path").
  *
  * Host side: device memory lives in one arena that host code cannot touch (a read or write
- * outside a kernel, copy or cuBLAS call ends the program saying so); fresh allocations and the
- * bytes around each one are NaN (0xff) and the latter are checked after every call that may
- * write; copies, memsets and launches check their pointers and ranges. Every call is synchronous.
+ * outside a kernel, copy or cuBLAS call ends the program saying so, as does a kernel touching a
+ * buffer it was not given); fresh allocations are NaN, the guard bytes around each are checked
+ * after every call that may write; copies, memsets and launches check their pointers and ranges.
+ * Every call is synchronous.
  *
  * Device side (the kernel language): __global__/__device__ are plain functions; a launch runs the
  * grid's blocks one after another, each block's threads as fibres that switch only at
