@@ -1,13 +1,13 @@
 /* launch.cc: kernel launches of the CUDA emulation (cuda_emu_device.h): the grid's blocks run one
  * after another on the launching thread; a block's threads are fibres (a 64 KiB stack each, a
- * guard page below) that switch only at __syncthreads and warp shuffles. The scheduler runs every
- * ready thread until it stops, then releases the warps whose 32 lanes all wait at the same
- * shuffle (exchanging their values), else the block if every thread waits at the same
- * __syncthreads; any other state is a divergent barrier and ends the program. A fibre is created
- * once (makecontext) and then switched with _setjmp/_longjmp, which save no signal mask: a
- * switch costs a few nanoseconds, not a system call; and a fibre whose thread returned goes on
- * with the round's next unstarted thread itself, so a kernel without barriers runs its threads
- * one after another on one fibre. */
+ * guard page below) that switch only at __syncthreads and warp shuffles. Warp after warp, the
+ * scheduler runs the warp's ready lanes until each stops and, while all 32 wait at the same
+ * shuffle, exchanges their values and runs them on; then, if every thread of the block waits at
+ * the same __syncthreads, releases them all; any other state is a divergent barrier and ends the
+ * program. A fibre is created once (makecontext) and then switched with _setjmp/_longjmp, which
+ * save no signal mask: a switch costs a few nanoseconds, not a system call; and a fibre whose
+ * thread returned goes on with the warp's next unstarted thread itself, so a kernel without
+ * barriers runs its threads one after another with few switches. */
 #undef _FORTIFY_SOURCE   /* its longjmp check rejects jumps between stacks, which is the point here */
 #include "emu.h"
 

@@ -210,12 +210,8 @@ cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int dev) {
 /* everything ran when it was called; the guards of every live allocation are checked here */
 cudaError_t cudaDeviceSynchronize(void) {
     begin("cudaDeviceSynchronize");
-    for (auto &kv : live) {
-        open(&kv.second);
-        check_guards(&kv.second, "the work before cudaDeviceSynchronize");
-        close_all();
-        begin("cudaDeviceSynchronize");
-    }
+    for (auto &kv : live) open(&kv.second);
+    for (auto &kv : live) check_guards(&kv.second, "the work before cudaDeviceSynchronize");
     close_all();
     return cudaSuccess;
 }
@@ -226,8 +222,9 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
     if (devices() <= 0) return last_error = cudaErrorNoDevice;
     if (bytes == 0) return cudaSuccess;
     init();
+    if (bytes > ARENA / 2) return last_error = cudaErrorMemoryAllocation;
     const size_t span = round_up(GUARD + round_up(bytes, 256) + GUARD, page);
-    if (bytes > ARENA || span > ARENA - used) return last_error = cudaErrorMemoryAllocation;
+    if (span > ARENA - used) return last_error = cudaErrorMemoryAllocation;
     alloc a;
     a.lo = arena + used;
     a.p = a.lo + GUARD;
