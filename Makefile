@@ -4,8 +4,9 @@
 # (`make goldens`, needs PyTorch).
 #
 #   make                 build everything (NO_CUDA=1 to leave CUDA out even where nvcc exists)
-#   make test            bats suites in test/ (needs numpy)
-#   make test-gpu        CPU-vs-CUDA op comparison; needs a GPU
+#   make test            bats suites in test/ (needs numpy), and those of test/gpu/ on the CPU
+#                        emulation of CUDA (test/emu/, built where a C++ compiler exists)
+#   make test-gpu        the suites of test/gpu/ on a real GPU (fails in one line without one)
 #   make bench           benchmarks against PyTorch on this machine
 #   make goldens         regenerate test/fixtures from test/reference/*.py (needs torch)
 
@@ -48,7 +49,29 @@ CUDA_TOOLS :=
 GPU_CHECK_BACKEND := build/libnocuda.a
 endif
 
-.PHONY: all test test-gpu bench goldens clean
+# The CUDA sources on the CPU emulation of test/emu/ (kernels/*.cu compiled as C++ against its
+# cuda_runtime.h and cublas_v2.h): build/emu/libcuda_emu.a, the CPU-vs-CUDA checks linked with it in
+# build/emu/test/, and for each tool with a device path a copy of bin/X in build/emu/bin/ that hands
+# --device cuda over to build/emu/bin/cuda/X (linked with it). make test runs test/gpu/ on them.
+EMU_CXX   := $(shell command -v $(CXX) 2>/dev/null)
+EMU_FLAGS ?= -std=c++17 -O2 -Wall -Wextra -D_GNU_SOURCE -DCUDA_EMU -fstack-clash-protection \
+             -Itest/emu/include -Ilib -Ikernels
+EMU_SRC   := $(filter-out test/emu/selftest.cc,$(wildcard test/emu/*.cc))
+EMU_HDR   := $(wildcard test/emu/*.h test/emu/include/*.h)
+EMU_CU    := $(wildcard kernels/*.cu)
+EMU_OBJ   := $(EMU_CU:kernels/%.cu=build/emu/kernels/%.o) $(EMU_SRC:test/emu/%.cc=build/emu/%.o)
+EMU_TOOLS := $(patsubst bin/%.c,%,$(shell grep -l device_parse bin/*.c))
+EMU_CHECKS := build/emu/test/gpu_ops_check build/emu/test/gpu_clip_check
+EMU_SELFTEST := build/emu/test/cuda_emu_selftest
+ifeq ($(EMU_CXX),)
+EMU_SKIP  := no C++ compiler ($(CXX)) to build the CUDA emulation of test/emu/
+EMU_ALL   :=
+else
+EMU_SKIP  :=
+EMU_ALL   := $(EMU_CHECKS) $(EMU_SELFTEST) $(EMU_TOOLS:%=build/emu/bin/%) $(EMU_TOOLS:%=build/emu/bin/cuda/%)
+endif
+
+.PHONY: all emu test test-gpu bench goldens clean
 all: $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN)
 
 build/lib/%.o: lib/%.c $(LIB_HDR)
@@ -83,14 +106,34 @@ build/test/%: test/c/%.c build/libdfgan.a build/libf64.a build/libnocuda.a | bui
 build/bench/%: bench/%.c build/libdfgan.a build/libnocuda.a | build/bench
 	$(CC) $(CFLAGS) $< build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@
 
-build/lib build/cpu build/f64 build/cuda build/test build/bench bin/cuda:
+$(EMU_CU:kernels/%.cu=build/emu/kernels/%.o): build/emu/kernels/%.o: kernels/%.cu $(LIB_HDR) $(wildcard kernels/*.h) $(EMU_HDR) | build/emu/kernels
+	$(CXX) $(EMU_FLAGS) -x c++ -c $< -o $@
+$(EMU_SRC:test/emu/%.cc=build/emu/%.o) build/emu/selftest.o: build/emu/%.o: test/emu/%.cc $(EMU_HDR) | build/emu/kernels
+	$(CXX) $(EMU_FLAGS) -c $< -o $@
+build/emu/libcuda_emu.a: $(EMU_OBJ)
+	rm -f $@ && ar rcs $@ $^
+$(EMU_CHECKS): build/emu/test/%: test/c/%.c test/c/gpu_check.h build/libdfgan.a build/libf64.a build/emu/libcuda_emu.a | build/emu/test
+	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
+$(EMU_SELFTEST): build/emu/selftest.o build/libdfgan.a build/emu/libcuda_emu.a | build/emu/test
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
+$(EMU_TOOLS:%=build/emu/bin/cuda/%): build/emu/bin/cuda/%: bin/%.c build/libdfgan.a build/emu/libcuda_emu.a | build/emu/bin/cuda
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
+$(EMU_TOOLS:%=build/emu/bin/%): build/emu/bin/%: bin/% | build/emu/bin/cuda
+	cp $< $@
+
+build/lib build/cpu build/f64 build/cuda build/test build/bench bin/cuda build/emu/kernels build/emu/test build/emu/bin/cuda:
 	mkdir -p $@
 
-test: all
-	PYTHON=$(PYTHON) test/run.sh
+emu: $(EMU_ALL)
 
+test: all emu
+	PYTHON=$(PYTHON) CUDA_EMU_SKIP='$(EMU_SKIP)' test/run.sh
+
+# a real GPU, and the CUDA build, or one line saying which is missing
 test-gpu: all
-	PYTHON=$(PYTHON) bats test/gpu/
+	@nvidia-smi -L 2>/dev/null | grep -q '^GPU' || { echo "test-gpu: expected a GPU, found none (nvidia-smi -L lists no GPU; make test runs these checks on the CUDA emulation)" >&2; exit 1; }
+	@[ -n "$(CUDA_TOOLS)" ] || { echo "test-gpu: expected the CUDA build, found none (no nvcc, or NO_CUDA=1)" >&2; exit 1; }
+	GPU_BACKEND=cuda PYTHON=$(PYTHON) timeout 900 bats test/gpu/
 
 bench: all
 	PYTHON=$(PYTHON) bench/run.sh

@@ -155,7 +155,7 @@ extern "C" void affine_forward_cuda(float *out, const float *x, const float *gam
                                     int C, int B, int HW) {
     size_t n = (size_t)C * B * HW;
     if (!n) return;
-    affine_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, x, gamma, beta, C, B, HW);
+    LAUNCH(affine_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, x, gamma, beta, C, B, HW);
     CUDA_LAUNCHED("affine_forward_kernel");
 }
 
@@ -168,8 +168,8 @@ extern "C" void affine_backward_cuda(float *dx, float *dgamma, float *dbeta, con
         if (dbeta) cuda_zero(dbeta, planes * sizeof(float));
         return;
     }
-    affine_backward_kernel<<<(unsigned)planes, plane_threads((size_t)HW)>>>(dx, dgamma, dbeta, dout, x,
-                                                                           gamma, C, B, HW);
+    LAUNCH(affine_backward_kernel, (unsigned)planes, plane_threads((size_t)HW), 0)(dx, dgamma, dbeta, dout, x, gamma, C,
+            B, HW);
     CUDA_LAUNCHED("affine_backward_kernel");
 }
 
@@ -177,7 +177,7 @@ extern "C" void affine_lrelu_forward_cuda(float *out, const float *x, const floa
                                           const float *beta, int C, int B, int HW, float slope) {
     size_t n = (size_t)C * B * HW;
     if (!n) return;
-    affine_lrelu_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, x, gamma, beta, C, B, HW, slope);
+    LAUNCH(affine_lrelu_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, x, gamma, beta, C, B, HW, slope);
     CUDA_LAUNCHED("affine_lrelu_forward_kernel");
 }
 
@@ -191,15 +191,15 @@ extern "C" void affine_lrelu_backward_cuda(float *dx, float *dgamma, float *dbet
         if (dbeta) cuda_zero(dbeta, planes * sizeof(float));
         return;
     }
-    affine_lrelu_backward_kernel<<<(unsigned)planes, plane_threads((size_t)HW)>>>(dx, dgamma, dbeta, dout, x, y,
-                                                                                 gamma, C, B, HW, slope);
+    LAUNCH(affine_lrelu_backward_kernel, (unsigned)planes, plane_threads((size_t)HW), 0)(dx, dgamma, dbeta, dout, x, y,
+            gamma, C, B, HW, slope);
     CUDA_LAUNCHED("affine_lrelu_backward_kernel");
 }
 
 extern "C" void replicate_forward_cuda(float *out, const float *s, int B, int S, int HW) {
     size_t n = (size_t)S * B * HW;
     if (!n) return;
-    replicate_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, s, B, S, HW);
+    LAUNCH(replicate_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, s, B, S, HW);
     CUDA_LAUNCHED("replicate_forward_kernel");
 }
 
@@ -207,7 +207,7 @@ extern "C" void replicate_backward_cuda(float *ds, const float *dout, int B, int
     size_t planes = (size_t)S * B;
     if (!planes || !ds) return;
     if (HW == 0) { cuda_zero(ds, planes * sizeof(float)); return; }
-    replicate_backward_kernel<<<(unsigned)planes, plane_threads((size_t)HW)>>>(ds, dout, B, S, HW);
+    LAUNCH(replicate_backward_kernel, (unsigned)planes, plane_threads((size_t)HW), 0)(ds, dout, B, S, HW);
     CUDA_LAUNCHED("replicate_backward_kernel");
 }
 
@@ -215,7 +215,7 @@ extern "C" void concat_rows_forward_cuda(float *out, const float *a, const float
                                          int Bn) {
     size_t n = (size_t)B * (A + Bn);
     if (!n) return;
-    concat_rows_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, a, b, B, A, Bn);
+    LAUNCH(concat_rows_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, a, b, B, A, Bn);
     CUDA_LAUNCHED("concat_rows_forward_kernel");
 }
 
@@ -223,20 +223,20 @@ extern "C" void concat_rows_backward_cuda(float *da, float *db, const float *dou
                                           int Bn) {
     size_t n = (size_t)B * (A + Bn);
     if (!n || !(da || db)) return;
-    concat_rows_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(da, db, dout, B, A, Bn);
+    LAUNCH(concat_rows_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(da, db, dout, B, A, Bn);
     CUDA_LAUNCHED("concat_rows_backward_kernel");
 }
 
 extern "C" void nchw_to_cnhw_cuda(float *out, const float *in, int B, int C, int HW) {
     size_t n = (size_t)B * C * HW;
     if (!n) return;
-    nchw_to_cnhw_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, B, C, HW);
+    LAUNCH(nchw_to_cnhw_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, B, C, HW);
     CUDA_LAUNCHED("nchw_to_cnhw_kernel");
 }
 
 extern "C" void cnhw_to_nchw_cuda(float *out, const float *in, int B, int C, int HW) {
     size_t n = (size_t)B * C * HW;
     if (!n) return;
-    cnhw_to_nchw_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, B, C, HW);
+    LAUNCH(cnhw_to_nchw_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, B, C, HW);
     CUDA_LAUNCHED("cnhw_to_nchw_kernel");
 }

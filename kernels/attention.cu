@@ -129,7 +129,7 @@ extern "C" void attention_forward_cuda(float *out, float *att, const float *qkv,
                          g.sa, g.n);
         });
         const size_t rows = (size_t)r.nb * nh * r.T;   /* the run's rows are contiguous in P */
-        softmax_rows_kernel<<<warp_blocks(rows), CUDA_THREADS>>>(P + r.ao, rows, r.T, causal);
+        LAUNCH(softmax_rows_kernel, warp_blocks(rows), CUDA_THREADS, 0)(P + r.ao, rows, r.T, causal);
         CUDA_LAUNCHED("softmax_rows_kernel");
         /* out (T,hs) = P·v: column-major outᵀ = vᵀ·Pᵀ */
         for_groups(r, off, C, nh, [&](const att_group &g) {
@@ -157,7 +157,7 @@ extern "C" void attention_backward_cuda(float *dqkv, const float *dout, const fl
                          g.sa, g.n);
         });
         const size_t rows = (size_t)r.nb * nh * T;
-        softmax_rows_backward_kernel<<<warp_blocks(rows), CUDA_THREADS>>>(dS + r.ao, att + r.ao, rows, T);
+        LAUNCH(softmax_rows_backward_kernel, warp_blocks(rows), CUDA_THREADS, 0)(dS + r.ao, att + r.ao, rows, T);
         CUDA_LAUNCHED("softmax_rows_backward_kernel");
         for_groups(r, off, C, nh, [&](const att_group &g) {
             const float *q = qkv + g.q, *k = q + C, *dO = dout + g.o, *Pg = att + g.a, *dSg = dS + g.a;
@@ -190,7 +190,7 @@ static __device__ float block_max(float v) {
 /* out (B,C) = softmax(q·kᵀ/√hs)·v per head; att (B,nh,T) when not NULL */
 static __global__ void cls_attention_forward_kernel(float *out, float *att, const float *q, const float *kv,
                                                     int T, int C, int nh, float scale) {
-    extern __shared__ float p[];
+    EXTERN_SHARED(float, p);
     const int task = blockIdx.x, b = task / nh, h = task % nh, hs = C / nh;
     const float *qh = q + (size_t)b * C + h * hs;
     float mx = -INFINITY;
@@ -221,7 +221,7 @@ static __global__ void cls_attention_forward_kernel(float *out, float *att, cons
 static __global__ void cls_attention_backward_kernel(float *dq, float *dkv, const float *dout, const float *q,
                                                      const float *kv, const float *att, int T, int C, int nh,
                                                      float scale) {
-    extern __shared__ float gsh[];
+    EXTERN_SHARED(float, gsh);
     const int task = blockIdx.x, b = task / nh, h = task % nh, hs = C / nh;
     const float *p = att + (size_t)task * T, *dO = dout + (size_t)b * C + h * hs, *qh = q + (size_t)b * C + h * hs;
     double sr = 0.0;
@@ -252,7 +252,8 @@ extern "C" void cls_attention_forward_cuda(float *out, float *att, const float *
                                            int C, int nh) {
     if (B <= 0 || T <= 0) return;
     const float scale = (float)(1.0 / sqrt((double)(C / nh)));
-    cls_attention_forward_kernel<<<B * nh, CLS_THREADS, (size_t)T * sizeof(float)>>>(out, att, q, kv, T, C, nh, scale);
+    LAUNCH(cls_attention_forward_kernel, B * nh, CLS_THREADS, (size_t)T * sizeof(float))(out, att, q, kv, T, C, nh,
+            scale);
     CUDA_LAUNCHED("cls_attention_forward_kernel");
 }
 
@@ -260,7 +261,7 @@ extern "C" void cls_attention_backward_cuda(float *dq, float *dkv, const float *
                                             const float *kv, const float *att, int B, int T, int C, int nh) {
     if (B <= 0 || T <= 0) return;
     const float scale = (float)(1.0 / sqrt((double)(C / nh)));
-    cls_attention_backward_kernel<<<B * nh, CLS_THREADS, (size_t)T * sizeof(float)>>>(dq, dkv, dout, q, kv, att,
-                                                                                      T, C, nh, scale);
+    LAUNCH(cls_attention_backward_kernel, B * nh, CLS_THREADS, (size_t)T * sizeof(float))(dq, dkv, dout, q, kv, att, T,
+            C, nh, scale);
     CUDA_LAUNCHED("cls_attention_backward_kernel");
 }

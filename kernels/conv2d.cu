@@ -87,8 +87,7 @@ static int chunk_samples(int B, size_t col_per_sample) {
 static void im2col(float *col, const float *in, int B, int C, int H, int W, int K, int stride,
                    int pad, int Ho, int Wo, int b0, int nb) {
     size_t n = (size_t)C * K * K * nb * Ho * Wo;
-    im2col_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(col, in, B, C, H, W, K, stride, pad, Ho, Wo,
-                                                    b0, nb);
+    LAUNCH(im2col_kernel, cuda_blocks(n), CUDA_THREADS, 0)(col, in, B, C, H, W, K, stride, pad, Ho, Wo, b0, nb);
     CUDA_LAUNCHED("im2col_kernel");
 }
 
@@ -102,7 +101,7 @@ extern "C" void conv2d_forward_cuda(float *out, const float *in, const float *w,
     float one = 1.0f, zero = 0.0f;
     const float *beta = b ? &one : &zero;
     if (b) {
-        bias_fill_kernel<<<cuda_blocks((size_t)OC * N), CUDA_THREADS>>>(out, b, OC, N);
+        LAUNCH(bias_fill_kernel, cuda_blocks((size_t)OC * N), CUDA_THREADS, 0)(out, b, OC, N);
         CUDA_LAUNCHED("bias_fill_kernel");
     }
     if (K == 1 && stride == 1 && pad == 0) {
@@ -151,7 +150,7 @@ extern "C" void conv2d_backward_cuda(float *din, float *dw, float *db, const flo
     float one = 1.0f, zero = 0.0f;
     check_dims(N, CKK);
     if (db && OC > 0 && N > 0) {
-        bias_grad_kernel<<<OC, CUDA_THREADS>>>(db, dout, N);
+        LAUNCH(bias_grad_kernel, OC, CUDA_THREADS, 0)(db, dout, N);
         CUDA_LAUNCHED("bias_grad_kernel");
     }
     if (!din && !dw) return;
@@ -187,8 +186,8 @@ extern "C" void conv2d_backward_cuda(float *din, float *dw, float *db, const flo
             CUBLAS_CHECK(cublasSgemm(cuda_blas(), CUBLAS_OP_N, CUBLAS_OP_T, Nc, CKK, OC, &one, g,
                                      (int)N, w, CKK, &zero, col, Nc));
             size_t np = (size_t)C * n * H * W;
-            col2im_kernel<<<cuda_blocks(np), CUDA_THREADS>>>(din, col, B, C, H, W, K, stride, pad,
-                                                             Ho, Wo, b0, n);
+            LAUNCH(col2im_kernel, cuda_blocks(np), CUDA_THREADS, 0)(din, col, B, C, H, W, K, stride, pad, Ho, Wo, b0,
+                                                                    n);
             CUDA_LAUNCHED("col2im_kernel");
         }
     }

@@ -79,7 +79,7 @@ extern "C" void resize_forward_cuda(float *out, const float *in, int planes, int
                                     int mode) {
     const size_t n = (size_t)planes * Ho * Wo;
     if (!n) return;
-    resize_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, planes, H, W, Ho, Wo, mode, ntaps(mode));
+    LAUNCH(resize_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, planes, H, W, Ho, Wo, mode, ntaps(mode));
     CUDA_LAUNCHED("resize_forward_kernel");
 }
 
@@ -88,6 +88,6 @@ extern "C" void resize_backward_cuda(float *din, const float *dout, int planes, 
     cuda_zero(din, (size_t)planes * H * W * sizeof(float));
     const size_t n = (size_t)planes * Ho * Wo;
     if (!n) return;
-    resize_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, planes, H, W, Ho, Wo, mode, ntaps(mode));
+    LAUNCH(resize_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, planes, H, W, Ho, Wo, mode, ntaps(mode));
     CUDA_LAUNCHED("resize_backward_kernel");
 }

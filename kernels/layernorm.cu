@@ -62,7 +62,7 @@ static __global__ void layernorm_dwdb_kernel(float *dw, float *db, const float *
 extern "C" void layernorm_forward_cuda(float *out, float *mean, float *rstd, const float *in, const float *w,
                                        const float *b, int N, int C, double eps) {
     if (N <= 0 || C <= 0) return;
-    layernorm_forward_kernel<<<N, LN_THREADS>>>(out, mean, rstd, in, w, b, C, eps);
+    LAUNCH(layernorm_forward_kernel, N, LN_THREADS, 0)(out, mean, rstd, in, w, b, C, eps);
     CUDA_LAUNCHED("layernorm_forward_kernel");
 }
 
@@ -71,11 +71,11 @@ extern "C" void layernorm_backward_cuda(float *din, float *dw, float *db, const 
     if (N <= 0 || C <= 0) return;
     /* the parameter gradients first: din may alias dout */
     if (dw || db) {
-        layernorm_dwdb_kernel<<<cuda_blocks((size_t)C), CUDA_THREADS>>>(dw, db, dout, in, mean, rstd, N, C);
+        LAUNCH(layernorm_dwdb_kernel, cuda_blocks((size_t)C), CUDA_THREADS, 0)(dw, db, dout, in, mean, rstd, N, C);
         CUDA_LAUNCHED("layernorm_dwdb_kernel");
     }
     if (din) {
-        layernorm_din_kernel<<<N, LN_THREADS>>>(din, dout, in, mean, rstd, w, C);
+        LAUNCH(layernorm_din_kernel, N, LN_THREADS, 0)(din, dout, in, mean, rstd, w, C);
         CUDA_LAUNCHED("layernorm_din_kernel");
     }
 }

@@ -22,7 +22,7 @@ extern "C" void linear_forward_cuda(float *out, const float *in, const float *w,
     if ((size_t)B * O == 0) return;
     float one = 1.0f, zero = 0.0f;
     if (b) {
-        bias_rows_kernel<<<cuda_blocks((size_t)B * O), CUDA_THREADS>>>(out, b, B, O);
+        LAUNCH(bias_rows_kernel, cuda_blocks((size_t)B * O), CUDA_THREADS, 0)(out, b, B, O);
         CUDA_LAUNCHED("bias_rows_kernel");
     }
     /* outᵀ (O,B) = w (O,I) · inᵀ (I,B): column-major w is (I,O), so transpose it */
@@ -42,7 +42,7 @@ extern "C" void linear_backward_cuda(float *din, float *dw, float *db, const flo
         CUBLAS_CHECK(cublasSgemm(cuda_blas(), CUBLAS_OP_N, CUBLAS_OP_T, I, O, B, &one, in, I,
                                  dout, O, &one, dw, I));
     if (db && O > 0) {
-        bias_grad_kernel<<<cuda_blocks((size_t)O), CUDA_THREADS>>>(db, dout, B, O);
+        LAUNCH(bias_grad_kernel, cuda_blocks((size_t)O), CUDA_THREADS, 0)(db, dout, B, O);
         CUDA_LAUNCHED("bias_grad_kernel");
     }
 }

@@ -21,7 +21,7 @@ static __global__ void hinge_backward_kernel(float *dx, const float *x, int n, i
 
 extern "C" float hinge_forward_cuda(const float *x, int n, int sign) {
     double *dsum = (double *)cuda_scratch(1, sizeof(double)), sum = 0.0;
-    hinge_forward_kernel<<<1, CUDA_THREADS>>>(dsum, x, n, sign);
+    LAUNCH(hinge_forward_kernel, 1, CUDA_THREADS, 0)(dsum, x, n, sign);
     CUDA_LAUNCHED("hinge_forward_kernel");
     cuda_download(&sum, dsum, sizeof sum);
     return (float)(sum / n);
@@ -30,6 +30,6 @@ extern "C" float hinge_forward_cuda(const float *x, int n, int sign) {
 extern "C" void hinge_backward_cuda(float *dx, const float *x, int n, int sign, float scale) {
     if (n <= 0 || !dx) return;
     float g = (float)((double)scale * sign / n);
-    hinge_backward_kernel<<<cuda_blocks((size_t)n), CUDA_THREADS>>>(dx, x, n, sign, g);
+    LAUNCH(hinge_backward_kernel, cuda_blocks((size_t)n), CUDA_THREADS, 0)(dx, x, n, sign, g);
     CUDA_LAUNCHED("hinge_backward_kernel");
 }

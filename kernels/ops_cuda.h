@@ -51,9 +51,10 @@ extern size_t conv2d_col_limit_cuda;
 #endif
 
 /* ---- for the kernels/ sources only: error checks, cuBLAS handle, scratch, launch shapes ---- */
-#ifdef __CUDACC__
+#if defined(__CUDACC__) || defined(CUDA_EMU)     /* nvcc, or the CPU emulation of test/emu/ */
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
+#include "cuda_launch.h"
 
 /* lib/core/common.h is C11 (_Noreturn); its one function the kernels use, declared for C++. */
 extern "C" void die_runtime(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));

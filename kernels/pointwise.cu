@@ -25,32 +25,32 @@ static __global__ void tanh_backward_kernel(float *din, const float *dout, const
 
 extern "C" void leaky_relu_forward_cuda(float *out, const float *in, size_t n, float slope) {
     if (!n) return;
-    leaky_relu_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, n, slope);
+    LAUNCH(leaky_relu_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, n, slope);
     CUDA_LAUNCHED("leaky_relu_forward_kernel");
 }
 extern "C" void leaky_relu_backward_cuda(float *din, const float *dout, const float *x, size_t n,
                                          float slope) {
     if (!n || !din) return;
-    leaky_relu_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, x, n, slope);
+    LAUNCH(leaky_relu_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, x, n, slope);
     CUDA_LAUNCHED("leaky_relu_backward_kernel");
 }
 extern "C" void relu_forward_cuda(float *out, const float *in, size_t n) {
     if (!n) return;
-    relu_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, n);
+    LAUNCH(relu_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, n);
     CUDA_LAUNCHED("relu_forward_kernel");
 }
 extern "C" void relu_backward_cuda(float *din, const float *dout, const float *x, size_t n) {
     if (!n || !din) return;
-    relu_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, x, n);
+    LAUNCH(relu_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, x, n);
     CUDA_LAUNCHED("relu_backward_kernel");
 }
 extern "C" void tanh_forward_cuda(float *out, const float *in, size_t n) {
     if (!n) return;
-    tanh_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, n);
+    LAUNCH(tanh_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, n);
     CUDA_LAUNCHED("tanh_forward_kernel");
 }
 extern "C" void tanh_backward_cuda(float *din, const float *dout, const float *out, size_t n) {
     if (!n || !din) return;
-    tanh_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, out, n);
+    LAUNCH(tanh_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, out, n);
     CUDA_LAUNCHED("tanh_backward_kernel");
 }

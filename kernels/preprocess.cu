@@ -31,7 +31,7 @@ static __global__ void patchify_kernel(float *patches, float *img, int B, int C,
 
 extern "C" void scale_shift_cuda(float *out, const float *in, size_t n, float a, float b) {
     if (!n) return;
-    scale_shift_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, n, a, b);
+    LAUNCH(scale_shift_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, n, a, b);
     CUDA_LAUNCHED("scale_shift_kernel");
 }
 
@@ -39,7 +39,7 @@ extern "C" void clip_normalize_forward_cuda(float *out, const float *in, int B, 
     const size_t n = (size_t)B * 3 * HW;
     if (!n) return;
     const float m[3] = CLIP_MEAN_RGB, s[3] = CLIP_STD_RGB;
-    channel_norm_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, n, HW, m[0], m[1], m[2], s[0], s[1], s[2]);
+    LAUNCH(channel_norm_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, n, HW, m[0], m[1], m[2], s[0], s[1], s[2]);
     CUDA_LAUNCHED("channel_norm_kernel");
 }
 
@@ -47,20 +47,20 @@ extern "C" void clip_normalize_backward_cuda(float *din, const float *dout, int 
     const size_t n = (size_t)B * 3 * HW;
     if (!n) return;
     const float s[3] = CLIP_STD_RGB;
-    channel_norm_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, n, HW, 0.0f, 0.0f, 0.0f, s[0], s[1], s[2]);
+    LAUNCH(channel_norm_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, n, HW, 0.0f, 0.0f, 0.0f, s[0], s[1], s[2]);
     CUDA_LAUNCHED("channel_norm_kernel");
 }
 
 extern "C" void patchify_forward_cuda(float *out, const float *in, int B, int C, int S, int P) {
     const size_t n = (size_t)B * (S / P) * (S / P) * C * P * P;
     if (!n) return;
-    patchify_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, (float *)in, B, C, S, P, 0);
+    LAUNCH(patchify_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, (float *)in, B, C, S, P, 0);
     CUDA_LAUNCHED("patchify_kernel");
 }
 
 extern "C" void patchify_backward_cuda(float *din, const float *dout, int B, int C, int S, int P) {
     const size_t n = (size_t)B * (S / P) * (S / P) * C * P * P;
     if (!n) return;
-    patchify_kernel<<<cuda_blocks(n), CUDA_THREADS>>>((float *)dout, din, B, C, S, P, 1);
+    LAUNCH(patchify_kernel, cuda_blocks(n), CUDA_THREADS, 0)((float *)dout, din, B, C, S, P, 1);
     CUDA_LAUNCHED("patchify_kernel");
 }

@@ -18,12 +18,12 @@ static __global__ void quickgelu_backward_kernel(float *din, const float *dout, 
 
 extern "C" void quickgelu_forward_cuda(float *out, const float *in, size_t n) {
     if (!n) return;
-    quickgelu_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, n);
+    LAUNCH(quickgelu_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, n);
     CUDA_LAUNCHED("quickgelu_forward_kernel");
 }
 
 extern "C" void quickgelu_backward_cuda(float *din, const float *dout, const float *in, size_t n) {
     if (!n) return;
-    quickgelu_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, in, n);
+    LAUNCH(quickgelu_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, in, n);
     CUDA_LAUNCHED("quickgelu_backward_kernel");
 }

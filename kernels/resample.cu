@@ -55,30 +55,30 @@ static __global__ void avgpool2x2_backward_add_kernel(float *din, const float *d
 extern "C" void upsample2x_forward_cuda(float *out, const float *in, int planes, int H, int W) {
     size_t n = (size_t)planes * 4 * H * W;
     if (!n) return;
-    upsample2x_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, planes, H, W);
+    LAUNCH(upsample2x_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, planes, H, W);
     CUDA_LAUNCHED("upsample2x_forward_kernel");
 }
 extern "C" void upsample2x_backward_cuda(float *din, const float *dout, int planes, int H, int W) {
     size_t n = (size_t)planes * H * W;
     if (!n || !din) return;
-    upsample2x_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, planes, H, W);
+    LAUNCH(upsample2x_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, planes, H, W);
     CUDA_LAUNCHED("upsample2x_backward_kernel");
 }
 extern "C" void avgpool2x2_forward_cuda(float *out, const float *in, int planes, int H, int W) {
     size_t n = (size_t)planes * (H / 2) * (W / 2);
     if (!n) return;
-    avgpool2x2_forward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, in, planes, H, W);
+    LAUNCH(avgpool2x2_forward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, planes, H, W);
     CUDA_LAUNCHED("avgpool2x2_forward_kernel");
 }
 extern "C" void avgpool2x2_backward_add_cuda(float *din, const float *dout, int planes, int H, int W) {
     size_t n = (size_t)planes * H * W;
     if (!n || !din) return;
-    avgpool2x2_backward_add_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, planes, H, W);
+    LAUNCH(avgpool2x2_backward_add_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, planes, H, W);
     CUDA_LAUNCHED("avgpool2x2_backward_add_kernel");
 }
 extern "C" void avgpool2x2_backward_cuda(float *din, const float *dout, int planes, int H, int W) {
     size_t n = (size_t)planes * H * W;
     if (!n || !din) return;
-    avgpool2x2_backward_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(din, dout, planes, H, W);
+    LAUNCH(avgpool2x2_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, planes, H, W);
     CUDA_LAUNCHED("avgpool2x2_backward_kernel");
 }

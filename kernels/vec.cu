@@ -49,17 +49,17 @@ static __global__ void adam_kernel(float *p, float *m, float *v, const float *g,
 
 extern "C" void vec_add_cuda(float *out, const float *a, const float *b, size_t n) {
     if (!n) return;
-    vec_add_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(out, a, b, n);
+    LAUNCH(vec_add_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, a, b, n);
     CUDA_LAUNCHED("vec_add_kernel");
 }
 extern "C" void vec_axpy_cuda(float *y, float alpha, const float *x, size_t n) {
     if (!n) return;
-    vec_axpy_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(y, alpha, x, n);
+    LAUNCH(vec_axpy_kernel, cuda_blocks(n), CUDA_THREADS, 0)(y, alpha, x, n);
     CUDA_LAUNCHED("vec_axpy_kernel");
 }
 extern "C" void vec_scale_cuda(float *y, float alpha, size_t n) {
     if (!n) return;
-    vec_scale_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(y, alpha, n);
+    LAUNCH(vec_scale_kernel, cuda_blocks(n), CUDA_THREADS, 0)(y, alpha, n);
     CUDA_LAUNCHED("vec_scale_kernel");
 }
 extern "C" double vec_dot_cuda(const float *a, const float *b, size_t n) {
@@ -67,9 +67,9 @@ extern "C" double vec_dot_cuda(const float *a, const float *b, size_t n) {
     unsigned blocks = cuda_blocks(n);
     if (blocks > DOT_BLOCKS) blocks = DOT_BLOCKS;
     double *part = (double *)cuda_scratch(1, (DOT_BLOCKS + 1) * sizeof(double)), sum = 0.0;
-    vec_dot_kernel<<<blocks, CUDA_THREADS>>>(part, a, b, n);
+    LAUNCH(vec_dot_kernel, blocks, CUDA_THREADS, 0)(part, a, b, n);
     CUDA_LAUNCHED("vec_dot_kernel");
-    sum_kernel<<<1, CUDA_THREADS>>>(part + DOT_BLOCKS, part, (int)blocks);
+    LAUNCH(sum_kernel, 1, CUDA_THREADS, 0)(part + DOT_BLOCKS, part, (int)blocks);
     CUDA_LAUNCHED("sum_kernel");
     cuda_download(&sum, part + DOT_BLOCKS, sizeof sum);
     return sum;
@@ -79,8 +79,8 @@ extern "C" void adam_update_cuda(float *p, float *m, float *v, const float *g, s
     if (!n) return;
     double bc1 = 1.0 - pow(beta1, (double)step), bc2 = 1.0 - pow(beta2, (double)step);
     float step_size = (float)(lr / bc1), inv_bc2_sqrt = (float)(1.0 / sqrt(bc2));
-    adam_kernel<<<cuda_blocks(n), CUDA_THREADS>>>(p, m, v, g, n, (float)beta1, (float)beta2,
-                                                  (float)(1.0 - beta1), (float)(1.0 - beta2),
-                                                  (float)eps, step_size, inv_bc2_sqrt);
+    LAUNCH(adam_kernel, cuda_blocks(n), CUDA_THREADS, 0)(p, m, v, g, n, (float)beta1, (float)beta2,
+                                                         (float)(1.0 - beta1), (float)(1.0 - beta2), (float)eps,
+                                                         step_size, inv_bc2_sqrt);
     CUDA_LAUNCHED("adam_kernel");
 }

@@ -49,6 +49,19 @@ int conv2d_winograd_cpu = 1;
 #if !defined(OPS_F64) && defined(__AVX512F__)
 #define CONV_DIRECT 1
 #include "cpu/conv_fast.h"
+/* DFGAN_CPU_CONV=im2col in the environment turns both knobs off at the first convolution: every
+ * convolution then takes the im2col + gemm path below, the algorithm of the CUDA twin, so that a
+ * CPU-vs-CUDA comparison compares like with like (test/gpu/dfgan_step_cuda.bats). */
+static void knobs_from_env(void)
+{
+    static int read;
+    if (read) return;
+    read = 1;
+    const char *e = getenv("DFGAN_CPU_CONV");
+    if (!e || !*e) return;
+    if (strcmp(e, "im2col")) die_runtime("expected DFGAN_CPU_CONV=im2col or unset, found '%s'", e);
+    conv2d_direct_cpu = conv2d_winograd_cpu = 0;
+}
 #endif
 
 #define MAX_THREADS 64
@@ -240,6 +253,7 @@ static int forward_act(real *out, const real *in, const real *w, const real *b,
                        const real *mask, real slope, int act)
 {
 #ifdef CONV_DIRECT
+    knobs_from_env();
     const ConvEpi epi = { mask, slope, act }, *ep = act ? &epi : NULL;
     if (conv2d_direct_cpu && conv2d_winograd_cpu &&
         conv2d_winograd_forward_cpu(out, in, w, b, B, C, H, W, OC, K, stride, pad, ep))
@@ -330,6 +344,7 @@ static int backward_act(real *din, real *dw, real *db, const real *dout, const r
     const size_t nw = (size_t)OC * g.CKK;
     int din_done = 0;
 #ifdef CONV_DIRECT
+    knobs_from_env();
     const ConvEpi epi = { mask, slope, act }, *ep = act ? &epi : NULL;
     if (conv2d_direct_cpu && conv2d_winograd_cpu && (din || dw)) {
         const int did = conv2d_winograd_backward_cpu(din, dw, dout, in, w, B, C, H, W, OC, K, stride, pad, ep);

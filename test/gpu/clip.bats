@@ -1,20 +1,20 @@
 #!/usr/bin/env bats
-# clip.bats (make test-gpu): CLIP on the GPU. CLIP's CUDA ops against their CPU twins
-# (build/test/gpu_clip_check, from test/c/gpu_clip_check.c), then clip-embed --device cuda against
-# the PyTorch fixtures of test/fixtures/clip and against the CPU (text and image features, the
-# loss, its gradient wrt the images, the score), on the tiny fixture config and on a random one
-# with more heads, layers and captions. Skipped where no GPU is usable.
+# clip.bats: CLIP on the GPU (make test-gpu) or on the CUDA emulation (make test), see gpu.bash.
+# CLIP's CUDA ops against their CPU twins (gpu_clip_check, from test/c/gpu_clip_check.c), then
+# clip-embed --device cuda against the PyTorch fixtures of test/fixtures/clip and against the CPU
+# (text and image features, the loss, its gradient wrt the images, the score), on the tiny
+# fixture config and on a random one with more heads, layers and captions.
 
 load ../helpers
+load gpu
 
-FIX="$BATS_TEST_DIRNAME/../fixtures/clip"
+FIX="$ROOT/test/fixtures/clip"
 W="$FIX/weights.npz"
 HW=(--head-width 8)
 
 setup() {
   common_setup
-  nvidia-smi -L >/dev/null 2>&1 || skip "no GPU here"
-  [ -x "$ROOT/bin/cuda/clip-embed" ] || skip "bin/cuda/clip-embed is not built (no nvcc?)"
+  gpu_setup
   cd "$T"
 }
 
@@ -30,11 +30,7 @@ np.save("tx.npy", np.load(sys.argv[2])["text"][:3].astype(np.float32))' "$FIX/im
 }
 
 @test "gpu_clip_check: every CUDA op of CLIP matches its CPU twin" {
-  run gpu_clip_check
-  [ "${lines[0]%%:*}" != SKIP ] || { echo "nvidia-smi lists a GPU, but: ${lines[0]}"; false; }
-  printf '%s\n' "$output" | grep -v '^ok ' || true   # shown if the test fails
-  [ "$status" -eq 0 ]
-  [ "${lines[${#lines[@]}-1]%%:*}" = PASS ]
+  gpu_check_passes gpu_clip_check
 }
 
 @test "cuda: text features match PyTorch and the CPU within 1e-4 (normalised and --raw)" {
