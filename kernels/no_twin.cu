@@ -4,6 +4,8 @@
  * written, goes in kernels/<its family>.cu and its entry becomes OPDEF. */
 #include "ops_cuda.h"
 
+#pragma GCC diagnostic ignored "-Wunused-parameter"
+
 #define R float
 #define OPDEF(ret, name, params)
 #define OPDEF_CPU_ONLY(ret, name, params) ret name##_cuda params { die_runtime(CUDA_NO_TWIN(name)); }
