@@ -35,6 +35,9 @@ LIB_OBJ   := $(LIB_SRC:lib/%.c=build/lib/%.o) $(CPU_SRC:lib/cpu/%.c=build/cpu/%.
 F64_OBJ   := $(CPU_SRC:lib/cpu/%.c=build/f64/%.o)
 TEST_SRC  := $(wildcard test/c/*.c)
 TEST_BIN  := $(TEST_SRC:test/c/%.c=build/test/%)
+# the tools with a device path: those whose options take --device cuda (lib/core/toolopts.h's
+# TOOL_CUDA, which step_common_begin passes for gen-step and disc-step); only they get bin/cuda/X
+DEVICE_TOOLS := $(patsubst bin/%.c,%,$(shell grep -lE 'TOOL_CUDA|step_common_begin' bin/*.c))
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
 
@@ -42,7 +45,7 @@ ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
 CU_SRC     := $(wildcard kernels/*.cu)
 CU_OBJ     := $(CU_SRC:kernels/%.cu=build/cuda/%.o)
 CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
-CUDA_TOOLS := $(TOOL_SRC:bin/%.c=bin/cuda/%)
+CUDA_TOOLS := $(DEVICE_TOOLS:%=bin/cuda/%)
 GPU_CHECK_BACKEND := build/libcuda.a
 else
 CUDA_TOOLS :=
@@ -60,7 +63,7 @@ EMU_SRC   := $(filter-out test/emu/selftest.cc,$(wildcard test/emu/*.cc))
 EMU_HDR   := $(wildcard test/emu/*.h test/emu/include/*.h)
 EMU_CU    := $(wildcard kernels/*.cu)
 EMU_OBJ   := $(EMU_CU:kernels/%.cu=build/emu/kernels/%.o) $(EMU_SRC:test/emu/%.cc=build/emu/%.o)
-EMU_TOOLS := $(patsubst bin/%.c,%,$(shell grep -l device_parse bin/*.c))
+EMU_TOOLS := $(DEVICE_TOOLS)
 EMU_CHECKS := build/emu/test/gpu_ops_check build/emu/test/gpu_clip_check
 EMU_SELFTEST := build/emu/test/cuda_emu_selftest
 ifeq ($(EMU_CXX),)
