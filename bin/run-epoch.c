@@ -8,7 +8,8 @@
  * Three kinds of command, each introduced by its separator word:
  *   :::       a command that must succeed (exec'd as given, no shell);
  *   :::copy   a built-in relay: reads IN and writes every byte to each OUT, opened in that order
- *             (like `tee OUT2... < IN > OUT1`); it must succeed too;
+ *             (like `tee OUT2... < IN > OUT1`; an OUT that is not there is made as a file); it
+ *             must succeed too;
  *   :::watch  a command that only looks on (bin/progress): started with the others, sent SIGTERM
  *             once they have all ended; its exit status is ignored.
  * run-epoch makes the --fifo FIFOs first and removes them at the end; the children inherit its
