@@ -70,6 +70,7 @@ NPY_PNG     ?= $(ROOT)/bin/npy-png
 PLOT        ?= $(ROOT)/bin/plot-metrics
 NPY_INFO    ?= $(ROOT)/bin/npy-info
 PROGRESS_TOOL ?= $(ROOT)/bin/progress
+RUN_EPOCH   ?= $(ROOT)/bin/run-epoch
 PROGRESS       ?= auto
 PROGRESS_EVERY ?= 10
 PROGRESS_STEPS ?= 0
@@ -161,7 +162,7 @@ $(RUN)/config.txt:
 
 # ---- the tools: built through the main Makefile when missing or out of date (checked once, here),
 # so a finished run is up to date for make -q and a changed source is rebuilt before use ----
-TOOL_NAMES  := gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid npy-png npy-info plot-metrics progress $(EXTRA_TOOLS)
+TOOL_NAMES  := gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid npy-png npy-info plot-metrics progress run-epoch $(EXTRA_TOOLS)
 TOOLS       := $(addprefix $(ROOT)/bin/,$(TOOL_NAMES))
 TOOLS_STALE := $(shell $(MAKE) -s -C '$(ROOT)' -q $(addprefix bin/,$(TOOL_NAMES)) >/dev/null 2>&1 || echo y)
 ifneq ($(TOOLS_STALE),)
@@ -262,72 +263,40 @@ $(CKPT)/G_000.npz $(CKPT)/D_000.npz &: $(if $(CLIP_COND),$(call cond_of,train)) 
 	'$(GEN_STEP)' init --imsize $(IMSIZE) --nf $(NF) --z-dim $(Z) --cond-dim $(COND) --seed $$((2 * $(SEED))) -o '$(CKPT)/G_000.npz'
 	'$(DISC_STEP)' init --imsize $(IMSIZE) --nf $(NF) --cond-dim $(COND) --seed $$((2 * $(SEED) + 1)) -o '$(CKPT)/D_000.npz'
 
-# One epoch: $(PREV) -> $(E) (target-specific, set by EPOCH_RULE below).
+# One epoch: $(PREV) -> $(E) (target-specific, set by EPOCH_RULE below). bin/run-epoch runs the
+# epoch's tools side by side, joined by FIFOs in $(RUN)/tmp/epoch_<eee>/ (see its header):
+# disc-step and gen-step; with the CLIP loss also clip-embed loss, a copy of the fakes to both
+# disc-step and clip-embed, and a copy of clip-embed's gradient to gen-step's second --grad. That
+# second copy only decouples an open order: clip-embed opens its output before it reads a batch,
+# gen-step opens its --grad streams after it has written one, so joined directly they would wait
+# for each other for ever; the copy opens clip-embed's output at once and gen-step's --grad when
+# gen-step gets there. bin/progress looks on (:::watch). The first tool to fail stops the others;
+# run-epoch names it and exits with its status, and nothing of the epoch is moved into place.
 PROGRESS_MODE := $(if $(filter tty,$(PROGRESS)),--tty,$(if $(filter plain,$(PROGRESS)),--plain))
 define run_epoch
 @tmp='$(RUN)/tmp/epoch_$(E)'
 rm -rf "$$tmp"
 mkdir -p "$$tmp" '$(LOG)'
-mkfifo "$$tmp/fake.fifo" "$$tmp/grad.fifo" "$$tmp/tick.fifo"
 $(epoch_data)
 '$(NOISE)' --batch $(BATCH) --dim $(Z) --batches $$steps --seed $$(($(SEED) + 10#$(E))) -o "$$tmp/noise.npy"
 t0=$$(date +%s%N)
-pids=
-prog=
-trap '[ -z "$$pids$$prog" ] || kill $$pids $$prog 2>/dev/null || true' EXIT
-$(if $(CLIP_ON),
-mkfifo "$$tmp/fake_d.fifo" "$$tmp/fake_c.fifo" "$$tmp/cgrad_out.fifo" "$$tmp/cgrad.fifo"
-fake_d="$$tmp/fake_d.fifo"
-tee "$$tmp/fake_c.fifo" < "$$tmp/fake.fifo" > "$$tmp/fake_d.fifo" &
-pids="$$pids $$!"
-'$(CLIP_EMBED)' loss $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
-    --in "$$tmp/fake_c.fifo" -o "$$tmp/cgrad_out.fifo" --log "$$tmp/clip.jsonl" &
-pids="$$pids $$!"
-cat < "$$tmp/cgrad_out.fifo" > "$$tmp/cgrad.fifo" &
-pids="$$pids $$!"
-more_grad=(--grad "$$tmp/cgrad.fifo")
-,
-fake_d="$$tmp/fake.fifo"
-more_grad=()
-)
-'$(DISC_STEP)' train --device $(DEVICE) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
-    --cond '$(call epoch_cond,$(E))' --fake "$$fake_d" --grad-out "$$tmp/grad.fifo" \
-    --save "$$tmp/D.npz" --log "$$tmp/losses.jsonl" &
-pids="$$pids $$!"
-'$(GEN_STEP)' train --device $(DEVICE) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
-    --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake.fifo" --grad "$$tmp/grad.fifo" "$${more_grad[@]}" \
-    --save "$$tmp/G.npz" --log "$$tmp/gen.jsonl" &
-pids="$$pids $$!"
-$(if $(filter-out off,$(PROGRESS)),
-'$(PROGRESS_TOOL)' $(PROGRESS_MODE) --steps $$steps --prefix "epoch $$((10#$(E)))/$(MAX_EPOCH)" --start $$t0 --pid $$$$ \
-    --every $(PROGRESS_EVERY) --every-steps $(PROGRESS_STEPS) --keys errD$(comma)errG$(if $(CLIP_ON),$(comma)clip_loss) \
-    --log "$$tmp/losses.jsonl" $(if $(CLIP_ON),--log "$$tmp/clip.jsonl") &
-prog=$$!
-)
-# Wait for the tools one by one as they end, polling every 0.1 s (bash's wait -n misses a job that
-# ended before it was called; the read times out on a FIFO nobody writes: a sleep without a child
-# process). The first one failing kills the rest, which may be blocked for ever on a FIFO.
-exec 9<> "$$tmp/tick.fifo"
 rc=0
-while [ -n "$$pids" ]; do
-    ended=
-    for p in $$pids; do kill -0 $$p 2>/dev/null || { ended=$$p; break; }; done
-    if [ -z "$$ended" ]; then read -rt 0.1 -u 9 || true; continue; fi
-    rest=
-    for p in $$pids; do [ $$p = $$ended ] || rest="$$rest $$p"; done
-    pids=$$rest
-    wait $$ended || rc=$$?
-    if [ $$rc -ne 0 ]; then
-        # the others are killed; one that had already failed by itself (exit 1..127) is the cause
-        # when the first one to end only saw a broken pipe (tee: 141) or a signal
-        kill $$pids 2>/dev/null || true
-        for p in $$pids; do r=0; wait $$p || r=$$?; if [ $$rc -ge 128 ] && [ $$r -ge 1 ] && [ $$r -lt 128 ]; then rc=$$r; fi; done
-        pids=
-    fi
-done
-exec 9<&-
-# every tool has ended: the progress line is stopped (and cleared on a terminal)
-if [ -n "$$prog" ]; then kill $$prog 2>/dev/null || true; wait $$prog || true; prog=; fi
+'$(RUN_EPOCH)' --fifo "$$tmp/fake.fifo" --fifo "$$tmp/grad.fifo" \
+    $(if $(CLIP_ON),--fifo "$$tmp/fake_d.fifo" --fifo "$$tmp/fake_c.fifo" --fifo "$$tmp/cgrad_out.fifo" --fifo "$$tmp/cgrad.fifo" \
+    :::copy "$$tmp/fake.fifo" "$$tmp/fake_d.fifo" "$$tmp/fake_c.fifo" \
+    ::: '$(CLIP_EMBED)' loss $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
+        --in "$$tmp/fake_c.fifo" -o "$$tmp/cgrad_out.fifo" --log "$$tmp/clip.jsonl" \
+    :::copy "$$tmp/cgrad_out.fifo" "$$tmp/cgrad.fifo") \
+    ::: '$(DISC_STEP)' train --device $(DEVICE) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
+        --cond '$(call epoch_cond,$(E))' --fake "$$tmp/$(if $(CLIP_ON),fake_d,fake).fifo" --grad-out "$$tmp/grad.fifo" \
+        --save "$$tmp/D.npz" --log "$$tmp/losses.jsonl" \
+    ::: '$(GEN_STEP)' train --device $(DEVICE) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
+        --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake.fifo" --grad "$$tmp/grad.fifo" $(if $(CLIP_ON),--grad "$$tmp/cgrad.fifo") \
+        --save "$$tmp/G.npz" --log "$$tmp/gen.jsonl" \
+    $(if $(filter-out off,$(PROGRESS)),:::watch '$(PROGRESS_TOOL)' $(PROGRESS_MODE) --steps $$steps --prefix "epoch $$((10#$(E)))/$(MAX_EPOCH)" \
+        --start $$t0 --every $(PROGRESS_EVERY) --every-steps $(PROGRESS_STEPS) --keys errD$(comma)errG$(if $(CLIP_ON),$(comma)clip_loss) \
+        --log "$$tmp/losses.jsonl" $(if $(CLIP_ON),--log "$$tmp/clip.jsonl")) \
+    || rc=$$?
 if [ $$rc -ne 0 ]; then
     echo "$(PIPE): expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept" >&2
     exit $$rc

@@ -91,13 +91,13 @@
 #
 # An epoch: bin/batches writes its real images, cond rows and --index into $(RUN)/tmp/epoch_<eee>/
 # (and, with the CLIP branch, the CLIP features of the same captions), and noise (noise --seed
-# SEED+e) into a file; gen-step train, disc-step train and (when LAMBDA_CLIP is not 0) tee and
-# clip-embed loss run side by side for the whole epoch, weights resident, joined by FIFOs in
-# $(RUN)/tmp/epoch_<eee>/: gen-step --fake-out -> tee -> both disc-step --fake and clip-embed loss;
-# disc-step --grad-out and clip-embed's gradient -> gen-step's two --grad streams (summed);
-# clip-embed's gradient passes through a cat, because clip-embed opens its output before reading a
-# batch and gen-step opens its --grad streams only after writing one, which would wait for each
-# other for ever. clip-embed reads the cached text features of the same captions, in the same order
+# SEED+e) into a file; bin/run-epoch runs gen-step train, disc-step train and (when LAMBDA_CLIP is
+# not 0) clip-embed loss side by side for the whole epoch, weights resident, joined by FIFOs in
+# $(RUN)/tmp/epoch_<eee>/: gen-step --fake-out -> a copy -> both disc-step --fake and clip-embed
+# loss; disc-step --grad-out and clip-embed's gradient -> gen-step's two --grad streams (summed);
+# clip-embed's gradient passes through a second copy, because clip-embed opens its output before
+# reading a batch and gen-step opens its --grad streams only after writing one, which would wait
+# for each other for ever. clip-embed reads the cached text features of the same captions, in the same order
 # as the cond stream. Everything the epoch writes goes into that folder first; only when every tool
 # has succeeded are its logs, then D, then G renamed into place, G last: G_<eee>.npz existing means
 # the epoch is complete. The sample grid and the test of epoch e are made before epoch e+1 starts
@@ -111,12 +111,12 @@
 # from the per-epoch files, so a partial epoch can never leave duplicated lines. Training is
 # deterministic: a redone epoch gives byte-identical checkpoints (same DEVICE and thread count).
 #
-# Failures: the tools are started in the background and the recipe waits for the first one to
-# end. If it failed, the others are killed (they may be blocked for ever opening or reading a FIFO
-# whose other end will never come) and the recipe fails with the failing tool's status (that of
-# one that failed by itself, when the first to end was tee on a broken pipe), its error line on
-# stderr; if it succeeded, it waits for the next. The epoch's outputs are never touched on
-# failure (.DELETE_ON_ERROR guards the rest).
+# Failures: bin/run-epoch waits for the tools; the first one to fail makes it stop the others (they
+# may be blocked for ever opening or reading a FIFO whose other end will never come), name the
+# failing tool (one that failed by itself rather than one that only saw a broken pipe or was
+# stopped) and exit with its status, and the recipe fails with that status, the tool's own error
+# line on stderr. The epoch's outputs are never touched on failure (.DELETE_ON_ERROR guards the
+# rest).
 
 PIPE          := demo.mk
 IMSIZE        ?= 32

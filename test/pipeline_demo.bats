@@ -281,12 +281,13 @@ for i in (1, 2, 3):
   fail_wrapper gen-step bad-gen
   fail_wrapper clip-embed bad-clip loss
   # disc-step dies before opening its FIFOs (gen-step would wait for ever to open --fake-out), then
-  # gen-step does (disc-step would wait for ever to open --fake), then clip-embed (tee would wait
-  # for ever to open its second output)
+  # gen-step does (disc-step would wait for ever to open --fake), then clip-embed (the copy of the
+  # fakes would wait for ever to open its second output)
   for w in DISC_STEP="$T/bad-disc" GEN_STEP="$T/bad-gen" CLIP_EMBED="$T/bad-clip"; do
     run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" "$w"
     [ "$status" -eq 2 ]
     [[ "$stderr" == *"bad-"*": expected a test, found a planted failure"* ]]
+    [[ "$stderr" == *"run-epoch: expected every command to succeed, found command "[0-9]" (bad-"*") exiting with status 3"* ]]
     [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 3)"* ]]
     [ -f "$R/ckpt/G_000.npz" ] && [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/ckpt/D_001.npz" ]
     assert_no_temp "$R/ckpt"
@@ -307,17 +308,20 @@ for i in (1, 2, 3):
   run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" DISC_STEP="$T/short-disc"
   [ "$status" -eq 2 ]
   [[ "$stderr" == *"disc-step: expected --real, --cond and --fake to hold the same number of batches, found --real ending at batch 2"* ]]
+  [[ "$stderr" == *"run-epoch: expected every command to succeed, found command "[0-9]" (short-disc) exiting with status 2"* ]]
   [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 2)"* ]]
   [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/log/losses_001.jsonl" ]
   assert_no_temp "$R/ckpt"
   [ -z "$(procs_with "$R/tmp/")" ]
-  # clip-embed given one batch of text features: it fails at batch 2 (tee and gen-step wait on it)
+  # clip-embed given one batch of text features: it fails at batch 2 (the copy of the fakes and
+  # gen-step wait on it)
   printf '#!/bin/bash\nargs=(); for a in "$@"; do [[ "$a" == */epoch_001/text.npy ]] && { head -c $(( $(stat -c %%s "$a") / 2 )) "$a" > "%s"; a="%s"; }; args+=("$a"); done\nexec "%s" "${args[@]}"\n' \
     "$T/onetext.npy" "$T/onetext.npy" "$ROOT/bin/clip-embed" > "$T/short-clip"
   chmod +x "$T/short-clip"
   run --separate-stderr timeout 60 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" CLIP_EMBED="$T/short-clip"
   [ "$status" -eq 2 ]
   [[ "$stderr" == *"clip-embed: "*"--text"* ]]
+  [[ "$stderr" == *"run-epoch: expected every command to succeed, found command "[0-9]" (short-clip) exiting with status 2"* ]]
   [[ "$stderr" == *"demo.mk: expected epoch 001 to train, found a tool failing (exit 2)"* ]]
   [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/log/clip_001.jsonl" ]
   [ -z "$(procs_with "$R/tmp/")" ]
