@@ -27,10 +27,10 @@
  * Sent SIGINT, SIGTERM or SIGHUP, it stops the children the same way, removes the FIFOs and dies
  * of that signal. On Linux each child gets SIGTERM if run-epoch itself dies (PR_SET_PDEATHSIG). */
 #include "core/common.h"
+#include "core/toolopts.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -60,6 +60,7 @@ static const char usage[] =
     "options:\n"
     "  --fifo PATH   make a FIFO at PATH (new) before starting, remove it at the end (repeatable)\n"
     "  --grace S     seconds between SIGTERM and SIGKILL when stopping the commands (default 5)\n"
+    "  --device cpu  the only device (run-epoch computes nothing)\n"
     "  -h, --help    this help\n"
     "\n"
     "Exit status: 0 all succeeded; the failing command's status (128+N if killed by signal N);\n"
@@ -96,31 +97,30 @@ static int separator_kind(const char *s) {
 }
 
 static void parse(options *o, int argc, char **argv) {
-    enum { FIFO = 256, GRACE };
-    static const struct option longopts[] = {
-        {"fifo", 1, 0, FIFO}, {"grace", 1, 0, GRACE}, {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
+    enum { FIFO = TOPT_FIRST, GRACE };
+    static const struct option longopts[] = {{"fifo", 1, 0, FIFO}, {"grace", 1, 0, GRACE}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->grace = 5;
     o->fifos = xcalloc((size_t)argc, sizeof *o->fifos);
     o->cmds = xcalloc((size_t)argc, sizeof *o->cmds);
-    opterr = 0;
-    int c;
-    /* '+': options end at the first separator */
-    while ((c = getopt_long(argc, argv, "+:h", longopts, NULL)) != -1) {
+    /* run-epoch's own options end at the first separator: only argv[1..first) is parsed as options */
+    int first = 1;
+    while (first < argc && separator_kind(argv[first]) < 0) first++;
+    toolopts t;
+    topt_begin(&t, first, argv, usage, "", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case FIFO: o->fifos[o->nfifos++] = optarg; break;
         case GRACE:
             o->grace = parse_double("--grace", optarg);
             if (!(o->grace >= 0 && o->grace <= 3600)) die_usage("--grace expects seconds in [0, 3600], found '%s'", optarg);
             break;
-        case 'h': fputs(usage, stdout); close_stdout_or_die(); exit(0);
-        case ':': die_usage("expected a value after %s, found none", argv[optind - 1]);
-        default: die_usage("expected a known option, found '%s' (see --help)", argv[optind - 1]);
         }
     }
-    if (optind == argc) die_usage("expected ::: and a command, found none (see --help)");
-    if (separator_kind(argv[optind]) < 0)
-        die_usage("expected :::, :::copy or :::watch before a command, found '%s'", argv[optind]);
+    if (optind < first) die_usage("expected :::, :::copy or :::watch before a command, found '%s'", argv[optind]);
+    topt_device(&t);
+    if (first == argc) die_usage("expected ::: and a command, found none (see --help)");
+    const int optind = first;
     /* each separator starts a command; the words up to the next one are its argv (the separator's
      * slot is reused as the previous command's terminating NULL) */
     int runs = 0;

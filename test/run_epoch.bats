@@ -177,7 +177,7 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
   run --separate-stderr run-epoch --grace -1 ::: touch "$T/x"
   assert_fails 2 "run-epoch: --grace expects seconds in [0, 3600], found '-1'"
   run --separate-stderr run-epoch --fifo ::: touch "$T/x"
-  assert_fails 2 "run-epoch: expected :::, :::copy or :::watch before a command, found 'touch'"
+  assert_fails 2 "run-epoch: expected a value after --fifo, found none"
   run --separate-stderr run-epoch --fifos "$T/f" ::: touch "$T/x"
   assert_fails 2 "run-epoch: expected a known option, found '--fifos' (see --help)"
   # after the first separator every word is the commands'
