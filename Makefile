@@ -1,6 +1,6 @@
 # Makefile: builds every tool into bin/ (the CPU variant, always) and, where nvcc exists, its CUDA
 # variant into bin/cuda/ (`bin/X --device cuda` hands over to `bin/cuda/X`, so the CPU variant
-# never loads the CUDA libraries: 200 MB and 80 ms less per process); and runs the tests (`make test`), the benchmarks (`make bench`) and the fixture scripts
+# never loads the CUDA libraries); and runs the tests (`make test`), the benchmarks (`make bench`) and the fixture scripts
 # (`make goldens`, needs PyTorch).
 #
 #   make                 build everything (NO_CUDA=1 to leave CUDA out even where nvcc exists)

@@ -10,16 +10,15 @@
  * one thread meanwhile (restored after). A unit's slice of out/dout/col is a column block of
  * (·, B·Ho·Wo), addressed through the gemm's leading dimension; din planes of different
  * samples are disjoint, so no locking; dw is summed from one partial per unit, in unit order,
- * so results do not depend on which thread ran what. Measured on 2 cores (test/c/bench_conv,
- * DF-GAN's layers at 64 px, batch 16): 113-119 ms against 218-228 ms for serial im2col/col2im
- * around 2-thread OpenBLAS gemms over the whole batch: no core idles during im2col/col2im,
- * OpenBLAS's and libgomp's threads never spin against each other, and each core's chunk stays
- * in its own cache.
+ * so results do not depend on which thread ran what. Why not serial im2col/col2im around
+ * multi-threaded OpenBLAS gemms over the whole batch (test/c/bench_conv compares the two): here
+ * no core idles during im2col/col2im, OpenBLAS's and libgomp's threads never spin against each
+ * other, and each core's chunk stays in its own cache.
  *
  * Memory: col lives in grow-only static scratch buffers, one per thread and scalar type (this
  * file is compiled once per type). A unit whose col would pass conv2d_col_limit bytes is done
  * in chunks of whole output rows (b, oh), a gemm per chunk; the default, 4 MiB, keeps a chunk
- * in cache from im2col to its gemm (64 MiB measured ~10% slower). Not reentrant.
+ * in cache from im2col to its gemm (a larger limit spills it). Not reentrant.
  *
  * The float build on AVX-512 first offers each convolution to lib/cpu/conv_winograd.c (3×3
  * stride 1 and 4×4 stride 2 by Winograd's minimal filtering), then to lib/cpu/conv_direct.c
@@ -375,7 +374,7 @@ static int backward_act(real *din, real *dw, real *db, const real *dout, const r
                 const real *gd = dout + (size_t)oc * g.N;
                 double s = 0;
                 /* in double, vectorised: simd may reorder the sum (one chain of scalar
-                 * double adds took 1.5 ms a training step on G's biases) */
+                 * double adds is a latency-bound loop) */
 #pragma omp simd reduction(+ : s)
                 for (size_t i = 0; i < g.N; i++) s += gd[i];
                 db[oc] += (real)s;
