@@ -355,58 +355,28 @@ static double *get_f64(const npz *z, const char *path, const char *key, int ndim
     return out;
 }
 
-/* the largest |s_ij| and |s_ij − s_ji| over the d×d row-major s, one pass in 64×64 tiles: the
- * tile above the diagonal is copied transposed into a local buffer so that both operands of each
- * comparison are read in order (the loops vectorise) */
-#define COV_TILE 64
-static void cov_extremes(int64_t d, const double *s, double *big_out, double *worst_out) {
-    double big = 0, worst = 0, t[COV_TILE * COV_TILE];
-    for (int64_t i0 = 0; i0 < d; i0 += COV_TILE)
-        for (int64_t j0 = 0; j0 <= i0; j0 += COV_TILE) {
-            int64_t ni = d - i0 < COV_TILE ? d - i0 : COV_TILE, nj = d - j0 < COV_TILE ? d - j0 : COV_TILE;
-            for (int64_t r = 0; r < nj; r++)        /* t[c][r] = s[j0 + r][i0 + c] */
-                for (int64_t c = 0; c < ni; c++) t[c * COV_TILE + r] = s[(j0 + r) * d + i0 + c];
-            for (int64_t c = 0; c < ni; c++) {
-                const double *row = s + (i0 + c) * d + j0, *tr = t + c * COV_TILE;
-                int64_t n = j0 == i0 ? c + 1 : nj;   /* j ≤ i: the diagonal counts once */
-                for (int64_t r = 0; r < n; r++) {
-                    double a = fabs(row[r]), b = fabs(tr[r]), e = fabs(row[r] - tr[r]);
-                    big = a > big ? a : big;
-                    big = b > big ? b : big;
-                    worst = e > worst ? e : worst;
-                }
-            }
-        }
-    *big_out = big;
-    *worst_out = worst;
-}
-
-/* a covariance-like matrix: symmetric to 1e-5 of its largest entry (then made exactly symmetric,
- * (S + Sᵀ)/2, in place), non-negative diagonal */
+/* a covariance-like matrix: non-negative diagonal, symmetric to 1e-5 of its largest entry (then
+ * made exactly symmetric, (S + Sᵀ)/2, in place); s is finite here */
 static int check_cov(const char *path, const char *key, int64_t d, double *s, char *err, size_t errlen) {
-    double big, worst;
-    cov_extremes(d, s, &big, &worst);   /* s is finite here */
     for (int64_t i = 0; i < d; i++)
-        if (s[i * d + i] < 0) {
-            seterr(err, errlen, "%s: expected a covariance '%s' (non-negative diagonal), found %s[%lld,%lld] = %g", path,
-                   key, key, (long long)i, (long long)i, s[i * d + i]);
-            return -1;
+        if (s[i * d + i] < 0)
+            return seterr(err, errlen, "%s: expected a covariance '%s' (non-negative diagonal), found %s[%lld,%lld] = %g",
+                          path, key, key, (long long)i, (long long)i, s[i * d + i]);
+    double big = 0, worst = 0;
+    int64_t wi = 0, wj = 0;   /* the first pair (row-major, j < i) with the worst difference */
+    for (int64_t i = 0; i < d; i++)
+        for (int64_t j = 0; j <= i; j++) {
+            double a = fabs(s[i * d + j]), b = fabs(s[j * d + i]), e = fabs(s[i * d + j] - s[j * d + i]);
+            big = a > big ? a : big;
+            big = b > big ? b : big;
+            if (e > worst) { worst = e; wi = i; wj = j; }
         }
-    if (worst > 1e-5 * big) {   /* name the first pair in row-major order with the worst difference */
-        int64_t wi = 0, wj = 0;
-        for (int64_t i = 0; i < d && !wi; i++)
-            for (int64_t j = 0; j < i; j++)
-                if (fabs(s[i * d + j] - s[j * d + i]) == worst) { wi = i; wj = j; break; }
+    if (worst > 1e-5 * big)
         return seterr(err, errlen, "%s: expected a symmetric '%s', found %s[%lld,%lld] = %g but %s[%lld,%lld] = %g", path,
                       key, key, (long long)wi, (long long)wj, s[wi * d + wj], key, (long long)wj, (long long)wi,
                       s[wj * d + wi]);
-    }
-    if (worst > 0)
-        for (int64_t i0 = 0; i0 < d; i0 += COV_TILE)
-            for (int64_t j0 = 0; j0 <= i0; j0 += COV_TILE)
-                for (int64_t i = i0; i < i0 + COV_TILE && i < d; i++)
-                    for (int64_t j = j0; j < j0 + COV_TILE && j < i; j++)
-                        s[i * d + j] = s[j * d + i] = 0.5 * (s[i * d + j] + s[j * d + i]);
+    for (int64_t i = 0; i < d && worst > 0; i++)
+        for (int64_t j = 0; j < i; j++) s[i * d + j] = s[j * d + i] = 0.5 * (s[i * d + j] + s[j * d + i]);
     return 0;
 }
 
