@@ -1,7 +1,6 @@
 /* kid.c: KID with torch-fidelity's subsets (numpy's legacy RandomState), see kid.h. */
 #include "eval/kid.h"
 #include "core/common.h"
-#include "eval/fid.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -106,7 +105,6 @@ void kid_compute(const double *a, int64_t na, const double *b, int64_t nb, int64
     int64_t *work = xmalloc(sizeof(int64_t) * (size_t)nmax);
     double *x = xmalloc(sizeof(double) * (size_t)(m * d)), *y = xmalloc(sizeof(double) * (size_t)(m * d));
     double *v = xmalloc(sizeof(double) * (size_t)(subsets > 0 ? subsets : 1));
-    int threads = fid_blas_begin(4.0 * (double)m * (double)m * (double)d);
     for (int s = 0; s < subsets; s++) {
         np_choice_noreplace(&rng, na, m, ia, work);
         np_choice_noreplace(&rng, nb, m, ib, work);
@@ -116,7 +114,6 @@ void kid_compute(const double *a, int64_t na, const double *b, int64_t nb, int64
         }
         v[s] = kid_mmd2(x, y, m, d, k);
     }
-    fid_blas_end(threads);
     double sum = 0, ss = 0;
     for (int s = 0; s < subsets; s++) sum += v[s];
     *mean = subsets > 0 ? sum / subsets : NAN;
