@@ -4,15 +4,17 @@
  *
  * The arithmetic (LAPACK's symmetric eigensolvers in float64, pytorch-fid's eps rule) is lib/eval/fid.c. */
 #include "core/common.h"
+#include "core/toolopts.h"
 #include "eval/fid.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 static const char usage[] =
-    "usage: fid [--verbose] [--eps E] [--route cholesky|eigen] [--device cpu|cuda] A.npz B.npz\n"
+    "usage: fid [--verbose] [--eps E | --no-eps] [--route cholesky|eigen] A.npz B.npz\n"
     "Print the Frechet distance between the Gaussians (mu, sigma) of two stats files:\n"
     "  |mu1 - mu2|^2 + tr(sigma1) + tr(sigma2) - 2 tr(sqrt(sigma1 sigma2))\n"
     "in float64 through symmetric eigenproblems (LAPACK), the number alone on stdout.\n"
@@ -22,11 +24,11 @@ static const char usage[] =
     "  --verbose   the terms, the route taken and the time, on stderr\n"
     "  --eps E     what pytorch-fid adds to both diagonals when its sqrtm of sigma1 sigma2 would\n"
     "              fail (features with zero variance in A and others in B; see lib/eval/fid.h);\n"
-    "              default 1e-6 as pytorch-fid; a negative E never adds it. When it is added,\n"
+    "              default 1e-6 as pytorch-fid (a finite number >= 0). When it is added,\n"
     "              a line on stderr says so.\n"
+    "  --no-eps    never add eps (the distance as computed, even where scipy's sqrtm would fail)\n"
     "  --route cholesky|eigen   force the route (for tests and benchmarks)\n"
-    "  --device cpu|cuda   accepted for pipelines that pass it to every tool; fid has no GPU\n"
-    "              path: float64 LAPACK on the CPU either way\n"
+    "  --device cpu   the only device: fid is float64 LAPACK on the CPU\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
 
 static double now(void) {
@@ -37,35 +39,35 @@ static double now(void) {
 
 int main(int argc, char **argv) {
     progname = "fid";
-    const char *path[2] = {NULL, NULL};
-    int npaths = 0, verbose = 0, route = 0;
+    enum { EPS = TOPT_FIRST, NO_EPS, ROUTE };
+    static const struct option longopts[] = {
+        {"verbose", 0, 0, 'v'}, {"eps", 1, 0, EPS}, {"no-eps", 0, 0, NO_EPS}, {"route", 1, 0, ROUTE}, {0, 0, 0, 0}};
+    int verbose = 0, route = 0;
     double eps = FID_EPS;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
-            fputs(usage, stdout);
-            close_stdout_or_die();
-            return EXIT_OK;
-        } else if (strcmp(a, "--verbose") == 0 || strcmp(a, "-v") == 0) {
-            verbose = 1;
-        } else if (strcmp(a, "--eps") == 0) {
-            if (++i == argc) die_usage("--eps expects a number, found nothing");
-            eps = parse_double("--eps", argv[i]);
-        } else if (strcmp(a, "--device") == 0) {
-            if (++i == argc) die_usage("--device expects cpu or cuda, found nothing");
-            if (strcmp(argv[i], "cpu") != 0 && strcmp(argv[i], "cuda") != 0)
-                die_usage("--device expects cpu or cuda, found '%s'", argv[i]);
-        } else if (strcmp(a, "--route") == 0) {
-            if (++i == argc) die_usage("--route expects cholesky or eigen, found nothing");
-            if (strcmp(argv[i], "cholesky") == 0) route = FID_ROUTE_CHOLESKY;
-            else if (strcmp(argv[i], "eigen") == 0) route = FID_ROUTE_EIGEN;
-            else die_usage("--route expects cholesky or eigen, found '%s'", argv[i]);
-        } else if (a[0] == '-' && a[1] != 0) {
-            die_usage("expected an option of --verbose, --eps, --route, --device, --help, found '%s'", a);
-        } else {
-            if (npaths == 2) die_usage("expected two stats files, found a third argument '%s'", a);
-            path[npaths++] = a;
+    toolopts t;
+    topt_begin(&t, argc, argv, usage, "v", longopts, TOOL_CPU);
+    for (int c; (c = topt_next(&t)) != -1;) {
+        switch (c) {
+        case 'v': verbose = 1; break;
+        case EPS:
+            eps = parse_double("--eps", optarg);
+            if (!(isfinite(eps) && eps >= 0))
+                die_usage("--eps expects a finite number >= 0 (--no-eps never adds it), found '%s'", optarg);
+            break;
+        case NO_EPS: eps = -1; break;
+        case ROUTE:
+            if (strcmp(optarg, "cholesky") == 0) route = FID_ROUTE_CHOLESKY;
+            else if (strcmp(optarg, "eigen") == 0) route = FID_ROUTE_EIGEN;
+            else die_usage("--route expects cholesky or eigen, found '%s'", optarg);
+            break;
         }
+    }
+    topt_device(&t);
+    const char *path[2] = {NULL, NULL};
+    int npaths = 0;
+    for (int i = optind; i < argc; i++) {
+        if (npaths == 2) die_usage("expected two stats files, found a third argument '%s'", argv[i]);
+        path[npaths++] = argv[i];
     }
     if (npaths != 2) die_usage("expected two stats files (fid A.npz B.npz), found %d", npaths);
     if (strcmp(path[0], "-") == 0 && strcmp(path[1], "-") == 0)
