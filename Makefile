@@ -41,10 +41,18 @@ DEVICE_TOOLS := $(patsubst bin/%.c,%,$(shell grep -lE 'TOOL_CUDA|step_common_beg
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
 
+# cuDNN, where its header and library are found (NO_CUDNN=1 to leave it out): conv2d_rect_forward
+# then runs each convolution shape on cuDNN when that measures faster (kernels/conv_rect_cudnn.cu);
+# without it, on im2col + cuBLAS. `make cuda-info` says which.
+CUDNN_H   := $(if $(NO_CUDNN),,$(firstword $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h)))
+CUDNN_LIB := $(if $(NO_CUDNN),,$(firstword $(wildcard $(CUDA_HOME)/lib64/libcudnn.so /usr/lib/x86_64-linux-gnu/libcudnn.so)))
+CUDNN     := $(and $(CUDNN_H),$(CUDNN_LIB))
+
 ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
 CU_SRC     := $(wildcard kernels/*.cu)
 CU_OBJ     := $(CU_SRC:kernels/%.cu=build/cuda/%.o)
-CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
+CUDA_LIBS  := -L$(CUDA_HOME)/lib64 $(if $(CUDNN),-L$(dir $(CUDNN_LIB)) -lcudnn) -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
+NVFLAGS    += $(if $(CUDNN),-DHAVE_CUDNN -I$(dir $(CUDNN_H)))
 CUDA_TOOLS := $(DEVICE_TOOLS:%=bin/cuda/%)
 GPU_CHECK_BACKEND := build/libcuda.a
 else
@@ -74,7 +82,7 @@ EMU_SKIP  :=
 EMU_ALL   := $(EMU_CHECKS) $(EMU_SELFTEST) $(EMU_TOOLS:%=build/emu/bin/%) $(EMU_TOOLS:%=build/emu/bin/cuda/%)
 endif
 
-.PHONY: all emu test test-gpu bench goldens clean
+.PHONY: all emu test test-gpu bench goldens clean cuda-info
 all: $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN)
 
 build/lib/%.o: lib/%.c $(LIB_HDR)
@@ -137,6 +145,10 @@ test-gpu: all
 	@nvidia-smi -L 2>/dev/null | grep -q '^GPU' || { echo "test-gpu: expected a GPU, found none (nvidia-smi -L lists no GPU; make test runs these checks on the CUDA emulation)" >&2; exit 1; }
 	@[ -n "$(CUDA_TOOLS)" ] || { echo "test-gpu: expected the CUDA build, found none (no nvcc, or NO_CUDA=1)" >&2; exit 1; }
 	GPU_BACKEND=cuda PYTHON=$(PYTHON) timeout 900 bats test/gpu/
+
+cuda-info:
+	@echo "nvcc: $(or $(NVCC),none)$(if $(NO_CUDA), (NO_CUDA=1: not used))"
+	@echo "cuDNN: $(if $(CUDNN),$(CUDNN_H) and $(CUDNN_LIB): conv2d_rect_forward uses it where faster,absent ($(if $(NO_CUDNN),NO_CUDNN=1,no cudnn.h and libcudnn.so under $(CUDA_HOME) or /usr)): convolutions on im2col + cuBLAS)"
 
 bench: all
 	PYTHON=$(PYTHON) bench/run.sh
