@@ -6,7 +6,7 @@
 
 load helpers
 
-CUDA_TOOLS=" gen-step disc-step clip-embed clip-train "
+CUDA_TOOLS=" gen-step disc-step clip-embed clip-train inception-stats encode-text "
 # fid is being rewritten on another branch and joins the skeleton when it merges
 NOT_YET=" fid "
 
