@@ -6,7 +6,9 @@
 #   make                 build everything (NO_CUDA=1 to leave CUDA out even where nvcc exists)
 #   make test            bats suites in test/ (needs numpy), and those of test/gpu/ on the CPU
 #                        emulation of CUDA (test/emu/, built where a C++ compiler exists)
-#   make test-gpu        the suites of test/gpu/ on a real GPU (fails in one line without one)
+#   make test-gpu        on a real GPU: test/gpu/'s checks on it, timings against PyTorch there,
+#                        one summary block (bench/gpu_harvest.sh; fails in one line without a GPU)
+#   make test-gpu-dry    the same dry, on the CUDA emulation at tiny sizes
 #   make bench           benchmarks against PyTorch on this machine
 #   make goldens         regenerate test/fixtures from test/reference/*.py (needs torch)
 
@@ -41,11 +43,19 @@ DEVICE_TOOLS := $(patsubst bin/%.c,%,$(shell grep -lE 'TOOL_CUDA|step_common_beg
 BENCH_SRC := $(wildcard bench/*.c)
 BENCH_BIN := $(BENCH_SRC:bench/%.c=build/bench/%)
 
+# cuDNN, where its header and library are found (NO_CUDNN=1 to leave it out): conv2d_rect_forward
+# then runs each convolution shape on cuDNN when that measures faster (kernels/conv_rect_cudnn.cu);
+# without it, on im2col + cuBLAS. `make cuda-info` says which.
+CUDNN_H   := $(if $(NO_CUDNN),,$(firstword $(wildcard $(CUDA_HOME)/include/cudnn.h /usr/include/cudnn.h /usr/include/x86_64-linux-gnu/cudnn.h)))
+CUDNN_LIB := $(if $(NO_CUDNN),,$(firstword $(wildcard $(CUDA_HOME)/lib64/libcudnn.so /usr/lib/x86_64-linux-gnu/libcudnn.so)))
+CUDNN     := $(and $(CUDNN_H),$(CUDNN_LIB))
+
 ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
 CU_SRC     := $(wildcard kernels/*.cu)
 CU_OBJ     := $(CU_SRC:kernels/%.cu=build/cuda/%.o)
-CUDA_LIBS  := -L$(CUDA_HOME)/lib64 -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
-CUDA_TOOLS := $(DEVICE_TOOLS:%=bin/cuda/%)
+CUDA_LIBS  := -L$(CUDA_HOME)/lib64 $(if $(CUDNN),-L$(dir $(CUDNN_LIB)) -lcudnn) -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
+NVFLAGS    += $(if $(CUDNN),-DHAVE_CUDNN -I$(dir $(CUDNN_H)))
+CUDA_TOOLS := $(DEVICE_TOOLS:%=bin/cuda/%) build/bench/cuda/step_bench
 GPU_CHECK_BACKEND := build/libcuda.a
 else
 CUDA_TOOLS :=
@@ -71,10 +81,11 @@ EMU_SKIP  := no C++ compiler ($(CXX)) to build the CUDA emulation of test/emu/
 EMU_ALL   :=
 else
 EMU_SKIP  :=
-EMU_ALL   := $(EMU_CHECKS) $(EMU_SELFTEST) $(EMU_TOOLS:%=build/emu/bin/%) $(EMU_TOOLS:%=build/emu/bin/cuda/%)
+EMU_ALL   := $(EMU_CHECKS) $(EMU_SELFTEST) $(EMU_TOOLS:%=build/emu/bin/%) $(EMU_TOOLS:%=build/emu/bin/cuda/%) \
+             build/emu/bench/cuda/step_bench
 endif
 
-.PHONY: all emu test test-gpu bench goldens clean
+.PHONY: all emu test test-gpu test-gpu-dry bench goldens clean cuda-info
 all: $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN)
 
 build/lib/%.o: lib/%.c $(LIB_HDR)
@@ -108,6 +119,9 @@ build/test/%: test/c/%.c build/libdfgan.a build/libf64.a build/libnocuda.a | bui
 	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@
 build/bench/%: bench/%.c build/libdfgan.a build/libnocuda.a | build/bench
 	$(CC) $(CFLAGS) $< build/libdfgan.a build/libnocuda.a $(LDLIBS) -o $@
+build/bench/cuda/step_bench: bench/step_bench.c build/libdfgan.a build/libcuda.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/libcuda.a $(LDLIBS) $(CUDA_LIBS) -o $@
 
 $(EMU_CU:kernels/%.cu=build/emu/kernels/%.o): build/emu/kernels/%.o: kernels/%.cu $(LIB_HDR) $(wildcard kernels/*.h) $(EMU_HDR) | build/emu/kernels
 	$(CXX) $(EMU_FLAGS) -x c++ -c $< -o $@
@@ -123,6 +137,9 @@ $(EMU_TOOLS:%=build/emu/bin/cuda/%): build/emu/bin/cuda/%: bin/%.c build/libdfga
 	$(CC) $(CFLAGS) $< build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
 $(EMU_TOOLS:%=build/emu/bin/%): build/emu/bin/%: bin/% | build/emu/bin/cuda
 	cp $< $@
+build/emu/bench/cuda/step_bench: bench/step_bench.c build/libdfgan.a build/emu/libcuda_emu.a
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $< build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
 
 build/lib build/cpu build/f64 build/cuda build/test build/bench bin/cuda build/emu/kernels build/emu/test build/emu/bin/cuda:
 	mkdir -p $@
@@ -132,11 +149,21 @@ emu: $(EMU_ALL)
 test: all emu
 	PYTHON=$(PYTHON) CUDA_EMU_SKIP='$(EMU_SKIP)' test/run.sh
 
-# a real GPU, and the CUDA build, or one line saying which is missing
-test-gpu: all
+# the harvest of a lent GPU (bench/gpu_harvest.sh): the checks of test/gpu/ on it, then timings
+# against PyTorch on it, then one summary block; or one line saying what is missing (a GPU, nvcc)
+test-gpu:
 	@nvidia-smi -L 2>/dev/null | grep -q '^GPU' || { echo "test-gpu: expected a GPU, found none (nvidia-smi -L lists no GPU; make test runs these checks on the CUDA emulation)" >&2; exit 1; }
 	@[ -n "$(CUDA_TOOLS)" ] || { echo "test-gpu: expected the CUDA build, found none (no nvcc, or NO_CUDA=1)" >&2; exit 1; }
-	GPU_BACKEND=cuda PYTHON=$(PYTHON) timeout 900 bats test/gpu/
+	@$(MAKE) --no-print-directory all
+	PYTHON=$(PYTHON) bench/gpu_harvest.sh
+
+# the same harvest dry, on the CUDA emulation at tiny sizes (about 2 minutes; numbers of no worth)
+test-gpu-dry: all emu
+	BACKEND=emu PYTHON=$(PYTHON) bench/gpu_harvest.sh
+
+cuda-info:
+	@echo "nvcc: $(or $(NVCC),none)$(if $(NO_CUDA), (NO_CUDA=1: not used))"
+	@echo "cuDNN: $(if $(CUDNN),$(CUDNN_H) and $(CUDNN_LIB): conv2d_rect_forward uses it where faster,absent ($(if $(NO_CUDNN),NO_CUDNN=1,no cudnn.h and libcudnn.so under $(CUDA_HOME) or /usr)): convolutions on im2col + cuBLAS)"
 
 bench: all
 	PYTHON=$(PYTHON) bench/run.sh

@@ -1,7 +1,10 @@
 /* step_bench: one full DF-GAN training step (G forward, D step with MA-GP, G's adversarial gradient
  * through the updated D, G backward and Adam) timed in-process on random weights and data, plus an
  * sgemm peak measured in the same run.
- *   step_bench [--imsize 64] [--nf 16] [--batch 16] [--cond 256] [--z 100] [--steps 5] [--device cpu]
+ *   step_bench [--imsize 64] [--nf 16] [--batch 16] [--cond 256] [--z 100] [--steps 5] [--device cpu|cuda]
+ * On cuda (build/bench/cuda/step_bench, which build/bench/step_bench hands over to) the step is
+ * the tools' step without the tools: the fakes downloaded for D and its gradient uploaded for G as
+ * gen-step and disc-step copy them, but no pipes between; each step timed to a synchronise.
  * CONV_DIRECT=0 in the environment keeps every convolution on im2col + gemm (lib/cpu/conv2d.c);
  * CONV_WINOGRAD=0 keeps the 3×3 ones off Winograd's F(2×2,3×3).
  * Prints "key value" lines: step_s is the best step (least disturbed by other work on the machine),
@@ -58,6 +61,7 @@ extern int conv2d_direct_cpu, conv2d_winograd_cpu;   /* lib/cpu/conv2d.c */
 
 int main(int argc, char **argv) {
     progname = "step_bench";
+    tool_argv = argv;   /* for the hand-over to build/bench/cuda/step_bench */
     if (getenv("CONV_DIRECT")) conv2d_direct_cpu = atoi(getenv("CONV_DIRECT"));
     if (getenv("CONV_WINOGRAD")) conv2d_winograd_cpu = atoi(getenv("CONV_WINOGRAD"));
     int imsize = 64, nf = 16, B = 16, cond = 256, z = 100, steps = 5;
@@ -111,6 +115,7 @@ int main(int argc, char **argv) {
         params_zero_grad(&g.ps);
         netg_backward(&g, dimg);
         params_adam_step(&g.ps, 1e-4, 0, 0.9, 1e-8);
+        if (dev == DEVICE_CUDA) cuda_sync();
         double t3 = now(), c3 = cpu_now();
         if (s > 0 && c3 - c0 < c_best) c_best = c3 - c0;
         if (s > 0) {

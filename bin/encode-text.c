@@ -16,7 +16,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: encode-text --weights DAMSM.npz [--words FILE] [--ids FILE|-] [-o FILE|-] [--device cpu]\n"
+    "usage: encode-text --weights DAMSM.npz [--words FILE] [--ids FILE|-] [-o FILE|-] [--device cpu|cuda]\n"
     "       encode-text --init --vocab-size V [--seed K] [--ninput E] [--nhidden H] [-o FILE|-]\n"
     "\n"
     "Encode token ids (bin/tokenize --vocab: int32 (B,L) arrays back to back, 0 = padding after the\n"
@@ -33,7 +33,8 @@ static const char usage[] =
     "  -o, --out FILE     sentence embeddings, float32 (B,256) per array; - is stdout (default)\n"
     "  --words FILE       also write word embeddings, float32 (B,256,L) per array (DF-GAN's words_emb,\n"
     "                     zeros past each length, L = the ids' width)\n"
-    "  --device cpu       where to compute: the CPU only (no CUDA path; cuda is refused)\n"
+    "  --device cpu|cuda  where the LSTM runs (default cpu); on cuda its recurrent weights are uploaded\n"
+    "                     once and each new word's input projection (computed on the CPU) once\n"
     "  --init             write a random encoder to -o instead: encoder.weight U(-0.1,0.1), every LSTM\n"
     "                     weight and bias U(-1/sqrt(H/2), 1/sqrt(H/2)), from the Philox generator\n"
     "  --vocab-size V     with --init: vocabulary size (rows of encoder.weight)\n"
@@ -48,6 +49,7 @@ typedef struct {
     const char *weights, *words, *ids, *out;
     int init;
     long vocab, seed, ninput, nhidden;
+    device_t dev;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
@@ -64,7 +66,7 @@ static void parse(options *o, int argc, char **argv) {
     o->ninput = -1;
     o->nhidden = -1;
     toolopts t;
-    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CUDA);
     for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case WEIGHTS: o->weights = optarg; break;
@@ -98,6 +100,7 @@ static void parse(options *o, int argc, char **argv) {
     if (!o->weights) die_usage("expected --weights DAMSM.npz (or --init), found none");
     if (o->words && (!strcmp(o->words, "-") ? !strcmp(o->out, "-") : !strcmp(o->words, o->out)))
         die_usage("expected --words and -o to name different outputs, found both '%s'", o->words);
+    o->dev = topt_device(&t);
 }
 
 static void write_or_die(atomic_file *af, const char *path, int ndim, const int64_t *shape, const float *data) {
@@ -121,6 +124,7 @@ int main(int argc, char **argv) {
     }
 
     damsm_load(&m, o.weights);
+    damsm_to_device(&m, o.dev);
     const int64_t D2 = 2 * (int64_t)m.nhidden;
     tstream in;
     ts_open(&in, !strcmp(o.ids, "-") ? "stdin" : "--ids", o.ids);

@@ -2,7 +2,7 @@
  * statistics) accumulated in one pass with memory independent of N.
  *
  *   inception-stats --weights inception.npz [--variant fid|dfgan] [--batch N] [-o stats.npz]
- *                   [--features-out F.npy] [INPUT ...]
+ *                   [--features-out F.npy] [--device cpu|cuda] [INPUT ...]
  *   inception-stats --init [--seed K] -o inception.npz
  *
  * The network and its input transforms are lib/models/inception.c; the statistics lib/eval/fid.c. */
@@ -25,7 +25,7 @@
 
 static const char usage[] =
     "usage: inception-stats --weights W.npz [--variant fid|dfgan] [--batch N] [-o OUT.npz]\n"
-    "                       [--features-out F.npy] [INPUT ...]\n"
+    "                       [--features-out F.npy] [--device cpu|cuda] [INPUT ...]\n"
     "       inception-stats --init [--seed K] -o W.npz\n"
     "Inception-v3 pool3 features (2048-d) of images, and their statistics in one pass:\n"
     "  mu (d,) float64, sigma (d,d) float64 (N-1, as np.cov(rowvar=False)), count () int64 and\n"
@@ -46,7 +46,8 @@ static const char usage[] =
     "                      forward pass, in input order\n"
     "  --init [--seed K]   write random weights (seed K, default 0) under the same keys; outputs\n"
     "                      made with them say so on stderr\n"
-    "  --device cpu        where to compute: the CPU only (no CUDA path; cuda is refused)\n"
+    "  --device cpu|cuda   where the network runs (default cpu); on cuda the weights are uploaded\n"
+    "                      once and each image's resize and the network run on the GPU\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
 
 typedef struct {
@@ -61,10 +62,7 @@ typedef struct {
 static void run_batch(runner *r)
 {
     if (!r->fill) return;
-    const size_t S2 = (size_t)INCEPTION_SIZE * INCEPTION_SIZE;
-    if (r->fill < r->nb) /* the planes of a partial batch to (3,fill,299,299) */
-        for (int c = 1; c < 3; c++)
-            memmove(r->net_in + (size_t)c * r->fill * S2, r->net_in + (size_t)c * r->nb * S2, (size_t)r->fill * S2 * sizeof(float));
+    inception_pack_input(&r->m, r->net_in, r->fill, r->nb);   /* a partial batch to (3,fill,299,299) */
     inception_forward(&r->m, r->feat, r->net_in, r->fill);
     char err[512];
     if (fstats_add_f32(&r->st, r->feat, r->fill, err, sizeof err))
@@ -193,7 +191,7 @@ int main(int argc, char **argv)
         {"variant", 1, 0, VARIANT}, {"batch", 1, 0, BATCH}, {"seed", 1, 0, SEED}, {"init", 0, 0, INIT},
         {0, 0, 0, 0}};
     toolopts t;
-    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CPU);
+    topt_begin(&t, argc, argv, usage, "o:", longopts, TOOL_CUDA);
     for (int c; (c = topt_next(&t)) != -1;) {
         switch (c) {
         case WEIGHTS: weights = optarg; break;
@@ -221,6 +219,7 @@ int main(int argc, char **argv)
     if (nin == 0) in[nin++] = "-";
     if (feat_out && strcmp(feat_out, "-") == 0 && strcmp(out, "-") == 0)
         die_usage("expected -o OUT.npz when --features-out is stdout, found both on stdout");
+    const device_t dev = topt_device(&t);
 
     runner r;
     memset(&r, 0, sizeof r);
@@ -236,8 +235,9 @@ int main(int argc, char **argv)
               weights, rk->dtype == NPY_I8 && rk->count == 1 ? (long long)*(const int64_t *)rk->data : -1LL);
     npz_free(&z);
 
+    inception_to_device(&r.m, dev);
     r.nb = batch;
-    r.net_in = xmalloc((size_t)3 * batch * INCEPTION_SIZE * INCEPTION_SIZE * sizeof(float));
+    r.net_in = inception_input(&r.m, batch);
     r.feat = xmalloc((size_t)batch * INCEPTION_DIM * sizeof(float));
     fstats_init(&r.st, INCEPTION_DIM);
     if (feat_out) r.fout = af_open(feat_out);
@@ -252,8 +252,7 @@ int main(int argc, char **argv)
     if (fstats_save(&r.st, out, err, sizeof err)) die_runtime("%s", err);
     warnx("%ld images, variant %s, %.2f images/s", r.images, variant, (double)r.images / (secs > 0 ? secs : 1e-9));
     fstats_free(&r.st);
-    inception_free(&r.m);
-    free(r.net_in);
+    inception_free(&r.m);   /* and net_in, its buffer */
     free(r.feat);
     free(in);
     if (strcmp(out, "-") == 0) close_stdout_or_die();

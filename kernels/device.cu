@@ -1,19 +1,21 @@
 /* device.cu: the device layer: whether a GPU is usable, memory and copies, synchronisation,
  * the cuBLAS handle, grow-only scratch buffers, and the error checks that turn a CUDA or cuBLAS
- * failure into one line on stderr and exit 1 (die_runtime). */
+ * failure into one line on stderr and exit 1 (die_runtime), naming the call, its file and line.
+ * The only calls left unchecked are those of cuda_device_available's probing, whose failures are
+ * its answer (and are cleared with cudaGetLastError). */
 #include "ops_cuda.h"
 
 #include <stdio.h>
 
-void cuda_check(cudaError_t e, const char *what) {
+void cuda_check(cudaError_t e, const char *what, const char *file, int line) {
     if (e != cudaSuccess)
-        die_runtime("expected %s to succeed on the GPU, found CUDA error %s (%s)", what,
+        die_runtime("expected %s (%s:%d) to succeed on the GPU, found CUDA error %s (%s)", what, file, line,
                     cudaGetErrorName(e), cudaGetErrorString(e));
 }
 
-void cublas_check(cublasStatus_t s, const char *what) {
+void cublas_check(cublasStatus_t s, const char *what, const char *file, int line) {
     if (s != CUBLAS_STATUS_SUCCESS)
-        die_runtime("expected %s to succeed on the GPU, found cuBLAS error %s (%s)", what,
+        die_runtime("expected %s (%s:%d) to succeed on the GPU, found cuBLAS error %s (%s)", what, file, line,
                     cublasGetStatusName(s), cublasGetStatusString(s));
 }
 
@@ -56,8 +58,8 @@ extern "C" void *cuda_alloc(size_t bytes) {
     void *p = NULL;
     cudaError_t e = cudaMalloc(&p, bytes);
     if (e != cudaSuccess)
-        die_runtime("expected %zu bytes of GPU memory, found cudaMalloc failing (%s)", bytes,
-                    cudaGetErrorString(e));
+        die_runtime("expected %zu bytes of GPU memory, found cudaMalloc(&p, bytes) (%s:%d) failing (%s)", bytes,
+                    __FILE__, __LINE__ - 3, cudaGetErrorString(e));
     return p;
 }
 

@@ -3,7 +3,9 @@
  * upsample_bicubic2d, bilinear as upsample_bilinear2d, legacy nearest as upsample_nearest2d.
  * Each thread computes its taps with the CPU's formulas (double, then float weights). Forward:
  * one thread per output pixel, summing each tap row horizontally first as the CPU's separable
- * passes do; backward: one thread per output-gradient pixel scattering with atomicAdd. */
+ * passes do; backward: one thread per output-gradient pixel scattering with atomicAdd. And
+ * resize_bilinear2d_forward (Inception-v3's input transform), PyTorch 1.13's upsample_bilinear2d
+ * with either align_corners, as lib/cpu/interp.c computes it: one thread per output pixel. */
 #include "ops_cuda.h"
 
 #include <math.h>
@@ -90,4 +92,44 @@ extern "C" void resize_backward_cuda(float *din, const float *dout, int planes, 
     if (!n) return;
     LAUNCH(resize_backward_kernel, cuda_blocks(n), CUDA_THREADS, 0)(din, dout, planes, H, W, Ho, Wo, mode, ntaps(mode));
     CUDA_LAUNCHED("resize_backward_kernel");
+}
+
+/* ---- resize_bilinear2d_forward: PyTorch 1.13's upsample_bilinear2d, source indices in float ---- */
+
+/* area_pixel_compute_source_index for the linear modes, as lib/cpu/interp.c's src_index: output o of
+ * outn reads i0 with weight 1 − l1 and i1 with weight l1. Rounded step by step (FMUL, FADD: no fused
+ * multiply-add), so the indices and weights are the CPU's bit for bit. */
+static __device__ void src_index(int o, int in, int outn, int ac, int *i0, int *i1, float *l1) {
+    const float scale = ac ? (outn > 1 ? (float)(in - 1) / (float)(outn - 1) : 0.0f) : (float)in / (float)outn;
+    float src = ac ? FMUL(scale, (float)o) : FADD(FMUL(scale, FADD((float)o, 0.5f)), -0.5f);
+    if (src < 0.0f) src = 0.0f;
+    int i = (int)src;
+    if (i > in - 1) i = in - 1;
+    *i0 = i;
+    *i1 = i + (i < in - 1 ? 1 : 0);
+    *l1 = src - (float)i;
+}
+
+/* out (planes,Ho,Wo) from in (planes,H,W): the 2-d weighted sum of each output's four taps */
+static __global__ void resize_bilinear2d_kernel(float *out, const float *in, size_t planes, int H, int W, int Ho,
+                                                int Wo, int ac) {
+    GRID_STRIDE(i, planes * Ho * Wo) {
+        const int ow = (int)(i % Wo), oh = (int)(i / Wo % Ho);
+        const float *x = in + i / ((size_t)Ho * Wo) * H * W;
+        int h0, h1, w0, w1;
+        float a1, b1;
+        src_index(oh, H, Ho, ac, &h0, &h1, &a1);
+        src_index(ow, W, Wo, ac, &w0, &w1, &b1);
+        const float a0 = 1.0f - a1, b0 = 1.0f - b1;
+        const float *r0 = x + (size_t)h0 * W, *r1 = x + (size_t)h1 * W;
+        out[i] = a0 * (b0 * r0[w0] + b1 * r0[w1]) + a1 * (b0 * r1[w0] + b1 * r1[w1]);
+    }
+}
+
+extern "C" void resize_bilinear2d_forward_cuda(float *out, const float *in, size_t planes, int H, int W, int Ho,
+                                               int Wo, int ac) {
+    const size_t n = planes * Ho * Wo;
+    if (!n) return;
+    LAUNCH(resize_bilinear2d_kernel, cuda_blocks(n), CUDA_THREADS, 0)(out, in, planes, H, W, Ho, Wo, ac);
+    CUDA_LAUNCHED("resize_bilinear2d_kernel");
 }

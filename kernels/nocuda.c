@@ -14,8 +14,10 @@
                "(rebuild where nvcc exists)"
 
 size_t conv2d_col_limit_cuda = (size_t)1 << 30;
+int conv_rect_cudnn_cuda = -1;
 
 int cuda_compiled(void) { return 0; }
+int cudnn_compiled(void) { return 0; }
 
 int cuda_device_available(char *why, size_t n) {
     if (why && n) snprintf(why, n, "%s", NOCUDA);

@@ -45,6 +45,11 @@ CUDA_DEVICE_LAYER(CUDA_DECLARE)
 /* Bytes conv2d's column matrix may take on the GPU before the batch is split into chunks of
  * samples (default 1 GiB); a tuning knob, as conv2d_col_limit_cpu is on the CPU. */
 extern size_t conv2d_col_limit_cuda;
+/* Whether conv2d_rect_forward's convolutions run on cuDNN (kernels/conv_rect_cudnn.cu): -1 (the
+ * default) for the shapes where it measured faster, 0 never, 1 wherever it has an algorithm;
+ * DFGAN_CUDNN=auto|off|on sets it at the first call. Without cuDNN in the build, never. */
+extern int conv_rect_cudnn_cuda;
+int cudnn_compiled(void);                         /* 1 if the build found cuDNN (HAVE_CUDNN) */
 
 #ifdef __cplusplus
 }
@@ -59,18 +64,37 @@ extern size_t conv2d_col_limit_cuda;
 /* lib/core/common.h is C11 (_Noreturn); its one function the kernels use, declared for C++. */
 extern "C" void die_runtime(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
-void cuda_check(cudaError_t e, const char *what);      /* die_runtime unless e == cudaSuccess */
-void cublas_check(cublasStatus_t s, const char *what);
-#define CUDA_CHECK(call) cuda_check((call), #call)
-#define CUBLAS_CHECK(call) cublas_check((call), #call)
+/* die_runtime unless the call succeeded: "expected CALL (FILE:LINE) to succeed on the GPU, found
+ * CUDA error NAME (text)"; every CUDA and cuBLAS call in kernels/ goes through one of these */
+void cuda_check(cudaError_t e, const char *what, const char *file, int line);
+void cublas_check(cublasStatus_t s, const char *what, const char *file, int line);
+#define CUDA_CHECK(call) cuda_check((call), #call, __FILE__, __LINE__)
+#define CUBLAS_CHECK(call) cublas_check((call), #call, __FILE__, __LINE__)
 /* after every kernel launch: a bad launch configuration or a missing kernel image */
-#define CUDA_LAUNCHED(name) cuda_check(cudaGetLastError(), "launch of " name)
+#define CUDA_LAUNCHED(name) cuda_check(cudaGetLastError(), "launch of " name, __FILE__, __LINE__)
 
 cublasHandle_t cuda_blas(void);                        /* created on first use */
 /* Grow-only device scratch buffers (never shrink, never freed before exit). Slot 0: conv2d's
  * column matrix; slot 1: partial sums of reductions. Safe to reuse between ops because every
  * op runs on the default stream in order. */
 void *cuda_scratch(int slot, size_t bytes);
+
+/* conv2d_rect_forward's convolution without bias or ReLU through im2col + cuBLAS (conv_rect.cu),
+ * and on cuDNN where the build has it and conv_rect_cudnn_cuda chooses it: 1 if it ran there */
+void conv_rect_gemm(float *out, const float *in, const float *w, int B, int C, int H, int W, int OC, int KH,
+                    int KW, int sh, int sw, int ph, int pw);
+int conv_rect_cudnn(float *out, const float *in, const float *w, int B, int C, int H, int W, int OC, int KH,
+                    int KW, int sh, int sw, int ph, int pw);
+
+/* float product and sum rounded one at a time (nvcc would fuse a·b + c into one rounding): for
+ * index arithmetic that must agree with the CPU's bit for bit */
+#ifdef __CUDACC__
+#define FMUL(a, b) __fmul_rn((a), (b))
+#define FADD(a, b) __fadd_rn((a), (b))
+#else
+#define FMUL(a, b) ((a) * (b))
+#define FADD(a, b) ((a) + (b))
+#endif
 
 #define CUDA_THREADS 256
 /* blocks for a grid-stride loop over n elements (n > 0) */

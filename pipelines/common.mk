@@ -177,7 +177,7 @@ endif
 # damsm_of IDS: DAMSM sentence embeddings of the captions file $< into $@ (token ids kept in IDS)
 define damsm_of
 @'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) -o '$(1)' '$<'
-'$(ENCODE_TEXT)' --weights '$(DAMSM_W)' --ids '$(1)' -o '$@'
+'$(ENCODE_TEXT)' --device $(DEVICE) --weights '$(DAMSM_W)' --ids '$(1)' -o '$@'
 echo "damsm sentence embeddings: $< -> $@"
 endef
 $(DATA)/train_cond.npy: $(DATA)/train_all_captions.txt $(VOCAB) $(DAMSM_W) | $(TOOLS)
@@ -190,7 +190,7 @@ $(DATA)/sample_cond.npy: $(DATA)/sample_captions.txt $(VOCAB) $(DAMSM_W) | $(TOO
 # text_features IDS: CLIP text features of the captions file $< into $@, one array (ids kept in IDS)
 define text_features
 @'$(TOKENIZE)' --clip $(BPE_FLAG) -o '$(1)' '$<'
-'$(CLIP_EMBED)' text $(CLIP_FLAGS) --in '$(1)' -o '$@'
+'$(CLIP_EMBED)' text --device $(DEVICE) $(CLIP_FLAGS) --in '$(1)' -o '$@'
 echo "clip text features: $< -> $@"
 endef
 $(DATA)/train_text_features.npy: $(DATA)/train_all_captions.txt $(CLIP_W) | $(TOOLS)
@@ -223,7 +223,7 @@ $(DATA)/test_images.npy: $(DATA)/test_cache.npy $(DATA)/test_shapes.npy $(DATA)/
 	echo "test data: $$n images of the test split -> $@"
 $(DATA)/test_stats.npz: $(DATA)/test_images.npy $(INCEPTION_W) $(DATA)/test_filenames.txt | $(TOOLS)
 	@t0=$$(date +%s%N)
-	'$(INCEPTION)' --weights '$(INCEPTION_W)' -o '$@' '$<' 2> '$@.err' || { cat '$@.err' >&2; rm -f '$@.err'; exit 1; }
+	'$(INCEPTION)' --device $(DEVICE) --weights '$(INCEPTION_W)' -o '$@' '$<' 2> '$@.err' || { cat '$@.err' >&2; rm -f '$@.err'; exit 1; }
 	rm -f '$@.err'
 	echo "test stats: $$(wc -l < '$(DATA)/test_filenames.txt') images ($(EVAL_WEIGHTS)) -> $@ ($$(( ($$(date +%s%N) - t0) / 1000000 )) ms)"
 $(DATA)/test_noise.npy: $(DATA)/test_filenames.txt | $(TOOLS)
@@ -284,7 +284,7 @@ rc=0
 '$(RUN_EPOCH)' --fifo "$$tmp/fake.fifo" --fifo "$$tmp/grad.fifo" \
     $(if $(CLIP_ON),--fifo "$$tmp/fake_d.fifo" --fifo "$$tmp/fake_c.fifo" --fifo "$$tmp/cgrad_out.fifo" --fifo "$$tmp/cgrad.fifo" \
     :::copy "$$tmp/fake.fifo" "$$tmp/fake_d.fifo" "$$tmp/fake_c.fifo" \
-    ::: '$(CLIP_EMBED)' loss $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
+    ::: '$(CLIP_EMBED)' loss --device $(DEVICE) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
         --in "$$tmp/fake_c.fifo" -o "$$tmp/cgrad_out.fifo" --log "$$tmp/clip.jsonl" \
     :::copy "$$tmp/cgrad_out.fifo" "$$tmp/cgrad.fifo") \
     ::: '$(DISC_STEP)' train --device $(DEVICE) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
@@ -373,11 +373,11 @@ $(RUN)/samples/epoch_%.png: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(call cond
 # caption).
 define sample_cond_clip
 '$(TOKENIZE)' --clip $(BPE_FLAG) --batch $(IMGS_PER_SENT) -o "$$tmp/ids.npy" "$$tmp/repeated.txt"
-'$(CLIP_EMBED)' text $(CLIP_FLAGS) --in "$$tmp/ids.npy" -o "$$tmp/cond.npy"
+'$(CLIP_EMBED)' text --device $(DEVICE) $(CLIP_FLAGS) --in "$$tmp/ids.npy" -o "$$tmp/cond.npy"
 endef
 define sample_cond_damsm
 '$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) --first --batch $(IMGS_PER_SENT) -o "$$tmp/ids.npy" "$$tmp/repeated.txt"
-'$(ENCODE_TEXT)' --weights '$(DAMSM_W)' --ids "$$tmp/ids.npy" -o "$$tmp/cond.npy" 2> "$$tmp/err" || {
+'$(ENCODE_TEXT)' --device $(DEVICE) --weights '$(DAMSM_W)' --ids "$$tmp/ids.npy" -o "$$tmp/cond.npy" 2> "$$tmp/err" || {
     a=$$(sed -n 's/.*empty caption.* in array \([0-9]*\).*/\1/p' "$$tmp/err")
     [ -n "$$a" ] || { cat "$$tmp/err" >&2; exit 1; }
     echo "$(PIPE): expected a word of the vocabulary ($(VOCAB)) in every caption of $(CAPTIONS), found none in caption $$((a + 1)): $$(sed -n "$$((a + 1))p" "$$tmp/captions.txt")" >&2
@@ -430,9 +430,9 @@ for ((r = 0; r < $(3); r++)); do
     '$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$(1)' --noise "$$tmp/noise.npy" --cond '$(call cond_of,test)' -o - >> "$$tmp/fakes.npy"
     $(if $(SCORE_ON),cat '$(DATA)/test_text_features.npy' >> "$$tmp/text.npy")
 done
-'$(INCEPTION)' --weights '$(INCEPTION_W)' -o "$$tmp/stats.npz" "$$tmp/fakes.npy" 2> "$$tmp/inception.err" || { cat "$$tmp/inception.err" >&2; exit 1; }
+'$(INCEPTION)' --device $(DEVICE) --weights '$(INCEPTION_W)' -o "$$tmp/stats.npz" "$$tmp/fakes.npy" 2> "$$tmp/inception.err" || { cat "$$tmp/inception.err" >&2; exit 1; }
 fid=$$('$(FID)' '$(FID_STATS)' "$$tmp/stats.npz")
-score=$(if $(SCORE_ON),$$('$(CLIP_EMBED)' score $(CLIP_FLAGS) --text "$$tmp/text.npy" --in "$$tmp/fakes.npy" | awk '$$1 == "clip_score" { print $$2 }'),-)
+score=$(if $(SCORE_ON),$$('$(CLIP_EMBED)' score --device $(DEVICE) $(CLIP_FLAGS) --text "$$tmp/text.npy" --in "$$tmp/fakes.npy" | awk '$$1 == "clip_score" { print $$2 }'),-)
 [ -n "$$fid" ] && [ -n "$$score" ] || { echo "$(PIPE): expected a FID and a CLIP score for $(1), found '$$fid' and '$$score'" >&2; exit 1; }
 [ "$$score" != - ] || score=
 echo "$$fid,$$score,$$(( ($$(date +%s%N) - t0) / 1000000 ))" | awk -F, '{ printf "%s,%s,%.3f\n", $$1, $$2, $$3 / 1000 }' > "$$tmp/out.csv"

@@ -6,7 +6,7 @@
 
 load helpers
 
-CUDA_TOOLS=" gen-step disc-step clip-embed clip-train "
+CUDA_TOOLS=" gen-step disc-step clip-embed clip-train inception-stats encode-text "
 
 # the tools, and the command word a tool needs before its options
 tools() { for f in "$ROOT"/bin/*.c; do t=${f##*/}; echo "${t%.c}"; done; }

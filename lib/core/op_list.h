@@ -190,32 +190,32 @@ OPDEF(void, patchify_backward, (R *din, const R *dout, int B, int C, int S, int 
  *      fused: in (C,B,H,W), w (OC,C,KH,KW), b (OC) or NULL -> out (OC,B,Ho,Wo)
  *      = relu(w ⋆ in + b) (relu 1) or w ⋆ in + b (relu 0), zero padding,
  *      Ho = (H + 2·ph − KH)/sh + 1, Wo = (W + 2·pw − KW)/sw + 1 (lib/cpu/conv_rect.c) ---- */
-OPDEF_CPU_ONLY(void, conv2d_rect_forward, (R *out, const R *in, const R *w, const R *b, int B, int C, int H,
-                                           int W, int OC, int KH, int KW, int sh, int sw, int ph, int pw,
-                                           int relu))
+OPDEF(void, conv2d_rect_forward, (R *out, const R *in, const R *w, const R *b, int B, int C, int H,
+                                  int W, int OC, int KH, int KW, int sh, int sw, int ph, int pw,
+                                  int relu))
 /* out (rows,N) = relu(in (rows,N) + b (rows)): a convolution's epilogue after a bare gemm (the 1x1
  * convolutions of a block run as one); out may be in (lib/cpu/conv_rect.c) */
-OPDEF_CPU_ONLY(void, bias_relu_forward, (R *out, const R *in, const R *b, int rows, size_t N))
+OPDEF(void, bias_relu_forward, (R *out, const R *in, const R *b, int rows, size_t N))
 
 /* ---- pooling over `planes` independent H×W planes (lib/cpu/pool.c) ---- */
 /* out (planes,Ho,Wo): max over 3x3 windows, stride s, padding p (padding never wins: −inf; a NaN
  * in the window wins, as PyTorch), Ho = (H + 2p − 3)/s + 1 (floor, as nn.MaxPool2d) */
-OPDEF_CPU_ONLY(void, maxpool3_forward, (R *out, const R *in, size_t planes, int H, int W, int s, int p))
+OPDEF(void, maxpool3_forward, (R *out, const R *in, size_t planes, int H, int W, int s, int p))
 /* in (C,B,H,W) -> out (C,B,H,W) = relu?(avgpool3(in) + bias[c]): 3x3 average, stride 1, padding
  * 1; count_include_pad 1 divides by 9 (F.avg_pool2d's default, torchvision's blocks), 0 by the
  * number of in-image taps (pytorch-fid's FID blocks); bias (C) or NULL added after the average,
  * then ReLU when relu; out must not alias in */
-OPDEF_CPU_ONLY(void, avgpool3_bias_relu_forward, (R *out, const R *in, int C, int B, int H, int W,
-                                                  int count_include_pad, const R *bias, int relu))
+OPDEF(void, avgpool3_bias_relu_forward, (R *out, const R *in, int C, int B, int H, int W,
+                                         int count_include_pad, const R *bias, int relu))
 /* out (planes) = the mean of each plane of in (planes,HW) (adaptive average pooling to 1x1),
  * summed in double */
-OPDEF_CPU_ONLY(void, meanpool_forward, (R *out, const R *in, size_t planes, int HW))
+OPDEF(void, meanpool_forward, (R *out, const R *in, size_t planes, int HW))
 
 /* ---- bilinear resizing of `planes` H×W planes to Ho×Wo as PyTorch 1.13's upsample_bilinear2d
  *      computes it, source indices in R and 2-d weights (not separably, unlike resize_forward),
  *      align_corners ac (0 or 1), no antialiasing: out (planes,Ho,Wo) (lib/cpu/interp.c) ---- */
-OPDEF_CPU_ONLY(void, resize_bilinear2d_forward, (R *out, const R *in, size_t planes, int H, int W, int Ho,
-                                                 int Wo, int ac))
+OPDEF(void, resize_bilinear2d_forward, (R *out, const R *in, size_t planes, int H, int W, int Ho,
+                                        int Wo, int ac))
 
 /* ======== DAMSM's text encoder, forward only ======== */
 
@@ -227,9 +227,10 @@ OPDEF_CPU_ONLY(void, resize_bilinear2d_forward, (R *out, const R *in, size_t pla
  *      (D = 1), runs t = len−1..0.
  *      sent (B,D·H): each direction's last h, [forward | backward];
  *      words (B,D·H,L) or NULL: h of direction d at token t in column t of rows d·H.., zeros past
- *      each length. lens (B) is a host array on both backends (lib/cpu/lstm.c) ---- */
-OPDEF_CPU_ONLY(void, lstm_forward, (R *sent, R *words, const R *proj, const int32_t *ids, const int *lens,
-                                    const R *whh_f, const R *whh_b, int64_t B, int64_t L, int H))
+ *      each length. lens (B) is a host array on both backends; ids, like the rest, is on the op's
+ *      device (lib/cpu/lstm.c) ---- */
+OPDEF(void, lstm_forward, (R *sent, R *words, const R *proj, const int32_t *ids, const int *lens,
+                           const R *whh_f, const R *whh_b, int64_t B, int64_t L, int H))
 
 #undef OPDEF
 #undef OPDEF_CPU_ONLY

@@ -1,5 +1,5 @@
-/* damsm.c: DAMSM's RNN_ENCODER on the CPU (see damsm.h): its parameters, the cache of input
- * projections, and the recurrence through the op lstm_forward. */
+/* damsm.c: DAMSM's RNN_ENCODER on the CPU or the GPU (see damsm.h): its parameters, the cache of
+ * input projections, and the recurrence through the op lstm_forward. */
 #include "models/damsm.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
@@ -40,6 +40,14 @@ void damsm_create(damsm_encoder *m, int vocab, int ninput, int nhidden) {
 }
 
 void damsm_free(damsm_encoder *m) {
+    if (m->dev == DEVICE_CUDA) {
+        dev_free(DEVICE_CUDA, m->d_whh[0]);
+        dev_free(DEVICE_CUDA, m->d_whh[1]);
+        dev_free(DEVICE_CUDA, m->d_proj);
+        cuda_free(m->d_ids);
+        dev_free(DEVICE_CUDA, m->d_sent);
+        dev_free(DEVICE_CUDA, m->d_words);
+    }
     params_free(&m->ps);
     free(m->proj);
     free(m->have);
@@ -121,18 +129,35 @@ int damsm_lengths(const damsm_encoder *m, const int32_t *ids, int64_t B, int64_t
     return 0;
 }
 
+void damsm_to_device(damsm_encoder *m, device_t dev) {
+    if (dev != DEVICE_CUDA || m->dev == DEVICE_CUDA) return;
+    const size_t G = 4 * (size_t)m->nhidden, nw = G * (size_t)m->nhidden, np = (size_t)m->vocab * 2 * G;
+    for (int d = 0; d < 2; d++) {
+        m->d_whh[d] = dev_alloc(DEVICE_CUDA, nw);
+        dev_upload(DEVICE_CUDA, m->d_whh[d], pdata(&m->ps, m->i_whh[d]), nw);
+    }
+    m->d_proj = dev_alloc(DEVICE_CUDA, np);
+    dev_upload(DEVICE_CUDA, m->d_proj, m->proj, np);
+    m->dev = DEVICE_CUDA;
+}
+
 /* Fill the projection cache for the ids of this batch not seen before: one gather and two sgemms
- * per block of new ids. Row id of proj: [fwd (4H) | bwd (4H)], each emb[id]·W_ihᵀ + b_ih + b_hh. */
-static void fill_proj(damsm_encoder *m, const int32_t *ids, int64_t n_ids) {
+ * per block of new ids. Row id of proj: [fwd (4H) | bwd (4H)], each emb[id]·W_ihᵀ + b_ih + b_hh.
+ * The rows filled lie in [*lo, *hi] (*lo > *hi when none). */
+static void fill_proj(damsm_encoder *m, const int32_t *ids, int64_t n_ids, int32_t *lo, int32_t *hi) {
     const int E = m->ninput, G = 4 * m->nhidden;
     int64_t nm = 0;
     int32_t *miss = NULL;
+    *lo = INT32_MAX;
+    *hi = -1;
     for (int64_t k = 0; k < n_ids; k++) {
         int32_t id = ids[k];
         if (id > 0 && !m->have[id]) {
             if (!miss) miss = xmalloc((size_t)n_ids * sizeof *miss);
             m->have[id] = 1;
             miss[nm++] = id;
+            if (id < *lo) *lo = id;
+            if (id > *hi) *hi = id;
         }
     }
     if (!nm) return;
@@ -172,9 +197,38 @@ static void fill_proj(damsm_encoder *m, const int32_t *ids, int64_t n_ids) {
     free(miss);
 }
 
+/* a grow-only GPU buffer of at least n floats */
+static float *grow(float **p, size_t *cap, size_t n) {
+    if (n > *cap) {
+        dev_free(DEVICE_CUDA, *p);
+        *p = dev_alloc(DEVICE_CUDA, n ? n : 1);
+        *cap = n;
+    }
+    return *p;
+}
+
 void damsm_forward(damsm_encoder *m, float *sent, float *words, const int32_t *ids, const int *lens, int64_t B,
                    int64_t L) {
-    fill_proj(m, ids, B * L);
-    OP(m->ps.device, lstm_forward, sent, words, m->proj, ids, lens, pdata(&m->ps, m->i_whh[0]),
-       pdata(&m->ps, m->i_whh[1]), B, L, m->nhidden);
+    int32_t lo, hi;
+    fill_proj(m, ids, B * L, &lo, &hi);
+    if (m->dev != DEVICE_CUDA) {
+        OP(DEVICE_CPU, lstm_forward, sent, words, m->proj, ids, lens, pdata(&m->ps, m->i_whh[0]),
+           pdata(&m->ps, m->i_whh[1]), B, L, m->nhidden);
+        return;
+    }
+    /* the new rows to the GPU's copy of the cache: rows lo..hi in one copy (rows between them that
+     * were filled before are the same; those never filled are never read) */
+    const size_t row = 8 * (size_t)m->nhidden, ns = (size_t)B * 2 * m->nhidden, nw = ns * (size_t)L;
+    if (lo <= hi) dev_upload(DEVICE_CUDA, m->d_proj + (size_t)lo * row, m->proj + (size_t)lo * row, (size_t)(hi - lo + 1) * row);
+    const size_t nid = (size_t)B * (size_t)L;
+    if (nid > m->cap_ids) {
+        cuda_free(m->d_ids);
+        m->d_ids = cuda_alloc(nid * sizeof *ids);
+        m->cap_ids = nid;
+    }
+    cuda_upload(m->d_ids, ids, nid * sizeof *ids);
+    float *ds = grow(&m->d_sent, &m->cap_sent, ns), *dw = words ? grow(&m->d_words, &m->cap_words, nw) : NULL;
+    OP(DEVICE_CUDA, lstm_forward, ds, dw, m->d_proj, m->d_ids, lens, m->d_whh[0], m->d_whh[1], B, L, m->nhidden);
+    dev_download(DEVICE_CUDA, sent, ds, ns);
+    if (words) dev_download(DEVICE_CUDA, words, dw, nw);
 }

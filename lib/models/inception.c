@@ -1,6 +1,10 @@
 /* inception.c: see inception.h. The forward pass follows torchvision's Inception3 (and
  * pytorch-fid's FIDInception* blocks) module by module; each block writes its branches straight
- * into their channel slices of the block's output (concatenation costs nothing in (C,B,H,W)). */
+ * into their channel slices of the block's output (concatenation costs nothing in (C,B,H,W)).
+ * Every op goes through OP(m->dev, ...) (lib/core/op_list.h: conv2d_rect_forward,
+ * bias_relu_forward, maxpool3_forward, avgpool3_bias_relu_forward, meanpool_forward,
+ * resize_bilinear2d_forward, scale_shift, cnhw_to_nchw) on buffers of the model's device, so the CPU
+ * and CUDA run the same code. */
 #include "models/inception.h"
 
 #include <math.h>
@@ -11,11 +15,6 @@
 #include "core/common.h"
 #include "core/ops.h"
 #include "core/rng.h"
-
-/* Inception runs on the CPU (its weights and buffers are host memory); its ops (lib/core/op_list.h:
- * conv2d_rect_forward, bias_relu_forward, maxpool3_forward, avgpool3_bias_relu_forward,
- * meanpool_forward, resize_bilinear2d_forward) go through OP so that their CUDA twins can take over. */
-#define DEV DEVICE_CPU
 
 /* ---- the layer table, in forward order ---- */
 
@@ -273,8 +272,53 @@ void inception_free(inception *m)
             free(m->conv[i].b);
         }
     free(m->conv);
-    for (int i = 0; i < 8; i++) free(m->bufs[i]);
+    free(m->dconv);
+    dev_free(DEVICE_CUDA, m->dbuf);
+    for (int i = 0; i < INCEPTION_BUFS; i++) dev_free(m->dev, m->bufs[i]);
     memset(m, 0, sizeof *m);
+}
+
+/* the floats of conv h's group (h heads it: its members' weights follow h's in one allocation) */
+static void group_size(const inception *m, int h, size_t *nw, size_t *nb)
+{
+    *nw = *nb = 0;
+    for (int i = h; i < m->nconv; i++)
+        if (ghead[i] == h) {
+            const inception_conv *c = &m->conv[i];
+            *nw += (size_t)c->OC * c->C * c->KH * c->KW;
+            *nb += (size_t)c->OC;
+        }
+}
+
+void inception_to_device(inception *m, device_t dev)
+{
+    if (dev != DEVICE_CUDA || m->dbuf) return;
+    size_t total = 0, nw, nb;
+    for (int h = 0; h < m->nconv; h++)
+        if (ghead[h] == h) group_size(m, h, &nw, &nb), total += nw + nb;
+    m->dbuf = dev_alloc(DEVICE_CUDA, total);
+    m->dconv = xmalloc((size_t)m->nconv * sizeof *m->dconv);
+    memcpy(m->dconv, m->conv, (size_t)m->nconv * sizeof *m->dconv);
+    float *p = m->dbuf;
+    for (int h = 0; h < m->nconv; h++) {
+        if (ghead[h] != h) continue;
+        const inception_conv *head = &m->conv[h];
+        group_size(m, h, &nw, &nb);
+        dev_upload(DEVICE_CUDA, p, head->w, nw);
+        dev_upload(DEVICE_CUDA, p + nw, head->b, nb);
+        for (int i = h; i < m->nconv; i++)   /* the members keep their offsets in the group */
+            if (ghead[i] == h) {
+                m->dconv[i].w = p + (m->conv[i].w - head->w);
+                m->dconv[i].b = p + nw + (m->conv[i].b - head->b);
+            }
+        p += nw + nb;
+    }
+    for (int i = 0; i < INCEPTION_BUFS; i++) {   /* scratch made on the CPU, if any, is remade */
+        dev_free(m->dev, m->bufs[i]);
+        m->bufs[i] = NULL;
+        m->caps[i] = 0;
+    }
+    m->dev = DEVICE_CUDA;
 }
 
 int inception_write_random(const char *path, uint64_t seed, char *err, size_t errlen)
@@ -314,47 +358,74 @@ int inception_write_random(const char *path, uint64_t seed, char *err, size_t er
     return rc;
 }
 
-/* ---- input transform ---- */
+/* ---- scratch ---- */
 
-void inception_preprocess(const inception *m, float *net_in, int b, int B, const float *x, int H, int W)
-{
-    static const double mean[3] = {0.485, 0.456, 0.406}, stdv[3] = {0.229, 0.224, 0.225};
-    const size_t S = INCEPTION_SIZE, HW = (size_t)H * W;
-    float *u = xmalloc(HW * sizeof(float));
-    for (int c = 0; c < 3; c++) {
-        /* [−1,1] → [0,1]: pytorch-fid's input range; DF-GAN's Normalize((−1,−1,−1), (2,2,2)) */
-        for (size_t i = 0; i < HW; i++) u[i] = (x[c * HW + i] + 1.0f) / 2.0f;
-        float *dst = net_in + ((size_t)c * B + b) * S * S;
-        OP(DEV, resize_bilinear2d_forward, dst, u, 1, H, W, (int)S, (int)S, 0);
-        if (m->variant == INCEPTION_FID) {
-            for (size_t i = 0; i < S * S; i++) dst[i] = 2.0f * dst[i] - 1.0f;
-        } else {
-            const float a = (float)(stdv[c] / 0.5), o = (float)((mean[c] - 0.5) / 0.5);
-            for (size_t i = 0; i < S * S; i++) dst[i] = dst[i] * a + o;
-        }
-    }
-    free(u);
-}
-
-/* ---- forward ---- */
-
+/* Slots: 0, 1 the activations between blocks; 2, 3, 5 a block's temporaries; 4 the pooled
+ * features (2048,B); 6 the features (B,2048); 7 the network input; 8 one image being
+ * preprocessed. Grow-only on the model's device. */
 static float *buf(inception *m, int slot, size_t n)
 {
     if (n > m->caps[slot]) {
-        free(m->bufs[slot]);
-        m->bufs[slot] = xmalloc(n * sizeof(float));
+        dev_free(m->dev, m->bufs[slot]);
+        m->bufs[slot] = dev_alloc(m->dev, n ? n : 1);
         m->caps[slot] = n;
     }
     return m->bufs[slot];
 }
 
-typedef struct { inception *m; int li, B; } fwd;
+/* ---- input transform ---- */
+
+float *inception_input(inception *m, int B) { return buf(m, 7, (size_t)3 * B * INCEPTION_SIZE * INCEPTION_SIZE); }
+
+void inception_preprocess(inception *m, float *net_in, int b, int B, const float *x, int H, int W)
+{
+    static const double mean[3] = {0.485, 0.456, 0.406}, stdv[3] = {0.229, 0.224, 0.225};
+    const size_t S = INCEPTION_SIZE, HW = (size_t)H * W;
+    const device_t dv = m->dev;
+    float *u = buf(m, 8, 3 * HW);
+    dev_upload(dv, u, x, 3 * HW);
+    /* [−1,1] → [0,1]: pytorch-fid's input range; DF-GAN's Normalize((−1,−1,−1), (2,2,2)) */
+    OP(dv, scale_shift, u, u, 3 * HW, 0.5f, 0.5f);
+    for (int c = 0; c < 3; c++) {
+        float *dst = net_in + ((size_t)c * B + b) * S * S;
+        OP(dv, resize_bilinear2d_forward, dst, u + c * HW, 1, H, W, (int)S, (int)S, 0);
+        if (m->variant == INCEPTION_FID) {
+            OP(dv, scale_shift, dst, dst, S * S, 2.0f, -1.0f);
+        } else {
+            const float a = (float)(stdv[c] / 0.5), o = (float)((mean[c] - 0.5) / 0.5);
+            OP(dv, scale_shift, dst, dst, S * S, a, o);
+        }
+    }
+}
+
+void inception_pack_input(inception *m, float *net_in, int n, int B)
+{
+    const size_t S2 = (size_t)INCEPTION_SIZE * INCEPTION_SIZE, len = (size_t)n * S2;
+    if (n >= B) return;
+    for (int c = 1; c < 3; c++) {
+        float *dst = net_in + (size_t)c * n * S2;
+        const float *src = net_in + (size_t)c * B * S2;
+        if (m->dev != DEVICE_CUDA) {
+            memmove(dst, src, len * sizeof(float));
+            continue;
+        }
+        /* a device copy must not overlap: forward, in pieces no longer than the distance */
+        const size_t step = (size_t)(src - dst);
+        for (size_t k = 0; k < len; k += step) dev_copy(DEVICE_CUDA, dst + k, src + k, len - k < step ? len - k : step);
+    }
+}
+
+/* ---- forward ---- */
+
+/* a forward pass: the model, its convolutions with the weights on its device, the next one, B */
+typedef struct { inception *m; const inception_conv *cv; int li, B; } fwd;
+#define DV (f->m->dev)
 
 /* next convolution of the table on in (C,B,H,W) → out; returns its output size in *Ho, *Wo */
 static void conv(fwd *f, float *out, const float *in, int H, int W, int *Ho, int *Wo)
 {
-    const inception_conv *c = &f->m->conv[f->li++];
-    OP(DEV, conv2d_rect_forward, out, in, c->w, c->b, f->B, c->C, H, W, c->OC, c->KH, c->KW, c->sh, c->sw, c->ph,
+    const inception_conv *c = &f->cv[f->li++];
+    OP(DV, conv2d_rect_forward, out, in, c->w, c->b, f->B, c->C, H, W, c->OC, c->KH, c->KW, c->sh, c->sw, c->ph,
        c->pw, 1);
     if (Ho) *Ho = (H + 2 * c->ph - c->KH) / c->sh + 1;
     if (Wo) *Wo = (W + 2 * c->pw - c->KW) / c->sw + 1;
@@ -364,13 +435,13 @@ static void conv(fwd *f, float *out, const float *in, int H, int W, int *Ho, int
  * T (ΣOC, B·H·W) without bias or ReLU, each member's rows after the previous member's */
 static void group_gemm(fwd *f, float *T, const float *in, int H, int W, const int *g, int n)
 {
-    const inception_conv *c = f->m->conv;
+    const inception_conv *c = f->cv;
     int OC = 0;
     for (int k = 0; k < n; k++) {
         if (ghead[g[k]] != g[0] || c[g[k]].w != c[g[0]].w + (size_t)OC * c[g[0]].C) die_runtime("inception: bad 1x1 group");
         OC += c[g[k]].OC;
     }
-    OP(DEV, conv2d_rect_forward, T, in, c[g[0]].w, NULL, f->B, c[g[0]].C, H, W, OC, 1, 1, 1, 1, 0, 0, 0);
+    OP(DV, conv2d_rect_forward, T, in, c[g[0]].w, NULL, f->B, c[g[0]].C, H, W, OC, 1, 1, 1, 1, 0, 0, 0);
 }
 
 /* the table's convolution i on in → out (bias, ReLU) */
@@ -391,17 +462,17 @@ static float *at(float *p, int c0, int B, int HW) { return p + (size_t)c0 * B * 
 static void block_a(fwd *f, float *y, const float *x, int Cin, int H, int W)
 {
     int B = f->B, HW = H * W, fidv = f->m->variant == INCEPTION_FID, L = f->li;
-    const inception_conv *c = f->m->conv + L;
+    const inception_conv *c = f->cv + L;
     size_t N = (size_t)B * HW;
     int g[4] = {L, L + 1, L + 3, L + 6};
     int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[3].OC, R = o3 + c[6].OC;
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)96 * N);
     (void)Cin;
     group_gemm(f, T, x, H, W, g, 4);
-    OP(DEV, bias_relu_forward, at(y, 0, B, HW), T, c[0].b, c[0].OC, N);
+    OP(DV, bias_relu_forward, at(y, 0, B, HW), T, c[0].b, c[0].OC, N);
     /* 5x5_1 and 3x3dbl_1: adjacent */
-    OP(DEV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[3].OC, N);
-    OP(DEV, avgpool3_bias_relu_forward, at(y, 224, B, HW), T + o3 * N, c[6].OC, B, H, W, !fidv, c[6].b, 1);
+    OP(DV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[3].OC, N);
+    OP(DV, avgpool3_bias_relu_forward, at(y, 224, B, HW), T + o3 * N, c[6].OC, B, H, W, !fidv, c[6].b, 1);
     conv_at(f, L + 2, at(y, 64, B, HW), T + o1 * N, H, W);
     conv_at(f, L + 4, t2, T + o2 * N, H, W);
     conv_at(f, L + 5, at(y, 128, B, HW), t2, H, W);
@@ -417,21 +488,21 @@ static void block_b(fwd *f, float *y, const float *x, int H, int W)
     conv(f, t1, x, H, W, 0, 0);
     conv(f, t2, t1, H, W, 0, 0);
     conv(f, at(y, 384, B, HWo), t2, H, W, 0, 0);
-    OP(DEV, maxpool3_forward, at(y, 480, B, HWo), x, (size_t)288 * B, H, W, 2, 0);
+    OP(DV, maxpool3_forward, at(y, 480, B, HWo), x, (size_t)288 * B, H, W, 2, 0);
 }
 
 static void block_c(fwd *f, float *y, const float *x, int H, int W)
 {
     int B = f->B, HW = H * W, fidv = f->m->variant == INCEPTION_FID, L = f->li;
-    const inception_conv *c = f->m->conv + L;
+    const inception_conv *c = f->cv + L;
     size_t N = (size_t)B * HW;
     int g[4] = {L, L + 1, L + 4, L + 9};
     int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[4].OC, R = o3 + c[9].OC;
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)192 * N), *t3 = buf(f->m, 5, (size_t)192 * N);
     group_gemm(f, T, x, H, W, g, 4);
-    OP(DEV, bias_relu_forward, y, T, c[0].b, c[0].OC, N);
-    OP(DEV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
-    OP(DEV, avgpool3_bias_relu_forward, at(y, 576, B, HW), T + o3 * N, c[9].OC, B, H, W, !fidv, c[9].b, 1);
+    OP(DV, bias_relu_forward, y, T, c[0].b, c[0].OC, N);
+    OP(DV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
+    OP(DV, avgpool3_bias_relu_forward, at(y, 576, B, HW), T + o3 * N, c[9].OC, B, H, W, !fidv, c[9].b, 1);
     conv_at(f, L + 2, t2, T + o1 * N, H, W);
     conv_at(f, L + 3, at(y, 192, B, HW), t2, H, W);
     conv_at(f, L + 5, t2, T + o2 * N, H, W);
@@ -444,20 +515,20 @@ static void block_c(fwd *f, float *y, const float *x, int H, int W)
 static void block_d(fwd *f, float *y, const float *x, int H, int W)
 {
     int B = f->B, HW = H * W, L = f->li, Ho, Wo;
-    const inception_conv *c = f->m->conv + L;
+    const inception_conv *c = f->cv + L;
     size_t N = (size_t)B * HW;
     int g[2] = {L, L + 2};
     int o1 = c[0].OC, R = o1 + c[2].OC;
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)192 * N), *t3 = buf(f->m, 5, (size_t)192 * N);
     group_gemm(f, T, x, H, W, g, 2);
-    OP(DEV, bias_relu_forward, T, T, c[0].b, R, N);   /* both members: biases adjacent too */
+    OP(DV, bias_relu_forward, T, T, c[0].b, R, N);   /* both members: biases adjacent too */
     f->li = L + 1;
     conv(f, y, T, H, W, &Ho, &Wo);
     int HWo = Ho * Wo;
     conv_at(f, L + 3, t2, T + o1 * N, H, W);
     conv_at(f, L + 4, t3, t2, H, W);
     conv_at(f, L + 5, at(y, 320, B, HWo), t3, H, W);
-    OP(DEV, maxpool3_forward, at(y, 512, B, HWo), x, (size_t)768 * B, H, W, 2, 0);
+    OP(DV, maxpool3_forward, at(y, 512, B, HWo), x, (size_t)768 * B, H, W, 2, 0);
     f->li = L + 6;
 }
 
@@ -466,14 +537,14 @@ static void block_d(fwd *f, float *y, const float *x, int H, int W)
 static void block_e(fwd *f, float *y, const float *x, int Cin, int H, int W, int pool)
 {
     int B = f->B, HW = H * W, L = f->li;
-    const inception_conv *c = f->m->conv + L;
+    const inception_conv *c = f->cv + L;
     size_t N = (size_t)B * HW;
     int g[4] = {L, L + 1, L + 4, L + 8};
     int o1 = c[0].OC, o2 = o1 + c[1].OC, o3 = o2 + c[4].OC, R = o3 + c[8].OC;
     float *T = buf(f->m, 2, (size_t)R * N), *t2 = buf(f->m, 3, (size_t)448 * N);
     group_gemm(f, T, x, H, W, g, pool == 2 ? 3 : 4);
-    OP(DEV, bias_relu_forward, y, T, c[0].b, c[0].OC, N);
-    OP(DEV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
+    OP(DV, bias_relu_forward, y, T, c[0].b, c[0].OC, N);
+    OP(DV, bias_relu_forward, T + o1 * N, T + o1 * N, c[1].b, c[1].OC + c[4].OC, N);
     conv_at(f, L + 2, at(y, 320, B, HW), T + o1 * N, H, W);
     conv_at(f, L + 3, at(y, 704, B, HW), T + o1 * N, H, W);
     conv_at(f, L + 5, t2, T + o2 * N, H, W);
@@ -481,45 +552,46 @@ static void block_e(fwd *f, float *y, const float *x, int Cin, int H, int W, int
     conv_at(f, L + 7, at(y, 1472, B, HW), t2, H, W);
     if (pool == 2) {
         float *t3 = buf(f->m, 5, (size_t)Cin * N);
-        OP(DEV, maxpool3_forward, t3, x, (size_t)Cin * B, H, W, 1, 1);
+        OP(DV, maxpool3_forward, t3, x, (size_t)Cin * B, H, W, 1, 1);
         conv_at(f, L + 8, at(y, 1856, B, HW), t3, H, W);
     } else {
-        OP(DEV, avgpool3_bias_relu_forward, at(y, 1856, B, HW), T + o3 * N, c[8].OC, B, H, W, pool == 0, c[8].b, 1);
+        OP(DV, avgpool3_bias_relu_forward, at(y, 1856, B, HW), T + o3 * N, c[8].OC, B, H, W, pool == 0, c[8].b, 1);
     }
     f->li = L + 9;
 }
 
 void inception_forward(inception *m, float *feat, const float *net_in, int B)
 {
-    fwd f = {m, 0, B};
+    fwd fw = {m, m->dev == DEVICE_CUDA ? m->dconv : m->conv, 0, B}, *f = &fw;
     int H = INCEPTION_SIZE, W = INCEPTION_SIZE, fidv = m->variant == INCEPTION_FID;
     size_t big = (size_t)64 * 147 * 147 * B;   /* the largest activation (Conv2d_2b_3x3's) */
     float *p = buf(m, 0, big), *q = buf(m, 1, big);
-    conv(&f, p, net_in, H, W, &H, &W);         /* Conv2d_1a_3x3: 32 x 149 */
-    conv(&f, q, p, H, W, &H, &W);              /* Conv2d_2a_3x3: 32 x 147 */
-    conv(&f, p, q, H, W, &H, &W);              /* Conv2d_2b_3x3: 64 x 147 */
-    OP(DEV, maxpool3_forward, q, p, (size_t)64 * B, H, W, 2, 0);
+    conv(f, p, net_in, H, W, &H, &W);         /* Conv2d_1a_3x3: 32 x 149 */
+    conv(f, q, p, H, W, &H, &W);              /* Conv2d_2a_3x3: 32 x 147 */
+    conv(f, p, q, H, W, &H, &W);              /* Conv2d_2b_3x3: 64 x 147 */
+    OP(DV, maxpool3_forward, q, p, (size_t)64 * B, H, W, 2, 0);
     H = (H - 3) / 2 + 1, W = (W - 3) / 2 + 1;  /* 73 */
-    conv(&f, p, q, H, W, &H, &W);              /* Conv2d_3b_1x1: 80 x 73 */
-    conv(&f, q, p, H, W, &H, &W);              /* Conv2d_4a_3x3: 192 x 71 */
-    OP(DEV, maxpool3_forward, p, q, (size_t)192 * B, H, W, 2, 0);
+    conv(f, p, q, H, W, &H, &W);              /* Conv2d_3b_1x1: 80 x 73 */
+    conv(f, q, p, H, W, &H, &W);              /* Conv2d_4a_3x3: 192 x 71 */
+    OP(DV, maxpool3_forward, p, q, (size_t)192 * B, H, W, 2, 0);
     H = (H - 3) / 2 + 1, W = (W - 3) / 2 + 1;  /* 35 */
-    block_a(&f, q, p, 192, H, W);              /* Mixed_5b: 256 */
-    block_a(&f, p, q, 256, H, W);              /* Mixed_5c: 288 */
-    block_a(&f, q, p, 288, H, W);              /* Mixed_5d: 288 */
-    block_b(&f, p, q, H, W);                   /* Mixed_6a: 768 x 17 */
+    block_a(f, q, p, 192, H, W);              /* Mixed_5b: 256 */
+    block_a(f, p, q, 256, H, W);              /* Mixed_5c: 288 */
+    block_a(f, q, p, 288, H, W);              /* Mixed_5d: 288 */
+    block_b(f, p, q, H, W);                   /* Mixed_6a: 768 x 17 */
     H = (H - 3) / 2 + 1, W = (W - 3) / 2 + 1;
-    block_c(&f, q, p, H, W);                   /* Mixed_6b..6e */
-    block_c(&f, p, q, H, W);
-    block_c(&f, q, p, H, W);
-    block_c(&f, p, q, H, W);
-    block_d(&f, q, p, H, W);                   /* Mixed_7a: 1280 x 8 */
+    block_c(f, q, p, H, W);                   /* Mixed_6b..6e */
+    block_c(f, p, q, H, W);
+    block_c(f, q, p, H, W);
+    block_c(f, p, q, H, W);
+    block_d(f, q, p, H, W);                   /* Mixed_7a: 1280 x 8 */
     H = (H - 3) / 2 + 1, W = (W - 3) / 2 + 1;
-    block_e(&f, p, q, 1280, H, W, fidv ? 1 : 0);   /* Mixed_7b: 2048 */
-    block_e(&f, q, p, 2048, H, W, fidv ? 2 : 0);   /* Mixed_7c: 2048 */
+    block_e(f, p, q, 1280, H, W, fidv ? 1 : 0);   /* Mixed_7b: 2048 */
+    block_e(f, q, p, 2048, H, W, fidv ? 2 : 0);   /* Mixed_7c: 2048 */
     /* adaptive average pool to 1x1, then (2048,B) → (B,2048) */
     float *pooled = buf(m, 4, (size_t)INCEPTION_DIM * B);
-    OP(DEV, meanpool_forward, pooled, q, (size_t)INCEPTION_DIM * B, H * W);
-    for (int b = 0; b < B; b++)
-        for (int c = 0; c < INCEPTION_DIM; c++) feat[(size_t)b * INCEPTION_DIM + c] = pooled[(size_t)c * B + b];
+    float *fd = buf(m, 6, (size_t)INCEPTION_DIM * B);
+    OP(DV, meanpool_forward, pooled, q, (size_t)INCEPTION_DIM * B, H * W);
+    OP(DV, cnhw_to_nchw, fd, pooled, B, INCEPTION_DIM, 1);
+    dev_download(DV, feat, fd, (size_t)INCEPTION_DIM * B);
 }

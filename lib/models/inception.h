@@ -26,13 +26,19 @@
  *                   identity on 299x299 input, then per channel x·(std/0.5) + (mean − 0.5)/0.5
  *                   with ImageNet's mean (0.485, 0.456, 0.406), std (0.229, 0.224, 0.225).
  *                   So the resize that acts is the align_corners=False one.
- * Images enter as the tools hold them: float32 (B,3,H,W) NCHW in [−1,1]; any H, W. */
+ * Images enter as the tools hold them: float32 (B,3,H,W) NCHW in [−1,1]; any H, W.
+ *
+ * Device: on the CPU by default; after inception_to_device(m, DEVICE_CUDA) the weights are on the
+ * GPU (uploaded once) and so are the network input and every activation (grow-only buffers of the
+ * model, allocated at the first batch of a size and reused after), and every op runs there. The
+ * functions below keep host pointers for the images and the features on either device. */
 #ifndef DFGAN_INCEPTION_H
 #define DFGAN_INCEPTION_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/tensor.h"
 #include "io/npz.h"
 
 #define INCEPTION_DIM 2048
@@ -47,12 +53,17 @@ typedef struct {
     float *w, *b;                          /* folded (OC,C,KH,KW), (OC) */
 } inception_conv;
 
+#define INCEPTION_BUFS 10
+
 typedef struct {
     inception_variant variant;
+    device_t dev;                          /* where it computes (DEVICE_CPU unless inception_to_device) */
     int nconv;
-    inception_conv *conv;                  /* in forward order */
-    float *bufs[8];                        /* grow-only activation scratch */
-    size_t caps[8];
+    inception_conv *conv;                  /* in forward order, weights in host memory */
+    inception_conv *dconv;                 /* the same with the weights on the GPU (inception_to_device) */
+    float *dbuf;                           /* dconv's weights and biases, in one GPU allocation */
+    float *bufs[INCEPTION_BUFS];           /* grow-only scratch on dev: activations, input, image */
+    size_t caps[INCEPTION_BUFS];
 } inception;
 
 /* The convolutions, their key prefixes and shapes (torchvision's order); n set to the count. */
@@ -72,12 +83,24 @@ void inception_free(inception *m);
  * path as an .npz. 0 ok, -1 with a message. */
 int inception_write_random(const char *path, uint64_t seed, char *err, size_t errlen);
 
-/* Preprocess one image x (3,H,W) NCHW float in [−1,1] into sample b of the network input
- * (3,B,299,299) CNHW, as the variant does. */
-void inception_preprocess(const inception *m, float *net_in, int b, int B, const float *x, int H, int W);
+/* Compute on dev from now on (call once, after inception_load): for DEVICE_CUDA the weights are
+ * uploaded; DEVICE_CPU does nothing. */
+void inception_to_device(inception *m, device_t dev);
 
-/* feat (B,2048) row-major = pool3 features of the preprocessed input net_in (3,B,299,299)
- * (net_in is kept intact). */
+/* The network input for B images, (3,B,299,299) CNHW on the model's device: a buffer of the model
+ * (grow-only; the same one for every call, its contents kept while B does not grow). */
+float *inception_input(inception *m, int B);
+
+/* Preprocess one image x (3,H,W) NCHW float in [−1,1] (host memory) into sample b of the network
+ * input net_in (3,B,299,299) CNHW (on the model's device), as the variant does. */
+void inception_preprocess(inception *m, float *net_in, int b, int B, const float *x, int H, int W);
+
+/* The first n samples of net_in (3,B,299,299) moved to the layout of n samples, (3,n,299,299), in
+ * place: a partial last batch, ready for inception_forward(m, feat, net_in, n). */
+void inception_pack_input(inception *m, float *net_in, int n, int B);
+
+/* feat (B,2048) row-major (host memory) = pool3 features of the preprocessed input net_in
+ * (3,B,299,299) on the model's device (net_in is kept intact). */
 void inception_forward(inception *m, float *feat, const float *net_in, int B);
 
 #endif

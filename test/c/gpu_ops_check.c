@@ -6,7 +6,9 @@
  * different junk on the two sides (so accumulating into them shows up); parameter gradients,
  * which ops accumulate into, start from the same nonzero values on both sides and the GPU's must
  * also equal the CPU's gradient from zero plus that start (so assigning shows up); NULL gradient
- * pointers skip work; pointwise ops run in place.
+ * pointers skip work; pointwise ops run in place. Inception's forward-only ops (conv2d_rect_forward
+ * on the gemm path and, where the build has cuDNN, on cuDNN; the pools; the bilinear resize) and
+ * DAMSM's LSTM are compared the same way.
  *
  * Prints "SKIP: <reason>" and exits 0 where there is no usable GPU; exits 1 on any mismatch. */
 #include "gpu_check.h"
@@ -376,6 +378,153 @@ static void test_adam(size_t n, int steps) {
     release();
 }
 
+/* ======== Inception-v3's ops (forward only) ======== */
+
+/* ---- conv2d_rect_forward: w ⋆ in (+ b) (ReLU), with any kernel, strides and paddings ---- */
+static void test_conv_rect(int B, int C, int H, int W, int OC, int KH, int KW, int sh, int sw, int ph, int pw,
+                           int bias, int relu, const char *path) {
+    char sh_[96];
+    snprintf(sh_, sizeof sh_, "%dx%d s%d,%d p%d,%d B%d C%d OC%d %dx%d%s%s %s", KH, KW, sh, sw, ph, pw, B, C, OC, H, W,
+             bias ? " b" : "", relu ? " relu" : "", path);
+    const int Ho = (H + 2 * ph - KH) / sh + 1, Wo = (W + 2 * pw - KW) / sw + 1;
+    const size_t nin = (size_t)C * B * H * W, nw = (size_t)OC * C * KH * KW, nout = (size_t)OC * B * Ho * Wo;
+    float *in = hrand(nin), *w = hrand(nw), *b = bias ? hrand(OC) : NULL;
+    float *in_d = dev(in, nin), *w_d = dev(w, nw), *b_d = bias ? dev(b, OC) : NULL;
+    float *out = hrand(nout), *out_d = dev(hrand(nout), nout);
+    conv2d_rect_forward_cpu(out, in, w, b, B, C, H, W, OC, KH, KW, sh, sw, ph, pw, relu);
+    conv2d_rect_forward_cuda(out_d, in_d, w_d, b_d, B, C, H, W, OC, KH, KW, sh, sw, ph, pw, relu);
+    check("conv2d_rect_forward", sh_, "out", out_d, out, nout);
+    release();
+}
+
+/* the shapes, on the path `path` names (gemm, or cudnn where the build has it) */
+static void conv_rect_shapes(const char *path) {
+    /* B, C, H, W, OC, KH, KW, sh, sw, ph, pw, bias, relu */
+    test_conv_rect(2, 5, 6, 7, 4, 1, 1, 1, 1, 0, 0, 1, 1, path);     /* 1x1: one gemm on in itself */
+    test_conv_rect(3, 8, 5, 5, 6, 1, 1, 1, 1, 0, 0, 0, 0, path);     /* bare, as a block's 1x1 group */
+    test_conv_rect(2, 3, 11, 11, 4, 3, 3, 2, 2, 0, 0, 1, 1, path);   /* Conv2d_1a: 3x3 stride 2 */
+    test_conv_rect(2, 4, 9, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, path);     /* 3x3 padded */
+    test_conv_rect(3, 4, 7, 9, 3, 1, 7, 1, 1, 0, 3, 1, 1, path);     /* 1x7 */
+    test_conv_rect(2, 3, 9, 6, 4, 7, 1, 1, 1, 3, 0, 1, 0, path);     /* 7x1, no ReLU */
+    test_conv_rect(2, 3, 8, 8, 5, 5, 5, 1, 1, 2, 2, 0, 1, path);     /* 5x5, no bias */
+    test_conv_rect(1, 6, 5, 5, 4, 1, 3, 1, 1, 0, 1, 1, 1, path);     /* Mixed_7's 1x3 */
+    test_conv_rect(2, 3, 9, 7, 2, 2, 3, 2, 1, 1, 0, 1, 1, path);     /* uneven strides and paddings */
+    test_conv_rect(2, 32, 17, 17, 48, 3, 3, 1, 1, 1, 1, 1, 1, path);
+}
+
+static void test_bias_relu(int rows, size_t N) {
+    char sh[64];
+    snprintf(sh, sizeof sh, "rows%d N%zu", rows, N);
+    const size_t n = (size_t)rows * N;
+    float *in = hrand_zeros(n), *b = hrand_scaled(rows, 0.5f), *in_d = dev(in, n), *b_d = dev(b, rows);
+    float *out = hrand(n), *out_d = dev(hrand(n), n);
+    bias_relu_forward_cpu(out, in, b, rows, N);
+    bias_relu_forward_cuda(out_d, in_d, b_d, rows, N);
+    check("bias_relu_forward", sh, "out", out_d, out, n);
+    bias_relu_forward_cuda(in_d, in_d, b_d, rows, N);
+    check("bias_relu_forward", sh, "out (in place)", in_d, out, n);
+    release();
+}
+
+/* ---- pooling ---- */
+/* a NaN in the input: wherever the CPU's output is NaN the GPU's must be, and the rest equal */
+static void check_nan(const char *op, const char *shape, const float *d, const float *h, size_t n) {
+    float *g = halloc(n);
+    cuda_download(g, d, n * sizeof(float));
+    size_t bad = 0, nans = 0;
+    for (size_t i = 0; i < n; i++) {
+        nans += h[i] != h[i];
+        bad += (h[i] != h[i]) != (g[i] != g[i]) || (h[i] == h[i] && g[i] != h[i]);
+    }
+    report(op, shape, nans ? "NaN wins" : "NaN wins (none!)", nans ? (double)bad : 1.0);
+}
+
+static void test_maxpool3(size_t planes, int H, int W, int s, int p) {
+    char sh[64];
+    snprintf(sh, sizeof sh, "planes%zu %dx%d s%d p%d", planes, H, W, s, p);
+    const int Ho = (H + 2 * p - 3) / s + 1, Wo = (W + 2 * p - 3) / s + 1;
+    const size_t n = planes * H * W, no = planes * Ho * Wo;
+    float *in = hrand(n);
+    for (size_t i = 0; i < n; i += 5) in[i] = -2.0f - in[i];     /* negatives: padding must not win */
+    float *in_d = dev(in, n), *out = hrand(no), *out_d = dev(hrand(no), no);
+    maxpool3_forward_cpu(out, in, planes, H, W, s, p);
+    maxpool3_forward_cuda(out_d, in_d, planes, H, W, s, p);
+    check("maxpool3_forward", sh, "out", out_d, out, no);
+    in[n / 2] = NAN;
+    cuda_upload(in_d, in, n * sizeof(float));
+    maxpool3_forward_cpu(out, in, planes, H, W, s, p);
+    maxpool3_forward_cuda(out_d, in_d, planes, H, W, s, p);
+    check_nan("maxpool3_forward", sh, out_d, out, no);
+    release();
+}
+
+static void test_avgpool3(int C, int B, int H, int W, int cip, int bias, int relu) {
+    char sh[64];
+    snprintf(sh, sizeof sh, "C%d B%d %dx%d cip%d%s%s", C, B, H, W, cip, bias ? " b" : "", relu ? " relu" : "");
+    const size_t n = (size_t)C * B * H * W;
+    float *in = hrand(n), *b = bias ? hrand_scaled(C, 0.3f) : NULL;
+    float *in_d = dev(in, n), *b_d = bias ? dev(b, C) : NULL, *out = hrand(n), *out_d = dev(hrand(n), n);
+    avgpool3_bias_relu_forward_cpu(out, in, C, B, H, W, cip, b, relu);
+    avgpool3_bias_relu_forward_cuda(out_d, in_d, C, B, H, W, cip, b_d, relu);
+    check("avgpool3_bias_relu_forward", sh, "out", out_d, out, n);
+    release();
+}
+
+static void test_meanpool(size_t planes, int HW) {
+    char sh[64];
+    snprintf(sh, sizeof sh, "planes%zu HW%d", planes, HW);
+    const size_t n = planes * HW;
+    float *in = hrand(n), *in_d = dev(in, n), *out = hrand(planes), *out_d = dev(hrand(planes), planes);
+    for (size_t i = 0; i < n; i++) in[i] += 0.25f;               /* means away from 0 */
+    cuda_upload(in_d, in, n * sizeof(float));
+    meanpool_forward_cpu(out, in, planes, HW);
+    meanpool_forward_cuda(out_d, in_d, planes, HW);
+    check("meanpool_forward", sh, "out", out_d, out, planes);
+    release();
+}
+
+static void test_resize_bilinear2d(size_t planes, int H, int W, int Ho, int Wo, int ac) {
+    char sh[64];
+    snprintf(sh, sizeof sh, "planes%zu %dx%d->%dx%d ac%d", planes, H, W, Ho, Wo, ac);
+    const size_t n = planes * H * W, no = planes * Ho * Wo;
+    float *in = hrand(n), *in_d = dev(in, n), *out = hrand(no), *out_d = dev(hrand(no), no);
+    resize_bilinear2d_forward_cpu(out, in, planes, H, W, Ho, Wo, ac);
+    resize_bilinear2d_forward_cuda(out_d, in_d, planes, H, W, Ho, Wo, ac);
+    check("resize_bilinear2d_forward", sh, "out", out_d, out, no);
+    release();
+}
+
+/* ======== DAMSM's LSTM ======== */
+
+/* B captions of lengths in [1, L] (the first `same` of length L), ids in [1, V), projections
+ * (V, D·4H) and recurrent weights (4H,H) of a magnitude where the gates saturate only partly */
+static void test_lstm(int B, int L, int H, int V, int D, int same, int with_words) {
+    char sh[64];
+    snprintf(sh, sizeof sh, "B%d L%d H%d V%d D%d%s", B, L, H, V, D, with_words ? " words" : "");
+    const int G = 4 * H;
+    int *lens = xmalloc((size_t)B * sizeof *lens);
+    int32_t *ids = xcalloc((size_t)B * L, sizeof *ids);
+    for (int b = 0; b < B; b++) {
+        lens[b] = b < same ? L : 1 + (int)((frand() + 1.0f) * 0.5f * L) % L;
+        for (int t = 0; t < lens[b]; t++) ids[(size_t)b * L + t] = 1 + (int)((frand() + 1.0f) * 0.5f * (V - 1)) % (V - 1);
+    }
+    const size_t np = (size_t)V * D * G, nw = (size_t)G * H, ns = (size_t)B * D * H, nwd = ns * L;
+    float *proj = hrand(np), *wf = hrand_scaled(nw, 1.5f / sqrtf((float)H)), *wb = hrand_scaled(nw, 1.5f / sqrtf((float)H));
+    float *proj_d = dev(proj, np), *wf_d = dev(wf, nw), *wb_d = D == 2 ? dev(wb, nw) : NULL;
+    int32_t *ids_d = cuda_alloc((size_t)B * L * sizeof *ids);
+    cuda_upload(ids_d, ids, (size_t)B * L * sizeof *ids);
+    float *sent = hrand(ns), *words = with_words ? hrand(nwd) : NULL;
+    float *sent_d = dev(hrand(ns), ns), *words_d = with_words ? dev(hrand(nwd), nwd) : NULL;
+    lstm_forward_cpu(sent, words, proj, ids, lens, wf, D == 2 ? wb : NULL, B, L, H);
+    lstm_forward_cuda(sent_d, words_d, proj_d, ids_d, lens, wf_d, wb_d, B, L, H);
+    check("lstm_forward", sh, "sent", sent_d, sent, ns);
+    if (with_words) check("lstm_forward", sh, "words", words_d, words, nwd);
+    cuda_free(ids_d);
+    free(ids);
+    free(lens);
+    release();
+}
+
 int main(int argc, char **argv) {
     if (!gpu_check_start(argc, argv, "gpu_ops_check", "the CUDA ops")) return EXIT_OK;
     rng_state = 0x5eed1234abcdULL;
@@ -445,6 +594,52 @@ int main(int argc, char **argv) {
     test_adam(1, 3);
     test_adam(1000, 1);
     test_adam(4097, 5);
+
+    conv_rect_shapes("gemm");
+    if (cudnn_compiled()) {                         /* the cuDNN path too, forced, where it exists */
+        conv_rect_cudnn_cuda = 1;
+        conv_rect_shapes("cudnn");
+        conv_rect_cudnn_cuda = -1;
+    }
+    limit = conv2d_col_limit_cuda;                  /* the batch in chunks of samples */
+    conv2d_col_limit_cuda = 1;
+    conv_rect_cudnn_cuda = 0;
+    test_conv_rect(3, 4, 9, 8, 5, 3, 3, 1, 1, 1, 1, 1, 1, "gemm chunks");
+    test_conv_rect(3, 3, 9, 6, 4, 7, 1, 2, 1, 3, 0, 1, 0, "gemm chunks");
+    conv2d_col_limit_cuda = limit;
+    conv_rect_cudnn_cuda = -1;
+    test_bias_relu(1, 1);
+    test_bias_relu(7, 300);
+    test_bias_relu(64, 4099);
+
+    test_maxpool3(1, 3, 3, 2, 0);
+    test_maxpool3(6, 9, 7, 2, 0);                   /* Inception's reductions */
+    test_maxpool3(5, 8, 8, 1, 1);                   /* Mixed_7c's FID pool branch */
+    test_maxpool3(64, 17, 17, 2, 0);
+    test_maxpool3(3, 4, 5, 1, 0);
+    test_avgpool3(2, 3, 5, 6, 1, 1, 1);
+    test_avgpool3(2, 3, 5, 6, 0, 1, 1);
+    test_avgpool3(3, 2, 1, 7, 0, 0, 0);             /* one row */
+    test_avgpool3(3, 2, 6, 1, 1, 1, 0);             /* one column */
+    test_avgpool3(1, 1, 1, 1, 0, 1, 1);
+    test_avgpool3(32, 4, 17, 17, 0, 1, 1);
+    test_meanpool(1, 1);
+    test_meanpool(10, 64);                          /* Mixed_7c's 8x8 planes */
+    test_meanpool(7, 1000);
+    test_meanpool(4096, 64);
+    test_resize_bilinear2d(3, 64, 64, 299, 299, 0); /* FID's input transform */
+    test_resize_bilinear2d(2, 40, 52, 29, 17, 0);   /* downsampling */
+    test_resize_bilinear2d(3, 299, 299, 299, 299, 1);
+    test_resize_bilinear2d(2, 7, 5, 13, 11, 1);
+    test_resize_bilinear2d(1, 1, 1, 5, 3, 0);
+    test_resize_bilinear2d(2, 6, 6, 1, 1, 1);
+
+    /* B, L, H, V, D, same, words */
+    test_lstm(1, 1, 4, 3, 2, 1, 1);
+    test_lstm(5, 7, 8, 20, 2, 2, 1);
+    test_lstm(9, 12, 16, 50, 1, 3, 1);              /* one direction */
+    test_lstm(40, 18, 32, 300, 2, 10, 0);           /* DAMSM's word limit, sentences only */
+    test_lstm(130, 6, 8, 40, 2, 0, 1);
 
     cuda_sync();
     return gpu_check_end();
