@@ -331,6 +331,53 @@ for i in (1, 2, 3):
   [ ! -e "$T/run" ]
 }
 
+@test "RUN and the paths with blanks, ; \$ backticks or quotes are refused in one line naming the variable; nothing is run" {
+  local rule="a path without blanks or any of ;|:=%*?[]()#\$\\\`\"' (Make or the shell would read them)" c v
+  cd "$T"
+  for c in ' ' ';' '$$' '`' "'" '"' '\' '#' ':' '|'; do
+    for v in RUN CLIP_WEIGHTS INCEPTION_WEIGHTS CAPTIONS CLIP_BPE; do
+      run --separate-stderr MK train RUN="$T/run" "$v=$T/a${c}touch PWNED${c}b"
+      [ "$status" -eq 2 ] && [ "${#stderr_lines[@]}" -eq 1 ] && [ -z "$output" ] || { echo "$v with $c: status $status: $stderr" >&2; return 1; }
+      [[ "$stderr" == *"demo.mk: $v: expected $rule, found '$T/a${c/\$\$/\$}touch PWNED${c/\$\$/\$}b'.  Stop." ]] || { echo "found: $stderr" >&2; return 1; }
+    done
+  done
+  # clean too: it removes RUN
+  run --separate-stderr MK clean RUN="$T/x' '/"
+  [ "$status" -eq 2 ] && [[ "$stderr" == *"demo.mk: RUN: expected $rule, found '$T/x' '/'.  Stop." ]]
+  # the settings that recipes hold as words
+  run --separate-stderr MK train RUN="$T/run" 'NF=2;touch PWNED'
+  assert_fails 2 "*demo.mk: NF: expected a number, found '2;touch PWNED'.  Stop."
+  run --separate-stderr MK train RUN="$T/run" 'CLIP_INIT=--width 64 `touch PWNED`'
+  assert_fails 2 "*demo.mk: CLIP_INIT: expected --options and numbers, found '\`touch' in '--width 64 \`touch PWNED\`'.  Stop."
+  run --separate-stderr MK train RUN="$T/run" DEVICE=gpu
+  assert_fails 2 "*demo.mk: DEVICE: expected one of cpu|cuda, found 'gpu'.  Stop."
+  [ ! -e "$T/run" ] && [ -z "$(find "$T" -name 'PWNED*')" ]
+}
+
+@test "an interrupted run's stale temp files (kill -9 leaves them) are removed when it goes on, unless a live process holds one" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  head -c 4096 /dev/zero > "$R/weights/.inception_random.npz.tmp.k9Xa1Q"
+  head -c 4096 /dev/zero > "$R/ckpt/.G_002.npz.tmp.Zz0011"
+  : > "$R/data/.test_stats.npz.tmp.held01"
+  sleep 60 3>> "$R/data/.test_stats.npz.tmp.held01" &
+  local holder=$!
+  run --separate-stderr MK train "${TINY[@]}" RUN="$R"
+  kill "$holder"
+  assert_ok
+  assert_equal "$stderr" "demo.mk: removed 2 stale temp file(s) of an interrupted run under $R"
+  [ ! -e "$R/weights/.inception_random.npz.tmp.k9Xa1Q" ] && [ ! -e "$R/ckpt/.G_002.npz.tmp.Zz0011" ]
+  [ -e "$R/data/.test_stats.npz.tmp.held01" ]
+  # nothing else touched: the run was up to date
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+  # once nothing holds it, the last one goes too
+  wait "$holder" || true
+  run --separate-stderr MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  assert_equal "$stderr" "demo.mk: removed 1 stale temp file(s) of an interrupted run under $R"
+  [ -z "$(find "$R" -name '.*.tmp.*')" ]
+}
+
 @test "clean removes the run" {
   cp -a "$BASE" "$T/run"
   run MK clean RUN="$T/run" NF=5
