@@ -120,6 +120,7 @@ int main(int argc, char **argv) {
     }
     topt_end(&t);
     if (!out) die_usage("expected -o OUT.png, found none");
+    check_output_dir(out, "-o");   /* before any work */
     FILE *f = strcmp(in, "-") ? fopen(in, "r") : stdin;
     if (!f) die_usage("--in: expected a readable file, found '%s': %s", in, strerror(errno));
 

@@ -675,7 +675,7 @@ assert np.allclose(y[inside], 0.5 * x[inside])
   run --separate-stderr noise --batch 4 --dim 3 --batches 2 --sed 1
   assert_fails 2 "noise: expected a known option, found '--sed' (see --help)"
   run --separate-stderr noise --batch 4 --dim 3 --batches 2 -o "$T/no/z.npy"
-  assert_fails 2 "noise: expected a writable folder for '$T/no/z.npy', found '$T/no': No such file or directory"
+  assert_fails 2 "noise: -o: expected a writable folder for '$T/no/z.npy', found '$T/no': No such file or directory"
   [ ! -e "$T/z.npy" ]
   assert_no_temp "$T"
 }
@@ -728,7 +728,7 @@ assert 30 < len(u) < len(c)
   run --separate-stderr synth-shapes --imsize 4 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy" --cond "$T/c.npy"
   assert_fails 2 "synth-shapes: --imsize expects an integer in [8, 4096], found '4'"
   run --separate-stderr synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy" --cond "$T/no/c.npy"
-  assert_fails 2 "synth-shapes: expected a writable folder for '$T/no/c.npy', found '$T/no': No such file or directory"
+  assert_fails 2 "synth-shapes: --cond: expected a writable folder for '$T/no/c.npy', found '$T/no': No such file or directory"
   [ ! -e "$T/i.npy" ]
   assert_no_temp "$T"
 }

@@ -55,3 +55,88 @@ command_of() {
     assert_fails 2 "$t: expected a value after --device, found none" || { echo "($t)" >&2; return 1; }
   done
 }
+
+# ---- output folders: checked when the options are read, before any work ----
+
+# every option that names an output, as "FLAG|TOOL ARGS" with @OUT@ where the path goes; the
+# inputs named do not exist: the output check comes first (make-dataset checks its --out folder
+# itself, before any image, in its own words)
+OUTPUTS='
+--images|batches --cache x --emb x --imsize 8 --batch 1 --epoch 0 --images @OUT@ --cond c
+--cond|batches --cache x --emb x --imsize 8 --batch 1 --epoch 0 --images i --cond @OUT@
+--index|batches --cache x --emb x --imsize 8 --batch 1 --epoch 0 --images i --cond c --index @OUT@
+-o|cfg make x.yml -o @OUT@
+-o|ckpt import x -o @OUT@
+-o|ckpt import --dfgan x -o @OUT@
+-o|clip-embed text --weights w --in x -o @OUT@
+--log|clip-embed loss --weights w --text t --in x --log @OUT@
+-o|clip-embed --init -o @OUT@
+-o|clip-train train --weights w --images i --ids d -o @OUT@
+--state|clip-train train --weights w --images i --ids d -o o --state @OUT@
+--log|clip-train train --weights w --images i --ids d -o o --log @OUT@
+--dump-grads|clip-train train --weights w --images i --ids d -o o --dump-grads @OUT@
+-o|disc-step init --imsize 32 --nf 2 --cond-dim 8 -o @OUT@
+--save|disc-step train --ckpt x --real x --cond x --fake x --grad-out g --save @OUT@
+--grad-out|disc-step train --ckpt x --real x --cond x --fake x --grad-out @OUT@ --save s
+--log|disc-step train --ckpt x --real x --cond x --fake x --grad-out g --save s --log @OUT@
+--dump-grads|disc-step train --ckpt x --real x --cond x --fake x --grad-out g --save s --dump-grads @OUT@
+-o|encode-text --weights w -o @OUT@
+--words|encode-text --weights w --words @OUT@
+-o|encode-text --init --vocab-size 10 -o @OUT@
+-o|feature-stats -o @OUT@ x
+-o|gen-step init --imsize 32 --nf 2 --z-dim 4 --cond-dim 8 -o @OUT@
+-o|gen-step forward --ckpt x --noise x --cond x -o @OUT@
+--save|gen-step train --ckpt x --noise x --cond x --grad g --save @OUT@
+--fake-out|gen-step train --ckpt x --noise x --cond x --grad g --save s --fake-out @OUT@
+--log|gen-step train --ckpt x --noise x --cond x --grad g --save s --log @OUT@
+--dump-grads|gen-step train --ckpt x --noise x --cond x --grad g --save s --dump-grads @OUT@
+--images|import-cub --root r --split train --imsize 32 --images @OUT@ --captions c
+--captions|import-cub --root r --split train --imsize 32 --images i --captions @OUT@
+--filenames|import-cub --root r --split train --imsize 32 --images i --captions c --filenames @OUT@
+--boxes|import-cub --root r --split train --imsize 32 --images i --captions c --boxes @OUT@
+--crops|import-cub --root r --split train --imsize 32 --images i --captions c --crops @OUT@
+--shapes|import-cub --root r --split train --imsize 32 --images i --captions c --shapes @OUT@
+-o|inception-stats --weights w -o @OUT@ x
+--features-out|inception-stats --weights w --features-out @OUT@ -o o x
+-o|inception-stats --init -o @OUT@
+|make-dataset --out @OUT@
+-o|noise --batch 1 --dim 1 --batches 1 -o @OUT@
+-o|npy-png --in x -o @OUT@
+-o|plot-metrics --in x -o @OUT@
+--images|synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images @OUT@ --cond c
+--cond|synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images i --cond @OUT@
+--captions|synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images i --cond c --captions @OUT@
+-o|tokenize --clip -o @OUT@ x
+-o|tokenize --build-vocab -o @OUT@ x
+'
+# the tools that write no file (they print)
+NO_OUTPUT=" fid kid npy-info progress "
+
+@test "every output option is checked before any work: a missing folder, a file as the folder, a folder at the path (exit 2, one line naming the option)" {
+  mkdir -p "$T/w"; cd "$T/w"
+  : > "$T/file"
+  mkdir "$T/dir"
+  local flag cmd args n=0 seen=" "
+  while IFS='|' read -r flag cmd; do
+    [ -n "$cmd" ] || continue
+    read -r -a args <<< "$cmd"
+    seen+="${args[0]} "
+    local pre=${flag:+$flag: }
+    run --separate-stderr "${args[@]//@OUT@/$T/none/out.x}"
+    assert_fails 2 "${args[0]}: ${pre}expected a writable folder for '$T/none/out.x', found '$T/none': No such file or directory" || { echo "($cmd)" >&2; return 1; }
+    run --separate-stderr "${args[@]//@OUT@/$T/file/out.x}"
+    assert_fails 2 "${args[0]}: ${pre}expected a writable folder for '$T/file/out.x', found '$T/file': Not a directory" || { echo "($cmd)" >&2; return 1; }
+    if [ "${args[0]}" != make-dataset ] && [[ "$cmd" != *--dfgan* ]]; then
+      run --separate-stderr "${args[@]//@OUT@/$T/dir}"
+      assert_fails 2 "${args[0]}: ${pre}expected a file path for output, found a folder '$T/dir'" || { echo "($cmd)" >&2; return 1; }
+    fi
+    [ -z "$(find "$T/w" "$T/dir" -mindepth 1)" ] || { echo "$cmd left files: $(find "$T/w" "$T/dir" -mindepth 1)" >&2; return 1; }
+    n=$((n + 1))
+  done <<< "$OUTPUTS"
+  [ "$n" -ge 45 ]
+  # every tool is here or prints only
+  for t in $(tools) fid; do
+    [[ "$seen$NO_OUTPUT" == *" $t "* ]] || { echo "$t: no output option in OUTPUTS (nor in NO_OUTPUT)" >&2; return 1; }
+  done
+}
+
