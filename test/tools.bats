@@ -140,3 +140,56 @@ NO_OUTPUT=" fid kid npy-info progress "
   done
 }
 
+# ---- process name and error line ----
+
+@test "the tools keep their own name for ps and pkill (ps -o comm=), after the OpenMP re-exec too" {
+  cd "$T"
+  local t pid
+  for t in "noise --batch 1 --dim 1 --batches 1" "gen-step init --imsize 32 --nf 1 --z-dim 2 --cond-dim 2" "inception-stats --init"; do
+    rm -f out.fifo && mkfifo out.fifo
+    # without OMP_WAIT_POLICY the tool starts itself again (lib/core/common.c); it then blocks opening its FIFO
+    env -u OMP_WAIT_POLICY "$ROOT/bin/"$t -o out.fifo &
+    pid=$!
+    for _ in $(seq 600); do tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx 'OMP_WAIT_POLICY=passive' && break; sleep 0.05; done
+    tr '\0' '\n' < "/proc/$pid/environ" | grep -qx 'OMP_WAIT_POLICY=passive'     # re-exec'd
+    assert_equal "$(ps -o comm= -p "$pid")" "${t%% *}"
+    assert_equal "$(tr '\0' ' ' < "/proc/$pid/cmdline")" "$ROOT/bin/$t -o out.fifo "
+    cat out.fifo > /dev/null
+    wait "$pid"
+  done
+}
+
+@test "the error line is the last line on stderr: after the warnings and log lines, after stdout, one only when threads fail together" {
+  # every OpenMP thread failing at once: one whole error line, last (the old three-part fprintf
+  # printed two or interleaved them)
+  for _ in $(seq 20); do
+    run --separate-stderr die_race 8
+    [ "$status" -eq 1 ] && [ "${#stderr_lines[@]}" -eq 2 ] || { echo "exit $status: $stderr" >&2; return 1; }
+    [ "${stderr_lines[0]}" = "die_race: warning: a warning before the error" ]
+    [[ "${stderr_lines[1]}" == "die_race: expected nothing to fail, found thread "*" of 8 failing ("*"0123456789)" ]]
+    # stdout and stderr into one file: the error after stdout's data, not before it
+    die_race 8 > "$T/both" 2>&1 || true
+    [[ "$(tail -n 1 "$T/both")" == "die_race: expected nothing to fail, found thread "* ]]
+    [ "$(head -n 1 "$T/both")" = "stdout data written before the error" ]
+  done
+  # a training tool's per-batch lines (no --log: on stderr) come before its error, which ends stderr
+  cd "$T"
+  gen-step init --imsize 32 --nf 1 --z-dim 2 --cond-dim 2 -o G.npz
+  py 'r = np.random.default_rng(0)
+with open("z.npy", "wb") as f:
+    for _ in range(2): np.save(f, r.standard_normal((2, 2)).astype(np.float32))
+with open("c.npy", "wb") as f:
+    for _ in range(2): np.save(f, r.standard_normal((2, 2)).astype(np.float32))
+np.save("g.npy", r.standard_normal((2, 3, 32, 32)).astype(np.float32) * 1e-3)'
+  run --separate-stderr gen-step train --ckpt G.npz --noise z.npy --cond c.npy --grad g.npy --save G2.npz
+  [ "$status" -eq 2 ] && [ "${#stderr_lines[@]}" -eq 2 ] || { echo "exit $status: $stderr" >&2; return 1; }
+  [[ "${stderr_lines[0]}" == "gen-step: batch 1 grad_norm "* ]]
+  [[ "${stderr_lines[1]}" == "gen-step: --grad g.npy: expected "* ]]
+  [ ! -e G2.npz ]
+  # npy-info's lines on stdout for the arrays before a bad one, its error after them in one stream
+  py 'np.save("one.npy", np.zeros((2, 3), np.float32))'
+  { cat one.npy; printf 'not an array'; } > bad.npy
+  npy-info bad.npy > both 2>&1 || true
+  [[ "$(head -n 1 both)" == *"(2,3)"* ]]
+  [[ "$(tail -n 1 both)" == "npy-info: "* ]]
+}
