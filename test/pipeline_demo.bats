@@ -628,6 +628,38 @@ assert lines['weights'].startswith('random-inception+random-clip+random-damsm (r
   assert_no_temp "$T"
 }
 
+@test "plot-metrics: a long table is read with a few reallocs (the table grows geometrically), drawn the same as its rows say" {
+  # an LD_PRELOAD shim counting realloc calls into REALLOC_COUNT
+  cat > "$T/count.c" <<'CEOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+static long calls;
+void *realloc(void *p, size_t n) {
+    static void *(*real)(void *, size_t);
+    if (!real) real = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    calls++;
+    return real(p, n);
+}
+__attribute__((destructor)) static void report(void) {
+    const char *path = getenv("REALLOC_COUNT");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (f) { fprintf(f, "%ld\n", calls); fclose(f); }
+}
+CEOF
+  cc -shared -fPIC -O1 -o "$T/count.so" "$T/count.c" -ldl
+  awk 'BEGIN { print "epoch,errD,errG"; for (i = 1; i <= 20000; i++) printf "%d,%.3f,%.3f\n", i, 1 + sin(i / 500), 2 + cos(i / 700) }' > "$T/long.csv"
+  LD_PRELOAD="$T/count.so" REALLOC_COUNT="$T/n" plot-metrics --in "$T/long.csv" -o "$T/long.png"
+  [ "$(cat "$T/n")" -lt 100 ] || { echo "expected fewer than 100 reallocs for 20000 rows, found $(cat "$T/n")" >&2; return 1; }
+  # the same picture as the table given whole in one read: the rows are all there
+  head -n 10001 "$T/long.csv" > "$T/half.csv"
+  plot-metrics --in "$T/long.csv" -o "$T/long2.png"
+  plot-metrics --in "$T/half.csv" -o "$T/half.png"
+  cmp "$T/long.png" "$T/long2.png"
+  ! cmp -s "$T/long.png" "$T/half.png"
+}
+
 # ---- noise ----
 
 @test "noise: standard normal (B,Z) arrays, the same for a seed whatever the batch size" {
