@@ -37,7 +37,9 @@ shq = '$(subst ','\'',$(1))'
 # path_flaw VALUE: non-empty when VALUE is not a plain path
 path_flaw = $(findstring $(space),$(1))$(findstring $(tab),$(1))$(findstring $(newline),$(1))$(filter ~%,$(1))$(strip \
   $(foreach c,$(PATH_BAD),$(if $(findstring $(c),$(1)),$(c))))
-plain_path = $(if $(call path_flaw,$(1)),$(error $(PIPE): $(2): expected $(PATH_RULE), found '$(1)'))
+plain_path = $(if $(call path_flaw,$(1)),$(error $(PIPE): $(2): expected $(PATH_RULE), found '$(call shown,$(1))'))
+# shown VALUE: VALUE for a one-line message (a newline as \n)
+shown = $(subst $(newline),\n,$(1))
 
 # a number as cfg writes one (0.0001, 1e-4, 256) or a command line gives one
 NUMBER_CHARS := 0 1 2 3 4 5 6 7 8 9 . e E + -

@@ -331,14 +331,15 @@ for i in (1, 2, 3):
   [ ! -e "$T/run" ]
 }
 
-@test "RUN and the paths with blanks, ; \$ backticks or quotes are refused in one line naming the variable; nothing is run" {
-  local rule="a path without blanks or any of ;|:=%*?[]()#\$\\\`\"' (Make or the shell would read them)" c v
+@test "RUN and the paths with blanks, ; \$ backticks, quotes or newlines are refused in one line naming the variable; nothing is run" {
+  local rule="a path without blanks or any of ;|:=%*?[]()#\$\\\`\"' (Make or the shell would read them)" c v shown
   cd "$T"
-  for c in ' ' ';' '$$' '`' "'" '"' '\' '#' ':' '|'; do
+  for c in ' ' ';' '$$' '`' "'" '"' '\' '#' ':' '|' $'\n'; do
     for v in RUN CLIP_WEIGHTS INCEPTION_WEIGHTS CAPTIONS CLIP_BPE; do
       run --separate-stderr MK train RUN="$T/run" "$v=$T/a${c}touch PWNED${c}b"
       [ "$status" -eq 2 ] && [ "${#stderr_lines[@]}" -eq 1 ] && [ -z "$output" ] || { echo "$v with $c: status $status: $stderr" >&2; return 1; }
-      [[ "$stderr" == *"demo.mk: $v: expected $rule, found '$T/a${c/\$\$/\$}touch PWNED${c/\$\$/\$}b'.  Stop." ]] || { echo "found: $stderr" >&2; return 1; }
+      shown=${c/\$\$/\$}; shown=${shown/$'\n'/\\n}
+      [[ "$stderr" == *"demo.mk: $v: expected $rule, found '$T/a${shown}touch PWNED${shown}b'.  Stop." ]] || { echo "found: $stderr" >&2; return 1; }
     done
   done
   # clean too: it removes RUN
