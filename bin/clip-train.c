@@ -301,7 +301,7 @@ int main(int argc, char **argv) {
     check_output_dir(o.out, "-o");
     check_output_dir(o.state, "--state");
     check_output_dir(o.dump, "--dump-grads");
-    check_output_dir(o.log, "--log");
+    check_append_file(o.log, "--log");
     if (o.mode == M_TRAIN) train(&o);
     else eval(&o);
     return 0;

@@ -85,7 +85,7 @@ static void parse(options *o, int argc, char **argv) {
     check_output_dir(o->save, "--save");
     check_output_dir(o->dump, "--dump-grads");
     check_output_dir(o->grad_out, "--grad-out");
-    check_output_dir(o->c.log, "--log");
+    check_append_file(o->c.log, "--log");
 }
 
 static void run(const options *o) {

@@ -98,7 +98,7 @@ static void parse(options *o, int argc, char **argv) {
     check_output_dir(o->save, "--save");
     check_output_dir(o->dump, "--dump-grads");
     check_output_dir(o->fake_out, "--fake-out");
-    check_output_dir(o->c.log, "--log");
+    check_append_file(o->c.log, "--log");
 }
 
 /* The --grad streams, opened after the first fake images are out: a FIFO's writer (disc-step,

@@ -107,7 +107,8 @@
 # Resuming: each epoch is one Make rule whose outputs are its checkpoint pair and logs, made from
 # the previous epoch's pair, so running make again after an interruption (Ctrl-C, kill -9, a
 # crash) redoes only the epochs whose outputs are missing, starting from the last complete one;
-# the interrupted epoch's folder is thrown away first. losses.jsonl and metrics.csv are rebuilt
+# the interrupted epoch's folder is thrown away first, and temp files the kill left (a tool's
+# .<name>.tmp.XXXXXX) are removed unless a live process holds them (pipelines/guard.mk). losses.jsonl and metrics.csv are rebuilt
 # from the per-epoch files, so a partial epoch can never leave duplicated lines. Training is
 # deterministic: a redone epoch gives byte-identical checkpoints (same DEVICE and thread count).
 #

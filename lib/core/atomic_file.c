@@ -190,6 +190,12 @@ void check_output_dir(const char *path, const char *flag) {
     af_abort(a);
 }
 
+void check_append_file(const char *path, const char *flag) {
+    struct stat st;
+    if (path && stat(path, &st) == 0 && !S_ISDIR(st.st_mode) && access(path, W_OK) == 0) return;
+    check_output_dir(path, flag);
+}
+
 void check_output_folder(const char *dir, const char *flag) {
     struct stat st;
     if (!dir || !*dir) die_usage("%s: expected an output folder, found an empty path", flag);

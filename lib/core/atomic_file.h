@@ -37,9 +37,12 @@ void af_abort_all(void);          /* what the die hook runs: remove every uncomm
  *                        temp file is made there and removed: what af_open does), and path is not
  *                        a folder; NULL, "-", an existing FIFO or device pass
  *   check_output_folder  dir is a folder that takes files, or can be made in a folder that does
- *                        (for tools whose output is a folder of files) */
+ *                        (for tools whose output is a folder of files)
+ *   check_append_file    a file appended to in place (--log): an existing writable file passes
+ *                        whatever its folder, else as check_output_dir */
 void check_output_dir(const char *path, const char *flag);
 void check_output_folder(const char *dir, const char *flag);
+void check_append_file(const char *path, const char *flag);
 
 /* The same without dying, for library code that reports errors itself (npz_write): NULL or -1
  * with a one-line "expected ..., found ..." message in err. af_commit_err removes the temp file
