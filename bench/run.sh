@@ -10,7 +10,11 @@
 #  6. the memory of importing a 600 MB PyTorch checkpoint (bench/ckpt_bench.sh);
 #  7. what the pipes cost: an epoch through FIFOs against the same steps in one process (bench/pipe_bench.sh).
 # Environment: THREADS (2), STEPS (5), IMSIZE/NF/BATCH for the step, KEEP_OPENBLAS_ENV=1 to keep
-# the workplace's OpenBLAS pinning.
+# the workplace's OpenBLAS pinning, BENCH (the parts to run, in order; default all of
+# "step pipe text ckpt fid inception clip").
+# Each part runs whatever its peer (PyTorch, scipy, open_clip, ...): one whose peer is missing says
+# "no comparison" and the next goes on. A part that fails is named and the others still run; the
+# run then exits 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OMP_NUM_THREADS="${THREADS:-2}"
@@ -63,8 +67,17 @@ step_bench() {
     printf "== peak RSS: ours %.0f MB, PyTorch %.0f MB\n", ma, mb }'
 }
 
-step_bench
-for b in bench/pipe_bench.sh bench/text_bench.sh bench/ckpt_bench.sh bench/fid_bench.sh bench/inception_bench.sh bench/clip_bench.sh; do
-  [ -x "$b" ] && "$b"
+failed=()
+for part in ${BENCH:-step pipe text ckpt fid inception clip}; do
+  rc=0
+  if [ "$part" = step ]; then
+    set +e; ( set -e; step_bench ); rc=$?; set -e     # (in an || list, set -e would not stop it)
+  elif [ -x "bench/${part}_bench.sh" ]; then
+    "bench/${part}_bench.sh" || rc=$?
+  else
+    echo "== $part: expected one of step pipe text ckpt fid inception clip, found no bench/${part}_bench.sh"; rc=2
+  fi
+  if [ "$rc" -ne 0 ]; then echo "== $part: failed (exit $rc); going on with the other parts"; failed+=("$part"); fi
 done
+if [ ${#failed[@]} -gt 0 ]; then echo "== failed: ${failed[*]}"; exit 1; fi
 exit 0

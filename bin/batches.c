@@ -147,6 +147,10 @@ int main(int argc, char **argv)
     progname = "batches";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    check_output_dir(o.images, "--images");
+    check_output_dir(o.cond, "--cond");
+    check_output_dir(o.index, "--index");
     mapped cm, sm = {0}, em;
     map_npy(&cm, "--cache", o.cache);
     char s1[160], err[320];

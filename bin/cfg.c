@@ -88,6 +88,7 @@ int main(int argc, char **argv) {
     }
     if (strcmp(cmd, "make") && (prefix || out))
         die_usage("expected --prefix and -o only with make, found %s with %s", prefix ? "--prefix" : "-o", cmd);
+    check_output_dir(out, "-o");   /* before any work */
     char **args = argv + optind;
     const int nargs = argc - optind;
     config c;

@@ -96,6 +96,9 @@ int main(int argc, char **argv) {
     progname = "ckpt";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    if (o.dfgan) check_output_folder(o.out, "-o");
+    else check_output_dir(o.out, "-o");
     char err[1024];
     cki_file f;
     if (cki_open(&f, o.in, !o.dfgan, err, sizeof err)) die_usage("%s", err);

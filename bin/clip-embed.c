@@ -190,6 +190,9 @@ int main(int argc, char **argv) {
     progname = "clip-embed";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    if (o.mode != M_SCORE) check_output_dir(o.out, "-o");
+    check_append_file(o.log, "--log");
     clip_model m;
     if (o.init) {
         clip_create(&m, &o.cfg);

@@ -176,18 +176,7 @@ static int read_pair(tstream *im, tstream *ids, npy_array *a, npy_array *t) {
     return 1;
 }
 
-/* Dies now rather than after the training when path cannot take an output (af_open's checks and
- * messages: a missing or read-only folder, a folder at the path); stdout, FIFOs and devices pass. */
-static void probe_output(const char *path) {
-    struct stat st;
-    if (!path || !strcmp(path, "-") || (stat(path, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))) return;
-    af_abort(af_open(path));
-}
-
 static void train(const options *o) {
-    probe_output(o->out);
-    probe_output(o->state);
-    probe_output(o->dump);
     clip_model m;
     const int resume = o->state && access(o->state, F_OK) == 0;
     const char *from = resume ? o->state : o->weights;
@@ -308,6 +297,11 @@ int main(int argc, char **argv) {
     tool_argv = argv;
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work (the training's take long) */
+    check_output_dir(o.out, "-o");
+    check_output_dir(o.state, "--state");
+    check_output_dir(o.dump, "--dump-grads");
+    check_append_file(o.log, "--log");
     if (o.mode == M_TRAIN) train(&o);
     else eval(&o);
     return 0;

@@ -80,6 +80,12 @@ static void parse(options *o, int argc, char **argv) {
         die_usage("train expects --ckpt, --real, --cond, --fake and --save, found some missing");
     }
     o->device = topt_device(&o->c.t);
+    /* the outputs' folders, before any work */
+    check_output_dir(o->out, "-o");
+    check_output_dir(o->save, "--save");
+    check_output_dir(o->dump, "--dump-grads");
+    check_output_dir(o->grad_out, "--grad-out");
+    check_append_file(o->c.log, "--log");
 }
 
 static void run(const options *o) {

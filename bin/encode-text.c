@@ -112,6 +112,9 @@ int main(int argc, char **argv) {
     progname = "encode-text";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    check_output_dir(o.out, "-o");
+    check_output_dir(o.words, "--words");
     damsm_encoder m;
 
     if (o.init) {

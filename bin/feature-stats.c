@@ -5,6 +5,7 @@
  *   feature-stats --merge -o stats.npz A.npz B.npz ...
  *
  * The arithmetic (batched Chan et al. update, merge, finalize, .npz layout) is lib/eval/fid.c. */
+#include "core/atomic_file.h"
 #include "core/common.h"
 #include "core/toolopts.h"
 #include "eval/fid.h"
@@ -46,6 +47,7 @@ int main(int argc, char **argv) {
     }
     const char **in = xcalloc((size_t)argc, sizeof *in);
     while (optind < argc) in[nin++] = argv[optind++];
+    check_output_dir(out, "-o");   /* before any work */
     char err[1024];
     fstats s;
     if (merge) {

@@ -93,6 +93,12 @@ static void parse(options *o, int argc, char **argv) {
             die_usage("train expects --grad and --save, found %s missing", o->ngrad ? "--save" : "--grad");
     }
     o->device = topt_device(&o->c.t);
+    /* the outputs' folders, before any work */
+    check_output_dir(o->out, "-o");
+    check_output_dir(o->save, "--save");
+    check_output_dir(o->dump, "--dump-grads");
+    check_output_dir(o->fake_out, "--fake-out");
+    check_append_file(o->c.log, "--log");
 }
 
 /* The --grad streams, opened after the first fake images are out: a FIFO's writer (disc-step,

@@ -264,6 +264,13 @@ int main(int argc, char **argv)
     progname = "import-cub";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    check_output_dir(o.images, "--images");
+    check_output_dir(o.captions, "--captions");
+    check_output_dir(o.filenames, "--filenames");
+    check_output_dir(o.boxes, "--boxes");
+    check_output_dir(o.crops, "--crops");
+    check_output_dir(o.shapes, "--shapes");
     int R = (int)(o.imsize * 76 / 64);
 
     char path[8192];

@@ -208,6 +208,9 @@ int main(int argc, char **argv)
         }
     }
     while (optind < argc) in[nin++] = argv[optind++];
+    /* the outputs' folders, before any work */
+    check_output_dir(out, "-o");
+    check_output_dir(feat_out, "--features-out");
     char err[1024];
     if (init) {
         if (strcmp(out, "-") == 0) die_usage("--init expects -o PATH for the weights, found none");

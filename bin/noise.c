@@ -96,6 +96,8 @@ int main(int argc, char **argv) {
     progname = "noise";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    check_output_dir(o.out, "-o");
     size_t per = (size_t)o.batch * (size_t)o.dim;
     float *buf = xmalloc(per * sizeof(float));
     atomic_file *af = af_open(o.out);

@@ -65,6 +65,8 @@ int main(int argc, char **argv) {
     progname = "npy-png";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    check_output_dir(o.out, "-o");
     tstream in;
     ts_open(&in, "--in", o.in);
     int64_t want[4] = {-1, 3, -1, -1};

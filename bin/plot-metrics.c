@@ -120,6 +120,7 @@ int main(int argc, char **argv) {
     }
     topt_end(&t);
     if (!out) die_usage("expected -o OUT.png, found none");
+    check_output_dir(out, "-o");   /* before any work */
     FILE *f = strcmp(in, "-") ? fopen(in, "r") : stdin;
     if (!f) die_usage("--in: expected a readable file, found '%s': %s", in, strerror(errno));
 
@@ -129,13 +130,16 @@ int main(int argc, char **argv) {
     int ncol = split(buf, fld);
     if (ncol < 2) die_usage("--in: expected at least 2 columns, found %d", ncol);
     for (int j = 0; j < ncol; j++) names[j] = xstrdup(fld[j]);
-    double *v = NULL;   /* rows * ncol, NAN for empty or text cells */
-    long rows = 0;
+    double *v = NULL;   /* rows * ncol, NAN for empty or text cells; room for vcap rows, doubled when full */
+    long rows = 0, vcap = 0;
     while (getline(&buf, &cap, f) >= 0) {
         if (buf[0] == '\n' || buf[0] == 0) continue;
         int n = split(buf, fld);
         if (n != ncol) die_usage("--in: expected %d fields in line %ld, found %d", ncol, rows + 2, n);
-        v = xrealloc(v, (size_t)(rows + 1) * ncol * sizeof(double));
+        if (rows == vcap) {
+            vcap = vcap ? 2 * vcap : 64;
+            v = xrealloc(v, (size_t)vcap * ncol * sizeof(double));
+        }
         for (int j = 0; j < ncol; j++) {
             char *end;
             double x = strtod(fld[j], &end);

@@ -178,6 +178,10 @@ int main(int argc, char **argv) {
     progname = "synth-shapes";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    check_output_dir(o.images, "--images");
+    check_output_dir(o.cond, "--cond");
+    check_output_dir(o.captions, "--captions");
     int S = (int)o.imsize, B = (int)o.batch, C = (int)o.cond_dim;
     /* P (C, NATTR): N(0,1)/sqrt(5), so an embedding (the sum of 5 columns) has unit variance per entry */
     float *P = xmalloc((size_t)C * NATTR * sizeof(float));

@@ -249,6 +249,8 @@ int main(int argc, char **argv) {
     progname = "tokenize";
     options o;
     parse(&o, argc, argv);
+    /* the outputs' folders, before any work */
+    check_output_dir(o.out, "-o");
 
     clip_bpe *bpe = NULL;
     damsm_vocab vocab;

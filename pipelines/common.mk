@@ -158,7 +158,7 @@ endif
 endif
 $(RUN)/config.txt:
 	@mkdir -p '$(RUN)'
-	echo '$(strip $(CONFIG))' > '$@'
+	printf '%s\n' '$(subst ','\'',$(strip $(CONFIG)))' > '$@'
 
 # ---- the tools: built through the main Makefile when missing or out of date (checked once, here),
 # so a finished run is up to date for make -q and a changed source is rebuilt before use ----

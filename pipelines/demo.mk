@@ -107,7 +107,8 @@
 # Resuming: each epoch is one Make rule whose outputs are its checkpoint pair and logs, made from
 # the previous epoch's pair, so running make again after an interruption (Ctrl-C, kill -9, a
 # crash) redoes only the epochs whose outputs are missing, starting from the last complete one;
-# the interrupted epoch's folder is thrown away first. losses.jsonl and metrics.csv are rebuilt
+# the interrupted epoch's folder is thrown away first, and temp files the kill left (a tool's
+# .<name>.tmp.XXXXXX) are removed unless a live process holds them (pipelines/guard.mk). losses.jsonl and metrics.csv are rebuilt
 # from the per-epoch files, so a partial epoch can never leave duplicated lines. Training is
 # deterministic: a redone epoch gives byte-identical checkpoints (same DEVICE and thread count).
 #
@@ -157,6 +158,21 @@ NO_CLIP_BPE   := fallback
 
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 MAKE_DATASET ?= $(ROOT)/bin/make-dataset
+
+# What reaches Make and the shell, checked before any use (pipelines/guard.mk): the paths become
+# Make words and sit in recipes' quotes, so blanks and Make's or the shell's characters in them are
+# refused in one line naming the variable, as are settings that are not numbers, cpu|cuda
+# or (CLIP_INIT) --options and numbers.
+include $(ROOT)/pipelines/guard.mk
+$(call plain_path,$(RUN),RUN)
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
+$(foreach v,CLIP_WEIGHTS INCEPTION_WEIGHTS CAPTIONS CLIP_BPE,$(call plain_path,$($(v)),$(v)))
+$(foreach v,IMSIZE NF BATCH Z COND MAX_EPOCH IMAGES MAX_BATCHES SEED TRUNCATION TRUNC_RATE LAMBDA_CLIP \
+  LR_G LR_D GEN_INTERVAL TEST_INTERVAL SAVE_INTERVAL TEST_N SAMPLE_TIMES EVAL_EPOCH IMGS_PER_SENT CLIP_SEED \
+  CLIP_HEAD_WIDTH $(if $(SAMPLE_EPOCH),SAMPLE_EPOCH),$(call plain_number,$($(v)),$(v)))
+$(call plain_choice,$(DEVICE),cpu cuda,DEVICE)
+$(call plain_flags,$(CLIP_INIT),CLIP_INIT)
+endif
 DATA := $(RUN)/data
 WDIR := $(RUN)/weights
 DS   := $(DATA)/dataset
@@ -238,3 +254,8 @@ $(WDIR)/inception_random.npz: | $(TOOLS) $(RUN)/config.txt
 	@mkdir -p '$(WDIR)'
 	echo "inception: random Inception-v3 weights (seed 0) -> $@"
 	'$(INCEPTION)' --init --seed 0 -o '$@'
+
+# an interrupted run's stale temp files (pipelines/guard.mk), before any work
+ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
+$(call sweep_temps,$(RUN))
+endif

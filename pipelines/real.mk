@@ -18,6 +18,11 @@
 #      (npz_path, when set; empty: computed from the test split); for sample, eval, all and check
 #      the checkpoint too (when set). A missing one stops make with one line: the key, the expected
 #      path and how to get it (data/README.md). A refusal leaves nothing behind: no $(RUN) is made.
+#      So is a value that Make or the shell would read as syntax (pipelines/guard.mk): data_dir
+#      may hold any characters (blanks, quotes, ; $ ...: Make sees it only through the link
+#      $(RUN)/dataset, the shell as one quoted word); the other paths, RUN and CFG are refused,
+#      naming the key or variable, when they hold blanks or any of ;|:=%*?[]()#$\`"'; numbers,
+#      device and text_encoder given on the command line are checked as bin/cfg checks the config's.
 #   3. The data (target `data`): import-cub's uint8 caches of the train and test splits
 #      (IMPORT_FLAGS: --coco for COCO; TEXT.CAPTIONS_PER_IMAGE captions each), the DAMSM vocabulary
 #      (DATA_DIR/captions_DAMSM.pickle when present, else built from the train then test captions),
@@ -33,7 +38,8 @@
 #      make with one line. Empty: the run's last epoch (EVAL_EPOCH, SAMPLE_EPOCH). train does not
 #      read it: a run starts from its own last saved epoch or from new weights (DF-GAN's
 #      resume_epoch/resume_model_path are not config keys).
-# Under $(RUN): config.mk, config.txt (the run's identity; another refused), data/ (caches),
+# Under $(RUN): config.mk, config.txt (the run's identity; another refused), dataset (a link to
+# data_dir, absolute), data/ (caches),
 # weights/ (converted weights; <name>/ and <name>.source, the checkpoint's conversion and its
 # path), ckpt/, log/, samples/, eval/, losses.jsonl, metrics.csv, metrics.png.
 
@@ -45,6 +51,10 @@ $(error CFG expects a config file (cfg/*.yml), found nothing)
 endif
 ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 comma := ,
+include $(ROOT)/pipelines/guard.mk
+WORKING_GOALS := $(filter-out clean,$(or $(MAKECMDGOALS),train))
+$(call plain_path,$(RUN),RUN)
+$(call plain_path,$(CFG),CFG)
 CFG_TOOL  ?= $(ROOT)/bin/cfg
 CKPT_TOOL ?= $(ROOT)/bin/ckpt
 
@@ -79,32 +89,58 @@ else
 MAX_EPOCH := 0
 endif
 
+MAX_BATCHES ?= 0
+EVAL_EPOCH  ?= $(MAX_EPOCH)
+CLIP_HEAD_WIDTH ?= 64
+
+# ---- what the config hands to Make and the shell: checked before any use (pipelines/guard.mk) ----
+# Every path but data_dir becomes a Make word (a prerequisite, a $(wildcard) argument) and sits in
+# recipes' quotes: blanks and Make's or the shell's characters in it are refused, naming the key (or
+# the variable given on the command line). data_dir may hold any of them (a dataset folder with
+# blanks is common): Make only ever sees $(RUN)/dataset, a link to it made once the checks have
+# passed, and the shell sees it as one quoted word ($(call shq,...)). The numbers and device are
+# checked too, as command-line overrides skip bin/cfg.
+PATH_KEYS := TEXT_DAMSM_NAME:TEXT.DAMSM_NAME CLIP_WEIGHTS:clip_weights INCEPTION_WEIGHTS:inception_weights \
+  NPZ_PATH:npz_path EXAMPLE_CAPTIONS:example_captions CHECKPOINT:checkpoint
+NUMBER_KEYS := IMSIZE:imsize Z_DIM:z_dim COND_DIM:cond_dim MANUAL_SEED:manual_seed MAX_EPOCH:max_epoch \
+  BATCH_SIZE:batch_size NF:nf LR_G:lr_g LR_D:lr_d GEN_INTERVAL:gen_interval TEST_INTERVAL:test_interval \
+  SAVE_INTERVAL:save_interval TRUNCATION:truncation TRUNC_RATE:trunc_rate SAMPLE_TIMES:sample_times \
+  IMGS_PER_SENT:imgs_per_sent LAMBDA_CLIP:lambda_clip TEXT_WORDS_NUM:TEXT.WORDS_NUM \
+  TEXT_EMBEDDING_DIM:TEXT.EMBEDDING_DIM TEXT_CAPTIONS_PER_IMAGE:TEXT.CAPTIONS_PER_IMAGE
+ifneq ($(WORKING_GOALS),)
+key_check = $(foreach p,$(2),$(call $(1),$($(word 1,$(subst :, ,$(p)))),$(call who,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
+$(call key_check,plain_path,$(PATH_KEYS))
+$(call key_check,plain_number,$(NUMBER_KEYS))
+$(foreach v,MAX_BATCHES CLIP_HEAD_WIDTH $(if $(EVAL_EPOCH),EVAL_EPOCH) $(if $(SAMPLE_EPOCH),SAMPLE_EPOCH),$(call plain_number,$($(v)),$(v)))
+$(call plain_choice,$(DEVICE),cpu cuda,$(call who,DEVICE,device))
+$(call plain_path,$(CAPTIONS),CAPTIONS)
+$(call plain_path,$(CLIP_BPE),CLIP_BPE)
+endif
+
 # ---- the settings under common.mk's names ----
 DATA  := $(RUN)/data
 WDIR  := $(RUN)/weights
-DS    := $(DATA_DIR)
+DS    := $(RUN)/dataset
 BATCH := $(BATCH_SIZE)
 Z     := $(Z_DIM)
 COND  := $(COND_DIM)
 SEED  := $(MANUAL_SEED)
 K     := $(TEXT_CAPTIONS_PER_IMAGE)
 WORDS_NUM := $(TEXT_WORDS_NUM)
-MAX_BATCHES ?= 0
-EVAL_EPOCH  ?= $(MAX_EPOCH)
-CLIP_HEAD_WIDTH ?= 64
 NO_CLIP_BPE := error
 NEED_CLIP := $(or $(shell awk 'BEGIN { if ($(or $(LAMBDA_CLIP),0) + 0 > 0) print "y" }'),$(filter-out 0,$(TEST_INTERVAL)),$(filter clip,$(TEXT_ENCODER)))
 NEED_DAMSM := $(filter damsm,$(TEXT_ENCODER))
 
 # ---- required files: checked before any work ----
-# need KEY PATH HOW: stop with one line when PATH is missing
+# need KEY PATH HOW: stop with one line when PATH (a plain path) is missing
 need = $(if $(wildcard $(2)),,$(error $(PIPE): config key $(1) ($(CFG)): expected '$(2)', found none; $(3)))
 HOWTO_DATA := get the dataset in DF-GAN's layout as data/README.md says
-ifneq ($(filter-out clean,$(or $(MAKECMDGOALS),train)),)
+# data_dir's files, looked for by the shell (data_dir is any text): the first one missing
+DATA_NEEDS := train/filenames.pickle test/filenames.pickle $(DATA_LAYOUT)
+ifneq ($(WORKING_GOALS),)
 $(if $(strip $(DATA_DIR)),,$(error $(PIPE): config key data_dir ($(CFG)): expected the dataset's folder, found it empty; $(HOWTO_DATA)))
-$(call need,data_dir,$(DS)/train/filenames.pickle,$(HOWTO_DATA))
-$(call need,data_dir,$(DS)/test/filenames.pickle,$(HOWTO_DATA))
-$(foreach f,$(DATA_LAYOUT),$(call need,data_dir,$(DS)/$(f),$(HOWTO_DATA)))
+DATA_MISSING := $(shell d=$(call shq,$(DATA_DIR)); for f in $(DATA_NEEDS); do [ -e "$$d/$$f" ] || { echo "$$f"; break; }; done)
+$(if $(DATA_MISSING),$(error $(PIPE): config key data_dir ($(CFG)): expected '$(DATA_DIR)/$(DATA_MISSING)', found none; $(HOWTO_DATA)))
 ifneq ($(NEED_DAMSM),)
 $(if $(strip $(TEXT_DAMSM_NAME)),,$(error $(PIPE): config key TEXT.DAMSM_NAME ($(CFG)): expected the DAMSM text encoder's path, found it empty; set it to DF-GAN's text_encoder*.pth (see data/README.md)))
 $(call need,TEXT.DAMSM_NAME,$(TEXT_DAMSM_NAME),download DF-GAN's DAMSM text encoder (data/README.md); a .pth is converted once by bin/ckpt import)
@@ -131,7 +167,7 @@ INCEPTION_W := $(call npz_of,inception,$(INCEPTION_WEIGHTS))
 FID_STATS   := $(or $(NPZ_PATH),$(DATA)/test_stats.npz)
 # the vocabulary: DF-GAN's captions_DAMSM.pickle (the one its DAMSM encoder was trained with) when
 # present, else built from the train then the test captions as DF-GAN's build_dictionary
-VOCAB := $(or $(wildcard $(DS)/captions_DAMSM.pickle),$(DATA)/vocab.txt)
+VOCAB := $(if $(shell [ -e $(call shq,$(DATA_DIR)/captions_DAMSM.pickle) ] && echo y),$(DS)/captions_DAMSM.pickle,$(DATA)/vocab.txt)
 
 CONFIG_EXTRA := k=$(K) words=$(WORDS_NUM) data=$(DATA_DIR) damsm=$(TEXT_DAMSM_NAME) clip=$(CLIP_WEIGHTS) inception=$(INCEPTION_WEIGHTS)
 EVAL_WEIGHTS := config
@@ -156,9 +192,6 @@ CK_PATH  := $(strip $(CHECKPOINT))
 CK_WHO   := $(if $(filter command line,$(origin CHECKPOINT)),CHECKPOINT (command line),config key checkpoint ($(CFG)))
 CK_GOALS := $(filter sample eval all check,$(MAKECMDGOALS))
 ifneq ($(CK_PATH),)
-ifneq ($(words $(CK_PATH)),1)
-$(error $(PIPE): $(CK_WHO): expected one path without blanks, found '$(CK_PATH)'; rename the file or link it from a path without blanks)
-endif
 CK_NAME  := $(shell printf '%s' '$(basename $(notdir $(CK_PATH)))' | tr -c 'A-Za-z0-9._+-' _ | sed 's/^epoch_/ckpt_epoch_/')
 CK_NAME  := $(or $(CK_NAME),checkpoint)
 CK_SRC   := $(WDIR)/$(CK_NAME).source
@@ -235,7 +268,7 @@ define import_split
 @mkdir -p '$(DATA)'
 '$(IMPORT_CUB)' --root '$(DS)' --split $(1) --imsize $(IMSIZE) --captions-per-image $(K) $(IMPORT_FLAGS) \
     --images '$(DATA)/$(1)_images.npy' --shapes '$(DATA)/$(1)_shapes.npy' --captions '$(DATA)/$(1)_all_captions.txt' --filenames '$(DATA)/$(1)_filenames.txt'
-echo "$(1) split: $$(wc -l < '$(DATA)/$(1)_filenames.txt') images from $(DS) -> $(DATA)"
+echo "$(1) split: $$(wc -l < '$(DATA)/$(1)_filenames.txt') images from "$(call shq,$(DATA_DIR))" -> $(DATA)"
 endef
 $(DATA)/train_images.npy $(DATA)/train_shapes.npy $(DATA)/train_all_captions.txt $(DATA)/train_filenames.txt &: $(DS)/train/filenames.pickle | $(TOOLS) $(RUN)/config.txt
 	$(call import_split,train)
@@ -244,14 +277,15 @@ $(DATA)/test_cache.npy $(DATA)/test_shapes.npy $(DATA)/test_all_captions.txt $(D
 	mv '$(DATA)/test_images.npy' '$(DATA)/test_cache.npy'
 $(DATA)/vocab.txt: $(DATA)/train_all_captions.txt $(DATA)/test_all_captions.txt | $(TOOLS)
 	@'$(TOKENIZE)' --build-vocab -o '$@' $^
-	echo "vocab: $$(( $$(wc -l < '$@') - 1 )) words (no $(DS)/captions_DAMSM.pickle) -> $@"
+	echo "vocab: $$(( $$(wc -l < '$@') - 1 )) words (no "$(call shq,$(DATA_DIR))"/captions_DAMSM.pickle) -> $@"
 
 .PHONY: check
 check: ; @echo "$(PIPE): $(CFG) is good and every file it names is here"
 
 # ---- every parse-time check has passed: $(RUN) is made now ----
-# $(RUN)/config.mk (when it was missing or stale; check writes nothing), and the checkpoint's
-# .source when it names another file than before
+# $(RUN)/config.mk (when it was missing or stale; check writes nothing), $(RUN)/dataset (the link
+# to data_dir, made again when it points elsewhere), and the checkpoint's .source when it names
+# another file than before; an interrupted run's stale temp files are removed
 ifneq ($(filter-out clean check,$(or $(MAKECMDGOALS),train)),)
 ifneq ($(CFG_FRESH),y)
 CFG_ERR := $(shell mkdir -p '$(RUN)' && '$(CFG_TOOL)' make '$(CFG)' -o '$(RUN)/config.mk' 2>&1 >/dev/null || echo "cfg: refused '$(CFG)'")
@@ -259,6 +293,13 @@ ifneq ($(strip $(CFG_ERR)),)
 $(error $(CFG_ERR))
 endif
 endif
+DS_ERR := $(shell d=$(call shq,$(DATA_DIR)); [ "$${d#/}" != "$$d" ] || d="$$PWD/$$d"; \
+  [ "$$(readlink '$(DS)' 2>/dev/null)" = "$$d" ] && exit 0; \
+  mkdir -p '$(RUN)' && ln -sfn -- "$$d" '$(DS).part' && mv -fT '$(DS).part' '$(DS)' || echo "expected to link '$(DS)' to the dataset, found it failing")
+ifneq ($(strip $(DS_ERR)),)
+$(error $(PIPE): $(DS_ERR))
+endif
+$(call sweep_temps,$(RUN))
 ifneq ($(and $(CK_PATH),$(filter-out check,$(CK_GOALS))),)
 CK_ERR := $(shell a='$(abspath $(CK_PATH))'; [ "$$(cat '$(CK_SRC)' 2>/dev/null)" = "$$a" ] && exit 0; \
   mkdir -p '$(WDIR)' && printf '%s\n' "$$a" > '$(CK_SRC).part' && mv '$(CK_SRC).part' '$(CK_SRC)' || echo "expected to write '$(CK_SRC)', found it failing")

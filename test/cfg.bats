@@ -120,14 +120,15 @@ EOF
   [ "$status" -ne 0 ]
 }
 
-@test "cfg make: paths with spaces, \$, #, backslashes and blanks reach Make unchanged" {
+@test "cfg make: paths with spaces, \$, #, backslashes, blanks, ; and backticks reach Make unchanged, running nothing" {
   base base.yml
   # JSON strings are YAML double-quoted scalars: Python writes each value into a config and
   # into want$i.txt; Make's $(file ...) and cfg get must give back the same bytes.
   py '
 import json
 vals = ["data/my birds", "a$b", "$(HOME)", "x#y", "a\\#b", "a\\\\#b", "back\\", "back\\\\", "  lead", "trail  ",
-        "tab\there", "\tlead tab", "semi;colon: =eq %pct", "\\", "#", "$", "$$", "quote\"s and '"'"'s", "ünïcödé/路径", ""]
+        "tab\there", "\tlead tab", "semi;colon: =eq %pct", "\\", "#", "$", "$$", "quote\"s and '"'"'s", "ünïcödé/路径", "",
+        "/tmp/x;>PWNED;#", "`touch PWNED`", "$(shell touch PWNED)"]
 base = open("base.yml").read()
 for i, v in enumerate(vals):
     open("v%d.yml" % i, "w", encoding="utf-8").write(base + "data_dir: " + json.dumps(v, ensure_ascii=False) + "\n")
@@ -142,6 +143,7 @@ print(len(vals))' > n.txt
     cfg get "v$i.yml" data_dir > got.txt
     cmp got.txt "want$i.txt" || { echo "cfg get: value $i: $(cat "want$i.txt") came back as $(cat got.txt)"; return 1; }
   done
+  [ ! -e PWNED ]
 }
 
 @test "cfg: unknown key, with the nearest known one" {

@@ -75,6 +75,49 @@ refused() {
   same_npz "$T/st.npz" "$FX/st_expected.npz"
 }
 
+@test "safetensors: data_offsets must tile the data exactly (overlapping, identical, gapped offsets and trailing bytes refused)" {
+  cd "$T"
+  # st NAME DATA_BYTES ENTRY...: a safetensors file whose tensors are ENTRYs "name:dtype:shape:begin:end"
+  st() {
+    py '
+import json, struct
+h = {}
+for e in sys.argv[3:]:
+    n, dt, shape, b, en = e.split(":")
+    h[n] = {"dtype": dt, "shape": [int(x) for x in shape.split(",") if x], "data_offsets": [int(b), int(en)]}
+h = json.dumps(h).encode()
+open(sys.argv[1], "wb").write(struct.pack("<Q", len(h)) + h + bytes(range(int(sys.argv[2]))))' "$@"
+  }
+  local tail="(the tensors' data_offsets tiling the data, none sharing a byte and none left over)"
+  st overlap.st 16 a:F32:2:0:8 b:F32:2:4:12
+  run --separate-stderr ckpt import overlap.st -o out.npz
+  assert_fails 2 "ckpt: overlap.st: expected tensor 'b' to begin at data byte 8 $tail, found [4, 12] (overlapping another)"
+  st identical.st 16 a:F32:2:0:8 b:F32:2:0:8
+  run --separate-stderr ckpt import identical.st -o out.npz
+  assert_fails 2 "ckpt: identical.st: expected tensor 'b' to begin at data byte 8 $tail, found [0, 8] (overlapping another)"
+  st gap.st 20 a:F32:2:0:8 b:F32:2:12:20
+  run --separate-stderr ckpt list gap.st
+  assert_fails 2 "ckpt: gap.st: expected tensor 'b' to begin at data byte 8 $tail, found [12, 20] (a gap before it)"
+  st late.st 12 a:F32:2:4:12
+  run --separate-stderr ckpt import late.st -o out.npz
+  assert_fails 2 "ckpt: late.st: expected tensor 'a' to begin at data byte 0 $tail, found [4, 12] (a gap before it)"
+  st trailing.st 12 a:F32:2:0:8
+  run --separate-stderr ckpt import trailing.st -o out.npz
+  assert_fails 2 "ckpt: trailing.st: expected the tensors' data_offsets to cover the 12 data bytes, found 4 bytes after the last tensor's end"
+  [ ! -e out.npz ]
+  # what the reference implementation accepts: offsets out of header order, empty tensors anywhere
+  # (even at the same offset), and no tensor at all over no data
+  st ok.st 16 b:F32:2:8:16 e:F32:0:8:8 f:I8:0:8:8 a:F32:2:0:8
+  run --separate-stderr ckpt import ok.st -o out.npz
+  assert_ok
+  py 'z = np.load("out.npz"); d = bytes(range(16))
+assert z.files == ["b", "e", "f", "a"], z.files
+assert z["a"].tobytes() == d[:8] and z["b"].tobytes() == d[8:] and z["e"].shape == (0,) and z["f"].dtype == np.int8'
+  st none.st 0
+  run --separate-stderr ckpt list none.st
+  assert_ok
+}
+
 @test "our .npz lists and imports as itself" {
   run --separate-stderr ckpt list "$FX/dfgan_D.npz"
   assert_ok

@@ -267,9 +267,9 @@ assert sys.argv[2] == want, (sys.argv[2], want)' "$FIX/ids.npy" "$output"
   run --separate-stderr clip-train train --weights "$W" --images im1.npy --ids im1.npy -o o.npz
   assert_fails 2 "clip-train: expected --images and --ids to be different streams, found 'im1.npy' twice"
   run --separate-stderr clip-train train --weights "$W" "${HW[@]}" --images im1.npy --ids id1.npy -o nodir/o.npz
-  assert_fails 2 "clip-train: expected a writable folder for 'nodir/o.npz', found 'nodir': No such file or directory"
+  assert_fails 2 "clip-train: -o: expected a writable folder for 'nodir/o.npz', found 'nodir': No such file or directory"
   run --separate-stderr clip-train train --weights "$W" "${HW[@]}" --images im1.npy --ids id1.npy -o o.npz --state nodir/s.npz
-  assert_fails 2 "clip-train: expected a writable folder for 'nodir/s.npz', found 'nodir': No such file or directory"
+  assert_fails 2 "clip-train: --state: expected a writable folder for 'nodir/s.npz', found 'nodir': No such file or directory"
   run --separate-stderr clip-train train --weights "$W" --images im1.npy --ids id1.npy -o o.npz
   assert_fails 2 "*expected widths divisible by the head width 64, found 16 (image) and 24 (text)"
   # streams that do not fit

@@ -329,3 +329,97 @@ assert all(a.shape == (2, 3, 32, 32) for a in x) and f.read() == b""' "$T/run/sa
   sample_by_hand "$T/run/ckpt/G_001.npz" "$T/caps.txt" 2 100 "$T/hand.npy"
   cmp "$T/hand.npy" "$T/run/samples/caps_001/fakes.npy"
 }
+
+# ---- what a config hands to Make and the shell (pipelines/guard.mk) ----
+
+@test "bird.mk: data_dir with blanks, ; \$ backticks, quotes and backslashes works as literal characters; nothing is run" {
+  # the issue's injection: "/tmp/x;>PWNED;#" once made Make read ">PWNED;#..." as a recipe (with
+  # the folder "x" there to satisfy the prerequisite it cut off)
+  mkdir "$T/x"
+  make-dataset --out "$T/x;>PWNED;#" --images 48 --seed 1 >/dev/null 2>&1
+  sed -i "s|^data_dir:.*|data_dir: \"$T/x;>PWNED;#\"|" "$T/bird.yml"
+  run cfg check "$T/bird.yml"
+  assert_ok
+  run -0 MK data CFG="$T/bird.yml" RUN="$T/run"
+  [ ! -e "$T/PWNED" ] && [ ! -e "$T/x/PWNED" ]
+  [ "$(wc -l < "$T/run/data/train_filenames.txt")" -eq 36 ]
+  [[ "$output" == *"train split: 36 images from $T/x;>PWNED;# -> $T/run/data"* ]]
+  # every other character a shell or Make reads: a folder with all of them, written in YAML's
+  # double quotes (\" and \\ escaped)
+  local d="$T/my birds; \$(touch PWNED1) \`touch PWNED2\` it's \"q\" #x \\y %z *"
+  mv "$T/birds" "$d"
+  py 'import json; print("data_dir: " + json.dumps(sys.argv[1]))' "$d" > "$T/dd.txt"
+  sed -i '/^data_dir:/d' "$T/bird.yml" && cat "$T/dd.txt" >> "$T/bird.yml"
+  [ "$(cfg get "$T/bird.yml" data_dir)" = "$d" ]
+  run -0 MK data CFG="$T/bird.yml" RUN="$T/run2"
+  [[ "$output" == *"train split: 36 images from $d -> $T/run2/data"* ]]
+  [ "$(readlink "$T/run2/dataset")" = "$d" ]
+  [ "$(wc -l < "$T/run2/data/train_all_captions.txt")" -eq 360 ] && [ -f "$T/run2/data/train_cond.npy" ]
+  grep -qF "data=$d " "$T/run2/config.txt"
+  [ -z "$(find "$T" / -maxdepth 1 -name 'PWNED*' 2>/dev/null)" ]
+  # the same run again: its identity is the same, nothing to do
+  run -0 MK data CFG="$T/bird.yml" RUN="$T/run2"
+  [[ "$output" != *"split"* ]]
+  make -q --no-print-directory -f "$ROOT/pipelines/bird.mk" data CFG="$T/bird.yml" RUN="$T/run2"
+  # a missing one is named as written
+  py 'import json; print("data_dir: " + json.dumps(sys.argv[1]))' "$d/gone" >> "$T/bird.yml"
+  sed -i '0,/^data_dir:/{/^data_dir:/d}' "$T/bird.yml"
+  run -2 MK data CFG="$T/bird.yml" RUN="$T/run3"
+  [[ "$output" == *"config key data_dir ($T/bird.yml): expected '$d/gone/train/filenames.pickle', found none"* ]]
+  [ ! -e "$T/run3" ]
+}
+
+# refused WHO VALUE: the last `run --separate-stderr` stopped make at parse time (exit 2) with one
+# line naming WHO and the whole VALUE (compared as plain text), nothing on stdout
+refused() {
+  local rule="a path without blanks or any of ;|:=%*?[]()#\$\\\`\"' (Make or the shell would read them)"
+  [ "$status" -eq 2 ] && [ "${#stderr_lines[@]}" -eq 1 ] && [ -z "$output" ] || { echo "status $status: $stderr" >&2; return 1; }
+  [[ "$stderr" == *"bird.mk: $1: expected $rule, found '$2'.  Stop." ]] || { echo "found: $stderr" >&2; return 1; }
+}
+
+@test "bird.mk: other paths with blanks, ; \$ backticks or quotes are refused in one line naming the key, before any work" {
+  local c bad
+  for c in ' ' ';' '$' '`' "'" '"' '\' '#' ':' '%' '*' '(' '|' '='; do
+    bad="$W/cl${c}ip.npz"
+    py 'import json; print("clip_weights: " + json.dumps(sys.argv[1]))' "$bad" > "$T/cw.txt"
+    sed -e '/^clip_weights:/d' "$T/bird.yml" > "$T/b2.yml" && cat "$T/cw.txt" >> "$T/b2.yml"
+    [ "$(cfg get "$T/b2.yml" clip_weights)" = "$bad" ]
+    run --separate-stderr MK train CFG="$T/b2.yml" RUN="$T/run"
+    refused "config key clip_weights ($T/b2.yml)" "$bad"
+    [ ! -e "$T/run" ]
+  done
+  # the command line's paths alike, named as the variable; RUN and CFG; numbers and device
+  run --separate-stderr MK train CFG="$T/bird.yml" RUN="$T/run" CHECKPOINT="$T/my G.npz"
+  refused "CHECKPOINT (command line)" "$T/my G.npz"
+  run --separate-stderr MK train CFG="$T/bird.yml" RUN="$T/run" 'TEXT_DAMSM_NAME=$$(touch PWNED).npz'
+  refused "TEXT_DAMSM_NAME (command line)" '$(touch PWNED).npz'
+  run --separate-stderr MK train CFG="$T/bird.yml" RUN="$T/my run"
+  refused RUN "$T/my run"
+  cp "$T/bird.yml" "$T/it's.yml"
+  run --separate-stderr MK train CFG="$T/it's.yml" RUN="$T/run"
+  refused CFG "$T/it's.yml"
+  run --separate-stderr MK train CFG="$T/bird.yml" RUN="$T/run" 'BATCH_SIZE=4;touch PWNED'
+  assert_fails 2 "*bird.mk: BATCH_SIZE (command line): expected a number, found '4;touch PWNED'.  Stop."
+  run --separate-stderr MK train CFG="$T/bird.yml" RUN="$T/run" 'DEVICE=cpu `touch PWNED`'
+  assert_fails 2 "*bird.mk: DEVICE (command line): expected one of cpu|cuda, found 'cpu \`touch PWNED\`'.  Stop."
+  # a newline never reaches Make: bin/cfg refuses it, naming the key
+  printf 'npz_path: "a\\nb"\n' >> "$T/bird.yml"
+  sed -i '/^npz_path: ""/d' "$T/bird.yml"
+  run --separate-stderr MK train CFG="$T/bird.yml" RUN="$T/run"
+  assert_fails 2 "*cfg: $T/bird.yml:*: expected a path without control characters for 'npz_path', found 'a*nb'*"
+  [ ! -e "$T/run" ] && [ -z "$(find "$T" "$PWD" -maxdepth 1 -name 'PWNED*')" ]
+}
+
+@test "bird.mk: an interrupted run's stale temp files are removed when it goes on, unless a live process holds one" {
+  run -0 MK data CFG="$T/bird.yml" RUN="$T/run"
+  head -c 1000 /dev/zero > "$T/run/data/.train_cond.npy.tmp.AbC123"
+  mkdir -p "$T/run/weights" && head -c 1000 /dev/zero > "$T/run/weights/.damsm.npz.tmp.XyZ789"
+  : > "$T/run/data/.held.npy.tmp.Q1w2E3"
+  sleep 60 3>> "$T/run/data/.held.npy.tmp.Q1w2E3" &
+  local holder=$!
+  run -0 MK data CFG="$T/bird.yml" RUN="$T/run"
+  kill "$holder"
+  [[ "$output" == *"bird.mk: removed 2 stale temp file(s) of an interrupted run under $T/run"* ]]
+  [ ! -e "$T/run/data/.train_cond.npy.tmp.AbC123" ] && [ ! -e "$T/run/weights/.damsm.npz.tmp.XyZ789" ]
+  [ -e "$T/run/data/.held.npy.tmp.Q1w2E3" ]
+}

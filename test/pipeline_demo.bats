@@ -335,6 +335,54 @@ for i in (1, 2, 3):
   [ ! -e "$T/run" ]
 }
 
+@test "RUN and the paths with blanks, ; \$ backticks, quotes or newlines are refused in one line naming the variable; nothing is run" {
+  local rule="a path without blanks or any of ;|:=%*?[]()#\$\\\`\"' (Make or the shell would read them)" c v shown
+  cd "$T"
+  for c in ' ' ';' '$$' '`' "'" '"' '\' '#' ':' '|' $'\n'; do
+    for v in RUN CLIP_WEIGHTS INCEPTION_WEIGHTS CAPTIONS CLIP_BPE; do
+      run --separate-stderr MK train RUN="$T/run" "$v=$T/a${c}touch PWNED${c}b"
+      [ "$status" -eq 2 ] && [ "${#stderr_lines[@]}" -eq 1 ] && [ -z "$output" ] || { echo "$v with $c: status $status: $stderr" >&2; return 1; }
+      shown=${c/\$\$/\$}; shown=${shown/$'\n'/\\n}
+      [[ "$stderr" == *"demo.mk: $v: expected $rule, found '$T/a${shown}touch PWNED${shown}b'.  Stop." ]] || { echo "found: $stderr" >&2; return 1; }
+    done
+  done
+  # clean too: it removes RUN
+  run --separate-stderr MK clean RUN="$T/x' '/"
+  [ "$status" -eq 2 ] && [[ "$stderr" == *"demo.mk: RUN: expected $rule, found '$T/x' '/'.  Stop." ]]
+  # the settings that recipes hold as words
+  run --separate-stderr MK train RUN="$T/run" 'NF=2;touch PWNED'
+  assert_fails 2 "*demo.mk: NF: expected a number, found '2;touch PWNED'.  Stop."
+  run --separate-stderr MK train RUN="$T/run" 'CLIP_INIT=--width 64 `touch PWNED`'
+  assert_fails 2 "*demo.mk: CLIP_INIT: expected --options and numbers, found '\`touch' in '--width 64 \`touch PWNED\`'.  Stop."
+  run --separate-stderr MK train RUN="$T/run" DEVICE=gpu
+  assert_fails 2 "*demo.mk: DEVICE: expected one of cpu|cuda, found 'gpu'.  Stop."
+  [ ! -e "$T/run" ] && [ -z "$(find "$T" -name 'PWNED*')" ]
+}
+
+@test "an interrupted run's stale temp files (kill -9 leaves them) are removed when it goes on, unless a live process holds one" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  head -c 4096 /dev/zero > "$R/weights/.inception_random.npz.tmp.k9Xa1Q"
+  head -c 4096 /dev/zero > "$R/ckpt/.G_002.npz.tmp.Zz0011"
+  : > "$R/data/.test_stats.npz.tmp.held01"
+  sleep 60 3>> "$R/data/.test_stats.npz.tmp.held01" &
+  local holder=$!
+  run --separate-stderr MK train "${TINY[@]}" RUN="$R"
+  kill "$holder"
+  assert_ok
+  assert_equal "$stderr" "demo.mk: removed 2 stale temp file(s) of an interrupted run under $R"
+  [ ! -e "$R/weights/.inception_random.npz.tmp.k9Xa1Q" ] && [ ! -e "$R/ckpt/.G_002.npz.tmp.Zz0011" ]
+  [ -e "$R/data/.test_stats.npz.tmp.held01" ]
+  # nothing else touched: the run was up to date
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+  # once nothing holds it, the last one goes too
+  wait "$holder" || true
+  run --separate-stderr MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  assert_equal "$stderr" "demo.mk: removed 1 stale temp file(s) of an interrupted run under $R"
+  [ -z "$(find "$R" -name '.*.tmp.*')" ]
+}
+
 @test "clean removes the run" {
   cp -a "$BASE" "$T/run"
   run MK clean RUN="$T/run" NF=5
@@ -585,6 +633,38 @@ assert lines['weights'].startswith('random-inception+random-clip+random-damsm (r
   assert_no_temp "$T"
 }
 
+@test "plot-metrics: a long table is read with a few reallocs (the table grows geometrically), drawn the same as its rows say" {
+  # an LD_PRELOAD shim counting realloc calls into REALLOC_COUNT
+  cat > "$T/count.c" <<'CEOF'
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+static long calls;
+void *realloc(void *p, size_t n) {
+    static void *(*real)(void *, size_t);
+    if (!real) real = (void *(*)(void *, size_t))dlsym(RTLD_NEXT, "realloc");
+    calls++;
+    return real(p, n);
+}
+__attribute__((destructor)) static void report(void) {
+    const char *path = getenv("REALLOC_COUNT");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    if (f) { fprintf(f, "%ld\n", calls); fclose(f); }
+}
+CEOF
+  cc -shared -fPIC -O1 -o "$T/count.so" "$T/count.c" -ldl
+  awk 'BEGIN { print "epoch,errD,errG"; for (i = 1; i <= 20000; i++) printf "%d,%.3f,%.3f\n", i, 1 + sin(i / 500), 2 + cos(i / 700) }' > "$T/long.csv"
+  LD_PRELOAD="$T/count.so" REALLOC_COUNT="$T/n" plot-metrics --in "$T/long.csv" -o "$T/long.png"
+  [ "$(cat "$T/n")" -lt 100 ] || { echo "expected fewer than 100 reallocs for 20000 rows, found $(cat "$T/n")" >&2; return 1; }
+  # the same picture as the table given whole in one read: the rows are all there
+  head -n 10001 "$T/long.csv" > "$T/half.csv"
+  plot-metrics --in "$T/long.csv" -o "$T/long2.png"
+  plot-metrics --in "$T/half.csv" -o "$T/half.png"
+  cmp "$T/long.png" "$T/long2.png"
+  ! cmp -s "$T/long.png" "$T/half.png"
+}
+
 # ---- noise ----
 
 @test "noise: standard normal (B,Z) arrays, the same for a seed whatever the batch size" {
@@ -632,7 +712,7 @@ assert np.allclose(y[inside], 0.5 * x[inside])
   run --separate-stderr noise --batch 4 --dim 3 --batches 2 --sed 1
   assert_fails 2 "noise: expected a known option, found '--sed' (see --help)"
   run --separate-stderr noise --batch 4 --dim 3 --batches 2 -o "$T/no/z.npy"
-  assert_fails 2 "noise: expected a writable folder for '$T/no/z.npy', found '$T/no': No such file or directory"
+  assert_fails 2 "noise: -o: expected a writable folder for '$T/no/z.npy', found '$T/no': No such file or directory"
   [ ! -e "$T/z.npy" ]
   assert_no_temp "$T"
 }
@@ -685,7 +765,7 @@ assert 30 < len(u) < len(c)
   run --separate-stderr synth-shapes --imsize 4 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy" --cond "$T/c.npy"
   assert_fails 2 "synth-shapes: --imsize expects an integer in [8, 4096], found '4'"
   run --separate-stderr synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images "$T/i.npy" --cond "$T/no/c.npy"
-  assert_fails 2 "synth-shapes: expected a writable folder for '$T/no/c.npy', found '$T/no': No such file or directory"
+  assert_fails 2 "synth-shapes: --cond: expected a writable folder for '$T/no/c.npy', found '$T/no': No such file or directory"
   [ ! -e "$T/i.npy" ]
   assert_no_temp "$T"
 }

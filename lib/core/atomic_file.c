@@ -178,6 +178,45 @@ atomic_file *af_open(const char *path) {
 
 FILE *af_stream(atomic_file *af) { return af->f; }
 
+void check_output_dir(const char *path, const char *flag) {
+    struct stat st;
+    if (!path || !strcmp(path, "-") || (stat(path, &st) == 0 && (S_ISFIFO(st.st_mode) || S_ISCHR(st.st_mode)))) return;
+    char err[512];
+    atomic_file *a = af_open_err(path, err, sizeof err);
+    if (!a) {
+        if (last_was_path_error) die_usage("%s: %s", flag, err);
+        die_runtime("%s: %s", flag, err);
+    }
+    af_abort(a);
+}
+
+void check_append_file(const char *path, const char *flag) {
+    struct stat st;
+    if (path && stat(path, &st) == 0 && !S_ISDIR(st.st_mode) && access(path, W_OK) == 0) return;
+    check_output_dir(path, flag);
+}
+
+void check_output_folder(const char *dir, const char *flag) {
+    struct stat st;
+    if (!dir || !*dir) die_usage("%s: expected an output folder, found an empty path", flag);
+    if (stat(dir, &st) != 0) {   /* made by the tool: its parent must take it */
+        size_t n = strlen(dir);
+        while (n > 1 && dir[n - 1] == '/') n--;
+        char *d = xmalloc(n + 1);
+        memcpy(d, dir, n);
+        d[n] = 0;
+        check_output_dir(d, flag);
+        free(d);
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) die_usage("%s: expected an output folder, found a file '%s'", flag, dir);
+    size_t n = strlen(dir) + 8;
+    char *probe = xmalloc(n);
+    snprintf(probe, n, "%s/.check", dir);
+    check_output_dir(probe, flag);
+    free(probe);
+}
+
 int af_commit_err(atomic_file *a, char *err, size_t errlen) {
     int e = 0;
     if (a->is_stdout) {

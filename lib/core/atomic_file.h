@@ -30,6 +30,20 @@ void af_commit(atomic_file *af);
 void af_abort(atomic_file *af);   /* close and remove the temp file; frees af */
 void af_abort_all(void);          /* what the die hook runs: remove every uncommitted temp file */
 
+/* Checks made when the options are read, before any work, so that a bad output path costs
+ * nothing: die_usage (exit 2) naming flag, e.g. "--save: expected a writable folder for
+ * 'out/G.npz', found 'out': No such file or directory", unless
+ *   check_output_dir     the folder that af_open(path) will write in exists and takes a file (a
+ *                        temp file is made there and removed: what af_open does), and path is not
+ *                        a folder; NULL, "-", an existing FIFO or device pass
+ *   check_output_folder  dir is a folder that takes files, or can be made in a folder that does
+ *                        (for tools whose output is a folder of files)
+ *   check_append_file    a file appended to in place (--log): an existing writable file passes
+ *                        whatever its folder, else as check_output_dir */
+void check_output_dir(const char *path, const char *flag);
+void check_output_folder(const char *dir, const char *flag);
+void check_append_file(const char *path, const char *flag);
+
 /* The same without dying, for library code that reports errors itself (npz_write): NULL or -1
  * with a one-line "expected ..., found ..." message in err. af_commit_err removes the temp file
  * and frees af on failure too. */

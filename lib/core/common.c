@@ -2,6 +2,9 @@
 #include "core/common.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,25 +22,71 @@ char **tool_argv;
  * few microseconds) saves the kernel round trip of most of a step's ~340 parallel regions: the
  * DF-GAN step at 2 threads went 0.119 -> 0.104-0.110 s on idle cores and stayed within 5% (0.21 s)
  * with one core taken by another process, where 10000 cost 1.7x. An explicit OMP_WAIT_POLICY is
- * left as it is, with whatever GOMP_SPINCOUNT the user set. */
+ * left as it is, with whatever GOMP_SPINCOUNT the user set.
+ * The program starts again from its own file's path (/proc/self/exe resolved), with the same
+ * argv: the kernel names a process after the file it execs, so exec'ing "/proc/self/exe" itself
+ * would show every tool as "exe" to ps, top and pkill. */
 __attribute__((constructor)) static void omp_wait_passive(int argc, char **argv, char **envp) {
     (void)argc; (void)envp;
     if (getenv("OMP_WAIT_POLICY") || !argv || !argv[0]) return;
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self);
+    if (n <= 0 || (size_t)n >= sizeof self) return;     /* no /proc, or a path too long: go on as we are */
+    self[n] = 0;
     if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
     if (!getenv("GOMP_SPINCOUNT") && setenv("GOMP_SPINCOUNT", "1000", 1) != 0) return;
-    execv("/proc/self/exe", argv);     /* returns only if that fails: go on as we are */
+    execv(self, argv);     /* returns only if that fails (a file replaced meanwhile): go on as we are */
 }
 static void (*die_hook)(void);
 
 void set_die_hook(void (*hook)(void)) { die_hook = hook; }
 
+/* "progname: message\n" in one write, so that lines of threads or processes sharing stderr never
+ * interleave within a line (a long line is cut to the buffer, ending in "..."); what stdout holds
+ * is flushed first, so a terminal or a file taking both shows them in the order they were made.
+ * SIGPIPE is ignored meanwhile: a closed stdout (tool -o - | head) must not kill the process
+ * before its message is out. */
 static void vmessage(const char *fmt, va_list ap) {
-    fprintf(stderr, "%s: ", progname);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    fflush(stdout);
+    char line[4096];
+    int k = snprintf(line, sizeof line, "%s: ", progname);
+    if (k < 0) return;
+    if ((size_t)k < sizeof line) {
+        int m = vsnprintf(line + k, sizeof line - (size_t)k, fmt, ap);
+        k = m < 0 ? k : k + m;
+    }
+    if ((size_t)k >= sizeof line - 1) { k = (int)sizeof line - 1; memcpy(line + k - 3, "...", 3); }
+    line[k++] = '\n';
+    for (const char *p = line; k > 0;) {
+        ssize_t w = write(STDERR_FILENO, p, (size_t)k);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        p += w;
+        k -= (int)w;
+    }
+    sigaction(SIGPIPE, &old, NULL);
 }
 
+/* The error line is the last line on stderr, and after all of stdout (flushed by vmessage, not
+ * at exit, SIGPIPE ignored from here on so that the exit status stays the error's): only the
+ * first error of the process is printed. Another thread dying meanwhile (an OpenMP worker out of
+ * memory, say) waits for the exit the first one makes; the same thread dying again in the
+ * clean-up (die_hook, atexit) leaves at once, silently. */
+static int dying;                 /* 0, then 1 once a thread has taken the exit */
+static pthread_t dying_thread;
+
 _Noreturn static void vdie(int code, const char *fmt, va_list ap) {
+    if (__atomic_exchange_n(&dying, 1, __ATOMIC_ACQ_REL)) {
+        if (pthread_equal(__atomic_load_n(&dying_thread, __ATOMIC_ACQUIRE), pthread_self())) _exit(code);
+        for (;;) pause();
+    }
+    __atomic_store_n(&dying_thread, pthread_self(), __ATOMIC_RELEASE);
+    signal(SIGPIPE, SIG_IGN);
     vmessage(fmt, ap);
     if (die_hook) { void (*h)(void) = die_hook; die_hook = NULL; h(); }
     exit(code);

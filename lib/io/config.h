@@ -22,7 +22,8 @@
  *           existence is not checked here: the pipelines say how to get missing weights
  * A quoted scalar is a string in YAML, so `imsize: "256"` is refused. Strings and paths may not
  * hold control characters but tab (newlines included): every value must survive a Make
- * assignment. */
+ * assignment. What a pipeline may then do with a path (a Make word, a word in a recipe's quotes)
+ * is checked where it is used: pipelines/guard.mk, pipelines/real.mk. */
 #ifndef DFGAN_CONFIG_H
 #define DFGAN_CONFIG_H
 

@@ -329,6 +329,42 @@ static int by_name(const void *a, const void *b, void *arg) {
     return strcmp(e[*(const int *)a].name, e[*(const int *)b].name);
 }
 
+/* By data_offsets (begin, then end), as the reference implementation sorts them. */
+static int by_offsets(const void *a, const void *b, void *arg) {
+    const st_entry *x = &((const st_entry *)arg)[*(const int *)a], *y = &((const st_entry *)arg)[*(const int *)b];
+    if (x->begin != y->begin) return x->begin < y->begin ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+/* The tensors' byte ranges must tile the data section exactly, as the reference implementation
+ * requires: sorted by offsets, each begins where the one before ends (the first at 0), and the
+ * last ends at the data's end. So no two tensors share bytes (overlapping or identical ranges,
+ * empty tensors aside), and no byte is left over (gaps, trailing data). */
+static int check_tiling(const st_file *f, const char *name, char *err, size_t errlen) {
+    int *idx = xmalloc((size_t)(f->n ? f->n : 1) * sizeof *idx);
+    for (int i = 0; i < f->n; i++) idx[i] = i;
+    qsort_r(idx, (size_t)f->n, sizeof *idx, by_offsets, f->e);
+    uint64_t at = 0;
+    int rc = 0;
+    for (int i = 0; i < f->n && !rc; i++) {
+        const st_entry *e = &f->e[idx[i]];
+        if (e->begin == at) { at = e->end; continue; }
+        char show[120];
+        show_key(show, sizeof show, e->name);
+        snprintf(err, errlen, "%s: expected tensor '%s' to begin at data byte %" PRIu64 " (the tensors' data_offsets "
+                 "tiling the data, none sharing a byte and none left over), found [%" PRIu64 ", %" PRIu64 "]%s",
+                 name, show, at, e->begin, e->end, e->begin < at ? " (overlapping another)" : " (a gap before it)");
+        rc = -1;
+    }
+    if (!rc && at != f->data_len) {
+        snprintf(err, errlen, "%s: expected the tensors' data_offsets to cover the %" PRIu64 " data bytes, found %" PRIu64
+                 " bytes after the last tensor's end", name, f->data_len, f->data_len - at);
+        rc = -1;
+    }
+    free(idx);
+    return rc;
+}
+
 void st_free(st_file *f) {
     for (int i = 0; i < f->n; i++) free(f->e[i].name);
     free(f->e);
@@ -430,6 +466,7 @@ int st_parse(st_file *f, const unsigned char *buf, size_t len, const char *name,
             }
         free(idx);
     }
+    if (check_tiling(f, name, err, errlen)) goto fail;
     return 0;
 fail:
     st_free(f);
