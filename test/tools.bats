@@ -107,8 +107,9 @@ OUTPUTS='
 -o|tokenize --clip -o @OUT@ x
 -o|tokenize --build-vocab -o @OUT@ x
 '
-# the tools that write no file (they print)
-NO_OUTPUT=" fid kid npy-info progress "
+# the tools with no output file path: they print, or take a folder (tb-log --dir) or make FIFOs
+# (run-epoch --fifo), checked before any work by their own rules in tensorboard.bats, run_epoch.bats
+NO_OUTPUT=" fid kid npy-info progress tb-log run-epoch "
 
 @test "every output option is checked before any work: a missing folder, a file as the folder, a folder at the path (exit 2, one line naming the option)" {
   mkdir -p "$T/w"; cd "$T/w"
