@@ -190,7 +190,9 @@ static void run_loss_ranks(const options *o, const clip_model *m) {
     shg_open(&in, 1, (const ts_member[]){{"--in", o->in, 4, {-1, 3, -1, -1}}});
     shg_open(&txt, 1, (const ts_member[]){{"--text", o->text, 2, {-1, E}}});
     char buf[4096];
+    dist_rank0_first();
     const char *out_path = shard_out_path("-o", o->out, buf, sizeof buf);
+    dist_rank0_done();
     atomic_file *out = af_open(out_path);
     steplog log = {0};
     if (dist_rank() == 0) steplog_open(&log, o->log);
@@ -235,13 +237,15 @@ static void l2_normalise(float *f, int B, int E) {
 
 int main(int argc, char **argv) {
     progname = "clip-embed";
-    dist_pin_gpu();
+    dist_start();
     options o;
     parse(&o, argc, argv);
     dist_init(o.dev);
-    if (dist_size() > 1 && (o.init || o.mode != M_LOSS))
+    if (dist_size() > 1 && (o.init || o.mode != M_LOSS)) {
+        if (dist_rank() != 0) dist_hold();   /* said once, by rank 0 */
         die_usage("expected the loss mode on %d ranks (the others run as one process), found %s", dist_size(),
                   o.init ? "--init" : o.mode == M_TEXT ? "text" : o.mode == M_IMAGE ? "image" : "score");
+    }
     clip_model m;
     if (o.init) {
         clip_create(&m, &o.cfg);
@@ -253,7 +257,9 @@ int main(int argc, char **argv) {
         dist_finish();
         return 0;
     }
+    dist_rank0_first();             /* weights that do not load are said once */
     clip_load(&m, o.weights, (int)o.head_width);
+    dist_rank0_done();
     clip_to_device(&m, o.dev);
     if (dist_size() > 1) {
         run_loss_ranks(&o, &m);

@@ -99,7 +99,12 @@ static void run(const options *o) {
         dist_finish();
         return;
     }
+    char gout_buf[4096];
+    const char *gout_path = NULL;
+    dist_rank0_first();             /* what every rank finds wrong here is said once */
     netd_load(&st.D, o->ckpt, o->device);
+    if (o->grad_out) gout_path = shard_out_path("--grad-out", o->grad_out, gout_buf, sizeof gout_buf);
+    dist_rank0_done();
     st.lr = o->c.lr; st.beta1 = o->c.beta1; st.beta2 = o->c.beta2; st.eps = o->c.eps;
     dstep_init(&st);
 
@@ -111,8 +116,6 @@ static void run(const options *o) {
     steplog log = {0};
     if (rank0) steplog_open(&log, o->c.log);
     atomic_file *gout = NULL;
-    char gout_buf[4096];
-    const char *gout_path = o->grad_out ? shard_out_path("--grad-out", o->grad_out, gout_buf, sizeof gout_buf) : NULL;
     float *grad = NULL;
     int Bcap = 0;
     npy_array a[3];   /* real, cond, fake */
@@ -146,7 +149,7 @@ static void run(const options *o) {
 
 int main(int argc, char **argv) {
     progname = "disc-step";
-    dist_pin_gpu();
+    dist_start();
     options o;
     parse(&o, argc, argv);
     run(&o);

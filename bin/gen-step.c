@@ -125,17 +125,20 @@ static void run(const options *o) {
         return;
     }
     gstep st;
+    const int train = !strcmp(o->c.cmd, "train");
+    char img_buf[4096];
+    const char *img_path = train ? o->fake_out : o->out;
+    dist_rank0_first();             /* what every rank finds wrong here is said once */
     netg_load(&st.G, o->ckpt, o->device);
+    if (img_path) img_path = shard_out_path(train ? "--fake-out" : "-o", img_path, img_buf, sizeof img_buf);
+    dist_rank0_done();
     st.lr = o->c.lr; st.beta1 = o->c.beta1; st.beta2 = o->c.beta2; st.eps = o->c.eps;
     gstep_init(&st);
-    const int S = st.G.imsize, train = !strcmp(o->c.cmd, "train");
+    const int S = st.G.imsize;
     shard_group in, grads = {0};
     ts_member m[2] = {{"--noise", o->noise, 2, {-1, st.G.z_dim}}, {"--cond", o->cond, 2, {-1, st.G.cond_dim}}};
     shg_open(&in, 2, m);
     atomic_file *img_out = NULL;
-    char img_buf[4096];
-    const char *img_path = train ? o->fake_out : o->out;
-    if (img_path) img_path = shard_out_path(train ? "--fake-out" : "-o", img_path, img_buf, sizeof img_buf);
     steplog log = {0};
     if (rank0) steplog_open(&log, o->c.log);
     npy_array zc[2], ga[MAX_GRADS];
@@ -176,7 +179,7 @@ static void run(const options *o) {
 
 int main(int argc, char **argv) {
     progname = "gen-step";
-    dist_pin_gpu();
+    dist_start();
     options o;
     parse(&o, argc, argv);
     run(&o);

@@ -42,7 +42,9 @@ static const char *launcher_local_rank(void) {
     return NULL;
 }
 
-void dist_pin_gpu(void) {
+void dist_start(void) {
+    if (!launched()) return;
+    setvbuf(stderr, NULL, _IOLBF, 0);
     const char *l = launcher_local_rank();
     if (!l) return;
     int n = dist_gpu_count();
@@ -108,6 +110,8 @@ void dist_minmax(long v, long *min, long *max) { *min = *max = v; }
 void dist_shift(const float *send, float *recv, int n) { memmove(recv, send, (size_t)n * sizeof(float)); }
 int dist_agree(uint64_t h) { (void)h; return 1; }
 void dist_hold(void) { die_runtime("expected another rank to fail, found none (a build without MPI)"); }
+void dist_rank0_first(void) {}
+void dist_rank0_done(void) {}
 
 #else
 
@@ -225,6 +229,14 @@ void dist_shift(const float *send, float *recv, int n) {
 void dist_hold(void) {
     MPI_Barrier(D.comm);   /* the faulty rank never joins: its MPI_Abort ends this one */
     die_runtime("expected another rank to fail, found every rank waiting");
+}
+
+/* one barrier: the other ranks enter it first, rank 0 when it is done */
+void dist_rank0_first(void) {
+    if (D.active && D.size > 1 && D.rank != 0) check(MPI_Barrier(D.comm), "MPI_Barrier");
+}
+void dist_rank0_done(void) {
+    if (D.active && D.size > 1 && D.rank == 0) check(MPI_Barrier(D.comm), "MPI_Barrier");
 }
 
 int dist_agree(uint64_t h) {

@@ -28,10 +28,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* First thing in main: a CUDA build started by an MPI launcher takes its GPU (the launcher's local
- * rank mod the GPUs) before any CUDA call, so that no rank opens a context on GPU 0 for nothing.
- * A no-op everywhere else. */
-void dist_pin_gpu(void);
+/* First thing in main, in a process an MPI launcher started (a no-op in any other): stderr becomes
+ * line-buffered, so that the ranks' lines do not interleave, and a CUDA build takes its GPU (the
+ * launcher's local rank mod the GPUs) before any CUDA call, so that no rank opens a context on
+ * GPU 0 for nothing. */
+void dist_start(void);
 /* After the options are parsed (a CUDA hand-over, an execv, comes first), before models are
  * loaded or outputs opened: joins the job when an MPI launcher started this process, picks the
  * GPU and sets up NCCL for dev cuda; with N > 1, progname becomes "tool (rank r of N)". */
@@ -57,6 +58,11 @@ int dist_agree(uint64_t h);
 /* Dies (runtime) unless buf (n floats on dev) is the same on every rank: the replicas' weights
  * after training, say ("expected <what> to be the same on every rank, found them differing"). */
 void dist_check_replicas(device_t dev, const float *buf, size_t n, const char *what);
+/* Rank 0 first: around work that every rank does alike (loading the checkpoint, opening the shared
+ * input files), so that a failure there is said once, by rank 0: the other ranks wait in
+ * dist_rank0_first until rank 0 reaches dist_rank0_done. */
+void dist_rank0_first(void);
+void dist_rank0_done(void);
 /* For a rank that found another rank at fault: waits until that rank's failure (it says why, in one
  * line, and ends the job) ends this one too. Never returns. */
 _Noreturn void dist_hold(void);

@@ -35,17 +35,24 @@ void shg_open(shard_group *g, int n, const ts_member *m) {
     g->s = xcalloc((size_t)n, sizeof *g->s);
     g->m = xcalloc((size_t)n, sizeof *g->m);
     g->shared = xcalloc((size_t)n, sizeof *g->shared);
-    for (int i = 0; i < n; i++) {
-        if (m[i].ndim < 1 || m[i].ndim > 4) die_runtime("%s: expected 1 to 4 dimensions, found %d", m[i].flag, m[i].ndim);
-        g->m[i] = m[i];
-        g->shared[i] = !dist_per_rank(m[i].path);
-        ts_open(&g->s[i], m[i].flag, dist_path(m[i].path, paths[i], sizeof paths[i]));
-        g->m[i].flag = g->s[i].name;
-        g->m[i].path = NULL;
-        struct stat st;
-        if (g->shared[i] && (fstat(fileno(g->s[i].f), &st) != 0 || !S_ISREG(st.st_mode)))
-            die_usage("%s: expected a regular file or a per-rank path (with %%r) on %d ranks, found '%s', not a regular file",
-                      m[i].flag, g->ranks, m[i].path);
+    /* the shared files first, rank 0 before the others (a missing one is said once), then this
+     * rank's own streams in their order (FIFOs open as their writers do) */
+    dist_rank0_first();
+    for (int pass = 0; pass < 2; pass++) {
+        for (int i = 0; i < n; i++) {
+            if (m[i].ndim < 1 || m[i].ndim > 4) die_runtime("%s: expected 1 to 4 dimensions, found %d", m[i].flag, m[i].ndim);
+            if (dist_per_rank(m[i].path) != pass) continue;
+            g->m[i] = m[i];
+            g->shared[i] = !pass;
+            ts_open(&g->s[i], m[i].flag, dist_path(m[i].path, paths[i], sizeof paths[i]));
+            g->m[i].flag = g->s[i].name;
+            g->m[i].path = NULL;
+            struct stat st;
+            if (g->shared[i] && (fstat(fileno(g->s[i].f), &st) != 0 || !S_ISREG(st.st_mode)))
+                die_usage("%s: expected a regular file or a per-rank path (with %%r) on %d ranks, found '%s', not a regular file",
+                          m[i].flag, g->ranks, m[i].path);
+        }
+        if (pass == 0) dist_rank0_done();
     }
 }
 
@@ -61,29 +68,38 @@ static int read_shared(shard_group *g, int i, int64_t *b, npy_array *out) {
     memset(out, 0, sizeof *out);
     int rc = npy_read_header(s->f, &h, err, sizeof err);
     if (rc == 0) return 0;
+    /* what is wrong with a shared file is wrong for every rank: rank 0 says it, once */
+#define SHARED_FAULT() do { if (r != 0) dist_hold(); } while (0)
     if (rc < 0) {
+        SHARED_FAULT();
         if (ferror(s->f)) die_runtime("%s: %s in array %ld", s->name, err, s->index);
         die_usage("%s: %s in array %ld", s->name, err, s->index);
     }
     desc(want, sizeof want, m, *b > 0 ? *b * N : -1);
-    int ok = h.dtype == NPY_F4 && h.ndim == m->ndim && (*b <= 0 || h.shape[0] == *b * N);
+    int ok = h.dtype == NPY_F4 && h.ndim == m->ndim;
     for (int d = 1; ok && d < m->ndim; d++) ok = m->shape[d] < 0 || m->shape[d] == h.shape[d];
-    if (!ok) {
+    if (!ok) SHARED_FAULT();
+    if (!ok || (*b > 0 && h.shape[0] != *b * N)) {     /* a batch other than this rank's streams' */
         char found[32 * NPY_MAX_DIMS + 8];
         npy_format_shape(found, sizeof found, h.ndim, h.shape);
         die_usage("%s: expected float32 %s, found %s %s in array %ld", s->name, want, npy_dtype_name(h.dtype), found, s->index);
     }
     const int64_t B = h.shape[0];
-    if (B < N || B % N)
+    if (B < N || B % N) {
+        SHARED_FAULT();
         die_usage("%s: expected a batch that %d ranks divide, found %lld rows in array %ld", s->name, N, (long long)B, s->index);
+    }
     if (*b <= 0) *b = B / N;
     const int64_t row = h.count / B * 4;             /* bytes */
     const off_t start = ftello(s->f);
     struct stat st;
     if (start < 0 || fstat(fileno(s->f), &st) != 0) die_runtime("%s: expected to locate array %ld, found %s", s->name, s->index, strerror(errno));
-    if (start + B * row > st.st_size)
+    if (start + B * row > st.st_size) {
+        SHARED_FAULT();
         die_usage("%s: expected float32 %s, found a truncated array (%lld of %lld bytes) in array %ld", s->name, want,
                   (long long)(st.st_size - start), (long long)(B * row), s->index);
+    }
+#undef SHARED_FAULT
     out->dtype = NPY_F4;
     out->ndim = h.ndim;
     memcpy(out->shape, h.shape, sizeof h.shape);
