@@ -8,7 +8,9 @@
 #  4. CLIP ViT-B/32 image forward+backward and text forward against open_clip (bench/clip_bench.sh);
 #  5. 100,000 captions through tokenize and encode-text against DF-GAN's path (bench/text_bench.sh);
 #  6. the memory of importing a 600 MB PyTorch checkpoint (bench/ckpt_bench.sh);
-#  7. what the pipes cost: an epoch through FIFOs against the same steps in one process (bench/pipe_bench.sh).
+#  7. what the pipes cost: an epoch through FIFOs against the same steps in one process (bench/pipe_bench.sh);
+#  8. data-parallel ranks: 2 ranks x 1 thread against 1 process x 2 threads, and a rank's input
+#     I/O at the bird config (bench/dist_bench.sh).
 # Environment: THREADS (2), STEPS (5), IMSIZE/NF/BATCH for the step, KEEP_OPENBLAS_ENV=1 to keep
 # the workplace's OpenBLAS pinning.
 set -euo pipefail
@@ -64,7 +66,7 @@ step_bench() {
 }
 
 step_bench
-for b in bench/pipe_bench.sh bench/text_bench.sh bench/ckpt_bench.sh bench/fid_bench.sh bench/inception_bench.sh bench/clip_bench.sh; do
+for b in bench/pipe_bench.sh bench/dist_bench.sh bench/text_bench.sh bench/ckpt_bench.sh bench/fid_bench.sh bench/inception_bench.sh bench/clip_bench.sh; do
   [ -x "$b" ] && "$b"
 done
 exit 0
