@@ -25,12 +25,6 @@ static struct {
 #endif
 } D = {.size = 1};
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 /* The launchers' environment: OpenMPI (OMPI_COMM_WORLD_*), MPICH's and Intel MPI's hydra (PMI_*,
  * MPI_LOCALRANKID), PMIx (PMIX_RANK), Slurm's srun (SLURM_LOCALID, with one of the others). */
 static int launched(void) { return getenv("OMPI_COMM_WORLD_SIZE") || getenv("PMI_SIZE") || getenv("PMIX_RANK"); }
@@ -99,9 +93,11 @@ static long launcher_size(void) {
 void dist_init(device_t dev) {
     (void)dev;
     const long n = launcher_size();
-    if (launched() && n > 1)
-        die_usage("expected a build with MPI to run as one of %ld ranks, found one without (install "
-                  "libopenmpi-dev, or another MPI with mpicc, and rebuild)", n);
+    if (!launched() || n < 2) return;
+    const char *r = getenv("OMPI_COMM_WORLD_RANK") ? getenv("OMPI_COMM_WORLD_RANK") : getenv("PMI_RANK");
+    if (r && atol(r) != 0) exit(EXIT_USAGE);      /* rank 0 says it, once */
+    die_usage("expected a build with MPI to run as one of %ld ranks, found one without (install "
+              "libopenmpi-dev, or another MPI with mpicc, and rebuild)", n);
 }
 void dist_finish(void) {}
 void dist_allreduce(device_t dev, float *buf, size_t n) { (void)dev; (void)buf; (void)n; }
@@ -114,6 +110,12 @@ void dist_rank0_first(void) {}
 void dist_rank0_done(void) {}
 
 #else
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + 1e-9 * t.tv_nsec;
+}
 
 static void check(int rc, const char *what) {
     if (rc == MPI_SUCCESS) return;
