@@ -30,8 +30,10 @@ scaling() {
   two=$(best "$b" "$("${MPI[@]}" -x OMP_NUM_THREADS=1 -np 2 build/bench/dist_bench "${args[@]}")")
   awk -v px="$1" -v nf="$2" -v s1="$(key step_s "$one")" -v s2="$(key step_s "$two")" \
       -v by="$(key allreduce_bytes_per_step "$two")" -v c="$(key comm_s_per_step "$two")" \
-      -v sh="$(key comm_share "$two")" -v ar="$(key allreduce_s "$two")" 'BEGIN {
+      -v sh="$(key comm_share "$two")" -v ar="$(key allreduce_s "$two")" \
+      -v c1="$(key step_cpu_s "$one")" -v c2="$(key step_cpu_s "$two")" 'BEGIN {
     printf "== %d px, nf %d, batch 16: 1 process x 2 threads %.4f s/step (%.1f img/s), 2 ranks x 1 thread %.4f s/step (%.1f img/s): ratio %.2f (target >= 0.9)\n", px, nf, s1, 16 / s1, s2, 16 / s2, s1 / s2
+    printf "   CPU time a step (all threads, all ranks): %.4f s against %.4f s: ratio %.2f\n", c1, c2, c1 / c2
     printf "   all-reduced per step %.2f MB (D and G gradients); in the steps %.1f ms (%.0f%% of a step, waiting for the slower rank included), alone %.2f ms\n", by / 1e6, c * 1e3, sh * 100, ar * 1e3 }'
 }
 

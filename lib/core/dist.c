@@ -137,6 +137,10 @@ static void at_exit(int status, void *arg) {
 void dist_init(device_t dev) {
     if (!launched() || D.active) return;
     int provided = 0, world_rank = 0, *appnum = NULL, flag = 0;
+    /* A rank waiting in a collective yields its core rather than spin (OpenMPI spins by default
+     * unless a machine holds more ranks than slots): the ranks of the other tools of an epoch, and
+     * anything else on the machine, compute on the same cores. The user's setting wins. */
+    setenv("OMPI_MCA_mpi_yield_when_idle", "1", 0);
     check(MPI_Init_thread(NULL, NULL, MPI_THREAD_FUNNELED, &provided), "MPI_Init_thread");
     D.active = 1;
     on_exit(at_exit, NULL);
