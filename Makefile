@@ -3,7 +3,8 @@
 # never loads the CUDA libraries); and runs the tests (`make test`), the benchmarks (`make bench`) and the fixture scripts
 # (`make goldens`, needs PyTorch).
 #
-#   make                 build everything (NO_CUDA=1 to leave CUDA out even where nvcc exists)
+#   make                 build everything (NO_CUDA=1 to leave CUDA out even where nvcc exists,
+#                        NO_MPI=1 to leave MPI out even where mpicc exists)
 #   make test            bats suites in test/ (needs numpy), and those of test/gpu/ on the CPU
 #                        emulation of CUDA (test/emu/, built where a C++ compiler exists)
 #   make test-gpu        on a real GPU: test/gpu/'s checks on it, timings against PyTorch there,
@@ -27,8 +28,19 @@ CUDA_HOME ?= /usr/local/cuda
 NVCC      ?= $(shell command -v nvcc 2>/dev/null || { test -x $(CUDA_HOME)/bin/nvcc && echo $(CUDA_HOME)/bin/nvcc; })
 NVFLAGS   ?= -O3 -std=c++17 -Ilib -Ikernels -gencode arch=compute_90,code=sm_90 -gencode arch=compute_80,code=compute_80
 
+# MPI for data-parallel ranks (lib/core/dist.c) where mpicc exists; without it every tool is rank
+# 0 of 1. The CUDA variant's all-reduce goes through NCCL where nccl.h and libnccl sit beside the
+# CUDA toolkit's (lib/core/dist_gpu.c), else through MPI over a host copy.
+MPICC     ?= $(shell command -v mpicc 2>/dev/null)
+ifeq ($(NO_MPI)$(if $(MPICC),,none),)
+MPI_CFLAGS := $(shell $(MPICC) --showme:compile 2>/dev/null || pkg-config --cflags mpi-c 2>/dev/null)
+MPI_LIBS   := $(shell $(MPICC) --showme:link 2>/dev/null || pkg-config --libs mpi-c 2>/dev/null)
+DIST_FLAGS := -DDIST_MPI $(MPI_CFLAGS)
+LDLIBS     += -Wl,--push-state,--as-needed $(MPI_LIBS) -Wl,--pop-state
+endif
+
 LIB_DIRS  := core io image text models train eval import
-LIB_SRC   := $(wildcard $(LIB_DIRS:%=lib/%/*.c))
+LIB_SRC   := $(filter-out lib/core/dist_gpu.c,$(wildcard $(LIB_DIRS:%=lib/%/*.c)))
 LIB_HDR   := $(wildcard $(LIB_DIRS:%=lib/%/*.h))
 CPU_SRC   := $(wildcard lib/cpu/*.c)
 TOOL_SRC  := $(wildcard bin/*.c)
@@ -53,7 +65,9 @@ CUDNN     := $(and $(CUDNN_H),$(CUDNN_LIB))
 ifeq ($(NO_CUDA)$(if $(NVCC),,none),)
 CU_SRC     := $(wildcard kernels/*.cu)
 CU_OBJ     := $(CU_SRC:kernels/%.cu=build/cuda/%.o)
-CUDA_LIBS  := -L$(CUDA_HOME)/lib64 $(if $(CUDNN),-L$(dir $(CUDNN_LIB)) -lcudnn) -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
+NCCL_OK    := $(and $(DIST_FLAGS),$(wildcard $(CUDA_HOME)/include/nccl.h),$(wildcard $(CUDA_HOME)/lib64/libnccl.so))
+DIST_GPU_FLAGS := -DDIST_CUDA -I$(CUDA_HOME)/include $(if $(NCCL_OK),-DDIST_NCCL $(DIST_FLAGS))
+CUDA_LIBS  := -L$(CUDA_HOME)/lib64 $(if $(CUDNN),-L$(dir $(CUDNN_LIB)) -lcudnn) $(if $(NCCL_OK),-lnccl) -lcublas -lcudart -Wl,-rpath,$(CUDA_HOME)/lib64 -lstdc++
 NVFLAGS    += $(if $(CUDNN),-DHAVE_CUDNN -I$(dir $(CUDNN_H)))
 CUDA_TOOLS := $(DEVICE_TOOLS:%=bin/cuda/%) build/bench/cuda/step_bench
 GPU_CHECK_BACKEND := build/libcuda.a
@@ -91,6 +105,12 @@ all: $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN)
 build/lib/%.o: lib/%.c $(LIB_HDR)
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) -c $< -o $@
+build/lib/core/dist.o: CFLAGS += $(DIST_FLAGS)
+# dist_gpu.c twice: without a GPU beside nocuda.c, with CUDA (and NCCL) beside the kernels
+build/dist_gpu.o: lib/core/dist_gpu.c $(LIB_HDR) | build/lib
+	$(CC) $(CFLAGS) -c $< -o $@
+build/cuda/dist_gpu.o: lib/core/dist_gpu.c $(LIB_HDR) | build/cuda
+	$(CC) $(CFLAGS) $(DIST_GPU_FLAGS) -c $< -o $@
 build/nocuda.o: kernels/nocuda.c $(LIB_HDR) $(wildcard kernels/*.h) | build/lib
 	$(CC) $(CFLAGS) -c $< -o $@
 build/cpu/%.o: lib/cpu/%.c $(LIB_HDR) $(wildcard lib/cpu/*.h) | build/cpu
@@ -102,9 +122,9 @@ build/cuda/%.o: kernels/%.cu $(LIB_HDR) $(wildcard kernels/*.h) | build/cuda
 
 build/libdfgan.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^
-build/libnocuda.a: build/nocuda.o
+build/libnocuda.a: build/nocuda.o build/dist_gpu.o
 	rm -f $@ && ar rcs $@ $^
-build/libcuda.a: $(CU_OBJ)
+build/libcuda.a: $(CU_OBJ) build/cuda/dist_gpu.o
 	rm -f $@ && ar rcs $@ $^
 build/libf64.a: $(F64_OBJ)
 	rm -f $@ && ar rcs $@ $^

@@ -7,12 +7,14 @@
 #include "core/common.h"
 #include "core/toolopts.h"
 #include "core/checkpoint.h"
+#include "core/dist.h"
 #include "io/npz.h"
 #include "core/ops.h"
 #include "train/steplog.h"
 #include "io/stream.h"
 #include "io/stream_ids.h"
 #include "core/tensor.h"
+#include "train/shard.h"
 
 #include <errno.h>
 #include <math.h>
@@ -41,6 +43,9 @@ static const char usage[] =
     "         float32 (B,3,H,W); the loss and mean cos go to stderr (or --log as JSON lines)\n"
     "  score  prints, over all images: clip_score = 100*mean cos (DF-GAN's report),\n"
     "         clip_score_torchmetrics = 100*max(mean cos, 0), and mean_cos\n"
+    "  loss runs data-parallel too (mpirun -np N clip-embed loss ...): each rank takes B/N images of\n"
+    "         every batch, the gradient's and the loss's means are the global batch's; a path with %r\n"
+    "         is per-rank (%r: the rank), one without a file of whole batches; -o needs %r; rank 0 logs\n"
     "\n"
     "options:\n"
     "  --weights FILE     CLIP weights (.npz, OpenAI keys)\n"
@@ -177,6 +182,50 @@ static void write_or_die(atomic_file *af, const char *path, int ndim, const int6
         die_runtime("expected to write to '%s', found %s", !strcmp(path, "-") ? "stdout" : path, strerror(errno));
 }
 
+/* loss over N > 1 data-parallel ranks (core/dist.h): each rank its B/N images and text rows (train/
+ * shard.h), the gradient's and the loss's means over the global batch; rank 0 logs */
+static void run_loss_ranks(const options *o, const clip_model *m) {
+    const int E = m->embed_dim, N = dist_size();
+    shard_group in, txt;
+    shg_open(&in, 1, (const ts_member[]){{"--in", o->in, 4, {-1, 3, -1, -1}}});
+    shg_open(&txt, 1, (const ts_member[]){{"--text", o->text, 2, {-1, E}}});
+    char buf[4096];
+    dist_rank0_first();
+    const char *out_path = shard_out_path("-o", o->out, buf, sizeof buf);
+    dist_rank0_done();
+    atomic_file *out = af_open(out_path);
+    steplog log = {0};
+    if (dist_rank() == 0) steplog_open(&log, o->log);
+    npy_array a, t;
+    while (shg_read(&in, 0, &a)) {
+        const int B = (int)a.shape[0], H = (int)a.shape[2], W = (int)a.shape[3];
+        if (H < 1 || W < 1) die_usage("--in: expected images of at least 1x1 pixels, found %dx%d in array %ld", H, W, in.batches - 1);
+        if (!shg_read(&txt, B, &t))
+            die_usage("--text: expected an array of (%lld,%d) text features for image array %ld, found the end of the stream",
+                      (long long)in.B, E, in.batches - 1);
+        float *f = xmalloc((size_t)B * E * sizeof(float)), *df = xmalloc((size_t)B * E * sizeof(float));
+        float *grad = xcalloc((size_t)a.count, sizeof(float));
+        clip_image_ctx *ctx = NULL;
+        clip_encode_image(m, f, a.data, B, H, W, o->resize, o->no_grad ? NULL : &ctx);
+        double mc;
+        clip_cos_loss(df, f, t.data, B, E, o->lambda / N, &mc);   /* λ/N: the global batch's 1/B */
+        if (ctx) clip_image_backward(m, grad, df, ctx);
+        write_or_die(out, out_path, 4, a.shape, grad);
+        dist_sum(&mc, 1);
+        mc /= N;
+        if (dist_rank() == 0)
+            steplog_write(&log, in.batches, 2, (const char *const[]){"clip_loss", "mean_cos"},
+                          (const double[]){o->lambda * (1 - mc), mc});
+        free(f); free(df); free(grad);
+        npy_free(&a); npy_free(&t);
+    }
+    shg_expect_end(&txt);
+    shg_close(&in);
+    shg_close(&txt);
+    af_commit(out);
+    if (dist_rank() == 0) steplog_close(&log);
+}
+
 static void l2_normalise(float *f, int B, int E) {
     for (int b = 0; b < B; b++) {
         double s = 0;
@@ -188,11 +237,18 @@ static void l2_normalise(float *f, int B, int E) {
 
 int main(int argc, char **argv) {
     progname = "clip-embed";
+    dist_start();
     options o;
     parse(&o, argc, argv);
     /* the outputs' folders, before any work */
     if (o.mode != M_SCORE) check_output_dir(o.out, "-o");
     check_append_file(o.log, "--log");
+    dist_init(o.dev);
+    if (dist_size() > 1 && (o.init || o.mode != M_LOSS)) {
+        if (dist_rank() != 0) dist_hold();   /* said once, by rank 0 */
+        die_usage("expected the loss mode on %d ranks (the others run as one process), found %s", dist_size(),
+                  o.init ? "--init" : o.mode == M_TEXT ? "text" : o.mode == M_IMAGE ? "image" : "score");
+    }
     clip_model m;
     if (o.init) {
         clip_create(&m, &o.cfg);
@@ -201,10 +257,19 @@ int main(int argc, char **argv) {
         ckpt_save(&m.ps, o.out);
         if (!strcmp(o.out, "-")) close_stdout_or_die();
         clip_free(&m);
+        dist_finish();
         return 0;
     }
+    dist_rank0_first();             /* weights that do not load are said once */
     clip_load(&m, o.weights, (int)o.head_width);
+    dist_rank0_done();
     clip_to_device(&m, o.dev);
+    if (dist_size() > 1) {
+        run_loss_ranks(&o, &m);
+        clip_free(&m);
+        dist_finish();
+        return 0;
+    }
     const int E = m.embed_dim;
     tstream in, txt;
     const char *in_name = !strcmp(o.in, "-") ? "stdin" : "--in";
@@ -281,5 +346,6 @@ int main(int argc, char **argv) {
     }
     if (o.mode == M_LOSS) steplog_close(&log);
     clip_free(&m);
+    dist_finish();
     return 0;
 }

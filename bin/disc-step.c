@@ -4,8 +4,9 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
-#include "io/stream.h"
+#include "core/dist.h"
 #include "train/dstep.h"
+#include "train/shard.h"
 #include "train/steplog.h"
 #include "train/stepopts.h"
 
@@ -21,6 +22,10 @@ static const char usage[] =
     "DF-GAN's discriminator NetD and its head NetC (one checkpoint: netD.* and netC.* keys).\n"
     "Streams are .npy arrays back to back, one batch each (files, pipes or FIFOs; \"-\" is stdin or\n"
     "stdout): images (B,3,S,S) NCHW float32 in [-1,1], sentence embeddings (B,C) float32.\n"
+    "Data-parallel (mpirun -np N disc-step train ...): each rank takes B/N samples of every batch,\n"
+    "losses and gradients are the global batch's; a path with %r is per-rank (%r: the rank), one\n"
+    "without is a file of whole batches; --grad-out needs %r; rank 0 writes --save, --dump-grads\n"
+    "and the log (README: running over ranks and machines).\n"
     "\n"
     "  init   a new NetD/NetC with PyTorch's default init (D blocks' gamma 0, as DF-GAN)\n"
     "  train  per batch: errD = hinge(real) + (hinge(fake) + hinge(mismatched))/2 + MA-GP, an Adam step,\n"
@@ -91,55 +96,66 @@ static void parse(options *o, int argc, char **argv) {
 static void run(const options *o) {
     dstep st;
     memset(&st, 0, sizeof st);
+    dist_init(o->device);
+    const int rank0 = dist_rank() == 0;
     if (!strcmp(o->c.cmd, "init")) {
         netd_new(&st.D, o->c.imsize, o->c.nf, o->c.cond_dim, o->device, (uint64_t)o->c.seed);
-        ckpt_save(&st.D.ps, o->out);
+        if (rank0) ckpt_save(&st.D.ps, o->out);
         netd_free(&st.D);
+        dist_finish();
         return;
     }
+    char gout_buf[4096];
+    const char *gout_path = NULL;
+    dist_rank0_first();             /* what every rank finds wrong here is said once */
     netd_load(&st.D, o->ckpt, o->device);
+    if (o->grad_out) gout_path = shard_out_path("--grad-out", o->grad_out, gout_buf, sizeof gout_buf);
+    dist_rank0_done();
     st.lr = o->c.lr; st.beta1 = o->c.beta1; st.beta2 = o->c.beta2; st.eps = o->c.eps;
     dstep_init(&st);
 
     const int S = st.D.imsize, C = st.D.cond_dim;
-    tsgroup in;
+    shard_group in;
     ts_member m[3] = {{"--real", o->real, 4, {-1, 3, S, S}}, {"--cond", o->cond, 2, {-1, C}},
                       {"--fake", o->fake, 4, {-1, 3, S, S}}};
-    tsg_open(&in, 3, m);
-    steplog log;
-    steplog_open(&log, o->c.log);
+    shg_open(&in, 3, m);
+    steplog log = {0};
+    if (rank0) steplog_open(&log, o->c.log);
     atomic_file *gout = NULL;
     float *grad = NULL;
     int Bcap = 0;
     npy_array a[3];   /* real, cond, fake */
-    while (tsg_read(&in, 0, a)) {
-        const int B = (int)a[0].shape[0];
-        if (B < 2) die_usage("--real: expected a batch of at least 2 images (mismatched pairs need two), found %d", B);
+    while (shg_read(&in, 0, a)) {
+        const int B = (int)a[0].shape[0];    /* this rank's; in.B over all ranks */
+        if (in.B < 2) die_usage("--real: expected a batch of at least 2 images (mismatched pairs need two), found %lld", (long long)in.B);
         if (B > Bcap) { Bcap = B; free(grad); grad = xmalloc((size_t)3 * B * S * S * sizeof(float)); }
         dstep_losses L;
         dstep_train(&st, a[0].data, a[1].data, a[2].data, B, grad, &L);
         for (int i = 0; i < 3; i++) npy_free(&a[i]);
-        if (o->grad_out) {
-            if (!gout) gout = af_open(o->grad_out);
+        if (gout_path) {
+            if (!gout) gout = af_open(gout_path);
             if (npy_write(af_stream(gout), NPY_F4, 4, (int64_t[]){B, 3, S, S}, grad) != 0 || fflush(af_stream(gout)) != 0)
-                die_runtime("expected to write --grad-out '%s', found a write error", o->grad_out);
+                die_runtime("expected to write --grad-out '%s', found a write error", gout_path);
         }
         const char *names[] = {"errD", "err_real", "err_fake", "err_mis", "magp", "errG"};
         double vals[] = {L.errD, L.err_real, L.err_fake, L.err_mis, L.magp, L.errG};
-        steplog_write(&log, in.batches, 6, names, vals);
+        if (rank0) steplog_write(&log, in.batches, 6, names, vals);
     }
     if (in.batches == 0) die_usage("--real: expected at least one batch, found an empty stream");
     if (gout) af_commit(gout);
-    ckpt_save(&st.D.ps, o->save);
-    if (o->dump) ckpt_save_grads(&st.D.ps, o->dump);
-    steplog_close(&log);
-    tsg_close(&in);
+    dist_check_replicas(st.D.ps.device, st.D.ps.data, st.D.ps.total, "D's weights");
+    if (rank0) ckpt_save(&st.D.ps, o->save);
+    if (rank0 && o->dump) ckpt_save_grads(&st.D.ps, o->dump);
+    if (rank0) steplog_close(&log);
+    shg_close(&in);
     free(grad);
     dstep_free(&st);
+    dist_finish();
 }
 
 int main(int argc, char **argv) {
     progname = "disc-step";
+    dist_start();
     options o;
     parse(&o, argc, argv);
     run(&o);

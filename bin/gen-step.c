@@ -5,8 +5,9 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
-#include "io/stream.h"
+#include "core/dist.h"
 #include "train/gstep.h"
+#include "train/shard.h"
 #include "train/steplog.h"
 #include "train/stepopts.h"
 
@@ -23,6 +24,11 @@ static const char usage[] =
     "DF-GAN's generator. Streams are .npy arrays back to back, one batch each (files, pipes or FIFOs;\n"
     "\"-\" is stdin/stdout): noise (B,Z) and sentence embeddings (B,C) float32; images (B,3,S,S) NCHW\n"
     "float32 in [-1,1]. A tool reads as many batches as its inputs hold, weights staying in memory.\n"
+    "\n"
+    "Data-parallel (mpirun -np N gen-step ...): each rank takes B/N samples of every batch and the\n"
+    "gradients are summed over the ranks before Adam; a path with %r is per-rank (%r: the rank),\n"
+    "one without is a file of whole batches; outputs of images need %r; rank 0 writes --save,\n"
+    "--dump-grads and the log (README: running over ranks and machines).\n"
     "\n"
     "  init      a new NetG with PyTorch's default init and DF-GAN's Affine init, keys as NetG's state_dict\n"
     "  forward   fake images G(noise, cond) for every batch\n"
@@ -103,38 +109,46 @@ static void parse(options *o, int argc, char **argv) {
 
 /* The --grad streams, opened after the first fake images are out: a FIFO's writer (disc-step,
  * clip-embed) opens its end only after reading them. Named "--grad PATH" in messages. */
-static void open_grads(tsgroup *grads, const options *o, int S) {
+static void open_grads(shard_group *grads, const options *o, int S) {
     ts_member m[MAX_GRADS];
     char names[MAX_GRADS][64 + 4096];
     for (int i = 0; i < o->ngrad; i++) {
         snprintf(names[i], sizeof names[i], "--grad %s", o->grad[i]);
         m[i] = (ts_member){names[i], o->grad[i], 4, {-1, 3, S, S}};
     }
-    tsg_open(grads, o->ngrad, m);
+    shg_open(grads, o->ngrad, m);
 }
 
 static void run(const options *o) {
+    dist_init(o->device);
+    const int rank0 = dist_rank() == 0;
     if (!strcmp(o->c.cmd, "init")) {
         netg g;
         netg_new(&g, o->c.imsize, o->c.nf, o->c.z_dim, o->c.cond_dim, o->device, (uint64_t)o->c.seed);
-        ckpt_save(&g.ps, o->out);
+        if (rank0) ckpt_save(&g.ps, o->out);
         netg_free(&g);
+        dist_finish();
         return;
     }
     gstep st;
+    const int train = !strcmp(o->c.cmd, "train");
+    char img_buf[4096];
+    const char *img_path = train ? o->fake_out : o->out;
+    dist_rank0_first();             /* what every rank finds wrong here is said once */
     netg_load(&st.G, o->ckpt, o->device);
+    if (img_path) img_path = shard_out_path(train ? "--fake-out" : "-o", img_path, img_buf, sizeof img_buf);
+    dist_rank0_done();
     st.lr = o->c.lr; st.beta1 = o->c.beta1; st.beta2 = o->c.beta2; st.eps = o->c.eps;
     gstep_init(&st);
-    const int S = st.G.imsize, train = !strcmp(o->c.cmd, "train");
-    tsgroup in, grads = {0};
+    const int S = st.G.imsize;
+    shard_group in, grads = {0};
     ts_member m[2] = {{"--noise", o->noise, 2, {-1, st.G.z_dim}}, {"--cond", o->cond, 2, {-1, st.G.cond_dim}}};
-    tsg_open(&in, 2, m);
+    shg_open(&in, 2, m);
     atomic_file *img_out = NULL;
-    const char *img_path = train ? o->fake_out : o->out;
-    steplog log;
-    steplog_open(&log, o->c.log);
+    steplog log = {0};
+    if (rank0) steplog_open(&log, o->c.log);
     npy_array zc[2], ga[MAX_GRADS];
-    while (tsg_read(&in, 0, zc)) {
+    while (shg_read(&in, 0, zc)) {
         const int B = (int)zc[0].shape[0];
         const float *fake = gstep_forward(&st, zc[0].data, zc[1].data, B, img_path != NULL);
         npy_free(&zc[0]); npy_free(&zc[1]);
@@ -144,31 +158,34 @@ static void run(const options *o) {
                 die_runtime("expected to write images to '%s', found a write error", img_path);
         }
         if (!train) continue;
-        if (!grads.s) open_grads(&grads, o, S);
-        if (!tsg_read(&grads, B, ga))
-            die_usage("%s: expected a gradient for batch %ld, found the end of the stream", grads.m[0].flag, in.batches);
+        if (!grads.ranks) open_grads(&grads, o, S);
+        if (!shg_read(&grads, B, ga))
+            die_usage("--grad %s: expected a gradient for batch %ld, found the end of the stream", o->grad[0], in.batches);
         const float *gp[MAX_GRADS];
         for (int i = 0; i < o->ngrad; i++) gp[i] = ga[i].data;
         const double norm = gstep_train(&st, gp, o->ngrad);
         for (int i = 0; i < o->ngrad; i++) npy_free(&ga[i]);
-        steplog_write(&log, in.batches, 1, (const char *const[]){"grad_norm"}, (const double[]){norm});
+        if (rank0) steplog_write(&log, in.batches, 1, (const char *const[]){"grad_norm"}, (const double[]){norm});
     }
     if (in.batches == 0) die_usage("--noise: expected at least one batch, found an empty stream");
     /* close the image stream first: a reader on a FIFO ends its input there, then closes our --grad */
     if (img_out) af_commit(img_out);
     if (train) {
-        tsg_expect_end(&grads);     /* every --grad stream used up */
-        tsg_close(&grads);
-        ckpt_save(&st.G.ps, o->save);
-        if (o->dump) ckpt_save_grads(&st.G.ps, o->dump);
+        shg_expect_end(&grads);     /* every --grad stream used up */
+        shg_close(&grads);
+        dist_check_replicas(st.G.ps.device, st.G.ps.data, st.G.ps.total, "G's weights");
+        if (rank0) ckpt_save(&st.G.ps, o->save);
+        if (rank0 && o->dump) ckpt_save_grads(&st.G.ps, o->dump);
     }
-    steplog_close(&log);
-    tsg_close(&in);
+    if (rank0) steplog_close(&log);
+    shg_close(&in);
     gstep_free(&st);
+    dist_finish();
 }
 
 int main(int argc, char **argv) {
     progname = "gen-step";
+    dist_start();
     options o;
     parse(&o, argc, argv);
     run(&o);

@@ -1,6 +1,7 @@
 /* dstep.c: the DF-GAN discriminator step with the exact MA-GP gradient (see dstep.h). */
 #include "train/dstep.h"
 #include "core/common.h"
+#include "core/dist.h"
 #include "core/ops.h"
 
 #include <math.h>
@@ -27,6 +28,7 @@ static void alloc_batch(dstep *st, int B) {
     tensor *imgs[] = {&st->x_real, &st->x_fake, &st->ux, &st->gx, &st->stage};
     for (size_t i = 0; i < sizeof imgs / sizeof *imgs; i++) ensure(imgs[i], dev, img);
     ensure(&st->s, dev, B * S); ensure(&st->us, dev, B * S); ensure(&st->gs, dev, B * S);
+    if (dist_size() > 1) ensure(&st->s_mis, dev, B * S);
     ensure(&st->feat_mis, dev, feat); ensure(&st->dfeat, dev, feat); ensure(&st->dfeat_mis, dev, feat);
     ensure(&st->dscore, dev, B); ensure(&st->ones, dev, B);
     ensure(&st->coef3, dev, 3 * B); ensure(&st->coefS, dev, B);
@@ -64,6 +66,7 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     netd *d = &st->D;
     device_t dev = d->ps.device;
     alloc_batch(st, B);
+    const int N = dist_size(), Bg = B * N;      /* this shard's samples, the global batch's */
     int S = d->imsize, HW = S * S, Sd = d->cond_dim, nf8 = 8 * d->nf, last = d->nblocks - 1;
     upload_images(st, &st->x_real, real, B);
     upload_images(st, &st->x_fake, fake, B);
@@ -74,8 +77,20 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     netd_forward(d, &st->real, st->x_real.data, B);
     const float *feat_r = st->real.out[last].data;
     netc_forward(d, &st->c_real, feat_r, st->s.data, B);
-    shift_batch(dev, st->feat_mis.data, feat_r, nf8, B, 16, 0);
-    netc_forward(d, &st->c_mis, st->feat_mis.data, st->s.data, B);
+    if (N == 1) {
+        shift_batch(dev, st->feat_mis.data, feat_r, nf8, B, 16, 0);
+        netc_forward(d, &st->c_mis, st->feat_mis.data, st->s.data, B);
+    } else {
+        /* the same pairs over the global batch, (image g+1, sentence g) = (image g, sentence g−1):
+         * this shard's images with the sentences one place before theirs, the first one the
+         * previous rank's last (rank 0 gets rank N−1's, as one process wraps around) */
+        float *sm = xmalloc((size_t)B * Sd * sizeof(float));
+        dist_shift(cond + (size_t)(B - 1) * Sd, sm, Sd);
+        memcpy(sm + Sd, cond, (size_t)(B - 1) * Sd * sizeof(float));
+        tensor_upload(&st->s_mis, sm);
+        free(sm);
+        netc_forward(d, &st->c_mis, feat_r, st->s_mis.data, B);
+    }
     netd_forward(d, &st->fake, st->x_fake.data, B);
     netc_forward(d, &st->c_fake, st->fake.out[last].data, st->s.data, B);
     L->err_real = OPV(dev, hinge_forward, st->c_real.score.data, B, -1);
@@ -98,12 +113,12 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
         }
         for (int i = 0; i < Sd; i++) n2 += (double)gs[(size_t)b * Sd + i] * gs[(size_t)b * Sd + i];
         magp += n2 * n2 * n2;
-        /* u_b = ∂P/∂g_b = (12/B)·‖g_b‖⁴·g_b */
-        float coef = (float)(12.0 / B * n2 * n2);
+        /* u_b = ∂P/∂g_b = (12/B)·‖g_b‖⁴·g_b, B the global batch */
+        float coef = (float)(12.0 / Bg * n2 * n2);
         cS[b] = coef;
         for (int c = 0; c < 3; c++) c3[b * 3 + c] = coef;
     }
-    L->magp = 2.0 * magp / B;
+    L->magp = magp;    /* the sum over this shard, a mean below */
     tensor_upload(&st->coef3, c3);
     tensor_upload(&st->coefS, cS);
     free(gx); free(gs); free(c3); free(cS);
@@ -117,18 +132,20 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     netc_weight_grads(d, &st->adj_g, &st->c_tan);
     netd_weight_grads(d, &st->adj_g, &st->tan);
 
-    /* hinge terms */
-    OP(dev, hinge_backward, st->dscore.data, st->c_real.score.data, B, -1, 1.0f);
+    /* hinge terms: means over the global batch, so each shard's scale is 1/N of one process's */
+    const float one = 1.0f / N, half = 0.5f / N;
+    OP(dev, hinge_backward, st->dscore.data, st->c_real.score.data, B, -1, one);
     netc_backward(d, &st->c_real, &st->c_real, st->dscore.data, st->dfeat.data, NULL, 1, NULL);
-    OP(dev, hinge_backward, st->dscore.data, st->c_mis.score.data, B, +1, 0.5f);
+    OP(dev, hinge_backward, st->dscore.data, st->c_mis.score.data, B, +1, half);
     netc_backward(d, &st->c_mis, &st->c_mis, st->dscore.data, st->dfeat_mis.data, NULL, 1, NULL);
-    shift_batch(dev, st->dfeat.data, st->dfeat_mis.data, nf8, B, 16, 1);
+    if (N == 1) shift_batch(dev, st->dfeat.data, st->dfeat_mis.data, nf8, B, 16, 1);
+    else OP(dev, vec_axpy, st->dfeat.data, 1.0f, st->dfeat_mis.data, (size_t)nf8 * B * 16);
     netd_backward(d, &st->real, &st->real, st->dfeat.data, NULL, 1, 1, NULL);
-    OP(dev, hinge_backward, st->dscore.data, st->c_fake.score.data, B, +1, 0.5f);
+    OP(dev, hinge_backward, st->dscore.data, st->c_fake.score.data, B, +1, half);
     netc_backward(d, &st->c_fake, &st->c_fake, st->dscore.data, st->dfeat.data, NULL, 1, NULL);
     netd_backward(d, &st->fake, &st->fake, st->dfeat.data, NULL, 1, 1, NULL);
-    L->errD = L->err_real + (L->err_fake + L->err_mis) / 2 + L->magp;
 
+    dist_allreduce(dev, d->ps.grad, d->ps.total);    /* the global batch's gradient on every rank */
     params_adam_step(&d->ps, st->lr, st->beta1, st->beta2, st->eps);
     netd_sync_gamma(d);
 
@@ -138,14 +155,24 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     float *sc = xmalloc((size_t)B * sizeof(float));
     tensor_download(sc, &st->c_fake.score);
     double sum = 0;
-    for (int b = 0; b < B; b++) { sum += sc[b]; sc[b] = -1.0f / B; }
-    L->errG = -sum / B;
+    for (int b = 0; b < B; b++) { sum += sc[b]; sc[b] = -1.0f / Bg; }
     tensor_upload(&st->dscore, sc);
     free(sc);
     netc_backward(d, &st->c_fake, &st->c_fake, st->dscore.data, st->dfeat.data, NULL, 0, NULL);
     netd_backward(d, &st->fake, &st->fake, st->dfeat.data, st->gx.data, 0, 0, NULL);
     OP(dev, cnhw_to_nchw, st->stage.data, st->gx.data, B, 3, HW);
     tensor_download(grad_fake, &st->stage);
+
+    /* the losses: means over the global batch (equal shards: a mean of the shards' means) */
+    if (N > 1) {
+        double v[5] = {L->err_real, L->err_mis, L->err_fake, L->magp, sum};
+        dist_sum(v, 5);
+        L->err_real = v[0] / N; L->err_mis = v[1] / N; L->err_fake = v[2] / N;
+        L->magp = v[3]; sum = v[4];
+    }
+    L->magp = 2.0 * L->magp / Bg;
+    L->errG = -sum / Bg;
+    L->errD = L->err_real + (L->err_fake + L->err_mis) / 2 + L->magp;
 }
 
 void dstep_free(dstep *st) {
@@ -154,7 +181,7 @@ void dstep_free(dstep *st) {
     cacts_free(&st->c_real); cacts_free(&st->c_mis); cacts_free(&st->c_fake); cacts_free(&st->c_tan);
     dadj_free(&st->adj_g, nb);
     tensor *ts[] = {&st->x_real, &st->x_fake, &st->s, &st->ux, &st->us, &st->gx, &st->gs, &st->stage, &st->feat_mis,
-                    &st->dfeat, &st->dfeat_mis, &st->dscore, &st->ones, &st->coef3, &st->coefS, &st->zeros3, &st->zerosS};
+                    &st->s_mis, &st->dfeat, &st->dfeat_mis, &st->dscore, &st->ones, &st->coef3, &st->coefS, &st->zeros3, &st->zerosS};
     for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) tensor_free(ts[i]);
     netd_free(&st->D);
 }

@@ -3,7 +3,11 @@
  *   MA-GP = 2·mean_b ‖[∂C(D(x),s)/∂x, ∂C(D(x),s)/∂s]_b‖⁶ on the real pairs;
  *   Adam on D and C; then errG = −mean C(D'(fake), s) through the updated D', and its gradient
  *   wrt the fake images (D's weight gradients of errG are never needed and never computed).
- * The MA-GP's weight gradient is exact and costs one tangent pass (netd.h, DESIGN.md). */
+ * The MA-GP's weight gradient is exact and costs one tangent pass (netd.h, DESIGN.md).
+ * Over N data-parallel ranks (core/dist.h) each rank passes its shard of B/N samples: every mean
+ * above is over the global batch B (the shards' gradients summed before Adam), and the mismatched
+ * pairs are the global batch's (image b+1, sentence b), the one pair across each shard border made
+ * with the previous rank's last sentence, so N ranks compute what one process computes. */
 #ifndef DFGAN_DSTEP_H
 #define DFGAN_DSTEP_H
 #include "models/netd.h"
@@ -19,10 +23,12 @@ typedef struct {
     dadj adj_g;                                        /* adjoints of the g_b pass, reused by the tangent's */
     tensor x_real, x_fake, s, ux, us, gx, gs, stage;  /* images channel-major (3,B,S,S); s, us, gs (B,S) */
     tensor feat_mis, dfeat, dfeat_mis, dscore, ones, coef3, coefS, zeros3, zerosS;
+    tensor s_mis;                                      /* N > 1: the mismatched pairs' sentences (B,S) */
 } dstep;
 
 void dstep_init(dstep *st);    /* after st->D is built, allocated and loaded */
-/* real, fake (B,3,S,S) NCHW and cond (B,S) in host memory -> one D step; grad_fake (B,3,S,S) NCHW host. */
+/* real, fake (B,3,S,S) NCHW and cond (B,S) in host memory -> one D step; grad_fake (B,3,S,S) NCHW host.
+ * Over ranks, B is this rank's shard and the losses are the global batch's, on every rank. */
 void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,
                  float *grad_fake, dstep_losses *L);
 void dstep_free(dstep *st);

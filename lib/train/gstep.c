@@ -1,6 +1,7 @@
 /* gstep.c: the DF-GAN generator step (see gstep.h). */
 #include "train/gstep.h"
 #include "core/common.h"
+#include "core/dist.h"
 #include "core/ops.h"
 
 #include <math.h>
@@ -56,7 +57,9 @@ double gstep_train(gstep *st, const float *const *grads, int n) {
     OP(dev, nchw_to_cnhw, st->dimg, st->stage, B, 3, S * S);
     params_zero_grad(&g->ps);
     netg_backward(g, st->dimg);
+    dist_allreduce(dev, g->ps.grad, g->ps.total);    /* the global batch's gradient on every rank */
     params_adam_step(&g->ps, st->lr, st->beta1, st->beta2, st->eps);
+    if (dist_size() > 1) dist_sum(&norm, 1);
     return sqrt(norm);
 }
 

@@ -2,7 +2,10 @@
  *   fake = G(noise, s); the gradient wrt the fake images is the sum of the gradients that the tools
  *   downstream wrote for them (the discriminator's adversarial one, the CLIP loss's, ...), added in
  *   order in float32; backward through G, then one Adam step on G.
- * Images in host memory are NCHW (B,3,S,S) float32; G's activations are channel-major (netg.h). */
+ * Images in host memory are NCHW (B,3,S,S) float32; G's activations are channel-major (netg.h).
+ * Over N data-parallel ranks (core/dist.h) B is this rank's shard: the gradients wrt its fakes
+ * already carry the global batch's 1/B (the tools downstream run over the same ranks), and G's
+ * parameter gradients are summed over the ranks before Adam. */
 #ifndef DFGAN_GSTEP_H
 #define DFGAN_GSTEP_H
 #include "models/netg.h"
@@ -20,7 +23,8 @@ void gstep_init(gstep *st);      /* after st->G is built, allocated and loaded, 
  * them NCHW in host memory (B,3,S,S), valid until the next call; NULL otherwise. */
 const float *gstep_forward(gstep *st, const float *noise, const float *cond, int B, int want_images);
 /* After gstep_forward: grads[0..n-1], each (B,3,S,S) NCHW in host memory, summed, is the gradient of
- * the loss wrt those fake images; backward through G and one Adam step. Returns the sum's L2 norm. */
+ * the loss wrt those fake images; backward through G and one Adam step. Returns the sum's L2 norm
+ * (over the global batch). */
 double gstep_train(gstep *st, const float *const *grads, int n);
 void gstep_free(gstep *st);
 #endif
