@@ -147,7 +147,8 @@ $(EMU_CU:kernels/%.cu=build/emu/kernels/%.o): build/emu/kernels/%.o: kernels/%.c
 	$(CXX) $(EMU_FLAGS) -x c++ -c $< -o $@
 $(EMU_SRC:test/emu/%.cc=build/emu/%.o) build/emu/selftest.o: build/emu/%.o: test/emu/%.cc $(EMU_HDR) | build/emu/kernels
 	$(CXX) $(EMU_FLAGS) -c $< -o $@
-build/emu/libcuda_emu.a: $(EMU_OBJ)
+# (with dist_gpu.c's no-GPU build: the emulation has no NCCL and one device)
+build/emu/libcuda_emu.a: $(EMU_OBJ) build/dist_gpu.o
 	rm -f $@ && ar rcs $@ $^
 $(EMU_CHECKS): build/emu/test/%: test/c/%.c test/c/gpu_check.h build/libdfgan.a build/libf64.a build/emu/libcuda_emu.a | build/emu/test
 	$(CC) $(CFLAGS) $< build/libf64.a build/libdfgan.a build/emu/libcuda_emu.a $(LDLIBS) -lstdc++ -o $@
