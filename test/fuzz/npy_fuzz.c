@@ -9,10 +9,14 @@
 #include "fuzz_common.h"
 
 static void check_array(const npy_array *a) {
-    int64_t count = 1;
+    uint64_t count = 1;   /* unsigned: (huge, 0) is an empty array whose partial product may wrap */
     if (a->ndim < 0 || a->ndim > NPY_MAX_DIMS || npy_dtype_size(a->dtype) == 0) abort();
-    for (int i = 0; i < a->ndim; i++) count *= a->shape[i];
-    if (count != a->count || !a->data) abort();
+    for (int i = 0; i < a->ndim; i++) {
+        if (a->shape[i] < 0) abort();
+        count *= (uint64_t)a->shape[i];
+    }
+    for (int i = 0; i < a->ndim; i++) if (a->shape[i] == 0) count = 0;
+    if (count != (uint64_t)a->count || !a->data) abort();
     fuzz_touch(a->data, (size_t)a->count * npy_dtype_size(a->dtype));
 }
 
