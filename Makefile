@@ -167,6 +167,72 @@ build/lib build/cpu build/f64 build/cuda build/test build/bench bin/cuda build/e
 
 emu: $(EMU_ALL)
 
+# ---- fuzzing and the sanitizer build ----
+#   make fuzz [FUZZ_S=N]  build the libFuzzer harnesses test/fuzz/*_fuzz.c into build/fuzz/ (clang,
+#                         -fsanitize=fuzzer,address,undefined over the whole library, with pickle.h's
+#                         bounds lowered), replay their seeds and saved crash inputs, then fuzz each
+#                         for N seconds (default 60; 0: replay only). test/fuzz/run.sh, which says more.
+#   make fuzz-build       the harnesses only
+#   make SANITIZE=1 ...   everything built with ASan + UBSan (any UB is fatal), in place: whenever
+#                         SANITIZE changes between two makes, build/.flavour makes every C object and
+#                         program rebuild, so `make SANITIZE=1 test` and then `make` each rebuild once.
+#   make sanitize-test    the SANITIZE=1 build, then the parser and tool suites (SAN_SUITES) under it
+FUZZ_CC     ?= clang
+FUZZ_S      ?= 60
+FUZZ_DEFS   := -DPK_MAX_OBJECTS='(1<<18)' -DPK_MAX_ITEMS='(1<<20)' -DPK_MAX_STACK='(1<<16)' \
+               -DPK_MAX_MEMO='(1<<16)' -DPK_MAX_STR='((size_t)1<<24)' -DCKI_MAX_VISITS='(1<<20)'
+FUZZ_CFLAGS := -std=c11 -g -O1 -D_GNU_SOURCE -Ilib -Ikernels -fopenmp -fno-omit-frame-pointer \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined $(FUZZ_DEFS)
+FUZZ_OBJ    := $(LIB_SRC:lib/%.c=build/fuzz/lib/%.o) $(CPU_SRC:lib/cpu/%.c=build/fuzz/cpu/%.o) build/fuzz/nocuda.o
+FUZZ_BIN    := $(patsubst test/fuzz/%.c,build/fuzz/%,$(wildcard test/fuzz/*_fuzz.c))
+SAN_SUITES  ?= test/io.bats test/reader_errors.bats test/ckpt.bats test/ckpt_hfclip.bats test/cfg.bats \
+               test/tokenize_pickle.bats test/dataset.bats test/dfgan_errors.bats test/tools.bats
+# detect_leaks=0: a tool exits without freeing what it holds (die_usage, die_runtime, or the end
+# of main), by design; the readers' leaks are the fuzzers' to find (libFuzzer checks every input).
+# protect_shadow_gap=0: the CUDA runtime maps memory where ASan would otherwise guard its shadow.
+SAN_ASAN    := detect_leaks=0:protect_shadow_gap=0
+SAN_UBSAN   := print_stacktrace=1:halt_on_error=1
+ifdef SANITIZE
+CFLAGS += -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+export ASAN_OPTIONS ?= $(SAN_ASAN)
+export UBSAN_OPTIONS ?= $(SAN_UBSAN)
+endif
+FLAVOUR := $(if $(SANITIZE),sanitize,plain)
+ifneq ($(if $(MAKECMDGOALS),$(filter-out fuzz fuzz-build fuzz-cc clean sanitize-test,$(MAKECMDGOALS)),all),)
+ifneq ($(FLAVOUR),$(shell cat build/.flavour 2>/dev/null))
+$(shell mkdir -p build && echo $(FLAVOUR) > build/.flavour)
+endif
+endif
+build/.flavour:
+	@mkdir -p build && echo $(FLAVOUR) > $@
+$(LIB_OBJ) $(F64_OBJ) build/nocuda.o $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN): build/.flavour
+
+.PHONY: fuzz fuzz-build fuzz-cc sanitize-test
+fuzz: fuzz-build
+	FUZZ_S=$(FUZZ_S) test/fuzz/run.sh $(FUZZ_BIN:build/fuzz/%_fuzz=%)
+fuzz-build: $(FUZZ_BIN)
+sanitize-test:
+	$(MAKE) SANITIZE=1 all
+	ASAN_OPTIONS=$(SAN_ASAN) UBSAN_OPTIONS=$(SAN_UBSAN) PYTHON=$(PYTHON) bats --tap $(SAN_SUITES)
+fuzz-cc:
+	@command -v $(FUZZ_CC) >/dev/null || { echo "fuzz: expected $(FUZZ_CC) with libFuzzer (.ci/install-deps installs clang, libclang-rt-dev and libomp-dev), found no $(FUZZ_CC)" >&2; exit 2; }
+$(FUZZ_OBJ): | fuzz-cc
+
+build/fuzz/lib/%.o: lib/%.c $(LIB_HDR)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/cpu/%.o: lib/cpu/%.c $(LIB_HDR) $(wildcard lib/cpu/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-pass-failed -c $< -o $@
+build/fuzz/nocuda.o: kernels/nocuda.c $(LIB_HDR) $(wildcard kernels/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -c $< -o $@
+build/fuzz/libdfgan.a: $(FUZZ_OBJ)
+	rm -f $@ && ar rcs $@ $^
+build/fuzz/%_fuzz: test/fuzz/%_fuzz.c test/fuzz/fuzz_common.h build/fuzz/libdfgan.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer $< build/fuzz/libdfgan.a $(LDLIBS) -o $@
+
+
 test: all emu
 	PYTHON=$(PYTHON) CUDA_EMU_SKIP='$(EMU_SKIP)' test/run.sh
 

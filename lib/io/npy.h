@@ -225,11 +225,12 @@ static int npy__word(npy__lex *l, const char *w) {
 
 /* descr string -> dtype and whether to swap; 1 ok, 0 with a message. */
 static int npy__descr(const char *d, npy_dtype *dt, int *swap, char *err, size_t errlen) {
-    char endian = '=';
+    char endian = '=', q[64];
     const char *t = d;
+    npy__escape(q, sizeof q, (const unsigned char *)d, strlen(d), 40);
     if (*t == '<' || *t == '>' || *t == '|' || *t == '=') endian = *t++;
     if (t[0] == 'O') {
-        npy__err(err, errlen, "expected a numeric dtype, found '%.40s' (object arrays are not supported)", d);
+        npy__err(err, errlen, "expected a numeric dtype, found '%s' (object arrays are not supported)", q);
         return 0;
     }
     static const char *codes[NPY_NDTYPES] = {"f4", "f8", "i4", "i8", "u1", "i1", "f2", "b1", "i2", "u2", "u4", "u8"};
@@ -238,7 +239,7 @@ static int npy__descr(const char *d, npy_dtype *dt, int *swap, char *err, size_t
         if (strcmp(t, codes[i]) == 0) found = i;
     if (strcmp(t, "?") == 0) found = NPY_BOOL;
     if (found < 0) {
-        npy__err(err, errlen, "expected a numeric dtype such as '<f4', '<i8' or '|u1', found '%.40s'", d);
+        npy__err(err, errlen, "expected a numeric dtype such as '<f4', '<i8' or '|u1', found '%s'", q);
         return 0;
     }
     *dt = (npy_dtype)found;

@@ -161,7 +161,8 @@ static int read_archive(const void *buf, size_t n, const char *name, npz *z, siz
         qsort(by, (size_t)z->n, sizeof *by, by_key);
         for (int i = 1; i < z->n; i++)
             if (strcmp(by[i - 1]->key, by[i]->key) == 0) {
-                seterr(err, errlen, "expected unique keys in '%s', found '%s' twice", name, by[i]->key);
+                char k[200];
+                seterr(err, errlen, "expected unique keys in '%s', found '%s' twice", name, show_key(k, sizeof k, by[i]->key));
                 free(by);
                 goto fail;
             }

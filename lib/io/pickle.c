@@ -297,7 +297,11 @@ static int text_int(vm *m, const char *what, int is_long) {
     char *e;
     errno = 0;
     long long v = strtoll(buf, &e, 10);
-    if (!n || *e || errno) return fail(m, "expected a decimal integer within 64 bits for %s, found '%.40s'", what, buf);
+    if (!n || *e || errno) {
+        char q[48];
+        show(q, sizeof q, buf, n);
+        return fail(m, "expected a decimal integer within 64 bits for %s, found '%s'", what, q);
+    }
     return push(m, new_int(m, (int64_t)v));
 }
 
@@ -652,7 +656,11 @@ static int step(vm *m, int op, pk_obj **result) {
         if (line(m, buf, 64, "a FLOAT")) return -1;
         errno = 0;
         double d = strtod(buf, &e);
-        if (!buf[0] || *e) return fail(m, "expected a decimal number for FLOAT, found '%.40s'", buf);
+        if (!buf[0] || *e) {
+            char q[48];
+            show(q, sizeof q, buf, strlen(buf));
+            return fail(m, "expected a decimal number for FLOAT, found '%s'", q);
+        }
         if (!(o = new_obj(m, PK_FLOAT))) return -1;
         o->u.f = d;
         return push(m, o);
@@ -754,7 +762,11 @@ static int step(vm *m, int op, pk_obj **result) {
         if (line(m, buf, 64, op == 'g' ? "a GET index" : "a PUT index")) return -1;
         errno = 0;
         unsigned long long v = strtoull(buf, &e, 10);
-        if (!buf[0] || *e || errno || buf[0] == '-') return fail(m, "expected a decimal memo index, found '%.40s'", buf);
+        if (!buf[0] || *e || errno || buf[0] == '-') {
+            char q[48];
+            show(q, sizeof q, buf, strlen(buf));
+            return fail(m, "expected a decimal memo index, found '%s'", q);
+        }
         return op == 'g' ? memo_get(m, v) : memo_put(m, v);
     }
     default: {
