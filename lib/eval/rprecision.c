@@ -4,6 +4,7 @@
 #include "eval/kid.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* rows of x (m,e) scaled to unit length in place (a zero row stays zero) */
