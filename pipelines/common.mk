@@ -1,6 +1,6 @@
 # pipelines/common.mk: the training machinery every pipeline shares (demo.mk, and bird.mk and coco.mk
-# through real.mk): text embeddings, the epochs, the checkpoints, sample grids, FID and CLIP score,
-# the eval and sample targets, the metrics. Not meant to be run alone: the including file says where
+# through real.mk): text embeddings, the epochs, the checkpoints, sample grids, the tests (FID, CLIP
+# score, R-precision, CLIP-FID), the eval and sample targets, the metrics. Not meant to be run alone: the including file says where
 # the data and the weights come from and sets the settings first.
 #
 # What the including file sets before `include common.mk`:
@@ -8,11 +8,14 @@
 #     IMSIZE NF BATCH Z COND SEED MAX_EPOCH MAX_BATCHES DEVICE LR_G LR_D LAMBDA_CLIP
 #     GEN_INTERVAL TEST_INTERVAL SAVE_INTERVAL SAMPLE_TIMES EVAL_EPOCH IMGS_PER_SENT
 #     TRUNCATION (1/0) TRUNC_RATE, WORDS_NUM (DAMSM words per caption), K (captions per image),
-#     TEXT_ENCODER (damsm or clip: what G and D are conditioned on)
+#     TEXT_ENCODER (damsm or clip: what G and D are conditioned on); optional, with defaults here:
+#     FID_INTERVAL (Inception's FID at the test epochs that are its multiples; default every test),
+#     SAMPLE_ROWS SAMPLE_COLS (the sample grids: 8 test captions x 8 fakes)
 #   VOCAB, DAMSM_W, CLIP_W, INCEPTION_W: the files the tools read (the including file has the rules
 #     that make the ones it makes); CLIP_HEAD_WIDTH; FID_STATS (default: computed from the test set)
 #   CONFIG_EXTRA: its part of the run's identity; EVAL_WEIGHTS and EVAL_NOTE: how the eval weights
-#     are labelled (metrics.csv's eval_weights column, the eval file); EXTRA_TOOLS, TOOLS_PREP (a
+#     are labelled (metrics.csv's eval_weights column, the eval file); EVAL_EXTRA (optional): a file
+#     whose lines every eval file gets (with the CLIP metrics); EXTRA_TOOLS, TOOLS_PREP (a
 #     command run before the tools are built); NO_CLIP_BPE: what to do without CLIP's BPE file
 #     (fallback: no CLIP loss and no CLIP score, said in one line; else an error)
 #   CAPTIONS_DEFAULT: the sample target's captions when CAPTIONS is not given
@@ -28,8 +31,10 @@
 # What this file makes under $(RUN) (see pipelines/demo.mk's header for the whole list):
 #   data/: train_cond.npy (DAMSM, every train caption), train_text_features.npy
 #     (CLIP, every train caption), the test set's first caption per image (test_captions.txt, every
-#     K-th line) with test_cond.npy / test_text_features.npy, sample_captions.txt (the first BATCH of
-#     them), test_images.npy, test_stats.npz, test_noise.npy, sample_noise.npy. With TEXT_ENCODER
+#     K-th line) with test_cond.npy / test_text_features.npy, sample_rows.txt (SAMPLE_ROWS of them
+#     spread over the test set) and sample_captions.txt (each SAMPLE_COLS times), test_images.npy,
+#     test_stats.npz (Inception), test_clip_stats.npz (CLIP image features), test_noise.npy,
+#     sample_noise.npy. With TEXT_ENCODER
 #     clip the CLIP text features are the condition too (COND = CLIP's embed dim): one cache serves
 #     both, no DAMSM encoder is read.
 #   ckpt/G_<eee>.npz D_<eee>.npz: every SAVE_INTERVAL epochs and the last (the others are Make

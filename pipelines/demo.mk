@@ -31,7 +31,7 @@
 #   IMSIZE=32  NF=16  BATCH=16  Z=32 (noise size)  IMAGES=6000 (make-dataset's images, 48 at least;
 #     about 3/4 train)   TEXT_ENCODER=clip (G and D conditioned on CLIP's text features; damsm: on
 #     a random DAMSM's sentence embeddings, which barely differ between captions (cosine 0.89 on
-#     average), so G learns to ignore them)
+#     average), so G learns to ignore them; the default without CLIP's BPE file)
 #   COND: the sentence-embedding size: with clip CLIP's embed dim (CLIP_INIT's --embed-dim for the
 #     demo CLIP, 512 (ViT-B/32) for CLIP_WEIGHTS); 256 (the random DAMSM's, even) with damsm
 #   MAX_EPOCH=10   MAX_BATCHES=0 (batches per epoch: floor(train images / BATCH), drop_last, at most
@@ -175,7 +175,10 @@ TEST_N        ?= 128
 SAMPLE_TIMES  ?= 1
 EVAL_EPOCH    ?= $(MAX_EPOCH)
 IMGS_PER_SENT ?= 16
-TEXT_ENCODER  ?= clip
+# G and D on the demo CLIP's text features, when CLIP's BPE file is there (where common.mk looks)
+ROOT          := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
+BPE_HERE      := $(wildcard $(or $(CLIP_BPE),$(ROOT)/../shared/data/clip/bpe_simple_vocab_16e6.txt.gz $(ROOT)/data/clip/bpe_simple_vocab_16e6.txt.gz $(ROOT)/share/dfgan/bpe_simple_vocab_16e6.txt.gz))
+TEXT_ENCODER  ?= $(if $(BPE_HERE),clip,damsm)
 CLIP_WEIGHTS      ?=
 INCEPTION_WEIGHTS ?=
 CLIP_SEED     ?= 0
@@ -195,7 +198,6 @@ WORDS_NUM     := 18
 # without CLIP's BPE file: no CLIP loss and no CLIP score, said in one line
 NO_CLIP_BPE   := fallback
 
-ROOT := $(abspath $(dir $(lastword $(MAKEFILE_LIST)))..)
 MAKE_DATASET ?= $(ROOT)/bin/make-dataset
 DATA := $(RUN)/data
 WDIR := $(RUN)/weights

@@ -471,6 +471,12 @@ assert np.abs(x[1] - one).max() > 10 * np.abs(x[0] - one).max()
   run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 RUN="$R"
   [ "$status" -eq 2 ]
   [[ "$stderr" == *"lambda_clip=0:no-bpe "*"found \""*"lambda_clip=0.3 "* ]]
+  # the demo's default condition is then the DAMSM's
+  local tiny=() a
+  for a in "${TINY[@]}"; do [[ "$a" == COND=* || "$a" == TEXT_ENCODER=* ]] || tiny+=("$a"); done
+  run --separate-stderr MK train "${tiny[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 "${NOBPE[@]}" RUN="$T/nb"
+  assert_ok
+  grep -q ' cond=256 .*text_encoder=damsm ' "$T/nb/config.txt"
   # CLIP cond cannot do without it
   run --separate-stderr MK train "${TINY[@]}" TEXT_ENCODER=clip "${NOBPE[@]}" RUN="$T/clip"
   [ "$status" -eq 2 ]
