@@ -27,7 +27,7 @@ static const char usage[] =
     "       clip-embed image --weights CLIP.npz [--raw] < images.npy > image_features.npy\n"
     "       clip-embed loss  --weights CLIP.npz --text FEATURES [--lambda L] [--no-grad] [--log FILE]\n"
     "                        < fake.npy > grad.npy\n"
-    "       clip-embed score --weights CLIP.npz --text FEATURES < images.npy\n"
+    "       clip-embed score --weights CLIP.npz --text FEATURES [--features-out F] < images.npy\n"
     "       clip-embed --init [--seed K] [size options] -o CLIP.npz\n"
     "\n"
     "OpenAI CLIP with a ViT image tower (ViT-B/32 by default; B/16, L/14 ... by the weights' shapes),\n"
@@ -42,7 +42,9 @@ static const char usage[] =
     "         gradient of lambda*(1 - mean_b cos(image feature_b, text feature_b)) wrt the images,\n"
     "         float32 (B,3,H,W); the loss and mean cos go to stderr (or --log as JSON lines)\n"
     "  score  prints, over all images: clip_score = 100*mean cos (DF-GAN's report),\n"
-    "         clip_score_torchmetrics = 100*max(mean cos, 0), and mean_cos\n"
+    "         clip_score_torchmetrics = 100*max(mean cos, 0), and mean_cos; --features-out F also\n"
+    "         writes the images' features, float32 (B,E) per array, the projection output as --raw\n"
+    "         (for R-precision and a CLIP-feature FID from the same pass)\n"
     "  loss runs data-parallel too (mpirun -np N clip-embed loss ...): each rank takes B/N images of\n"
     "         every batch, the gradient's and the loss's means are the global batch's; a path with %r\n"
     "         is per-rank (%r: the rank), one without a file of whole batches; -o needs %r; rank 0 logs\n"
@@ -76,7 +78,7 @@ enum { M_NONE, M_TEXT, M_IMAGE, M_LOSS, M_SCORE };
 
 typedef struct {
     int mode, init, raw, no_grad, resize;
-    const char *weights, *text, *in, *out, *log;
+    const char *weights, *text, *in, *out, *log, *features_out;
     device_t dev;
     double lambda, jitter;
     long seed, head_width;
@@ -85,7 +87,7 @@ typedef struct {
 
 static void parse(options *o, int argc, char **argv) {
     enum { WEIGHTS = TOPT_FIRST, TEXT, IN, RAW, LAMBDA, NOGRAD, LOG, RESIZE, HEADW, INIT, SEED, JITTER,
-           EMBED, WIDTH, LAYERS, PATCH, IMSIZE, TWIDTH, TLAYERS, CONTEXT, VOCAB };
+           EMBED, WIDTH, LAYERS, PATCH, IMSIZE, TWIDTH, TLAYERS, CONTEXT, VOCAB, FEATURES_OUT };
     static const struct option longopts[] = {
         {"weights", 1, 0, WEIGHTS}, {"text", 1, 0, TEXT}, {"in", 1, 0, IN}, {"out", 1, 0, 'o'},
         {"raw", 0, 0, RAW}, {"lambda", 1, 0, LAMBDA}, {"no-grad", 0, 0, NOGRAD}, {"log", 1, 0, LOG},
@@ -94,7 +96,7 @@ static void parse(options *o, int argc, char **argv) {
         {"layers", 1, 0, LAYERS},
         {"patch", 1, 0, PATCH}, {"image-size", 1, 0, IMSIZE}, {"text-width", 1, 0, TWIDTH},
         {"text-layers", 1, 0, TLAYERS}, {"context", 1, 0, CONTEXT}, {"vocab", 1, 0, VOCAB},
-        {0, 0, 0, 0}};
+        {"features-out", 1, 0, FEATURES_OUT}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->in = "-";
     o->out = "-";
@@ -117,6 +119,7 @@ static void parse(options *o, int argc, char **argv) {
         case LAMBDA: o->lambda = parse_double("--lambda", optarg); lambda_set = 1; break;
         case NOGRAD: o->no_grad = 1; break;
         case LOG: o->log = optarg; break;
+        case FEATURES_OUT: o->features_out = optarg; break;
         case RESIZE:
             if (!strcmp(optarg, "bicubic")) o->resize = RESIZE_BICUBIC;
             else if (!strcmp(optarg, "bilinear")) o->resize = RESIZE_BILINEAR;
@@ -171,6 +174,8 @@ static void parse(options *o, int argc, char **argv) {
         die_usage("expected --lambda, --no-grad and --log only with loss, found %s",
                   lambda_set ? "--lambda" : o->no_grad ? "--no-grad" : "--log");
     if (o->raw && o->mode != M_TEXT && o->mode != M_IMAGE) die_usage("expected --raw only with text or image, found it with %s", m);
+    if (o->features_out && o->mode != M_SCORE) die_usage("expected --features-out only with score, found it with %s", m);
+    if (o->features_out && !strcmp(o->features_out, "-")) die_usage("expected --features-out a file (score prints on stdout), found '-'");
     if (o->mode == M_SCORE && strcmp(o->out, "-")) die_usage("expected no -o with score (it prints), found '%s'", o->out);
     if (o->text && !strcmp(o->text, "-") && !strcmp(o->in, "-")) die_usage("expected --text and the input to be different streams, found both stdin");
     if (!isfinite(o->lambda)) die_usage("--lambda expects a finite number, found '%g'", o->lambda);
@@ -275,7 +280,7 @@ int main(int argc, char **argv) {
     const char *in_name = !strcmp(o.in, "-") ? "stdin" : "--in";
     ts_open(&in, in_name, o.in);
     if (o.text) ts_open(&txt, "--text", o.text);
-    atomic_file *out = o.mode == M_SCORE ? NULL : af_open(o.out);
+    atomic_file *out = o.mode == M_SCORE ? (o.features_out ? af_open(o.features_out) : NULL) : af_open(o.out);
     steplog log = {0};
     if (o.mode == M_LOSS) steplog_open(&log, o.log);
     double cos_sum = 0;
@@ -310,6 +315,7 @@ int main(int argc, char **argv) {
                 write_or_die(out, o.out, 2, (int64_t[]){B, E}, f);
             } else if (o.mode == M_SCORE) {
                 clip_encode_image(&m, f, a.data, B, H, W, o.resize, NULL);
+                if (out) write_or_die(out, o.features_out, 2, (int64_t[]){B, E}, f);
                 double mc;
                 clip_cos_loss(NULL, f, t.data, B, E, 1, &mc);
                 cos_sum += mc * B;
@@ -338,6 +344,7 @@ int main(int argc, char **argv) {
     if (o.text) ts_close(&txt);
     if (o.mode == M_SCORE) {
         const double mc = n_images ? cos_sum / (double)n_images : 0;
+        if (out) af_commit(out);
         printf("clip_score %.6f\nclip_score_torchmetrics %.6f\nmean_cos %.8f\n", 100 * mc, 100 * (mc > 0 ? mc : 0), mc);
         close_stdout_or_die();
     } else {

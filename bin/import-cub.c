@@ -41,7 +41,7 @@
 static const char usage[] =
     "usage: import-cub --root DIR --split train|test --imsize S --images F.npy --captions F.txt\n"
     "                  [--shapes F.npy] [--filenames F.txt] [--boxes F.npy] [--crops F.npy]\n"
-    "                  [--captions-per-image K] [--coco] [--limit N]\n"
+    "                  [--captions-per-image K] [--coco] [--limit N [--spread]]\n"
     "\n"
     "Reads DIR/<split>/filenames.pickle (a pickled list of '<class>/<name>' as DF-GAN's) and, per\n"
     "name, DIR/CUB_200_2011/images/<name>.jpg with its box from CUB_200_2011/bounding_boxes.txt and\n"
@@ -64,6 +64,9 @@ static const char usage[] =
     "options:\n"
     "  --captions-per-image K   captions kept per image (default 10, 5 with --coco)\n"
     "  --limit N       only the first N names (default all)\n"
+    "  --spread        with --limit N: N names spread evenly over the list (name floor(i*total/N)\n"
+    "                  for i < N, in list order) instead of the first N, so that a test subset of a\n"
+    "                  list sorted class by class holds every class\n"
     "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
@@ -72,17 +75,17 @@ static const char usage[] =
 typedef struct {
     const char *root, *split, *images, *captions, *filenames, *boxes, *crops, *shapes;
     long imsize, k, limit;
-    int coco;
+    int coco, spread;
 } options;
 
 static void parse(options *o, int argc, char **argv)
 {
-    enum { ROOT = TOPT_FIRST, SPLIT, IMSIZE, IMAGES, CAPTIONS, FILENAMES, BOXES, CROPS, K, COCO, LIMIT, SHAPES };
+    enum { ROOT = TOPT_FIRST, SPLIT, IMSIZE, IMAGES, CAPTIONS, FILENAMES, BOXES, CROPS, K, COCO, LIMIT, SHAPES, SPREAD };
     static const struct option longopts[] = {
         {"root", 1, 0, ROOT}, {"split", 1, 0, SPLIT}, {"imsize", 1, 0, IMSIZE}, {"images", 1, 0, IMAGES},
         {"captions", 1, 0, CAPTIONS}, {"filenames", 1, 0, FILENAMES}, {"boxes", 1, 0, BOXES},
         {"crops", 1, 0, CROPS}, {"captions-per-image", 1, 0, K}, {"coco", 0, 0, COCO}, {"limit", 1, 0, LIMIT},
-        {"shapes", 1, 0, SHAPES}, {0, 0, 0, 0}};
+        {"shapes", 1, 0, SHAPES}, {"spread", 0, 0, SPREAD}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->limit = -1;
     toolopts t;
@@ -101,6 +104,7 @@ static void parse(options *o, int argc, char **argv)
         case COCO: o->coco = 1; break;
         case LIMIT: o->limit = parse_long("--limit", optarg, 1, 1L << 40); break;
         case SHAPES: o->shapes = optarg; break;
+        case SPREAD: o->spread = 1; break;
         }
     }
     topt_end(&t);
@@ -109,6 +113,7 @@ static void parse(options *o, int argc, char **argv)
     if (missing) die_usage("expected --root, --split, --imsize, --images and --captions, found %s missing", missing);
     if (strcmp(o->split, "train") && strcmp(o->split, "test"))
         die_usage("expected --split train or test, found '%s'", o->split);
+    if (o->spread && o->limit < 0) die_usage("--spread expects --limit N, found no --limit");
     if (!o->k) o->k = o->coco ? 5 : 10;
     const char *outs[6] = {o->images, o->captions, o->filenames, o->boxes, o->crops, o->shapes};
     for (int i = 0; i < 6; i++)
@@ -284,7 +289,12 @@ int main(int argc, char **argv)
     if (pk_load(&ctx, pbuf, plen, path, &used, &list, err, sizeof err) != 0) die_usage("%s", err);
     if (list->type != PK_LIST) die_usage("expected a list of names in '%s', found a %s", path, pk_type_name(list));
     size_t n = list->u.seq.n;
-    if (o.limit > 0 && (size_t)o.limit < n) n = (size_t)o.limit;
+    if (o.limit > 0 && (size_t)o.limit < n) {
+        /* --spread: names floor(i*total/N), i < N; each index >= i, so the move in place is safe */
+        if (o.spread)
+            for (size_t i = 0; i < (size_t)o.limit; i++) list->u.seq.v[i] = list->u.seq.v[i * n / (size_t)o.limit];
+        n = (size_t)o.limit;
+    }
     if (n == 0) die_usage("expected at least one name in '%s', found an empty list", path);
     for (size_t i = 0; i < n; i++) {
         pk_obj *s = list->u.seq.v[i];

@@ -3,13 +3,16 @@
  * Reads every array of the stream (float32 (B,3,H,W) in [-1,1], NCHW), lays the images out left
  * to right, top to bottom, --cols per row with --pad pixels of --pad-value grey between and
  * around them, and writes one 8-bit RGB PNG atomically. Values map as torchvision's save_image
- * after DF-GAN's (x+1)/2: round(clamp((x+1)/2, 0, 1) * 255). */
+ * after DF-GAN's (x+1)/2: round(clamp((x+1)/2, 0, 1) * 255). With --labels, line r of a text file
+ * is written under row r (image/font.h's 3x5 font, wrapped at spaces to the grid's width). */
 #include "core/atomic_file.h"
 #include "core/common.h"
 #include "core/toolopts.h"
+#include "image/font.h"
 #include "io/npy.h"
 #include "io/stream.h"
 
+#include <errno.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -17,7 +20,7 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: npy-png [--cols N] [--pad P] [--in FILE] -o OUT.png\n"
+    "usage: npy-png [--cols N] [--pad P] [--labels FILE] [--in FILE] -o OUT.png\n"
     "\n"
     "Lay out the images of an .npy stream (float32 (B,3,H,W) arrays in [-1,1] back to back, as the\n"
     "tools exchange them; all arrays the same H and W) as one grid and write it as an 8-bit RGB PNG,\n"
@@ -26,6 +29,9 @@ static const char usage[] =
     "options:\n"
     "  --cols N        images per row (default: ceil(sqrt(images)))\n"
     "  --pad P         pixels between and around the images (default 2, black)\n"
+    "  --labels FILE   one line per row of the grid: line r is written under row r (a 3x5 pixel\n"
+    "                  font, lowercase, scaled 1x per 32 pixels of image height up to 3x, wrapped\n"
+    "                  at spaces to the grid's width), e.g. the caption of a row of samples\n"
     "  --in FILE       the image stream; - is stdin (default)\n"
     "  -o, --out FILE  the PNG (required; - is stdout)\n"
     "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
@@ -33,12 +39,12 @@ static const char usage[] =
     "\n"
     "Exit status: 0 ok, 2 bad usage or bad input, 1 a write failure.\n";
 
-typedef struct { long cols, pad; const char *in, *out; } options;
+typedef struct { long cols, pad; const char *in, *out, *labels; } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { COLS = TOPT_FIRST, PAD, IN };
+    enum { COLS = TOPT_FIRST, PAD, IN, LABELS };
     static const struct option longopts[] = {{"cols", 1, 0, COLS}, {"pad", 1, 0, PAD}, {"in", 1, 0, IN},
-                                             {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
+                                             {"labels", 1, 0, LABELS}, {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->pad = 2;
     o->in = "-";
@@ -49,11 +55,50 @@ static void parse(options *o, int argc, char **argv) {
         case COLS: o->cols = parse_long("--cols", optarg, 1, 1 << 16); break;
         case PAD: o->pad = parse_long("--pad", optarg, 0, 1024); break;
         case IN: o->in = optarg; break;
+        case LABELS: o->labels = optarg; break;
         case 'o': o->out = optarg; break;
         }
     }
     topt_end(&t);
     if (!o->out) die_usage("expected -o OUT.png, found none");
+}
+
+/* the lines of FILE (newlines and carriage returns dropped) */
+static char **read_lines(const char *path, long *n) {
+    FILE *f = fopen(path, "r");
+    if (!f) die_usage("--labels: expected a readable file, found '%s': %s", path, strerror(errno));
+    char **v = NULL, *buf = NULL;
+    size_t cap = 0;
+    *n = 0;
+    while (getline(&buf, &cap, f) >= 0) {
+        buf[strcspn(buf, "\r\n")] = 0;
+        v = xrealloc(v, sizeof(char *) * (size_t)(*n + 1));
+        v[(*n)++] = xstrdup(buf);
+    }
+    if (ferror(f)) die_runtime("--labels: expected to read '%s', found: %s", path, strerror(errno));
+    fclose(f);
+    free(buf);
+    return v;
+}
+
+/* s wrapped at spaces into lines of at most width characters (a longer word is cut): the number
+ * of lines; with out, each line written to out[k] (width + 1 bytes each) */
+static int wrap(const char *s, int width, char (*out)[256]) {
+    int k = 0;
+    while (*s) {
+        while (*s == ' ') s++;
+        if (!*s) break;
+        int len = (int)strlen(s), take = len <= width ? len : width;
+        if (take < len) {
+            int sp = take;
+            while (sp > 0 && s[sp] != ' ') sp--;
+            if (sp > 0) take = sp;
+        }
+        if (out) { memcpy(out[k], s, (size_t)take); out[k][take] = 0; }
+        k++;
+        s += take;
+    }
+    return k;
 }
 
 static void png_error_fn(png_structp p, png_const_charp msg) {
@@ -88,13 +133,34 @@ int main(int argc, char **argv) {
     long cols = o.cols ? o.cols : (long)ceil(sqrt((double)n));
     if (cols > n) cols = (long)n;
     long rows = (long)((n + cols - 1) / cols), P = o.pad;
+    /* labels: each row's text strip under it, lines of 6*scale pixels */
+    long nlab = 0, *strip = xcalloc((size_t)rows, sizeof(long)), *ytop = xmalloc(sizeof(long) * (size_t)rows);
+    char **lab = o.labels ? read_lines(o.labels, &nlab) : NULL;
+    int scale = H >= 96 ? 3 : H >= 64 ? 2 : 1, width = 0;
+    if (lab) {
+        if (nlab != rows) die_usage("--labels: expected %ld lines (one per row of the grid), found %ld", rows, nlab);
+        width = (int)(((double)cols * (W + P) - P) / (4 * scale));
+        if (width > 255) width = 255;
+        if (width < 1) width = 1;
+        for (long r = 0; r < rows; r++) strip[r] = (long)wrap(lab[r], width, NULL) * 6 * scale + (strlen(lab[r]) ? P : 0);
+    }
     double gw = (double)cols * (W + P) + P, gh = (double)rows * (H + P) + P;
+    for (long r = 0; r < rows; r++) gh += strip[r];
     if (gw > 1 << 20 || gh > 1 << 20 || gw * gh > (double)(1L << 30))
         die_usage("expected a grid of at most 2^30 pixels, found %.0fx%.0f", gw, gh);
     size_t GW = (size_t)gw, GH = (size_t)gh;
     unsigned char *pix = xcalloc(GW * GH * 3, 1);
+    for (long r = 0, y = P; r < rows; r++) { ytop[r] = y; y += H + P + strip[r]; }
+    static const unsigned char ink[3] = {230, 230, 230};
+    for (long r = 0; r < rows && lab; r++) {
+        char (*line)[256] = xmalloc(sizeof *line * (size_t)(wrap(lab[r], width, NULL) + 1));
+        int nl = wrap(lab[r], width, line);
+        for (int k = 0; k < nl; k++)
+            font_text(pix, (int)GW, (int)GH, (int)P, (int)(ytop[r] + H + P + k * 6 * scale), line[k], scale, ink);
+        free(line);
+    }
     for (int64_t k = 0; k < n; k++) {
-        size_t x0 = (size_t)P + (size_t)(k % cols) * (W + P), y0 = (size_t)P + (size_t)(k / cols) * (H + P);
+        size_t x0 = (size_t)P + (size_t)(k % cols) * (W + P), y0 = (size_t)ytop[k / cols];
         const float *img = all + (size_t)k * 3 * H * W;
         for (int64_t y = 0; y < H; y++)
             for (int64_t x = 0; x < W; x++)
@@ -119,5 +185,7 @@ int main(int argc, char **argv) {
     if (!strcmp(o.out, "-")) close_stdout_or_die();
     free(pix);
     free(all);
+    for (long r = 0; r < nlab; r++) free(lab[r]);
+    free(lab); free(strip); free(ytop);
     return 0;
 }

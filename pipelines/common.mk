@@ -1,6 +1,6 @@
 # pipelines/common.mk: the training machinery every pipeline shares (demo.mk, and bird.mk and coco.mk
-# through real.mk): text embeddings, the epochs, the checkpoints, sample grids, FID and CLIP score,
-# the eval and sample targets, the metrics. Not meant to be run alone: the including file says where
+# through real.mk): text embeddings, the epochs, the checkpoints, sample grids, the tests (FID, CLIP
+# score, R-precision, CLIP-FID), the eval and sample targets, the metrics. Not meant to be run alone: the including file says where
 # the data and the weights come from and sets the settings first.
 #
 # What the including file sets before `include common.mk`:
@@ -8,11 +8,14 @@
 #     IMSIZE NF BATCH Z COND SEED MAX_EPOCH MAX_BATCHES DEVICE LR_G LR_D LAMBDA_CLIP
 #     GEN_INTERVAL TEST_INTERVAL SAVE_INTERVAL SAMPLE_TIMES EVAL_EPOCH IMGS_PER_SENT
 #     TRUNCATION (1/0) TRUNC_RATE, WORDS_NUM (DAMSM words per caption), K (captions per image),
-#     TEXT_ENCODER (damsm or clip: what G and D are conditioned on)
+#     TEXT_ENCODER (damsm or clip: what G and D are conditioned on); optional, with defaults here:
+#     FID_INTERVAL (Inception's FID at the test epochs that are its multiples; default every test),
+#     SAMPLE_ROWS SAMPLE_COLS (the sample grids: 8 test captions x 8 fakes)
 #   VOCAB, DAMSM_W, CLIP_W, INCEPTION_W: the files the tools read (the including file has the rules
 #     that make the ones it makes); CLIP_HEAD_WIDTH; FID_STATS (default: computed from the test set)
 #   CONFIG_EXTRA: its part of the run's identity; EVAL_WEIGHTS and EVAL_NOTE: how the eval weights
-#     are labelled (metrics.csv's eval_weights column, the eval file); EXTRA_TOOLS, TOOLS_PREP (a
+#     are labelled (metrics.csv's eval_weights column, the eval file); EVAL_EXTRA (optional): a file
+#     whose lines every eval file gets (with the CLIP metrics); EXTRA_TOOLS, TOOLS_PREP (a
 #     command run before the tools are built); NO_CLIP_BPE: what to do without CLIP's BPE file
 #     (fallback: no CLIP loss and no CLIP score, said in one line; else an error)
 #   CAPTIONS_DEFAULT: the sample target's captions when CAPTIONS is not given
@@ -28,8 +31,10 @@
 # What this file makes under $(RUN) (see pipelines/demo.mk's header for the whole list):
 #   data/: train_cond.npy (DAMSM, every train caption), train_text_features.npy
 #     (CLIP, every train caption), the test set's first caption per image (test_captions.txt, every
-#     K-th line) with test_cond.npy / test_text_features.npy, sample_captions.txt (the first BATCH of
-#     them), test_images.npy, test_stats.npz, test_noise.npy, sample_noise.npy. With TEXT_ENCODER
+#     K-th line) with test_cond.npy / test_text_features.npy, sample_rows.txt (SAMPLE_ROWS of them
+#     spread over the test set) and sample_captions.txt (each SAMPLE_COLS times), test_images.npy,
+#     test_stats.npz (Inception), test_clip_stats.npz (CLIP image features), test_noise.npy,
+#     sample_noise.npy. With TEXT_ENCODER
 #     clip the CLIP text features are the condition too (COND = CLIP's embed dim): one cache serves
 #     both, no DAMSM encoder is read.
 #   ckpt/G_<eee>.npz D_<eee>.npz: every SAVE_INTERVAL epochs and the last (the others are Make
@@ -66,6 +71,8 @@ CLIP_EMBED  ?= $(ROOT)/bin/clip-embed
 TOKENIZE    ?= $(ROOT)/bin/tokenize
 INCEPTION   ?= $(ROOT)/bin/inception-stats
 FID         ?= $(ROOT)/bin/fid
+FEATURE_STATS ?= $(ROOT)/bin/feature-stats
+R_PRECISION ?= $(ROOT)/bin/r-precision
 NPY_PNG     ?= $(ROOT)/bin/npy-png
 PLOT        ?= $(ROOT)/bin/plot-metrics
 NPY_INFO    ?= $(ROOT)/bin/npy-info
@@ -81,16 +88,22 @@ LOG  := $(RUN)/log
 WDIR := $(RUN)/weights
 comma := ,
 # the goals read the settings (clean does not)
-WORKING := $(filter-out clean,$(or $(MAKECMDGOALS),train))
+WORKING := $(filter-out clean compare,$(or $(MAKECMDGOALS),train))
+
+# Inception's FID at the test epochs that are multiples of FID_INTERVAL (default: every test)
+FID_INTERVAL ?= $(TEST_INTERVAL)
+# the fixed sample grids: SAMPLE_ROWS test captions (a row each) x SAMPLE_COLS noise vectors
+SAMPLE_ROWS ?= 8
+SAMPLE_COLS ?= 8
 
 # ---- the settings, checked ----
 isnum = $(shell [[ "$(1)" =~ ^[0-9]+$$ ]] && echo y)
 ifneq ($(WORKING),)
-$(foreach v,MAX_EPOCH MAX_BATCHES SEED GEN_INTERVAL TEST_INTERVAL SAVE_INTERVAL SAMPLE_TIMES EVAL_EPOCH IMGS_PER_SENT K PROGRESS_EVERY PROGRESS_STEPS,$(if $(call isnum,$($(v))),,$(error $(PIPE): $(v) expects a whole number, found '$($(v))')))
+$(foreach v,MAX_EPOCH MAX_BATCHES SEED GEN_INTERVAL TEST_INTERVAL FID_INTERVAL SAVE_INTERVAL SAMPLE_TIMES EVAL_EPOCH IMGS_PER_SENT K PROGRESS_EVERY PROGRESS_STEPS,$(if $(call isnum,$($(v))),,$(error $(PIPE): $(v) expects a whole number, found '$($(v))')))
 ifeq ($(shell [[ "$(LAMBDA_CLIP)" =~ ^[0-9]*\.?[0-9]+([eE][-+]?[0-9]+)?$$ ]] && echo y),)
 $(error $(PIPE): LAMBDA_CLIP expects a number >= 0, found '$(LAMBDA_CLIP)')
 endif
-$(foreach v,SAVE_INTERVAL IMGS_PER_SENT K,$(if $(shell [ '$($(v))' -ge 1 ] 2>/dev/null && echo y),,$(error $(PIPE): $(v) expects a whole number >= 1, found '$($(v))')))
+$(foreach v,SAVE_INTERVAL IMGS_PER_SENT K SAMPLE_ROWS SAMPLE_COLS,$(if $(shell [ '$($(v))' -ge 1 ] 2>/dev/null && echo y),,$(error $(PIPE): $(v) expects a whole number >= 1, found '$($(v))')))
 $(if $(filter damsm clip,$(TEXT_ENCODER)),,$(error $(PIPE): TEXT_ENCODER (text_encoder) expects damsm or clip, found '$(TEXT_ENCODER)'))
 $(if $(filter auto tty plain off,$(PROGRESS)),,$(error $(PIPE): PROGRESS expects auto, tty, plain or off, found '$(PROGRESS)'))
 endif
@@ -141,6 +154,8 @@ LAST        := $(lastword 000 $(EPOCH_IDS))
 every       = $(shell for ((e = 1; e <= $(MAX_EPOCH); e++)); do (( $(1) > 0 && e % $(1) == 0 )) && printf '%03d ' $$e; done; true)
 GEN_IDS     := $(call every,$(GEN_INTERVAL))
 TEST_IDS    := $(call every,$(TEST_INTERVAL))
+# the test epochs that compute Inception's FID too (every FID_INTERVAL epochs; the CLIP metrics at every test)
+FID_IDS     := $(filter $(TEST_IDS),$(call every,$(FID_INTERVAL)))
 SAVE_IDS    := $(sort $(call every,$(SAVE_INTERVAL)) $(LAST))
 EVAL_ID     := $(shell printf %03d $(EVAL_EPOCH))
 TRUNC_FLAGS := $(if $(filter 1,$(TRUNCATION)),--truncate 2) --trunc-rate $(TRUNC_RATE)
@@ -162,7 +177,7 @@ $(RUN)/config.txt:
 
 # ---- the tools: built through the main Makefile when missing or out of date (checked once, here),
 # so a finished run is up to date for make -q and a changed source is rebuilt before use ----
-TOOL_NAMES  := gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid npy-png npy-info plot-metrics progress run-epoch $(EXTRA_TOOLS)
+TOOL_NAMES  := gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid feature-stats r-precision npy-png npy-info plot-metrics progress run-epoch $(EXTRA_TOOLS)
 TOOLS       := $(addprefix $(ROOT)/bin/,$(TOOL_NAMES))
 TOOLS_STALE := $(shell $(MAKE) -s -C '$(ROOT)' -q $(addprefix bin/,$(TOOL_NAMES)) >/dev/null 2>&1 || echo y)
 ifneq ($(TOOLS_STALE),)
@@ -174,9 +189,10 @@ tools:
 endif
 
 # ---- text: DAMSM sentence embeddings and CLIP text features, cached once ----
-# damsm_of IDS: DAMSM sentence embeddings of the captions file $< into $@ (token ids kept in IDS)
+# damsm_of IDS [FLAGS]: DAMSM sentence embeddings of the captions file $< into $@ (token ids kept in
+# IDS; FLAGS: more tokenize flags, e.g. --batch B for arrays of B rows)
 define damsm_of
-@'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) -o '$(1)' '$<'
+@'$(TOKENIZE)' --vocab '$(VOCAB)' --max-words $(WORDS_NUM) $(2) -o '$(1)' '$<'
 '$(ENCODE_TEXT)' --device $(DEVICE) --weights '$(DAMSM_W)' --ids '$(1)' -o '$@'
 echo "damsm sentence embeddings: $< -> $@"
 endef
@@ -185,11 +201,12 @@ $(DATA)/train_cond.npy: $(DATA)/train_all_captions.txt $(VOCAB) $(DAMSM_W) | $(T
 $(DATA)/test_cond.npy: $(DATA)/test_captions.txt $(VOCAB) $(DAMSM_W) | $(TOOLS)
 	$(call damsm_of,$(DATA)/test_ids.npy)
 $(DATA)/sample_cond.npy: $(DATA)/sample_captions.txt $(VOCAB) $(DAMSM_W) | $(TOOLS)
-	$(call damsm_of,$(DATA)/sample_ids.npy)
+	$(call damsm_of,$(DATA)/sample_ids.npy,--batch $(SAMPLE_COLS))
 
-# text_features IDS: CLIP text features of the captions file $< into $@, one array (ids kept in IDS)
+# text_features IDS [FLAGS]: CLIP text features of the captions file $< into $@, one array (ids kept
+# in IDS; FLAGS: more tokenize flags, e.g. --batch B for arrays of B rows)
 define text_features
-@'$(TOKENIZE)' --clip $(BPE_FLAG) -o '$(1)' '$<'
+@'$(TOKENIZE)' --clip $(BPE_FLAG) $(2) -o '$(1)' '$<'
 '$(CLIP_EMBED)' text --device $(DEVICE) $(CLIP_FLAGS) --in '$(1)' -o '$@'
 echo "clip text features: $< -> $@"
 endef
@@ -198,17 +215,26 @@ $(DATA)/train_text_features.npy: $(DATA)/train_all_captions.txt $(CLIP_W) | $(TO
 $(DATA)/test_text_features.npy: $(DATA)/test_captions.txt $(CLIP_W) | $(TOOLS)
 	$(call text_features,$(DATA)/test_clip_ids.npy)
 $(DATA)/sample_text_features.npy: $(DATA)/sample_captions.txt $(CLIP_W) | $(TOOLS)
-	$(call text_features,$(DATA)/sample_clip_ids.npy)
+	$(call text_features,$(DATA)/sample_clip_ids.npy,--batch $(SAMPLE_COLS))
 
 # the test captions: each test image's first caption (image i's are lines i*K+1 .. i*K+K); the
-# samples': the first BATCH of them
+# sample grids' captions: SAMPLE_ROWS of them spread over the test set (line floor(i*n/SAMPLE_ROWS)+1
+# for row i: sample_rows.txt, copied to samples/captions.txt), and each one SAMPLE_COLS times in a
+# row for the grid's cond (sample_captions.txt)
 $(DATA)/test_captions.txt: $(DATA)/test_all_captions.txt
 	@awk '(NR - 1) % $(K) == 0' '$<' > '$@.part'
 	mv '$@.part' '$@'
-$(DATA)/sample_captions.txt: $(DATA)/test_captions.txt
+$(DATA)/sample_rows.txt: $(DATA)/test_captions.txt
 	@n=$$(wc -l < '$<')
-	if [ $$n -lt $(BATCH) ]; then echo "$(PIPE): expected at least BATCH=$(BATCH) test images for the samples, found $$n$(if $(MORE_TEST_HINT), $(MORE_TEST_HINT))" >&2; exit 2; fi
-	head -n $(BATCH) '$<' > '$@.part'
+	if [ $$n -lt $(SAMPLE_ROWS) ]; then echo "$(PIPE): expected at least SAMPLE_ROWS=$(SAMPLE_ROWS) test images for the samples, found $$n$(if $(MORE_TEST_HINT), $(MORE_TEST_HINT))" >&2; exit 2; fi
+	awk -v n=$$n -v rows=$(SAMPLE_ROWS) 'BEGIN { for (i = 0; i < rows; i++) want[int(i * n / rows) + 1] = 1 } NR in want' '$<' > '$@.part'
+	mv '$@.part' '$@'
+$(RUN)/samples/captions.txt: $(DATA)/sample_rows.txt
+	@mkdir -p '$(@D)'
+	cp '$<' '$@.part'
+	mv '$@.part' '$@'
+$(DATA)/sample_captions.txt: $(DATA)/sample_rows.txt
+	@awk '{ for (c = 0; c < $(SAMPLE_COLS); c++) print }' '$<' > '$@.part'
 	mv '$@.part' '$@'
 
 # ---- the test set for FID ----
@@ -349,18 +375,19 @@ endef
 $(foreach p,$(EPOCH_PAIRS),$(eval $(call EPOCH_RULE,$(word 1,$(subst :, ,$(p))),$(word 2,$(subst :, ,$(p))))))
 
 # ---- the fixed sample grids: G_<eee>'s fakes for fixed noise and the first BATCH test captions ----
+# the grid's noise: SAMPLE_COLS truncated vectors (seed SEED), the same for every row
 $(DATA)/sample_noise.npy: | $(TOOLS) $(RUN)/config.txt
 	@mkdir -p '$(DATA)'
-	'$(NOISE)' --batch $(BATCH) --dim $(Z) --batches 1 --seed $(SEED) $(TRUNC_FLAGS) -o '$@'
-$(RUN)/samples/captions.txt: $(DATA)/sample_captions.txt
-	@mkdir -p '$(@D)'
-	cp '$<' '$@.part'
+	'$(NOISE)' --batch $(SAMPLE_COLS) --dim $(Z) --batches 1 --seed $(SEED) $(TRUNC_FLAGS) -o '$@.one'
+	for ((r = 0; r < $(SAMPLE_ROWS); r++)); do cat '$@.one'; done > '$@.part'
+	rm '$@.one'
 	mv '$@.part' '$@'
-# a grid of the fixed samples (8 a row, the order of samples/captions.txt)
+# a grid of the fixed samples: row i is line i of samples/captions.txt (its caption written under
+# the row), SAMPLE_COLS fakes each, column j from the same noise in every row
 $(RUN)/samples/epoch_%.png: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(call cond_of,sample) $(RUN)/samples/captions.txt | $(TOOLS)
 	@'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise '$(DATA)/sample_noise.npy' --cond '$(call cond_of,sample)' \
-	    -o - | '$(NPY_PNG)' --cols 8 -o '$@'
-	echo "sample grid of epoch $*: $@ (captions: $(RUN)/samples/captions.txt)"
+	    -o - | '$(NPY_PNG)' --cols $(SAMPLE_COLS) --labels '$(RUN)/samples/captions.txt' -o '$@'
+	echo "sample grid of epoch $*: $@ (row i: line i of $(RUN)/samples/captions.txt)"
 
 # ---- sample: the captions of a text file as PNG grids, DF-GAN's sample_example ----
 # CAPTIONS (default CAPTIONS_DEFAULT, the seed's example captions), one caption a line, blank lines
@@ -415,10 +442,16 @@ $(SAMPLE_DIR)/fakes.npy: $(SAMPLE_G) $(CK_DEPS) $(CAPTIONS) $(if $(CLIP_COND),$(
 	mv "$$tmp" '$(SAMPLE_DIR)'
 	echo "$(if $(CK_G),samples of $(CK_LABEL),samples of epoch $$((10#$(SAMPLE_ID)))): $$n captions of $(CAPTIONS) x $(IMGS_PER_SENT) images -> $(SAMPLE_DIR)/sent_*.png"
 
-# ---- tests: FID and CLIP score ----
-# eval_fakes G OUT TIMES: FID and CLIP score (empty without the BPE file) of G's fakes for the test
-# captions, TIMES repetitions (noise seeds SEED+1000+r), as "fid,clip_score,seconds" in OUT
-# (atomically).
+# ---- tests: FID, CLIP score, R-precision, CLIP-FID ----
+# eval_fakes G OUT TIMES FID: G's fakes for the test captions, TIMES repetitions (noise seeds
+# SEED+1000+r), and their metrics as "fid,clip_score,r_precision,r_precision_std,clip_fid,seconds,
+# candidates,chance" in OUT (atomically; the last two: R-precision's fewest captions per ranking and
+# its chance level): Inception's FID against FID_STATS when FID is not empty (else empty); with
+# the CLIP BPE file (else empty) one pass of CLIP over the fakes (clip-embed score --features-out)
+# gives the CLIP score, R-precision (bin/r-precision: each fake's own caption among 99 captions of
+# other test images by CLIP cosine, draws from SEED; mean and std over the TIMES repetitions; with
+# fewer than 100 test captions, among all the others) and CLIP-FID (the Fréchet distance of the
+# CLIP's image features, raw projections as clean-fid's CLIP features, against the test images').
 define eval_fakes
 t0=$$(date +%s%N)
 n=$$(wc -l < '$(DATA)/test_filenames.txt')
@@ -430,35 +463,54 @@ for ((r = 0; r < $(3); r++)); do
     '$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$(1)' --noise "$$tmp/noise.npy" --cond '$(call cond_of,test)' -o - >> "$$tmp/fakes.npy"
     $(if $(SCORE_ON),cat '$(DATA)/test_text_features.npy' >> "$$tmp/text.npy")
 done
-'$(INCEPTION)' --device $(DEVICE) --weights '$(INCEPTION_W)' -o "$$tmp/stats.npz" "$$tmp/fakes.npy" 2> "$$tmp/inception.err" || { cat "$$tmp/inception.err" >&2; exit 1; }
+fid=
+$(if $(4),'$(INCEPTION)' --device $(DEVICE) --weights '$(INCEPTION_W)' -o "$$tmp/stats.npz" "$$tmp/fakes.npy" 2> "$$tmp/inception.err" || { cat "$$tmp/inception.err" >&2; exit 1; }
 fid=$$('$(FID)' '$(FID_STATS)' "$$tmp/stats.npz")
-score=$(if $(SCORE_ON),$$('$(CLIP_EMBED)' score --device $(DEVICE) $(CLIP_FLAGS) --text "$$tmp/text.npy" --in "$$tmp/fakes.npy" | awk '$$1 == "clip_score" { print $$2 }'),-)
-[ -n "$$fid" ] && [ -n "$$score" ] || { echo "$(PIPE): expected a FID and a CLIP score for $(1), found '$$fid' and '$$score'" >&2; exit 1; }
-[ "$$score" != - ] || score=
-echo "$$fid,$$score,$$(( ($$(date +%s%N) - t0) / 1000000 ))" | awk -F, '{ printf "%s,%s,%.3f\n", $$1, $$2, $$3 / 1000 }' > "$$tmp/out.csv"
+[ -n "$$fid" ] || { echo "$(PIPE): expected a FID for $(1)$(comma) found none" >&2; exit 1; })
+score= rp= rps= cfid= rpc= rpch=
+$(if $(SCORE_ON),score=$$('$(CLIP_EMBED)' score --device $(DEVICE) $(CLIP_FLAGS) --text "$$tmp/text.npy" --in "$$tmp/fakes.npy" --features-out "$$tmp/features.npy" | awk '$$1 == "clip_score" { print $$2 }')
+'$(R_PRECISION)' --images "$$tmp/features.npy" --text '$(DATA)/test_text_features.npy' --seed $(SEED) > "$$tmp/rp.txt"
+rp=$$(awk '$$1 == "r_precision" { print $$2 }' "$$tmp/rp.txt")
+rps=$$(awk '$$1 == "r_precision_std" { print $$2 }' "$$tmp/rp.txt")
+rpc=$$(awk '$$1 == "candidates" { print $$2 }' "$$tmp/rp.txt")
+rpch=$$(awk '$$1 == "chance" { print $$2 }' "$$tmp/rp.txt")
+'$(FEATURE_STATS)' -o "$$tmp/clip_stats.npz" "$$tmp/features.npy"
+cfid=$$('$(FID)' '$(DATA)/test_clip_stats.npz' "$$tmp/clip_stats.npz" 2> "$$tmp/fid.err") || { cat "$$tmp/fid.err" >&2; exit 1; }
+[ -n "$$score" ] && [ -n "$$rp" ] && [ -n "$$cfid" ] || { echo "$(PIPE): expected a CLIP score$(comma) an R-precision and a CLIP-FID for $(1)$(comma) found '$$score'$(comma) '$$rp' and '$$cfid'" >&2; exit 1; })
+echo "$$fid,$$score,$$rp,$$rps,$$cfid,$$(( ($$(date +%s%N) - t0) / 1000000 )),$$rpc,$$rpch" | awk -F, -v OFS=, '{ $$6 = sprintf("%.3f", $$6 / 1000); print }' > "$$tmp/out.csv"
 mv "$$tmp/out.csv" '$(2)'
 rm -rf "$$tmp"
 endef
-EVAL_INPUTS := $(DATA)/test_filenames.txt $(FID_STATS) $(call cond_of,test) $(DATA)/test_noise.npy $(INCEPTION_W) $(if $(SCORE_ON),$(DATA)/test_text_features.npy $(CLIP_W))
-SCORE_TEXT  := $(if $(SCORE_ON),clip_score $$score,no clip_score (no CLIP BPE file))
+EVAL_INPUTS := $(DATA)/test_filenames.txt $(FID_STATS) $(call cond_of,test) $(DATA)/test_noise.npy $(INCEPTION_W) $(if $(SCORE_ON),$(DATA)/test_text_features.npy $(DATA)/test_clip_stats.npz $(CLIP_W) $(EVAL_EXTRA))
+SCORE_TEXT  := $(if $(SCORE_ON),clip_score $$score r_precision $$rp clip_fid $$cfid,no clip_score (no CLIP BPE file))
+
+# the test images' CLIP features (raw projections), as statistics for CLIP-FID
+$(DATA)/test_clip_stats.npz: $(DATA)/test_images.npy $(CLIP_W) | $(TOOLS)
+	@'$(CLIP_EMBED)' image --raw $(CLIP_FLAGS) --in '$<' | '$(FEATURE_STATS)' -o '$@'
+	echo "test clip stats: $$(wc -l < '$(DATA)/test_filenames.txt') images ($(CLIP_W)) -> $@"
 
 $(LOG)/eval_%.csv: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
-	@$(call eval_fakes,$<,$@,1)
-	IFS=, read -r fid score s < '$@'
-	echo "test of epoch $$((10#$*)): fid $$fid $(SCORE_TEXT) ($$(wc -l < '$(DATA)/test_filenames.txt') images, $(EVAL_WEIGHTS) weights; $$s s)"
+	@$(call eval_fakes,$<,$@,1,$(filter $*,$(FID_IDS)))
+	IFS=, read -r fid score rp rps cfid s _ < '$@'
+	echo "test of epoch $$((10#$*)): fid $${fid:-(not this epoch: FID_INTERVAL=$(FID_INTERVAL))} $(SCORE_TEXT) ($$(wc -l < '$(DATA)/test_filenames.txt') images, $(EVAL_WEIGHTS) weights; $$s s)"
 
 # eval_report LABEL: eval's file for the generator $< (named LABEL in it): SAMPLE_TIMES repetitions
 define eval_report
 @mkdir -p '$(@D)'
-$(call eval_fakes,$<,$@.csv,$(SAMPLE_TIMES))
-IFS=, read -r fid score s < '$@.csv'
+$(call eval_fakes,$<,$@.csv,$(SAMPLE_TIMES),y)
+IFS=, read -r fid score rp rps cfid s rpc rpch < '$@.csv'
 rm '$@.csv'
+n=$$(wc -l < '$(DATA)/test_filenames.txt')
 { echo "checkpoint $(1)"
   echo "fid $$fid"
   echo "clip_score $(if $(SCORE_ON),$$score,none (no CLIP BPE file))"
-  n=$$(wc -l < '$(DATA)/test_filenames.txt')
+  echo "r_precision $(if $(SCORE_ON),$$rp,none (no CLIP BPE file))"
+  $(if $(SCORE_ON),echo "r_precision_std $$rps (over $(SAMPLE_TIMES) sample_times)"
+  echo "r_precision_chance $$rpch (each fake's own caption ranked by CLIP cosine among $$rpc captions of the test set$$( [ "$$rpc" -ge 100 ] || echo ": fewer than 100 test captions$(comma) all the others"))")
+  echo "clip_fid $(if $(SCORE_ON),$$cfid (the Frechet distance of the CLIP's image features),none (no CLIP BPE file))"
   echo "images $$((n * $(SAMPLE_TIMES))) ($$n test captions x $(SAMPLE_TIMES) sample_times)"
   echo "weights $(EVAL_WEIGHTS) ($(EVAL_NOTE))"
+  $(if $(and $(SCORE_ON),$(EVAL_EXTRA)),cat '$(EVAL_EXTRA)')
   echo "seconds $$s"; } > '$@.part'
 mv '$@.part' '$@'
 endef
@@ -476,14 +528,14 @@ $(RUN)/losses.jsonl: $(foreach e,$(EPOCH_IDS),$(LOG)/losses_$(e).jsonl)
 	@cat /dev/null $^ > '$@.part'
 	mv '$@.part' '$@'
 
-METRICS_HEAD := epoch,errD,errG,clip_loss,fid,clip_score,seconds,eval_seconds,eval_weights
+METRICS_HEAD := epoch,errD,errG,clip_loss,fid,clip_score,r_precision,r_precision_std,clip_fid,seconds,eval_seconds,eval_weights
 $(RUN)/metrics.csv: $(foreach e,$(EPOCH_IDS),$(LOG)/metrics_$(e).csv) $(foreach e,$(TEST_IDS),$(LOG)/eval_$(e).csv)
 	@{ echo $(METRICS_HEAD)
 	   for e in $(EPOCH_IDS); do
 	       IFS=, read -r ep d g c s < '$(LOG)'/metrics_$$e.csv
-	       fid= score= es= w=
-	       if [ -f '$(LOG)'/eval_$$e.csv ] && [[ " $(TEST_IDS) " == *" $$e "* ]]; then IFS=, read -r fid score es < '$(LOG)'/eval_$$e.csv; w=$(EVAL_WEIGHTS); fi
-	       echo "$$ep,$$d,$$g,$$c,$$fid,$$score,$$s,$$es,$$w"
+	       fid= score= rp= rps= cfid= es= w=
+	       if [ -f '$(LOG)'/eval_$$e.csv ] && [[ " $(TEST_IDS) " == *" $$e "* ]]; then IFS=, read -r fid score rp rps cfid es _ < '$(LOG)'/eval_$$e.csv; w=$(EVAL_WEIGHTS); fi
+	       echo "$$ep,$$d,$$g,$$c,$$fid,$$score,$$rp,$$rps,$$cfid,$$s,$$es,$$w"
 	   done; } > '$@.part'
 	mv '$@.part' '$@'
 	echo "trained to epoch $(LAST): $(CKPT)/G_$(LAST).npz and D_$(LAST).npz; per-batch losses in $(RUN)/losses.jsonl; per-epoch metrics in $@ (plot: $(RUN)/metrics.png); sample grids in $(RUN)/samples/"

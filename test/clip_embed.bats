@@ -120,6 +120,18 @@ e = float(np.load(sys.argv[1])["mean_cos.0"]); v = dict(l.split() for l in sys.a
 assert abs(float(v["mean_cos"]) - e) < 1e-6, (v, e)
 assert abs(float(v["clip_score"]) - 100 * e) < 1e-4
 assert abs(float(v["clip_score_torchmetrics"]) - 100 * max(e, 0)) < 1e-4' "$FIX/expected.npz" "$output"
+  # --features-out: the same pass's image features, those of image --raw, one array per batch
+  run --separate-stderr clip-embed score --text tx2.npy --weights "$W" "${HW[@]}" --features-out f.npy < two.npy
+  assert_ok
+  [ "${#lines[@]}" -eq 3 ]
+  clip-embed image --raw --weights "$W" "${HW[@]}" < two.npy > raw.npy
+  cmp f.npy raw.npy
+  py 'f = open("f.npy", "rb"); a, b = np.load(f), np.load(f); assert a.shape == (3, 16) and np.array_equal(a, b)'
+  run --separate-stderr clip-embed image --weights "$W" "${HW[@]}" --features-out f2.npy < two.npy
+  assert_fails 2 "clip-embed: expected --features-out only with score, found it with image"
+  run --separate-stderr clip-embed score --text tx2.npy --weights "$W" "${HW[@]}" --features-out - < two.npy
+  assert_fails 2 "clip-embed: expected --features-out a file (score prints on stdout), found '-'"
+  [ ! -e f2.npy ]
 }
 
 @test "text: tokens after the end token change nothing; int64 ids accepted" {

@@ -250,6 +250,26 @@ for i, k in enumerate(names):
 ' "$DS"
 }
 
+@test "import-cub --limit N --spread: N names spread evenly over the list (floor(i*total/N)), each as in the whole import" {
+  import-cub --root "$DS" --split test --imsize 32 --images all.npy --shapes all_s.npy --captions all.txt --filenames all_f.txt 2>/dev/null
+  import-cub --root "$DS" --split test --imsize 32 --images sp.npy --shapes sp_s.npy --captions sp.txt --filenames sp_f.txt --limit 7 --spread 2>/dev/null
+  py '
+names = open("all_f.txt").read().splitlines(); caps = open("all.txt").read().splitlines()
+n = len(names); pick = [i * n // 7 for i in range(7)]
+assert n > 14 and pick[-1] > n // 2, pick
+assert open("sp_f.txt").read().splitlines() == [names[i] for i in pick]
+assert open("sp.txt").read().splitlines() == [c for i in pick for c in caps[i * 10:i * 10 + 10]]
+a, sa, b, sb = np.load("all.npy"), np.load("all_s.npy"), np.load("sp.npy"), np.load("sp_s.npy")
+for k, i in enumerate(pick):
+    assert (sa[i, 1:] == sb[k, 1:]).all()
+    m = 3 * sa[i, 1] * sa[i, 2]
+    assert np.array_equal(a[sa[i, 0]:sa[i, 0] + m], b[sb[k, 0]:sb[k, 0] + m]), k
+assert len(set(x.split("/")[0] for x in open("sp_f.txt").read().splitlines())) > 1
+'
+  run --separate-stderr import-cub --root "$DS" --split test --imsize 32 --images c.npy --captions c.txt --spread
+  assert_fails 2 "import-cub: --spread expects --limit N, found no --limit"
+}
+
 @test "import-cub: bad inputs exit 2 with one line and write nothing" {
   run --separate-stderr import-cub --root "$DS" --split val --imsize 32 --images c.npy --captions c.txt
   assert_fails 2 "import-cub: expected --split train or test, found 'val'"

@@ -5,7 +5,9 @@
 # disc-step or clip-embed) failing the job without hanging; the CLIP branch on and off; FID and
 # CLIP score at test epochs; sample grids and the metrics plot as valid PNGs; the eval target; the
 # sample target (a captions file as one grid per caption); the progress lines (bin/progress);
-# TEXT_ENCODER=clip; SAVE_INTERVAL; going on without CLIP's BPE file.
+# TEXT_ENCODER=clip; SAVE_INTERVAL; going on without CLIP's BPE file; the demo CLIP (trained by
+# clip-train from the streams batches draws, resumed after kill -9); R-precision and CLIP-FID as
+# their tools compute them; FID_INTERVAL; sample grids with a caption under each row; compare.
 # The data: bin/make-dataset's CUB-layout dataset through import-cub, a random DAMSM and batches; the
 # epoch's cond rows and CLIP features are those of the captions batches chose.
 # And its tools: noise, synth-shapes (with captions), npy-png and plot-metrics.
@@ -16,7 +18,13 @@
 
 load helpers
 
-TINY=(IMSIZE=32 NF=2 BATCH=4 COND=8 Z=8 MAX_EPOCH=2 MAX_BATCHES=2 IMAGES=48 TEST_N=8 TEST_INTERVAL=2)
+# the demo CLIP tiny too: 1 epoch of 9 steps of 4 pairs; sample grids of 2 captions x 2 fakes
+TINY_CLIP=("CLIP_INIT=--embed-dim 32 --width 64 --layers 2 --patch 8 --image-size 32 --text-width 64 --text-layers 2"
+  CLIP_HEAD_WIDTH=32 CLIP_EPOCHS=1 CLIP_BATCH=4)
+# G and D on the random DAMSM here (the demo's default conditions them on the demo CLIP's features:
+# the TEXT_ENCODER=clip and compare tests); Inception's FID at every test
+TINY=(IMSIZE=32 NF=2 BATCH=4 COND=8 Z=8 MAX_EPOCH=2 MAX_BATCHES=2 IMAGES=48 TEST_N=8 TEST_INTERVAL=2 FID_INTERVAL=1
+  TEXT_ENCODER=damsm "${TINY_CLIP[@]}" SAMPLE_ROWS=2 SAMPLE_COLS=2)
 NOEVAL=(TEST_INTERVAL=0 GEN_INTERVAL=0)
 
 MK() { make --no-print-directory -f "$ROOT/pipelines/demo.mk" "$@"; }
@@ -24,7 +32,8 @@ MK() { make --no-print-directory -f "$ROOT/pipelines/demo.mk" "$@"; }
 setup_file() {
   unset MAKEFLAGS MFLAGS MAKELEVEL
   make --no-print-directory -s -C "$ROOT" bin/noise bin/synth-shapes bin/gen-step bin/disc-step \
-    bin/make-dataset bin/import-cub bin/encode-text bin/batches bin/clip-embed bin/tokenize bin/inception-stats bin/fid bin/npy-png bin/npy-info bin/plot-metrics bin/progress >&2
+    bin/make-dataset bin/import-cub bin/encode-text bin/batches bin/clip-embed bin/clip-train bin/tokenize bin/inception-stats bin/fid \
+    bin/feature-stats bin/r-precision bin/npy-png bin/npy-info bin/plot-metrics bin/progress bin/run-epoch >&2
   # one tiny run that the tests below copy before they change anything
   BASE="$BATS_FILE_TMPDIR/base"
   MK train "${TINY[@]}" RUN="$BASE" > "$BATS_FILE_TMPDIR/base.out" 2>&1 || { cat "$BATS_FILE_TMPDIR/base.out" >&2; return 1; }
@@ -93,7 +102,7 @@ assert [r['batch'] for r in rows] == [1, 2, 1, 2]
 assert all(np.isfinite(r['errD']) and np.isfinite(r['errG']) for r in rows)
 m = open(run + '/metrics.csv').read().splitlines()
 head = m[0].split(',')
-assert head == 'epoch,errD,errG,clip_loss,fid,clip_score,seconds,eval_seconds,eval_weights'.split(','), m
+assert head == 'epoch,errD,errG,clip_loss,fid,clip_score,r_precision,r_precision_std,clip_fid,seconds,eval_seconds,eval_weights'.split(','), m
 assert len(m) == 3, m
 clip = [json.loads(l) for e in (1, 2) for l in open('%s/log/clip_%03d.jsonl' % (run, e))]
 assert [r['batch'] for r in clip] == [1, 2, 1, 2], clip
@@ -105,12 +114,16 @@ for e, line in enumerate(m[1:], 1):
     assert abs(v['errD'] - want) < 1e-4 * max(1, abs(want)), (line, want)
     want = np.mean([r['clip_loss'] for r in clip[2 * e - 2:2 * e]])
     assert abs(v['clip_loss'] - want) < 1e-4 * max(1, abs(want)), (line, want)
-    # TEST_INTERVAL=2: FID and CLIP score at epoch 2 only, labelled as random weights
+    # TEST_INTERVAL=2: FID, CLIP score, R-precision and CLIP-FID at epoch 2 only, the weights labelled
+    tested = ('fid', 'clip_score', 'r_precision', 'r_precision_std', 'clip_fid', 'eval_seconds', 'eval_weights')
     if e == 1:
-        assert c['fid'] == c['clip_score'] == c['eval_seconds'] == c['eval_weights'] == '', line
+        assert all(c[k] == '' for k in tested), line
     else:
         assert float(c['fid']) > 0 and -100 <= float(c['clip_score']) <= 100, line
-        assert float(c['eval_seconds']) > 0 and c['eval_weights'] == 'random-inception+random-clip+random-damsm', line
+        # one repetition: no spread; R-precision a fraction of the 8 test images
+        assert float(c['r_precision']) * 8 in range(9) and float(c['r_precision_std']) == 0, line
+        assert float(c['clip_fid']) > 0, line
+        assert float(c['eval_seconds']) > 0 and c['eval_weights'] == 'random-inception+demo-clip+random-damsm', line
 " "$BASE"
 }
 
@@ -240,7 +253,7 @@ for i in (1, 2, 3):
     [[ "$output" == *"samples of epoch 2: $n captions of $(cd "$(dirname "$ex")" && pwd)/bird.txt x 1 images"* ]]
     [ -f "$R/samples/bird_002/sent_$(printf %03d "$n").png" ]
   else
-    [[ "$output" == *"samples of epoch 2: 4 captions of $R/samples/captions.txt"* ]]
+    [[ "$output" == *"samples of epoch 2: 2 captions of $R/samples/captions.txt"* ]]
   fi
 }
 
@@ -407,7 +420,7 @@ for i in (1, 2, 3):
   # the run remembers its lambda
   run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 RUN="$R"
   [ "$status" -eq 2 ]
-  [[ "$stderr" == *"lambda_clip=0 "*"found \""*"lambda_clip=0.01 "* ]]
+  [[ "$stderr" == *"lambda_clip=0 "*"found \""*"lambda_clip=0.3 "* ]]
 }
 
 @test "TEXT_ENCODER=clip: G and D conditioned on the cached CLIP text features, COND following CLIP's embed dim, no DAMSM" {
@@ -440,13 +453,13 @@ assert g['fc.weight'].shape[1] == 8 and g['GBlocks.0.fuse1.affine0.fc_gamma.line
   run MK train "${tiny[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 TEXT_ENCODER=clip RUN="$R"
   assert_ok
   [[ "$output" == *"epoch 1/1: errD "*" clip_loss "* ]]
-  tail -n 1 "$R/metrics.csv" | awk -F, '$1 == 1 && $5 > 0 && $6 != "" && $9 == "random-inception+random-clip" { ok = 1 } END { exit !ok }'
+  tail -n 1 "$R/metrics.csv" | awk -F, '$1 == 1 && $5 > 0 && $6 != "" && $7 != "" && $9 > 0 && $12 == "random-inception+demo-clip" { ok = 1 } END { exit !ok }'
   printf '%s\n' 'a zebra on a unicycle' 'a small green ring' > "$T/caps.txt"
   run MK sample "${tiny[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 TEXT_ENCODER=clip CAPTIONS="$T/caps.txt" IMGS_PER_SENT=2 RUN="$R"
   assert_ok
   printf 'a zebra on a unicycle\n%.0s' 1 2 > "$T/one.txt"
   tokenize --clip -o "$T/ids.npy" "$T/one.txt"
-  clip-embed text --weights "$R/weights/clip_random.npz" --head-width 32 --in "$T/ids.npy" -o "$T/c.npy"
+  clip-embed text --weights "$R/weights/clip_demo.npz" --head-width 32 --in "$T/ids.npy" -o "$T/c.npy"
   noise --batch 2 --dim 8 --batches 1 --seed 2000 --truncate 2 --trunc-rate 0.88 -o "$T/z2.npy"
   gen-step forward --ckpt "$R/ckpt/G_001.npz" --noise "$T/z2.npy" --cond "$T/c.npy" -o "$T/one.npy"
   py "
@@ -488,10 +501,11 @@ assert np.abs(x[1] - one).max() > 10 * np.abs(x[0] - one).max()
   [ "$(grep -c 'BPE' <<<"$stderr")" -eq 1 ]
   [[ "$stderr" == *"demo.mk: no CLIP BPE file (CLIP_BPE=$T/nothere.txt.gz): training with lambda_clip 0 and no CLIP score; get bpe_simple_vocab_16e6.txt.gz from openai/CLIP and set CLIP_BPE=PATH for them"* ]]
   [[ "$output" == *"epoch 1/1: errD "* && "$output" != *clip_loss* && "$output" == *"no clip_score (no CLIP BPE file)"* ]]
-  [ ! -e "$R/weights/clip_random.npz" ] && [ ! -e "$R/data/train_text_features.npy" ] && [ ! -s "$R/log/clip_001.jsonl" ]
+  [ ! -e "$R/weights/clip_random.npz" ] && [ ! -e "$R/weights/clip_demo.npz" ] && [ ! -e "$R/data/train_text_features.npy" ]
+  [ ! -s "$R/log/clip_001.jsonl" ]
   grep -q ' lambda_clip=0:no-bpe ' "$R/config.txt"
   # FID still; no CLIP loss, no CLIP score, no CLIP among the weights
-  tail -n 1 "$R/metrics.csv" | awk -F, '$1 == 1 && $4 == "" && $5 > 0 && $6 == "" && $9 == "random-inception+random-damsm" { ok = 1 } END { exit !ok }'
+  tail -n 1 "$R/metrics.csv" | awk -F, '$1 == 1 && $4 == "" && $5 > 0 && $6 $7 $8 $9 == "" && $12 == "random-inception+random-damsm" { ok = 1 } END { exit !ok }'
   # the epoch is LAMBDA_CLIP=0's
   run MK train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 LAMBDA_CLIP=0 RUN="$T/zero"
   assert_ok
@@ -501,10 +515,18 @@ assert np.abs(x[1] - one).max() > 10 * np.abs(x[0] - one).max()
   run MK eval "${TINY[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 "${NOBPE[@]}" RUN="$R"
   assert_ok
   grep -qx 'clip_score none (no CLIP BPE file)' "$R/eval/epoch_001.txt"
+  grep -qx 'r_precision none (no CLIP BPE file)' "$R/eval/epoch_001.txt"
+  grep -qx 'clip_fid none (no CLIP BPE file)' "$R/eval/epoch_001.txt"
   # the run goes on without CLIP: with the file found again it is another run
   run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 RUN="$R"
   [ "$status" -eq 2 ]
-  [[ "$stderr" == *"lambda_clip=0:no-bpe "*"found \""*"lambda_clip=0.01 "* ]]
+  [[ "$stderr" == *"lambda_clip=0:no-bpe "*"found \""*"lambda_clip=0.3 "* ]]
+  # the demo's default condition is then the DAMSM's
+  local tiny=() a
+  for a in "${TINY[@]}"; do [[ "$a" == COND=* || "$a" == TEXT_ENCODER=* ]] || tiny+=("$a"); done
+  run --separate-stderr MK train "${tiny[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 "${NOBPE[@]}" RUN="$T/nb"
+  assert_ok
+  grep -q ' cond=256 .*text_encoder=damsm ' "$T/nb/config.txt"
   # CLIP cond cannot do without it
   run --separate-stderr MK train "${TINY[@]}" TEXT_ENCODER=clip "${NOBPE[@]}" RUN="$T/clip"
   [ "$status" -eq 2 ]
@@ -518,8 +540,8 @@ assert np.abs(x[1] - one).max() > 10 * np.abs(x[0] - one).max()
   import-cub --root "$T/ds" --split test --imsize 32 --images "$T/te.npy" --captions "$T/te.txt" 2>/dev/null
   cmp "$T/tr.npy" "$BASE/data/train_images.npy"
   cmp "$T/trs.npy" "$BASE/data/train_shapes.npy"
-  # the FID test set: the centre IMSIZE crops (no flips) of the first TEST_N test images
-  import-cub --root "$T/ds" --split test --imsize 32 --limit 8 --images "$T/tc.npy" --shapes "$T/tcs.npy" --captions "$T/tc.txt" 2>/dev/null
+  # the FID test set: the centre IMSIZE crops (no flips) of TEST_N test images spread over the split
+  import-cub --root "$T/ds" --split test --imsize 32 --limit 8 --spread --images "$T/tc.npy" --shapes "$T/tcs.npy" --captions "$T/tc.txt" 2>/dev/null
   py "
 p, s, x = np.load(sys.argv[1]), np.load(sys.argv[2]), np.load(sys.argv[3])
 assert x.shape == (8, 3, 32, 32) and x.dtype == np.float32, x.shape
@@ -532,6 +554,7 @@ for o, h, w in s:
 hits = [[j for j in range(8) if np.allclose(x[i], want[j], atol=1e-6)] for i in range(8)]
 assert sorted(sum(hits, [])) == list(range(8)), hits
 " "$T/tc.npy" "$T/tcs.npy" "$BASE/data/test_images.npy"
+  cmp "$T/tc.txt" "$BASE/data/test_all_captions.txt"
   cmp "$T/tr.txt" "$BASE/data/train_all_captions.txt"
   tokenize --build-vocab -o "$T/vocab.txt" "$T/tr.txt" "$T/te.txt"
   cmp "$T/vocab.txt" "$BASE/data/vocab.txt"
@@ -554,7 +577,7 @@ open(sys.argv[3], 'w').write(''.join(lines[r] + '\n' for r in idx[:, 1]))
   tokenize --vocab "$BASE/data/vocab.txt" --batch 4 -o "$T/ids.npy" "$T/chosen.txt"
   encode-text --weights "$BASE/weights/damsm_random.npz" --ids "$T/ids.npy" -o "$T/damsm.npy"
   tokenize --clip --batch 4 -o "$T/cids.npy" "$T/chosen.txt"
-  clip-embed text --weights "$BASE/weights/clip_random.npz" --head-width 32 --in "$T/cids.npy" -o "$T/clip.npy"
+  clip-embed text --weights "$BASE/weights/clip_demo.npz" --head-width 32 --in "$T/cids.npy" -o "$T/clip.npy"
   py "
 import re
 def arrays(p, n=2):
@@ -590,11 +613,24 @@ def png(p):
     assert b[-12:] == b'\0\0\0\0IEND\xaeB\`\x82', p
     return w, h
 run = sys.argv[1]
+# 2 rows of 2 fakes of 32 px, 2 px apart, each row's caption under it: 16 characters of 4 px a line
+caps = open(run + '/samples/captions.txt').read().splitlines()
+lines = []
+for c in caps:
+    w, n = c.split(), 0
+    while w:
+        k, s = 1, w[0]
+        while k < len(w) and len(s) + 1 + len(w[k]) <= 16: s += ' ' + w[k]; k += 1
+        w, n = w[k:], n + 1
+    lines.append(n)
 for e in (1, 2):
-    assert png('%s/samples/epoch_%03d.png' % (run, e)) == (4 * 34 + 2, 34 + 2)
+    assert png('%s/samples/epoch_%03d.png' % (run, e)) == (2 * 34 + 2, 2 * 34 + 2 + sum(6 * n + 2 for n in lines)), lines
 w, h = png(run + '/metrics.png')
 assert w >= 200 and h >= 100, (w, h)
-assert len(open(run + '/samples/captions.txt').read().splitlines()) == 4
+# the grid's rows: 2 test captions spread over the 8 (lines 1 and 5), each once per column in the cond
+test = open(run + '/data/test_captions.txt').read().splitlines()
+assert caps == [test[0], test[4]], (caps, test)
+assert open(run + '/data/sample_captions.txt').read().splitlines() == [caps[0]] * 2 + [caps[1]] * 2
 " "$BASE"
 }
 
@@ -611,9 +647,153 @@ lines = dict(l.split(' ', 1) for l in open(sys.argv[1]).read().splitlines())
 assert lines['checkpoint'].endswith('/ckpt/G_001.npz'), lines
 assert float(lines['fid']) > 0 and -100 <= float(lines['clip_score']) <= 100, lines
 assert lines['images'].startswith('16 '), lines
-assert lines['weights'].startswith('random-inception+random-clip+random-damsm (random'), lines
-" "$R/eval/epoch_001.txt"
+assert lines['weights'] == 'random-inception+demo-clip+random-damsm (random, and the demo\'s own CLIP: not comparable with published numbers)', lines
+assert 0 <= float(lines['r_precision']) <= 1 and float(lines['clip_fid'].split()[0]) > 0, lines
+assert lines['r_precision_std'].startswith(('0.', '1.')) and lines['r_precision_std'].endswith('(over 2 sample_times)'), lines
+assert lines['r_precision_chance'].startswith('0.125000 (') and 'among 8 captions' in lines['r_precision_chance'], lines
+assert 'fewer than 100' in lines['r_precision_chance'], lines
+assert lines['demo_clip_top1'].split()[0] == open(sys.argv[2]).read().split()[1], lines
+" "$R/eval/epoch_001.txt" "$R/weights/clip_demo_eval.txt"
   assert_no_temp "$R/eval"
+  # the numbers are the tools': G_001's fakes for the test noise (repetition 1) and noise seed
+  # SEED+1001 (repetition 2), one CLIP pass over them, r-precision with seed SEED, the Frechet
+  # distance of their CLIP features against the test images'
+  D="$R/data"
+  noise --batch 8 --dim 8 --batches 1 --seed 1001 --truncate 2 --trunc-rate 0.88 -o "$T/z2.npy"
+  { gen-step forward --ckpt "$R/ckpt/G_001.npz" --noise "$D/test_noise.npy" --cond "$D/test_cond.npy" -o -
+    gen-step forward --ckpt "$R/ckpt/G_001.npz" --noise "$T/z2.npy" --cond "$D/test_cond.npy" -o -; } > "$T/fakes.npy"
+  cat "$D/test_text_features.npy" "$D/test_text_features.npy" > "$T/text.npy"
+  clip-embed score --weights "$R/weights/clip_demo.npz" --head-width 32 --text "$T/text.npy" --in "$T/fakes.npy" \
+    --features-out "$T/f.npy" > "$T/score.txt"
+  r-precision --images "$T/f.npy" --text "$D/test_text_features.npy" --seed 0 > "$T/rp.txt"
+  feature-stats -o "$T/cs.npz" "$T/f.npy"
+  clip-embed image --raw --weights "$R/weights/clip_demo.npz" --head-width 32 --in "$D/test_images.npy" | feature-stats -o "$T/ts.npz"
+  cmp "$T/ts.npz" "$D/test_clip_stats.npz"
+  [ "$(fid "$D/test_clip_stats.npz" "$T/cs.npz")" = "$(awk '$1 == "clip_fid" { print $2 }' "$R/eval/epoch_001.txt")" ]
+  [ "$(awk '$1 == "r_precision" { print $2 }' "$T/rp.txt")" = "$(awk '$1 == "r_precision" { print $2 }' "$R/eval/epoch_001.txt")" ]
+  [ "$(awk '$1 == "r_precision_std" { print $2 }' "$T/rp.txt")" = "$(awk '$1 == "r_precision_std" { print $2 }' "$R/eval/epoch_001.txt")" ]
+  [ "$(awk '$1 == "clip_score" { print $2 }' "$T/score.txt")" = "$(awk '$1 == "clip_score" { print $2 }' "$R/eval/epoch_001.txt")" ]
+}
+
+@test "the demo CLIP: clip-train from the random CLIP on batches' streams, epochs back to back; its test top-1; CLIP_EPOCHS=0 keeps it random" {
+  D="$BASE/data" W="$BASE/weights"
+  [[ "$(cat "$BATS_FILE_TMPDIR/base.out")" == *"clip: the demo CLIP, 9 steps in "*" s, loss "*"; test image->text top-1 "*" over 8 test images (chance 0.1250) -> $W/clip_demo.npz"* ]]
+  [ ! -e "$W/clip_demo/state.npz" ] && [ "$(wc -l < "$W/clip_demo/log.jsonl")" -eq 9 ]
+  assert_no_temp "$W"
+  # by hand: the tokenizer's ids of every train caption, epoch 0 of batches (seed 0, 4 a batch)
+  # as images and as ids, clip-train with the recipe's schedule (9 steps: warm-up 8, cosine to 9)
+  tokenize --clip -o "$T/ids.npy" "$D/train_all_captions.txt"
+  cmp "$T/ids.npy" "$W/clip_demo/train_ids.npy"
+  A=(--cache "$D/train_images.npy" --shapes "$D/train_shapes.npy" --emb "$T/ids.npy" --imsize 32 --batch 4 --seed 0 --epoch 0)
+  batches "${A[@]}" --images "$T/img.npy" --cond /dev/null
+  batches "${A[@]}" --images /dev/null --cond "$T/cid.npy"
+  clip-train train --weights "$W/clip_random.npz" --head-width 32 --images "$T/img.npy" --ids "$T/cid.npy" --lr 1e-3 \
+    --warmup 8 --cosine 9 --log "$T/log.jsonl" -o "$T/clip.npz"
+  cmp "$T/clip.npz" "$W/clip_demo.npz"
+  cmp "$T/log.jsonl" "$W/clip_demo/log.jsonl"
+  # its test: the test set's centre crops and one caption each, as batches --no-augment draws them
+  tokenize --clip -o "$T/tids.npy" "$D/test_all_captions.txt"
+  batches --cache "$D/test_cache.npy" --shapes "$D/test_shapes.npy" --emb "$T/tids.npy" --imsize 32 --batch 8 --epoch 0 \
+    --seed 0 --no-augment --images "$T/ti.npy" --cond "$T/tc.npy"
+  top1=$(clip-train eval --weights "$W/clip_demo.npz" --head-width 32 --images "$T/ti.npy" --ids "$T/tc.npy" | awk '$1 == "image_to_text_top1" { print $2 }')
+  [[ "$(cat "$W/clip_demo_eval.txt")" == "demo_clip_top1 $top1 (the demo CLIP's image->text top-1 on the 8 test images"* ]]
+  # the run's CLIP features are the demo CLIP's
+  clip-embed text --weights "$W/clip_demo.npz" --head-width 32 --in "$T/ids.npy" -o "$T/feats.npy"
+  cmp "$T/feats.npy" "$D/train_text_features.npy"
+  # CLIP_EPOCHS=0: the random CLIP itself, labelled random; another run than the trained one's
+  R="$T/run"
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" MAX_EPOCH=1 TEST_INTERVAL=1 CLIP_EPOCHS=0 RUN="$R"
+  assert_ok
+  [[ "$output" != *"demo CLIP"* ]]
+  [ ! -e "$R/weights/clip_demo.npz" ] && cmp "$R/weights/clip_random.npz" "$W/clip_random.npz"
+  tail -n 1 "$R/metrics.csv" | grep -q ',random-inception+random-clip+random-damsm$'
+  run --separate-stderr MK train "${TINY[@]}" MAX_EPOCH=1 RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"clip=random:0:"*"found \""*"clip=demo:1:4:1e-3:30:random:0:"* ]]
+}
+
+@test "the demo CLIP killed with kill -9 mid-training resumes from its state, to the same weights; never a half-written clip_demo.npz" {
+  R="$T/run"
+  # a clip-train whose image stream stalls after 5 batches of 4 (the stream stays open), so the job
+  # is surely mid-training, its state saved at step 4
+  mkfifo "$T/stalled.fifo"
+  printf '#!/bin/bash
+args=()
+while [ $# -gt 0 ]; do
+  if [ "$1" = --images ]; then { head -c %d; sleep 60; } < "$2" > "%s" & args+=(--images "%s"); shift 2
+  else args+=("$1"); shift; fi
+done
+exec "%s" "${args[@]}"
+' \
+    $((5 * (128 + 4 * 3 * 32 * 32 * 4))) "$T/stalled.fifo" "$T/stalled.fifo" "$ROOT/bin/clip-train" > "$T/slow-clip"
+  chmod +x "$T/slow-clip"
+  setsid make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" CLIP_TRAIN="$T/slow-clip" \
+    CLIP_SAVE_EVERY=2 > "$T/killed.out" 2>&1 3>&- &
+  local pid=$! stat
+  for _ in $(seq 1500); do [ "$(cat "$R/weights/clip_demo/log.jsonl" 2>/dev/null | wc -l)" -ge 5 ] && break; sleep 0.02; done
+  [ "$(wc -l < "$R/weights/clip_demo/log.jsonl")" -eq 5 ]
+  read -r -a stat < "/proc/$pid/stat"
+  kill -KILL -- "-${stat[4]}"
+  wait "$pid" || true
+  [ -f "$R/weights/clip_demo/state.npz" ] && [ ! -e "$R/weights/clip_demo.npz" ] && [ ! -e "$R/weights/clip_demo_eval.txt" ]
+  [ ! -e "$R/weights/clip_demo/clip.npz" ]
+  assert_no_temp "$R/weights" && assert_no_temp "$R/weights/clip_demo"
+  [ -z "$(procs_with "$R/weights/")" ]
+  [ "$(npy-info "$R/weights/clip_demo/state.npz" | awk '$1 == "adam.step" { print $4 }')" = min=4 ]
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"clip: resuming the demo CLIP's training at step 4/9"* && "$output" == *"epoch 2/2"* ]]
+  cmp "$R/weights/clip_demo.npz" "$BASE/weights/clip_demo.npz"
+  cmp "$R/weights/clip_demo/log.jsonl" "$BASE/weights/clip_demo/log.jsonl"
+  [ ! -e "$R/weights/clip_demo/state.npz" ]
+  cmp "$R/ckpt/G_002.npz" "$BASE/ckpt/G_002.npz"
+}
+
+@test "FID_INTERVAL: Inception's FID at every so many test epochs, the CLIP metrics at every one" {
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  run MK train "${TINY[@]}" TEST_INTERVAL=1 FID_INTERVAL=2 RUN="$R"
+  assert_ok
+  [[ "$output" == *"test of epoch 1: fid (not this epoch: FID_INTERVAL=2) clip_score "*" r_precision "*" clip_fid "* ]]
+  [[ "$output" != *"epoch 1/2"* ]]
+  sed -n 2p "$R/metrics.csv" | awk -F, '$5 == "" && $6 != "" && $7 != "" && $9 > 0 { ok = 1 } END { exit !ok }'
+  cmp <(sed -n 3p "$R/metrics.csv" | cut -d, -f1-9) <(sed -n 3p "$BASE/metrics.csv" | cut -d, -f1-9)
+}
+
+@test "compare: LAMBDA_CLIP=0 against COMPARE_LAMBDA from the same data and CLIP, a table and a plot per epoch" {
+  # the demo's default condition: the demo CLIP's text features (COND its embed dim)
+  local tiny=() a
+  for a in "${TINY[@]}"; do [[ "$a" == COND=* || "$a" == TEXT_ENCODER=* ]] || tiny+=("$a"); done
+  C="$T/cmp"
+  run MK compare "${tiny[@]}" TEST_INTERVAL=1 COMPARE_DIR="$C" COMPARE_LAMBDA=0.5
+  assert_ok
+  # one dataset, one demo CLIP, trained once; two runs
+  [ "$(grep -c '^make-dataset: ' <<<"$output")" -eq 1 ] && [ "$(grep -c '^clip: the demo CLIP, ' <<<"$output")" -eq 1 ]
+  [ -d "$C/data" ] && [ -f "$C/weights/clip_demo.npz" ] && [ ! -e "$C/lambda_0/data" ] && [ ! -e "$C/lambda_0.5/weights" ]
+  cmp "$C/weights/clip_demo.npz" "$BASE/weights/clip_demo.npz"
+  grep -q ' lambda_clip=0 .* text_encoder=clip ' "$C/lambda_0/config.txt" && grep -q ' lambda_clip=0.5 ' "$C/lambda_0.5/config.txt"
+  [ -f "$C/compare.png" ] && [ -f "$C/lambda_0/samples/epoch_002.png" ] && [ -f "$C/lambda_0.5/samples/epoch_002.png" ]
+  [[ "$output" == *"compare: the table $C/compare.csv, the plot $C/compare.png"* ]]
+  py "
+def table(p):
+    rows = [l.split(',') for l in open(p).read().splitlines()]
+    return [dict(zip(rows[0], r)) for r in rows[1:]]
+a, b, c = table(sys.argv[1] + '/lambda_0/metrics.csv'), table(sys.argv[1] + '/lambda_0.5/metrics.csv'), table(sys.argv[1] + '/compare.csv')
+assert list(c[0]) == ['epoch'] + [m + s for m in ('clip_score', 'r_precision', 'fid', 'clip_fid') for s in ('_lambda_0', '_lambda_0.5')], list(c[0])
+assert [r['epoch'] for r in c] == ['1', '2']
+for i in range(2):
+    # the CLIP loss only in the second run; FID at every epoch (FID_INTERVAL=1), and every metric
+    assert a[i]['clip_loss'] == '' and float(b[i]['clip_loss']) > 0, (a[i], b[i])
+    for m in ('clip_score', 'r_precision', 'fid', 'clip_fid'):
+        assert c[i][m + '_lambda_0'] == a[i][m] != '' and c[i][m + '_lambda_0.5'] == b[i][m] != '', (m, c[i])
+" "$C"
+  # done: nothing is redone
+  run MK compare "${tiny[@]}" TEST_INTERVAL=1 COMPARE_DIR="$C" COMPARE_LAMBDA=0.5
+  assert_ok
+  [[ "$output" != *"epoch 1/2"* ]]
+  run --separate-stderr MK compare "${tiny[@]}" COMPARE_DIR="$C" COMPARE_LAMBDA=0
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: COMPARE_LAMBDA expects a number > 0, found '0'"* ]]
 }
 
 @test "npy-png and plot-metrics: --help, and errors as one line with exit 2 and nothing written" {
