@@ -110,7 +110,8 @@ int main(int argc, char **argv) {
     topt_end(&t);
     if (!images || !text) die_usage("expected --images and --text feature files, found %s missing", images ? "--text" : "--images");
     if (!strcmp(images, "-") && !strcmp(text, "-")) die_usage("expected at most one input on stdin, found '-' twice");
-    atomic_file *af = draws_out ? af_open(draws_out) : NULL;   /* its folder checked before the work */
+    if (draws_out) check_output_dir(draws_out, "--draws-out");   /* before any work */
+    atomic_file *af = draws_out ? af_open(draws_out) : NULL;
     int64_t ni, ei, n, e;
     double *img = read_all("--images", images, &ni, &ei), *txt = read_all("--text", text, &n, &e);
     if (ei != e)

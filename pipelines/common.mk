@@ -486,7 +486,7 @@ SCORE_TEXT  := $(if $(SCORE_ON),clip_score $$score r_precision $$rp clip_fid $$c
 
 # the test images' CLIP features (raw projections), as statistics for CLIP-FID
 $(DATA)/test_clip_stats.npz: $(DATA)/test_images.npy $(CLIP_W) | $(TOOLS)
-	@'$(CLIP_EMBED)' image --raw $(CLIP_FLAGS) --in '$<' | '$(FEATURE_STATS)' -o '$@'
+	@'$(CLIP_EMBED)' image --device $(DEVICE) --raw $(CLIP_FLAGS) --in '$<' | '$(FEATURE_STATS)' -o '$@'
 	echo "test clip stats: $$(wc -l < '$(DATA)/test_filenames.txt') images ($(CLIP_W)) -> $@"
 
 $(LOG)/eval_%.csv: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)

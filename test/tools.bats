@@ -101,6 +101,7 @@ OUTPUTS='
 -o|noise --batch 1 --dim 1 --batches 1 -o @OUT@
 -o|npy-png --in x -o @OUT@
 -o|plot-metrics --in x -o @OUT@
+--draws-out|r-precision --images x --text x --draws-out @OUT@
 --images|synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images @OUT@ --cond c
 --cond|synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images i --cond @OUT@
 --captions|synth-shapes --imsize 16 --batch 2 --batches 1 --cond-dim 4 --images i --cond c --captions @OUT@

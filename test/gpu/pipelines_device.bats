@@ -46,7 +46,7 @@ print("compute calls with --device cuda:", " ".join(sorted(seen)))' "$@"
 
 @test "demo.mk DEVICE=cuda: every compute tool gets --device cuda, no other tool gets --device (damsm cond)" {
   make --no-print-directory -n -f "$ROOT/pipelines/demo.mk" all DEVICE=cuda RUN="$T/run" MAX_EPOCH=2 \
-    TEST_INTERVAL=1 GEN_INTERVAL=1 LAMBDA_CLIP=0.01 CLIP_BPE="$T/bpe.txt.gz" > plan.txt
+    TEST_INTERVAL=1 GEN_INTERVAL=1 LAMBDA_CLIP=0.01 TEXT_ENCODER=damsm CLIP_BPE="$T/bpe.txt.gz" > plan.txt
   check_devices plan.txt encode-text
 }
 
