@@ -29,46 +29,6 @@ static const char usage[] =
     "  --device cpu   float64 on the CPU (no CUDA path; cuda is refused)\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
 
-/* all arrays of a feature stream, concatenated, as float64 (n,d) */
-static double *read_all(const char *path, int64_t *n, int64_t *d) {
-    int is_stdin = strcmp(path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    if (!f) die_usage("--features: expected a readable file, found '%s': %s", path, strerror(errno));
-    struct stat st;
-    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode))
-        die_usage("--features: expected a readable file, found '%s': %s", path, strerror(EISDIR));
-    char err[1024];
-    npy_array a;
-    int r, io;
-    double *x = NULL;
-    int64_t rows = 0, cap = 0;
-    *d = -1;
-    for (long idx = 0; (r = feat_read(f, path, idx, d, &a, &io, err, sizeof err)) == 1; idx++) {
-        int64_t m = a.shape[0];
-        if (rows + m > cap) {
-            cap = (rows + m) * 2;
-            x = xrealloc(x, sizeof(double) * (size_t)(cap * *d));
-        }
-        for (int64_t i = 0; i < m * *d; i++) {
-            double v = a.dtype == NPY_F4 ? ((const float *)a.data)[i] : ((const double *)a.data)[i];
-            if (v != v || v - v != 0)
-                die_usage("%s: expected finite features, found %s at row %lld, column %lld in array %ld", path,
-                          v != v ? "nan" : "inf", (long long)(i / *d), (long long)(i % *d), idx);
-            x[rows * *d + i] = v;
-        }
-        rows += m;
-        npy_free(&a);
-    }
-    if (r < 0) {
-        if (io) die_runtime("%s", err);
-        die_usage("%s", err);
-    }
-    if (!is_stdin) fclose(f);
-    if (*d < 0) die_usage("%s: expected feature arrays (N,d), found an empty stream", path);
-    *n = rows;
-    return x;
-}
-
 int main(int argc, char **argv) {
     progname = "kid";
     const char *feat[2] = {NULL, NULL};
@@ -107,7 +67,7 @@ int main(int argc, char **argv) {
     if (strcmp(feat[0], "-") == 0 && strcmp(feat[1], "-") == 0)
         die_usage("expected at most one --features on stdin, found '-' twice");
     int64_t na, nb, da, db;
-    double *a = read_all(feat[0], &na, &da), *b = read_all(feat[1], &nb, &db);
+    double *a = feat_read_all("--features", feat[0], &na, &da), *b = feat_read_all("--features", feat[1], &nb, &db);
     if (da != db)
         die_usage("expected %s to have the dimension of %s (%lld), found %lld", feat[1], feat[0], (long long)da,
                   (long long)db);

@@ -50,42 +50,6 @@ static const char usage[] =
     "  -h, --help       this help\n"
     "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
 
-/* every array of a feature stream, concatenated, as float64 (n,d) */
-static double *read_all(const char *opt, const char *path, int64_t *n, int64_t *d) {
-    int is_stdin = strcmp(path, "-") == 0;
-    FILE *f = is_stdin ? stdin : fopen(path, "rb");
-    struct stat st;
-    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { fclose(f); f = NULL; errno = EISDIR; }
-    if (!f) die_usage("%s: expected a readable file, found '%s': %s", opt, path, strerror(errno));
-    char err[1024];
-    npy_array a;
-    int r, io;
-    double *x = NULL;
-    int64_t rows = 0;
-    *d = -1;
-    for (long idx = 0; (r = feat_read(f, path, idx, d, &a, &io, err, sizeof err)) == 1; idx++) {
-        int64_t m = a.shape[0];
-        x = xrealloc(x, sizeof(double) * (size_t)((rows + m) * *d));
-        for (int64_t i = 0; i < m * *d; i++) {
-            double v = a.dtype == NPY_F4 ? ((const float *)a.data)[i] : ((const double *)a.data)[i];
-            if (v != v || v - v != 0)
-                die_usage("%s: expected finite features, found %s at row %lld, column %lld in array %ld", path,
-                          v != v ? "nan" : "inf", (long long)(rows + i / *d), (long long)(i % *d), idx);
-            x[rows * *d + i] = v;
-        }
-        rows += m;
-        npy_free(&a);
-    }
-    if (r < 0) {
-        if (io) die_runtime("%s", err);
-        die_usage("%s", err);
-    }
-    if (!is_stdin) fclose(f);
-    if (rows == 0) die_usage("%s: expected feature arrays (N,d), found an empty stream '%s'", opt, path);
-    *n = rows;
-    return x;
-}
-
 int main(int argc, char **argv) {
     progname = "r-precision";
     const char *images = NULL, *text = NULL, *draws_out = NULL;
@@ -113,7 +77,7 @@ int main(int argc, char **argv) {
     if (draws_out) check_output_dir(draws_out, "--draws-out");   /* before any work */
     atomic_file *af = draws_out ? af_open(draws_out) : NULL;
     int64_t ni, ei, n, e;
-    double *img = read_all("--images", images, &ni, &ei), *txt = read_all("--text", text, &n, &e);
+    double *img = feat_read_all("--images", images, &ni, &ei), *txt = feat_read_all("--text", text, &n, &e);
     if (ei != e)
         die_usage("expected image features of the text features' width %lld, found %lld", (long long)e, (long long)ei);
     if (n < 2) die_usage("--text: expected at least 2 captions, found %lld", (long long)n);

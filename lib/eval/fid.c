@@ -5,10 +5,12 @@
 #include "io/npz.h"
 
 #include <cblas.h>
+#include <errno.h>
 #include <lapacke.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* ---- pytorch-fid's eps rule: when does scipy's sqrtm(S1·S2) fail? ----
  *
@@ -471,4 +473,42 @@ int feat_read(FILE *f, const char *name, long index, int64_t *d, npy_array *a, i
     }
     if (*d < 0) *d = h.shape[1];
     return 1;
+}
+
+double *feat_read_all(const char *opt, const char *path, int64_t *n, int64_t *d) {
+    int is_stdin = strcmp(path, "-") == 0;
+    FILE *f = is_stdin ? stdin : fopen(path, "rb");
+    struct stat st;
+    if (f && fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) { fclose(f); f = NULL; errno = EISDIR; }
+    if (!f) die_usage("%s: expected a readable file, found '%s': %s", opt, path, strerror(errno));
+    char err[1024];
+    npy_array a;
+    int r, io;
+    double *x = NULL;
+    int64_t rows = 0, cap = 0;
+    *d = -1;
+    for (long idx = 0; (r = feat_read(f, path, idx, d, &a, &io, err, sizeof err)) == 1; idx++) {
+        int64_t m = a.shape[0];
+        if (rows + m > cap) {
+            cap = (rows + m) * 2;
+            x = xrealloc(x, sizeof(double) * (size_t)(cap * *d));
+        }
+        for (int64_t i = 0; i < m * *d; i++) {
+            double v = a.dtype == NPY_F4 ? ((const float *)a.data)[i] : ((const double *)a.data)[i];
+            if (v != v || v - v != 0)
+                die_usage("%s: expected finite features, found %s at row %lld, column %lld in array %ld", path,
+                          v != v ? "nan" : "inf", (long long)(i / *d), (long long)(i % *d), idx);
+            x[rows * *d + i] = v;
+        }
+        rows += m;
+        npy_free(&a);
+    }
+    if (r < 0) {
+        if (io) die_runtime("%s", err);
+        die_usage("%s", err);
+    }
+    if (!is_stdin) fclose(f);
+    if (rows == 0) die_usage("%s: expected feature arrays (N,d), found an empty stream '%s'", opt, path);
+    *n = rows;
+    return x;
 }

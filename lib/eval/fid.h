@@ -112,5 +112,10 @@ int fid_load_stats(const char *path, int64_t *d, double **mu, double **sigma, ch
  * stream, -1 with "NAME: expected float32 or float64 (N,d), found int64 (3,4) in array 2"
  * (*io_error set when it was a read error rather than bad data). */
 int feat_read(FILE *f, const char *name, long index, int64_t *d, npy_array *a, int *io_error, char *err, size_t errlen);
+/* Every array of the feature stream at path ('-': stdin) through feat_read, concatenated as float64
+ * (n,d), malloc'd. For the tools: dies (exit 2) naming opt on an unreadable path, a bad array, a
+ * non-finite value ("PATH: expected finite features, found nan at row R, column C in array K", R the
+ * row within array K) or an empty stream; exit 1 on a read error. */
+double *feat_read_all(const char *opt, const char *path, int64_t *n, int64_t *d);
 
 #endif

@@ -85,8 +85,7 @@ void tsg_open(tsgroup *g, int n, const ts_member *m) {
     }
 }
 
-/* "(B,3,32,32)" while B < 0, "(4,3,32,32)" after; other free dims "?" */
-static void group_desc(char *buf, size_t n, const ts_member *m, int64_t B) {
+void ts_member_desc(char *buf, size_t n, const ts_member *m, int64_t B) {
     size_t k = B < 0 ? (size_t)snprintf(buf, n, "(B") : (size_t)snprintf(buf, n, "(%lld", (long long)B);
     for (int d = 1; d < m->ndim && k < n; d++)
         k += m->shape[d] < 0 ? (size_t)snprintf(buf + k, n - k, ",?")
@@ -101,7 +100,7 @@ int tsg_read(tsgroup *g, int64_t B, npy_array *out) {
         const ts_member *m = &g->m[i];
         int64_t want[4] = {batch, m->shape[1], m->shape[2], m->shape[3]};
         char desc[160];
-        group_desc(desc, sizeof desc, m, batch);
+        ts_member_desc(desc, sizeof desc, m, batch);
         if (ts_read_f32(&g->s[i], m->ndim, want, desc, &out[i])) {
             more++;
             if (i == 0 && batch < 0) batch = out[i].shape[0];

@@ -38,6 +38,8 @@ typedef struct {
 } tsgroup;
 
 /* Open m[0..n-1] (ts_open's checks and messages). */
+/* A member's shape for messages: "(16,3,32,32)", or "(B,3,32,32)" while B < 0; other free dims "?" */
+void ts_member_desc(char *buf, size_t n, const ts_member *m, int64_t B);
 void tsg_open(tsgroup *g, int n, const ts_member *m);
 /* The next batch: out[i] the next array of stream i, of shape (B, m[i].shape[1..]), where B is the
  * first stream's batch, or the given one when B > 0. Shapes and dtypes are checked as ts_read_f32's

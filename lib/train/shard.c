@@ -8,15 +8,6 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* "(16,3,32,32)", or "(B,3,32,32)" while B < 0; other free dims "?" (tsg_read's wording) */
-static void desc(char *buf, size_t n, const ts_member *m, int64_t B) {
-    size_t k = B < 0 ? (size_t)snprintf(buf, n, "(B") : (size_t)snprintf(buf, n, "(%lld", (long long)B);
-    for (int d = 1; d < m->ndim && k < n; d++)
-        k += m->shape[d] < 0 ? (size_t)snprintf(buf + k, n - k, ",?")
-                             : (size_t)snprintf(buf + k, n - k, ",%lld", (long long)m->shape[d]);
-    if (k < n) snprintf(buf + k, n - k, m->ndim == 1 ? ",)" : ")");
-}
-
 void shg_open(shard_group *g, int n, const ts_member *m) {
     memset(g, 0, sizeof *g);
     g->ranks = dist_size();
@@ -75,7 +66,7 @@ static int read_shared(shard_group *g, int i, int64_t *b, npy_array *out) {
         if (ferror(s->f)) die_runtime("%s: %s in array %ld", s->name, err, s->index);
         die_usage("%s: %s in array %ld", s->name, err, s->index);
     }
-    desc(want, sizeof want, m, *b > 0 ? *b * N : -1);
+    ts_member_desc(want, sizeof want, m, *b > 0 ? *b * N : -1);
     int ok = h.dtype == NPY_F4 && h.ndim == m->ndim;
     for (int d = 1; ok && d < m->ndim; d++) ok = m->shape[d] < 0 || m->shape[d] == h.shape[d];
     if (!ok) SHARED_FAULT();
@@ -138,7 +129,7 @@ int shg_read(shard_group *g, int64_t b, npy_array *out) {
             const ts_member *m = &g->m[i];
             int64_t want[4] = {rows, m->shape[1], m->shape[2], m->shape[3]};
             char d[160];
-            desc(d, sizeof d, m, rows);
+            ts_member_desc(d, sizeof d, m, rows);
             got = ts_read_f32(&g->s[i], m->ndim, want, d, &out[i]);
             if (got && rows < 0) rows = out[i].shape[0];
         }
