@@ -15,13 +15,13 @@ const char *progname = "dfgan";
 char **tool_argv;
 
 /* OpenMP threads that spin while they wait (libgomp's default) take the core from the thread they
- * wait for whenever anything else runs on the machine: a training step measured 4-5x slower with
- * one other busy process on 2 cores, and no faster when idle. libgomp reads its wait policy once,
+ * wait for whenever anything else runs on the machine (a training step becomes several times
+ * slower beside one other busy process), and gain nothing when idle. libgomp reads its wait policy once,
  * when it loads, so a process started without OMP_WAIT_POLICY sets it to passive and starts itself
  * again (glibc hands argv to constructors). A short spin before sleeping (GOMP_SPINCOUNT=1000, a
- * few microseconds) saves the kernel round trip of most of a step's ~340 parallel regions: the
- * DF-GAN step at 2 threads went 0.119 -> 0.104-0.110 s on idle cores and stayed within 5% (0.21 s)
- * with one core taken by another process, where 10000 cost 1.7x. An explicit OMP_WAIT_POLICY is
+ * few microseconds) saves the kernel round trip of most of a step's ~340 parallel regions on idle
+ * cores and costs little beside a busy one, where a longer spin does not (commit fe100e6 has the
+ * measurements). An explicit OMP_WAIT_POLICY is
  * left as it is, with whatever GOMP_SPINCOUNT the user set.
  * The program starts again from its own file's path (/proc/self/exe resolved), with the same
  * argv: the kernel names a process after the file it execs, so exec'ing "/proc/self/exe" itself
