@@ -197,14 +197,17 @@ CFLAGS += -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-
 export ASAN_OPTIONS ?= $(SAN_ASAN)
 export UBSAN_OPTIONS ?= $(SAN_UBSAN)
 endif
-# build/.flavour names the build that is there; rewritten (so newer than every object) only when
-# SANITIZE changes.
 FLAVOUR := $(if $(SANITIZE),sanitize,plain)
-build/.flavour: flavour-check
-	@mkdir -p build && { [ "$$(cat $@ 2>/dev/null)" = $(FLAVOUR) ] || echo $(FLAVOUR) > $@; }
+ifneq ($(if $(MAKECMDGOALS),$(filter-out fuzz fuzz-build fuzz-cc clean sanitize-test,$(MAKECMDGOALS)),all),)
+ifneq ($(FLAVOUR),$(shell cat build/.flavour 2>/dev/null))
+$(shell mkdir -p build && echo $(FLAVOUR) > build/.flavour)
+endif
+endif
+build/.flavour:
+	@mkdir -p build && echo $(FLAVOUR) > $@
 $(LIB_OBJ) $(F64_OBJ) build/nocuda.o $(TOOLS) $(CUDA_TOOLS) $(TEST_BIN) $(BENCH_BIN): build/.flavour
 
-.PHONY: fuzz fuzz-build fuzz-cc sanitize-test flavour-check
+.PHONY: fuzz fuzz-build fuzz-cc sanitize-test
 fuzz: fuzz-build
 	FUZZ_S=$(FUZZ_S) test/fuzz/run.sh $(FUZZ_BIN:build/fuzz/%_fuzz=%)
 fuzz-build: $(FUZZ_BIN)
