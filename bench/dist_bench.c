@@ -10,6 +10,7 @@
  * slowest rank included), comm_share (comm_s_per_step / step_mean_s), allreduce_s (the best of 5
  * all-reduces of both buffers started together: the transfer alone). */
 #include "core/common.h"
+#include "step_args.h"
 #include "core/dist.h"
 #include "core/rng.h"
 #include "train/dstep.h"
@@ -40,18 +41,10 @@ static void fill(float *p, size_t n, rng_t *r, int uniform) {
 int main(int argc, char **argv) {
     progname = "dist_bench";
     dist_start();
-    int imsize = 32, nf = 16, B = 16, cond = 256, z = 100, steps = 5;
-    const char *device = "cpu";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--imsize")) imsize = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--nf")) nf = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--cond")) cond = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--z")) z = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
-        else die_usage("expected a known option, found '%s'", argv[i]);
-    }
+    step_args a = {.imsize = 32, .nf = 16, .B = 16, .cond = 256, .z = 100, .steps = 5, .device = "cpu"};
+    step_args_parse(&a, argc, argv);
+    const int imsize = a.imsize, nf = a.nf, B = a.B, cond = a.cond, z = a.z, steps = a.steps;
+    const char *device = a.device;
     device_t dev = device_parse(device);
     dist_init(dev);
     const int N = dist_size(), r = dist_rank();

@@ -10,6 +10,7 @@
  * Prints "key value" lines: step_s is the best step (least disturbed by other work on the machine),
  * step_mean_s the mean, step_cpu_s the least CPU time (all threads) a step took; GFLOP/s of the gemms at the best step's pace, sgemm peak, peak RSS. */
 #include "core/common.h"
+#include "step_args.h"
 #include "train/dstep.h"
 #include "models/netg.h"
 #include "core/ops.h"
@@ -64,18 +65,10 @@ int main(int argc, char **argv) {
     tool_argv = argv;   /* for the hand-over to build/bench/cuda/step_bench */
     if (getenv("CONV_DIRECT")) conv2d_direct_cpu = atoi(getenv("CONV_DIRECT"));
     if (getenv("CONV_WINOGRAD")) conv2d_winograd_cpu = atoi(getenv("CONV_WINOGRAD"));
-    int imsize = 64, nf = 16, B = 16, cond = 256, z = 100, steps = 5;
-    const char *device = "cpu";
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--imsize")) imsize = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--nf")) nf = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--batch")) B = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--cond")) cond = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--z")) z = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--steps")) steps = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--device")) device = argv[i + 1];
-        else die_usage("expected a known option, found '%s'", argv[i]);
-    }
+    step_args a = {.imsize = 64, .nf = 16, .B = 16, .cond = 256, .z = 100, .steps = 5, .device = "cpu"};
+    step_args_parse(&a, argc, argv);
+    const int imsize = a.imsize, nf = a.nf, B = a.B, cond = a.cond, z = a.z, steps = a.steps;
+    const char *device = a.device;
     device_t dev = device_parse(device);
     netg g;
     netg_build(&g, imsize, nf, z, cond);
