@@ -94,6 +94,7 @@ _Noreturn static void vdie(int code, const char *fmt, va_list ap) {
 
 void die_usage(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vdie(EXIT_USAGE, fmt, ap); }
 void die_runtime(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vdie(EXIT_RUNTIME, fmt, ap); }
+void die_nonfinite(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vdie(EXIT_NONFINITE, fmt, ap); }
 int seterr(char *err, size_t errlen, const char *fmt, ...) {
     if (err && errlen) {
         va_list ap;

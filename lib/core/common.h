@@ -1,7 +1,8 @@
 /* common.h: error reporting, exit codes and allocation helpers shared by every tool.
  *
  * Manners (DESIGN.md): errors are one line on stderr, "tool: what was expected, what was found";
- * usage and input errors exit 2, runtime errors exit 1. Before exiting on an error every
+ * usage and input errors exit 2, runtime errors exit 1, a non-finite value (NaN/Inf in an input
+ * tensor, a loss or a gradient: the run diverged or was poisoned) exits 3. Before exiting on an error every
  * output registered with atomic_file.h that is not yet committed is removed, so nothing
  * half-written is left at an output path. */
 #ifndef DFGAN_COMMON_H
@@ -10,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2, EXIT_NONFINITE = 3 };
 
 /* Name printed before every message; each tool sets it first thing in main(). */
 extern const char *progname;
@@ -21,6 +22,8 @@ extern char **tool_argv;
 _Noreturn void die_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "progname: message" and exit with EXIT_RUNTIME (I/O failure, out of memory, device). */
 _Noreturn void die_runtime(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print "progname: message" and exit with EXIT_NONFINITE (NaN/Inf found: core/finite.h). */
+_Noreturn void die_nonfinite(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Print "progname: message" on stderr and go on. */
 void warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
