@@ -78,9 +78,12 @@ PLOT        ?= $(ROOT)/bin/plot-metrics
 NPY_INFO    ?= $(ROOT)/bin/npy-info
 PROGRESS_TOOL ?= $(ROOT)/bin/progress
 RUN_EPOCH   ?= $(ROOT)/bin/run-epoch
+TB_LOG      ?= $(ROOT)/bin/tb-log
 PROGRESS       ?= auto
 PROGRESS_EVERY ?= 10
 PROGRESS_STEPS ?= 0
+# TensorBoard event files under $(RUN)/tb (off: none)
+TB             ?= on
 
 CKPT := $(RUN)/ckpt
 DATA := $(RUN)/data
@@ -106,6 +109,7 @@ endif
 $(foreach v,SAVE_INTERVAL IMGS_PER_SENT K SAMPLE_ROWS SAMPLE_COLS,$(if $(shell [ '$($(v))' -ge 1 ] 2>/dev/null && echo y),,$(error $(PIPE): $(v) expects a whole number >= 1, found '$($(v))')))
 $(if $(filter damsm clip,$(TEXT_ENCODER)),,$(error $(PIPE): TEXT_ENCODER (text_encoder) expects damsm or clip, found '$(TEXT_ENCODER)'))
 $(if $(filter auto tty plain off,$(PROGRESS)),,$(error $(PIPE): PROGRESS expects auto, tty, plain or off, found '$(PROGRESS)'))
+$(if $(filter on off,$(TB)),,$(error $(PIPE): TB expects on or off, found '$(TB)'))
 endif
 
 # ---- CLIP: its BPE file, the loss, the score, the condition ----
@@ -177,7 +181,7 @@ $(RUN)/config.txt:
 
 # ---- the tools: built through the main Makefile when missing or out of date (checked once, here),
 # so a finished run is up to date for make -q and a changed source is rebuilt before use ----
-TOOL_NAMES  := gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid feature-stats r-precision npy-png npy-info plot-metrics progress run-epoch $(EXTRA_TOOLS)
+TOOL_NAMES  := gen-step disc-step noise import-cub encode-text batches clip-embed tokenize inception-stats fid feature-stats r-precision npy-png npy-info plot-metrics progress run-epoch tb-log $(EXTRA_TOOLS)
 TOOLS       := $(addprefix $(ROOT)/bin/,$(TOOL_NAMES))
 TOOLS_STALE := $(shell $(MAKE) -s -C '$(ROOT)' -q $(addprefix bin/,$(TOOL_NAMES)) >/dev/null 2>&1 || echo y)
 ifneq ($(TOOLS_STALE),)
@@ -289,6 +293,35 @@ $(CKPT)/G_000.npz $(CKPT)/D_000.npz &: $(if $(CLIP_COND),$(call cond_of,train)) 
 	'$(GEN_STEP)' init --imsize $(IMSIZE) --nf $(NF) --z-dim $(Z) --cond-dim $(COND) --seed $$((2 * $(SEED))) -o '$(CKPT)/G_000.npz'
 	'$(DISC_STEP)' init --imsize $(IMSIZE) --nf $(NF) --cond-dim $(COND) --seed $$((2 * $(SEED) + 1)) -o '$(CKPT)/D_000.npz'
 
+# ---- TensorBoard: `tensorboard --logdir runs` shows a run as it trains (TB=off: not written) ----
+# bin/tb-log writes one event file per call into $(RUN)/tb, one KEY per epoch and kind, and a call
+# repeated with the same KEY (an epoch redone on resume) replaces its file: no duplicated points.
+#   e<eee>-losses, e<eee>-clip  the epoch's per-batch losses (disc-step's --log: errD, errG, err_real
+#                               ...; clip-embed loss's: clip_loss, mean_cos) as batch/<key> at the
+#                               global step (e-1)*steps + batch; written with run_epoch's outputs,
+#                               before they are moved into place
+#   e<eee>-metrics              the epoch's line of metrics.csv (epoch/errD, errG, clip_loss, seconds)
+#   e<eee>-test                 a test epoch's metrics (FID, as DF-GAN tags it; epoch/clip_score,
+#                               r_precision, r_precision_std, clip_fid, eval_seconds)
+#   e<eee>-grid                 the sample grid, "fixed results" as DF-GAN names it
+# each at step e. The grid and the test are logged once their file is made: a failed call (or make
+# interrupted) deletes that file too, so both are made again.
+TB_ON  := $(filter on,$(TB))
+TB_DIR := $(RUN)/tb
+define tb_epoch
+'$(TB_LOG)' --dir '$(TB_DIR)' --key e$(E)-losses --prefix batch/ --jsonl "$$tmp/losses.jsonl" --step-base $$(( (10#$(E) - 1) * steps ))
+$(if $(CLIP_ON),'$(TB_LOG)' --dir '$(TB_DIR)' --key e$(E)-clip --prefix batch/ --jsonl "$$tmp/clip.jsonl" --step-base $$(( (10#$(E) - 1) * steps )))
+'$(TB_LOG)' --dir '$(TB_DIR)' --key e$(E)-metrics --prefix epoch/ --csv "$$tmp/metrics.csv" --columns epoch,errD,errG,clip_loss,seconds
+endef
+# the test of epoch $* read into fid score rp rps cfid s (empty: not computed this epoch)
+define tb_test
+tb=()
+for kv in FID="$$fid" epoch/clip_score="$$score" epoch/r_precision="$$rp" epoch/r_precision_std="$$rps" epoch/clip_fid="$$cfid" epoch/eval_seconds="$$s"; do
+    [ -z "$${kv#*=}" ] || tb+=(--scalar "$$kv")
+done
+'$(TB_LOG)' --dir '$(TB_DIR)' --key e$*-test --step $$((10#$*)) "$${tb[@]}"
+endef
+
 # One epoch: $(PREV) -> $(E) (target-specific, set by EPOCH_RULE below). bin/run-epoch runs the
 # epoch's tools side by side, joined by FIFOs in $(RUN)/tmp/epoch_<eee>/ (see its header):
 # disc-step and gen-step; with the CLIP loss also clip-embed loss, a copy of the fakes to both
@@ -353,6 +386,7 @@ awk -v e=$$((10#$(E))) -v ms=$$secs '
 ' "$$tmp/losses.jsonl" "$$tmp/clip.jsonl" > "$$tmp/metrics.csv"
 IFS=, read -r _ mD mG mC s < "$$tmp/metrics.csv"
 echo "epoch $$((10#$(E)))/$(MAX_EPOCH): errD $$mD errG $$mG$(if $(CLIP_ON), clip_loss $$mC) ($$s s, $$steps batches)"
+$(if $(TB_ON),$(tb_epoch))
 mv "$$tmp/index.npy" '$(LOG)/index_$(E).npy'
 mv "$$tmp/losses.jsonl" '$(LOG)/losses_$(E).jsonl'
 mv "$$tmp/clip.jsonl" '$(LOG)/clip_$(E).jsonl'
@@ -387,6 +421,7 @@ $(DATA)/sample_noise.npy: | $(TOOLS) $(RUN)/config.txt
 $(RUN)/samples/epoch_%.png: $(CKPT)/G_%.npz $(DATA)/sample_noise.npy $(call cond_of,sample) $(RUN)/samples/captions.txt | $(TOOLS)
 	@'$(GEN_STEP)' forward --device $(DEVICE) --ckpt '$<' --noise '$(DATA)/sample_noise.npy' --cond '$(call cond_of,sample)' \
 	    -o - | '$(NPY_PNG)' --cols $(SAMPLE_COLS) --labels '$(RUN)/samples/captions.txt' -o '$@'
+	$(if $(TB_ON),'$(TB_LOG)' --dir '$(TB_DIR)' --key e$*-grid --step $$((10#$*)) --image 'fixed results=$@')
 	echo "sample grid of epoch $*: $@ (row i: line i of $(RUN)/samples/captions.txt)"
 
 # ---- sample: the captions of a text file as PNG grids, DF-GAN's sample_example ----
@@ -492,6 +527,7 @@ $(DATA)/test_clip_stats.npz: $(DATA)/test_images.npy $(CLIP_W) | $(TOOLS)
 $(LOG)/eval_%.csv: $(CKPT)/G_%.npz $(EVAL_INPUTS) | $(TOOLS)
 	@$(call eval_fakes,$<,$@,1,$(filter $*,$(FID_IDS)))
 	IFS=, read -r fid score rp rps cfid s _ < '$@'
+	$(if $(TB_ON),$(tb_test))
 	echo "test of epoch $$((10#$*)): fid $${fid:-(not this epoch: FID_INTERVAL=$(FID_INTERVAL))} $(SCORE_TEXT) ($$(wc -l < '$(DATA)/test_filenames.txt') images, $(EVAL_WEIGHTS) weights; $$s s)"
 
 # eval_report LABEL: eval's file for the generator $< (named LABEL in it): SAMPLE_TIMES repetitions
