@@ -7,7 +7,8 @@
 # sample target (a captions file as one grid per caption); the progress lines (bin/progress);
 # TEXT_ENCODER=clip; SAVE_INTERVAL; going on without CLIP's BPE file; the demo CLIP (trained by
 # clip-train from the streams batches draws, resumed after kill -9); R-precision and CLIP-FID as
-# their tools compute them; FID_INTERVAL; sample grids with a caption under each row; compare.
+# their tools compute them; FID_INTERVAL; sample grids with a caption under each row; compare;
+# the run in TensorBoard (RUN/tb, read back with the tensorboard package's reader).
 # The data: bin/make-dataset's CUB-layout dataset through import-cub, a random DAMSM and batches; the
 # epoch's cond rows and CLIP features are those of the captions batches chose.
 # And its tools: noise, synth-shapes (with captions), npy-png and plot-metrics.
@@ -33,7 +34,7 @@ setup_file() {
   unset MAKEFLAGS MFLAGS MAKELEVEL
   make --no-print-directory -s -C "$ROOT" bin/noise bin/synth-shapes bin/gen-step bin/disc-step \
     bin/make-dataset bin/import-cub bin/encode-text bin/batches bin/clip-embed bin/clip-train bin/tokenize bin/inception-stats bin/fid \
-    bin/feature-stats bin/r-precision bin/npy-png bin/npy-info bin/plot-metrics bin/progress bin/run-epoch >&2
+    bin/feature-stats bin/r-precision bin/npy-png bin/npy-info bin/plot-metrics bin/progress bin/run-epoch bin/tb-log >&2
   # one tiny run that the tests below copy before they change anything
   BASE="$BATS_FILE_TMPDIR/base"
   MK train "${TINY[@]}" RUN="$BASE" > "$BATS_FILE_TMPDIR/base.out" 2>&1 || { cat "$BATS_FILE_TMPDIR/base.out" >&2; return 1; }
@@ -147,6 +148,100 @@ for e, line in enumerate(m[1:], 1):
   run --separate-stderr MK train "${TINY[@]}" NF=4 RUN="$R"
   [ "$status" -eq 2 ]
   [[ "$stderr" == *"was made with \"imsize=32 nf=2 "*'found "imsize=32 nf=4 '* ]]
+}
+
+# tb_check RUN: RUN/tb as TensorBoard reads it (EventAccumulator) holds exactly the run's numbers: a
+# scalar batch/<key> per number of log/losses_<eee>.jsonl and log/clip_<eee>.jsonl at step
+# (e-1)*2 + batch (2 batches an epoch), one per number of metrics.csv at step epoch (FID, and
+# epoch/<column> for the others), each once and in step order, equal as float32; the sample grid of
+# each epoch as the image "fixed results", its PNG bytes and size. Prints each tag's steps.
+tb_check() {
+  "$TBPY" -c '
+import json, struct, sys
+import numpy as np
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+run = sys.argv[1]
+ea = EventAccumulator(run + "/tb", size_guidance={"scalars": 0, "images": 0})
+ea.Reload()
+got = {t: [(e.step, e.value) for e in ea.Scalars(t)] for t in ea.Tags()["scalars"]}
+want = {}
+for e in (1, 2):
+    for name in ("losses", "clip"):
+        for line in open("%s/log/%s_%03d.jsonl" % (run, name, e)):
+            r = json.loads(line)
+            for k, v in r.items():
+                if k != "batch":
+                    want.setdefault("batch/" + k, []).append(((e - 1) * 2 + r["batch"], v))
+rows = open(run + "/metrics.csv").read().splitlines()
+head = rows[0].split(",")
+for row in rows[1:]:
+    c = dict(zip(head, row.split(",")))
+    for k in head[1:]:
+        try:
+            v = float(c[k])
+        except ValueError:
+            continue
+        want.setdefault("FID" if k == "fid" else "epoch/" + k, []).append((int(c["epoch"]), v))
+need = {"batch/errD", "batch/errG", "batch/clip_loss", "epoch/errD", "epoch/errG", "epoch/clip_loss", "epoch/seconds",
+        "FID", "epoch/clip_score", "epoch/r_precision", "epoch/clip_fid", "epoch/eval_seconds"}
+assert need <= set(want), sorted(need - set(want))
+assert sorted(got) == sorted(want), (sorted(got), sorted(want))
+for t in sorted(want):
+    assert [s for s, _ in got[t]] == [s for s, _ in want[t]], (t, got[t], want[t])
+    assert all(g == float(np.float32(w)) for (_, g), (_, w) in zip(got[t], want[t])), (t, got[t], want[t])
+    print(t, *[s for s, _ in got[t]])
+assert ea.Tags()["images"] == ["fixed results"], ea.Tags()["images"]
+imgs = ea.Images("fixed results")
+assert [i.step for i in imgs] == [1, 2], [i.step for i in imgs]
+for i in imgs:
+    b = i.encoded_image_string
+    assert b == open("%s/samples/epoch_%03d.png" % (run, i.step), "rb").read(), i.step
+    w, h = struct.unpack(">II", b[16:24])
+    assert b[12:16] == b"IHDR" and (i.width, i.height) == (w, h) and w == 2 * 34 + 2 and h > w, (i.width, i.height, w, h)
+print("fixed results", *[i.step for i in imgs])' "$1"
+}
+
+@test "TensorBoard: RUN/tb holds the run's losses, metrics and grids; a redone epoch replaces its files; up to date after; TB=off" {
+  TBPY=
+  for p in "$PYTHON" /usr/bin/python3; do
+    if "$p" -c 'import numpy, tensorboard.backend.event_processing.event_accumulator' 2>/dev/null; then TBPY=$p; break; fi
+  done
+  [ -n "$TBPY" ] || skip "tensorboard is not importable (pip install tensorboard; .ci/install-deps does not install it)"
+  cp -a "$BASE" "$T/run"
+  R="$T/run"
+  run tb_check "$R"
+  assert_ok
+  steps=$output
+  [[ "$steps" == *"batch/errD 1 2 3 4"$'\n'* && "$steps" == *"epoch/errD 1 2"$'\n'* && "$steps" == *"FID 2"$'\n'* ]]
+  ls "$R/tb" > "$T/files.txt"
+  [ "$(wc -l < "$T/files.txt")" -eq 9 ]       # 2 epochs x losses, clip, metrics, grid; epoch 2's test
+  # the last epoch redone (its grid and test too): its files replaced under their names, no point twice
+  rm "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz "$R"/samples/epoch_002.png
+  run MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"epoch 2/2"* && "$output" == *"sample grid of epoch 002"* && "$output" == *"test of epoch 2"* ]]
+  [[ "$output" != *"epoch 1/2"* ]]
+  run tb_check "$R"
+  assert_ok
+  assert_equal "$output" "$steps"
+  ls -A "$R/tb" | cmp - "$T/files.txt"
+  # up to date: make -q says so, make does nothing and writes no event file
+  stat -c '%n %Y %s' "$R"/tb/* > "$T/stat.txt"
+  run MK -q train "${TINY[@]}" RUN="$R"
+  assert_ok
+  run MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"Nothing to be done for 'train'"* ]]
+  stat -c '%n %Y %s' "$R"/tb/* | cmp - "$T/stat.txt"
+  # TB=off: no event files; another value refused
+  rm -r "$R/tb" "$R"/ckpt/G_002.npz "$R"/ckpt/D_002.npz
+  run MK train "${TINY[@]}" "${NOEVAL[@]}" TB=off RUN="$R"
+  assert_ok
+  [[ "$output" == *"epoch 2/2"* ]]
+  [ ! -e "$R/tb" ]
+  run --separate-stderr MK train "${TINY[@]}" TB=yes RUN="$R"
+  [ "$status" -eq 2 ]
+  [[ "$stderr" == *"demo.mk: TB expects on or off, found 'yes'"* ]]
 }
 
 @test "progress: a plain line per step with its losses (PROGRESS_STEPS=1), a bar with PROGRESS=tty, none with PROGRESS=off" {
