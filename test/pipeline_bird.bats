@@ -16,7 +16,7 @@ setup_file() {
   unset MAKEFLAGS MFLAGS MAKELEVEL
   make --no-print-directory -s -C "$ROOT" bin/cfg bin/make-dataset bin/import-cub bin/tokenize \
     bin/encode-text bin/clip-embed bin/ckpt bin/gen-step bin/disc-step bin/noise bin/batches \
-    bin/inception-stats bin/fid bin/npy-png bin/npy-info bin/plot-metrics bin/progress >&2
+    bin/inception-stats bin/fid bin/npy-png bin/npy-info bin/plot-metrics bin/progress bin/tb-log >&2
 }
 
 setup() {
@@ -61,6 +61,9 @@ assert (s[:, 0] == np.concatenate([[0], np.cumsum(3 * s[:, 1] * s[:, 2])[:-1]]))
   head -n 1 "$T/run/metrics.csv" | grep -q '^epoch,errD,errG,clip_loss,fid,clip_score,'
   tail -n 1 "$T/run/metrics.csv" | awk -F, '$1 == 1 && $5 + 0 > 0 && $6 != "" { ok = 1 } END { exit !ok }'
   [ ! -e "$T/run/tmp" ]
+  # TensorBoard's event files, one per key (named after the key, which has no dot; contents: pipeline_demo.bats)
+  assert_equal "$(ls "$T/run/tb" | sed 's/.*\.//' | sort | tr '\n' ' ')" \
+    "e001-clip e001-grid e001-losses e001-metrics e001-test "
   # up to date now
   make -q --no-print-directory -f "$ROOT/pipelines/bird.mk" train CFG="$T/bird.yml" RUN="$T/run" MAX_BATCHES=2
 }
