@@ -11,9 +11,11 @@
  * idempotent too but copies every earlier sample grid again each epoch. With one file per call,
  * made whole in memory first, written to a temp file and renamed into place, a file is either
  * absent or complete, and repeating a call (its KEY names the epoch and the kind, e.g.
- * e003-losses) gives the same file again. The pipeline calls tb-log before the step that commits the
- * recipe's target, so a kill in between repeats both. Temp names hold no "tfevents", so TensorBoard
- * never reads one; a stale one of the same KEY is removed. Nothing here runs a shell.
+ * e003-losses) gives the same file again. The pipelines (pipelines/common.mk) call tb-log before an
+ * epoch's outputs are moved into place, so a kill in between repeats both; the grid and the test
+ * are logged just after their file is made, which make deletes when the call fails or make is
+ * interrupted (only a kill -9 in that moment leaves one unlogged). Temp names hold no "tfevents",
+ * so TensorBoard never reads one; a stale one of the same KEY is removed. Nothing here runs a shell.
  *
  * Events: the file_version first; then the --scalar and --image values at --step (one event); then
  * one event per JSON line (step = --step-base + its "batch"), then one per CSV row (step = its first

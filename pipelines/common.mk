@@ -41,7 +41,7 @@
 #     intermediates, deleted once the next epoch, the grid and the test that read them are made)
 #   log/, losses.jsonl, metrics.csv, metrics.png, samples/epoch_<eee>.png, eval/epoch_<eee>.txt,
 #   samples/<captions>_<eee>/ (sample: one PNG grid per caption), tmp/ (an epoch under way); with
-#   CK_G, samples/<captions>_<CK_NAME>/ and eval/<CK_NAME>.txt instead
+#   CK_G, samples/<captions>_<CK_NAME>/ and eval/<CK_NAME>.txt instead; tb/ (TensorBoard, see below)
 #
 # Progress: while an epoch runs, bin/progress follows its loss logs and draws a one-line bar on
 # stderr (epoch, step/steps, it/s, ETA, last losses) when stderr is a terminal, or writes a plain

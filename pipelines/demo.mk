@@ -64,6 +64,7 @@
 #   COMPARE_DIR=runs/compare  COMPARE_LAMBDA=0.3 (compare's second run; the first has LAMBDA_CLIP=0)
 #   PROGRESS=auto (tty|plain|off)  PROGRESS_EVERY=10 (seconds between plain progress lines)
 #     PROGRESS_STEPS=0 (a plain line every so many steps too)
+#   TB=on (TensorBoard event files in $(RUN)/tb; off: none)
 # A RUN folder remembers IMSIZE NF BATCH COND Z IMAGES MAX_BATCHES SEED LAMBDA_CLIP LR_G LR_D
 # TEXT_ENCODER TEST_N and the weights, the demo CLIP's settings included (in $(RUN)/config.txt) and
 # refuses others; MAX_EPOCH may grow to continue training, DEVICE, the intervals, SAMPLE_TIMES and
@@ -121,6 +122,9 @@
 #                                    file <name>.txt), captions.txt, fakes.npy
 #   eval/epoch_<eee>.txt             (eval) FID, CLIP score, R-precision (std, chance), CLIP-FID of
 #                                    G_<eee>, the weights, the demo CLIP's own top-1
+#   tb/                              TensorBoard event files (bin/tb-log), one per epoch and kind: the
+#                                    per-batch losses (batch/errD ...), the metrics (epoch/..., FID),
+#                                    the sample grid ("fixed results"); see pipelines/common.mk
 #
 # An epoch: bin/batches writes its real images, cond rows and --index into $(RUN)/tmp/epoch_<eee>/
 # (and, with the CLIP branch, the CLIP features of the same captions), and noise (noise --seed

@@ -137,9 +137,10 @@ for v in ev.summary.value:
 9 rgba image 3 2 4 $(stat -c %s "$T/rgba.png")"
 }
 
-# The calls a pipeline makes after each epoch E (of STEPS batches) into RUN/tb, on the files of a
-# run: the per-batch losses (disc-step's --log, and clip-embed loss's), the epoch's row of
-# metrics.csv, and the sample grid, each under its own key, each repeatable.
+# Calls of the kind a pipeline makes after each epoch E (of STEPS batches) into RUN/tb, on the files
+# of a run (pipelines/common.mk's own calls are tested in pipeline_demo.bats): the per-batch losses
+# (disc-step's --log, and clip-embed loss's), the epoch's row of metrics.csv, and the sample grid,
+# each under its own key, each repeatable.
 epoch_calls() {
   local run=$1 E=$2 steps=$3 e
   e=$(printf %03d "$E")
