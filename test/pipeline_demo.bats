@@ -369,9 +369,12 @@ for i in (1, 2, 3):
   assert_fails 2 "*demo.mk: NF: expected a number, found '2;touch PWNED'.  Stop."
   run --separate-stderr MK train RUN="$T/run" 'CLIP_INIT=--width 64 `touch PWNED`'
   assert_fails 2 "*demo.mk: CLIP_INIT: expected --options and numbers, found '\`touch' in '--width 64 \`touch PWNED\`'.  Stop."
+  # a newline between the words would end the recipe's line: the next one would run as a command
+  run --separate-stderr MK train RUN="$T/run" $'CLIP_INIT=--width 64\ntouch pwned'
+  assert_fails 2 "*demo.mk: CLIP_INIT: expected --options and numbers on one line, found '--width 64?ntouch pwned'.  Stop."
   run --separate-stderr MK train RUN="$T/run" DEVICE=gpu
   assert_fails 2 "*demo.mk: DEVICE: expected one of cpu|cuda, found 'gpu'.  Stop."
-  [ ! -e "$T/run" ] && [ -z "$(find "$T" -name 'PWNED*')" ]
+  [ ! -e "$T/run" ] && [ -z "$(find "$T" -name 'PWNED*' -o -name pwned)" ]
 }
 
 @test "an interrupted run's stale temp files (kill -9 leaves them) are removed when it goes on, unless a live process holds one" {
