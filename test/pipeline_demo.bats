@@ -45,23 +45,6 @@ setup() {
   BASE="$BATS_FILE_TMPDIR/base"
 }
 
-# procs_with TEXT: the running processes whose command line contains TEXT (none: nothing printed)
-procs_with() {
-  local f args
-  for f in /proc/[0-9]*/cmdline; do
-    mapfile -d '' args < "$f" 2>/dev/null || continue
-    [[ "${args[*]}" != *"$1"* ]] || echo "${f%/cmdline}: ${args[*]}"
-  done
-}
-
-# fail_wrapper TOOL NAME [SUBCOMMAND]: a script in $T standing in for TOOL that fails its SUBCOMMAND
-# (default train) at once (exit 3)
-fail_wrapper() {
-  printf '#!/bin/sh\nif [ "$1" = %s ]; then echo "%s: expected a test, found a planted failure" >&2; exit 3; fi\nexec "%s" "$@"\n' \
-    "${3:-train}" "$2" "$ROOT/bin/$1" > "$T/$2"
-  chmod +x "$T/$2"
-}
-
 # epoch1_by_hand RUN EMB: epoch 1 of a TINY run without the CLIP loss, made by batches (on the
 # per-caption cache EMB), noise, disc-step and gen-step alone; its checkpoints must be RUN's
 epoch1_by_hand() {
