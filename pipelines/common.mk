@@ -364,7 +364,7 @@ $(epoch_data)
 '$(NOISE)' --batch $(BATCH) --dim $(Z) --batches $$steps --seed $$(($(SEED) + 10#$(E))) -o "$$tmp/noise.npy"
 t0=$$(date +%s%N)
 rc=0
-'$(RUN_EPOCH)' $(if $(RANKED),--settle $(RANK_SETTLE) )$(call rank_fifos,fake grad) \
+'$(RUN_EPOCH)' $(if $(RANKED),--settle $(RANK_SETTLE) < /dev/null )$(call rank_fifos,fake grad) \
     $(if $(CLIP_ON),$(call rank_fifos,fake_d fake_c cgrad_out cgrad) \
     $(call rank_copy,fake fake_d fake_c) \
     ::: $(MPI_RUN)'$(CLIP_EMBED)' loss --device $(DEVICE) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
@@ -379,7 +379,7 @@ rc=0
     $(if $(filter-out off,$(PROGRESS)),:::watch '$(PROGRESS_TOOL)' $(PROGRESS_MODE) --steps $$steps --prefix "epoch $$((10#$(E)))/$(MAX_EPOCH)" \
         --start $$t0 --every $(PROGRESS_EVERY) --every-steps $(PROGRESS_STEPS) --keys errD$(comma)errG$(if $(CLIP_ON),$(comma)clip_loss) \
         --log "$$tmp/losses.jsonl" $(if $(CLIP_ON),--log "$$tmp/clip.jsonl")) \
-    $(if $(RANKED),< /dev/null )|| rc=$$?
+    || rc=$$?
 if [ $$rc -ne 0 ]; then
     echo "$(PIPE): expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept" >&2
     exit $$rc

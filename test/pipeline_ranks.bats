@@ -152,7 +152,7 @@ files() { (cd "$1" && find . -type f ! -path './data/*' ! -path './weights/*' | 
     [ "$(grep -o "::: 'mpirun' -q$root -np 2 '$ROOT/bin/${job%:*}" two.txt | wc -l)" -eq "${job##*:}" ] || { echo "expected ${job##*:} jobs of ${job%:*}" >&2; return 1; }
   done
   [ "$(grep -o "::: 'mpirun'" two.txt | wc -l)" -eq 10 ]
-  [ "$(grep -c "run-epoch' --settle 3 --fifo \"\$tmp/fake.0.fifo\" --fifo \"\$tmp/fake.1.fifo\" --fifo \"\$tmp/grad.0.fifo\"" two.txt)" -eq 2 ]
+  [ "$(grep -c "run-epoch' --settle 3 < /dev/null --fifo \"\$tmp/fake.0.fifo\" --fifo \"\$tmp/fake.1.fifo\" --fifo \"\$tmp/grad.0.fifo\"" two.txt)" -eq 2 ]
   for f in fake grad fake_d fake_c cgrad_out cgrad; do
     [ "$(grep -o -- "--fifo \"\$tmp/$f\.[01]\.fifo\"" two.txt | sort -u | wc -l)" -eq 2 ]
     [ -z "$(grep -- "\$tmp/$f\.fifo" two.txt)" ]
