@@ -2,8 +2,9 @@
  * clip-embed loss, ... joined by FIFOs), stop them all at the first failure, and name the command
  * that failed first.
  *
- *   run-epoch [--fifo PATH]... [--grace S] ::: CMD [ARG]... [::: CMD ...] [:::copy IN OUT...]
- *             [:::watch CMD [ARG]...]
+ *   run-epoch [--fifo PATH]... [--grace S] [--settle S] ::: CMD [ARG]... [::: CMD ...]
+ *             [:::copy IN OUT...] [:::watch CMD [ARG]...]
+ *   run-epoch --copy IN OUT...
  *
  * Three kinds of command, each introduced by its separator word:
  *   :::       a command that must succeed (exec'd as given, no shell);
@@ -16,7 +17,10 @@
  * stdin, stdout and stderr. It blocks in sigwaitinfo() until a child ends or a signal comes (no
  * polling). The first failure sends SIGTERM to every child still running (one blocked for ever
  * opening or reading a FIFO whose other end will never come included) and SIGKILL to those left
- * after --grace seconds. The command named is the first, in the order they ended, of the best
+ * after --grace seconds. With --settle S the others first get S seconds to end by themselves: an
+ * MPI launcher (mpirun) whose own rank has failed is ending its job then, and OpenMPI's mpirun
+ * signalled in the middle of that says so in a banner or crashes; those still running after S
+ * seconds (blocked on a FIFO) are stopped as above. The command named is the first, in the order they ended, of the best
  * ranked failure:
  *   1. exited with a status 1..127 (failed by itself, even just after the others were stopped);
  *   2. killed by a signal (or exited 128+N), other than those below;
@@ -25,8 +29,14 @@
  * Exit status: 0 when every command (and copy) succeeded; else the named command's status (128+N
  * for signal N), after one line on stderr naming it; 2 bad usage; 1 a failure of run-epoch itself.
  * Sent SIGINT, SIGTERM or SIGHUP, it stops the children the same way, removes the FIFOs and dies
- * of that signal. On Linux each child gets SIGTERM if run-epoch itself dies (PR_SET_PDEATHSIG). */
+ * of that signal. On Linux each child gets SIGTERM if run-epoch itself dies (PR_SET_PDEATHSIG).
+ *
+ * --copy IN OUT... is :::copy alone, in this process, with "%r" in a path standing for the rank an
+ * MPI launcher gave it (core/dist.h; 0 without one): `mpirun -np N run-epoch --copy 'a.%r' 'b.%r'`
+ * runs rank r's copy on the machine where rank r of the other jobs (the same hostfile and mapping)
+ * read and write its FIFOs. */
 #include "core/common.h"
+#include "core/dist.h"
 #include "core/toolopts.h"
 
 #include <errno.h>
@@ -45,8 +55,9 @@
 #endif
 
 static const char usage[] =
-    "usage: run-epoch [--fifo PATH]... [--grace S] ::: CMD [ARG]... [::: CMD [ARG]...]...\n"
+    "usage: run-epoch [--fifo PATH]... [--grace S] [--settle S] ::: CMD [ARG]... [::: CMD [ARG]...]...\n"
     "                 [:::copy IN OUT [OUT]...]... [:::watch CMD [ARG]...]...\n"
+    "       run-epoch --copy IN OUT [OUT]...\n"
     "\n"
     "Run the commands side by side (e.g. one training epoch's tools joined by FIFOs) and wait for\n"
     "them all. At the first failure every command still running is sent SIGTERM (SIGKILL after\n"
@@ -60,6 +71,10 @@ static const char usage[] =
     "options:\n"
     "  --fifo PATH   make a FIFO at PATH (new) before starting, remove it at the end (repeatable)\n"
     "  --grace S     seconds between SIGTERM and SIGKILL when stopping the commands (default 5)\n"
+    "  --settle S    at the first failure, seconds the others get to end by themselves before\n"
+    "                they are stopped (default 0; MPI jobs ending their ranks after a failure)\n"
+    "  --copy        no commands: copy IN to every OUT here, as :::copy does; %r in a path is the\n"
+    "                rank an MPI launcher gave this process (mpirun -np N run-epoch --copy ...)\n"
     "  --device cpu  the only device (run-epoch computes nothing)\n"
     "  -h, --help    this help\n"
     "\n"
@@ -84,6 +99,8 @@ typedef struct {
     char **fifos;
     int nfifos;
     double grace;
+    double settle;
+    int copy;      /* --copy: argv[copy..] are IN OUT... */
     child *cmds;
     int ncmds;
 } options;
@@ -97,8 +114,10 @@ static int separator_kind(const char *s) {
 }
 
 static void parse(options *o, int argc, char **argv) {
-    enum { FIFO = TOPT_FIRST, GRACE };
-    static const struct option longopts[] = {{"fifo", 1, 0, FIFO}, {"grace", 1, 0, GRACE}, {0, 0, 0, 0}};
+    enum { FIFO = TOPT_FIRST, GRACE, SETTLE, COPY_ONLY };
+    static const struct option longopts[] = {{"fifo", 1, 0, FIFO}, {"grace", 1, 0, GRACE}, {"settle", 1, 0, SETTLE},
+                                             {"copy", 0, 0, COPY_ONLY}, {0, 0, 0, 0}};
+    int copy_only = 0;
     memset(o, 0, sizeof *o);
     o->grace = 5;
     o->fifos = xcalloc((size_t)argc, sizeof *o->fifos);
@@ -115,10 +134,22 @@ static void parse(options *o, int argc, char **argv) {
             o->grace = parse_double("--grace", optarg);
             if (!(o->grace >= 0 && o->grace <= 3600)) die_usage("--grace expects seconds in [0, 3600], found '%s'", optarg);
             break;
+        case SETTLE:
+            o->settle = parse_double("--settle", optarg);
+            if (!(o->settle >= 0 && o->settle <= 3600)) die_usage("--settle expects seconds in [0, 3600], found '%s'", optarg);
+            break;
+        case COPY_ONLY: copy_only = 1; break;
         }
     }
-    if (optind < first) die_usage("expected :::, :::copy or :::watch before a command, found '%s'", argv[optind]);
     topt_device(&t);
+    if (copy_only) {
+        if (first < argc) die_usage("expected --copy IN OUT [OUT]... alone, found '%s' after it", argv[first]);
+        if (o->nfifos) die_usage("expected --copy IN OUT [OUT]... alone, found --fifo");
+        if (argc - optind < 2) die_usage("expected --copy IN OUT [OUT]..., found %d path", argc - optind);
+        o->copy = optind;
+        return;
+    }
+    if (optind < first) die_usage("expected :::, :::copy or :::watch before a command, found '%s'", argv[optind]);
     if (first == argc) die_usage("expected ::: and a command, found none (see --help)");
     const int optind = first;
     /* each separator starts a command; the words up to the next one are its argv (the separator's
@@ -230,6 +261,7 @@ static _Noreturn void child_main(const child *c, const sigset_t *mask, pid_t par
 typedef struct {
     options *o;
     sigset_t waited;  /* SIGCHLD, SIGALRM and the stopping signals: blocked, taken by sigwaitinfo */
+    int settling;     /* a command failed: the others have --settle seconds to end (SIGALRM) */
     int stopping;     /* SIGTERM sent to every child still running */
     int nended;
     int caught;       /* SIGINT, SIGTERM or SIGHUP received */
@@ -242,14 +274,27 @@ static void signal_running(run *r, int sig) {
     }
 }
 
+/* SIGALRM after s seconds (at once for 0) */
+static void alarm_in(double s) {
+    struct itimerval t = {{0, 0}, {(time_t)s, (long)(fmod(s, 1.0) * 1e6)}};
+    if (t.it_value.tv_sec == 0 && t.it_value.tv_usec == 0) t.it_value.tv_usec = 1;
+    setitimer(ITIMER_REAL, &t, NULL);
+}
+
 /* SIGTERM to every child still running, SIGKILL to those left after the grace (SIGALRM) */
 static void stop_all(run *r) {
     if (r->stopping) return;
     r->stopping = 1;
     signal_running(r, SIGTERM);
-    struct itimerval t = {{0, 0}, {(time_t)r->o->grace, (long)(fmod(r->o->grace, 1.0) * 1e6)}};
-    if (t.it_value.tv_sec == 0 && t.it_value.tv_usec == 0) t.it_value.tv_usec = 1;
-    setitimer(ITIMER_REAL, &t, NULL);
+    alarm_in(r->o->grace);
+}
+
+/* a command failed: stop the others, after --settle seconds when given */
+static void on_failure(run *r) {
+    if (r->stopping || r->settling) return;
+    if (r->o->settle <= 0) { stop_all(r); return; }
+    r->settling = 1;
+    alarm_in(r->o->settle);
 }
 
 static int failed(int status) { return !(WIFEXITED(status) && WEXITSTATUS(status) == 0); }
@@ -265,7 +310,7 @@ static void reap(run *r) {
             c->pid = 0;
             c->status = status;
             c->ended = ++r->nended;
-            if (c->kind != WATCH && failed(status)) stop_all(r);
+            if (c->kind != WATCH && failed(status)) on_failure(r);
         }
     }
 }
@@ -284,6 +329,7 @@ static void supervise(run *r) {
         siginfo_t si;
         int sig = sigwaitinfo(&r->waited, &si);
         if (sig == SIGCHLD) reap(r);
+        else if (sig == SIGALRM && !r->stopping) stop_all(r); /* the settling is over */
         else if (sig == SIGALRM) signal_running(r, SIGKILL);
         else if (sig > 0) { r->caught = sig; stop_all(r); }
     }
@@ -314,6 +360,16 @@ int main(int argc, char **argv) {
     progname = "run-epoch";
     options o;
     parse(&o, argc, argv);
+    if (o.copy) { /* --copy: this process is the copy, its paths this rank's */
+        int n = argc - o.copy;
+        char **paths = xcalloc((size_t)n, sizeof *paths);
+        for (int i = 0; i < n; i++) {
+            char buf[4096];
+            paths[i] = xstrdup(dist_launcher_path(argv[o.copy + i], buf, sizeof buf));
+        }
+        signal(SIGPIPE, SIG_DFL);
+        copy(paths, n);
+    }
     make_fifos(&o);
 
     run r = {.o = &o};

@@ -112,6 +112,58 @@ $(if $(filter auto tty plain off,$(PROGRESS)),,$(error $(PIPE): PROGRESS expects
 $(if $(filter on off,$(TB)),,$(error $(PIPE): TB expects on or off, found '$(TB)'))
 endif
 
+# ---- ranks: each epoch's step tools as RANKS data-parallel ranks (lib/core/dist.h) ----
+# RANKS=1 (the default; config key ranks for bird.mk and coco.mk): one process per tool, no MPI at
+# all. RANKS=N > 1: gen-step, disc-step and clip-embed loss each run as one job of N ranks,
+# "$(MPIRUN) $(MPI_FLAGS) -np N ...", every rank taking BATCH/N samples of each batch (RANKS must
+# divide BATCH), rank 0 writing the checkpoints and logs; for OpenMPI's mpirun --oversubscribe is
+# added when N exceeds this machine's cores, --allow-run-as-root as root. HOSTFILE=F spreads the
+# ranks over the machines it lists (--hostfile F --map-by slot, every job alike, so that rank r of
+# each tool shares a machine and its FIFOs); each machine needs the repository built at the same
+# path and RUN at the same path on a file system they share (README, "Over ranks and machines").
+# The other tools (data, sample grids, tests) stay one process.
+RANKS     ?= 1
+MPIRUN    ?= mpirun
+MPI_FLAGS ?= -q
+HOSTFILE  ?=
+RANKS_WHO := $(if $(CFG),$(call who,RANKS,ranks),RANKS)
+ifneq ($(WORKING),)
+$(call plain_count,$(RANKS),$(RANKS_WHO))
+$(call plain_path,$(MPIRUN),MPIRUN)
+$(call plain_args,$(MPI_FLAGS),MPI_FLAGS)
+$(call plain_path,$(HOSTFILE),HOSTFILE)
+endif
+RANKED := $(and $(WORKING),$(filter-out 1,$(RANKS)))
+ifneq ($(and $(WORKING),$(RANKED)),)
+$(if $(strip $(MPIRUN)),,$(error $(PIPE): MPIRUN: expected an MPI launcher to run RANKS=$(RANKS), found it empty))
+$(if $(shell command -v '$(MPIRUN)'),,$(error $(PIPE): MPIRUN: expected an MPI launcher (OpenMPI's mpirun) to run RANKS=$(RANKS), found no '$(MPIRUN)'))
+$(if $(and $(HOSTFILE),$(if $(wildcard $(HOSTFILE)),,y)),$(error $(PIPE): HOSTFILE: expected a hostfile (a machine a line: NAME slots=N), found no '$(HOSTFILE)'))
+$(if $(call strip_chars,$(BATCH),$(DIGITS)),,$(if $(filter-out 0,$(shell echo $$(( $(BATCH) % $(RANKS) )))),$(error \
+  $(PIPE): expected RANKS to divide BATCH ($(BATCH)), found RANKS=$(RANKS)$(if $(CFG), (RANKS: $(RANKS_WHO); BATCH: $(call who,BATCH_SIZE,batch_size))))))
+endif
+# the cores as OpenMPI counts them (physical cores this process may use), at most nproc; the flags
+# added for OpenMPI's mpirun (another launcher gets MPI_FLAGS alone, and HOSTFILE as --hostfile)
+CORES     = $(shell n=$$(nproc); c=$$(lscpu -p=CORE,SOCKET 2>/dev/null | grep '^[0-9]' | sort -u | wc -l); [ "$$c" -ge 1 ] && [ "$$c" -lt "$$n" ] && n=$$c; echo $$n)
+OPEN_MPI  = $(shell '$(MPIRUN)' --version 2>/dev/null | grep -q 'Open MPI' && echo y)
+MPI_AUTO  = $(if $(HOSTFILE),--hostfile '$(HOSTFILE)' $(if $(OPEN_MPI),--map-by slot),$(if $(OPEN_MPI),$(if $(shell [ $(RANKS) -gt $(CORES) ] && echo y),--oversubscribe))) \
+            $(if $(and $(OPEN_MPI),$(filter 0,$(shell id -u))),--allow-run-as-root)
+# MPI_RUN: what goes before a step tool's command (nothing with one rank). run-epoch's stdin is
+# /dev/null then: mpirun reads its stdin to hand to rank 0 (a make in the background would be
+# stopped, SIGTTIN), and the tools read none.
+MPI_RUN  := $(if $(RANKED),'$(MPIRUN)' $(strip $(MPI_FLAGS) $(MPI_AUTO)) -np $(RANKS)$(space))
+# after a failure, the seconds the other jobs get to end their ranks by themselves (run-epoch
+# --settle; OpenMPI's mpirun stopped in the middle of that prints a banner or crashes)
+RANK_SETTLE := 3
+# rk: a per-rank FIFO's part of its name (fake$(rk).fifo: the tools' "fake.%r.fifo", fake.0.fifo ...
+# made one per rank; with one rank fake.fifo); rank_fifos NAMES: --fifo for each NAME.fifo in
+# $$tmp, one per rank; rank_copy IN OUTS: IN.fifo copied to the OUTS' .fifo, by run-epoch itself
+# (:::copy) with one rank, else by a job of ranks (run-epoch --copy), so that rank r's copy runs
+# on the machine of rank r's tools, where their FIFOs meet
+rk         := $(if $(RANKED),.%r)
+RANK_IDS   := $(if $(RANKED),$(shell seq 0 $$(($(RANKS) - 1))))
+rank_fifos  = $(foreach n,$(1),$(foreach f,$(if $(RANKED),$(foreach r,$(RANK_IDS),$(n).$(r)),$(n)),--fifo "$$tmp/$(f).fifo"))
+rank_copy   = $(if $(RANKED),::: $(MPI_RUN)'$(RUN_EPOCH)' --copy,:::copy) $(foreach n,$(1),"$$tmp/$(n)$(rk).fifo")
+
 # ---- CLIP: its BPE file, the loss, the score, the condition ----
 # tokenize --clip needs CLIP's BPE merges: $(CLIP_BPE) (from the command line or the environment),
 # else where bin/tokenize looks for it beside the repository. Without it the demo goes on with no
@@ -331,6 +383,11 @@ endef
 # for each other for ever; the copy opens clip-embed's output at once and gen-step's --grad when
 # gen-step gets there. bin/progress looks on (:::watch). The first tool to fail stops the others;
 # run-epoch names it and exits with its status, and nothing of the epoch is moved into place.
+# With RANKS > 1 each tool and each copy is one job of RANKS ranks ($(MPI_RUN), "ranks" above),
+# every FIFO one per rank, rank r of each job meeting rank r of the others through them; the
+# real/cond/noise/text files are shared, each rank reading its rows; rank 0 writes the logs and
+# checkpoints. A rank that fails ends its job (one line naming it: "disc-step (rank 1 of 2): ...");
+# run-epoch gives the other jobs RANK_SETTLE seconds to end theirs before it stops them.
 PROGRESS_MODE := $(if $(filter tty,$(PROGRESS)),--tty,$(if $(filter plain,$(PROGRESS)),--plain))
 define run_epoch
 @tmp='$(RUN)/tmp/epoch_$(E)'
@@ -340,17 +397,17 @@ $(epoch_data)
 '$(NOISE)' --batch $(BATCH) --dim $(Z) --batches $$steps --seed $$(($(SEED) + 10#$(E))) -o "$$tmp/noise.npy"
 t0=$$(date +%s%N)
 rc=0
-'$(RUN_EPOCH)' --fifo "$$tmp/fake.fifo" --fifo "$$tmp/grad.fifo" \
-    $(if $(CLIP_ON),--fifo "$$tmp/fake_d.fifo" --fifo "$$tmp/fake_c.fifo" --fifo "$$tmp/cgrad_out.fifo" --fifo "$$tmp/cgrad.fifo" \
-    :::copy "$$tmp/fake.fifo" "$$tmp/fake_d.fifo" "$$tmp/fake_c.fifo" \
-    ::: '$(CLIP_EMBED)' loss --device $(DEVICE) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
-        --in "$$tmp/fake_c.fifo" -o "$$tmp/cgrad_out.fifo" --log "$$tmp/clip.jsonl" \
-    :::copy "$$tmp/cgrad_out.fifo" "$$tmp/cgrad.fifo") \
-    ::: '$(DISC_STEP)' train --device $(DEVICE) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
-        --cond '$(call epoch_cond,$(E))' --fake "$$tmp/$(if $(CLIP_ON),fake_d,fake).fifo" --grad-out "$$tmp/grad.fifo" \
+'$(RUN_EPOCH)' $(if $(RANKED),--settle $(RANK_SETTLE) < /dev/null )$(call rank_fifos,fake grad) \
+    $(if $(CLIP_ON),$(call rank_fifos,fake_d fake_c cgrad_out cgrad) \
+    $(call rank_copy,fake fake_d fake_c) \
+    ::: $(MPI_RUN)'$(CLIP_EMBED)' loss --device $(DEVICE) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
+        --in "$$tmp/fake_c$(rk).fifo" -o "$$tmp/cgrad_out$(rk).fifo" --log "$$tmp/clip.jsonl" \
+    $(call rank_copy,cgrad_out cgrad)) \
+    ::: $(MPI_RUN)'$(DISC_STEP)' train --device $(DEVICE) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
+        --cond '$(call epoch_cond,$(E))' --fake "$$tmp/$(if $(CLIP_ON),fake_d,fake)$(rk).fifo" --grad-out "$$tmp/grad$(rk).fifo" \
         --save "$$tmp/D.npz" --log "$$tmp/losses.jsonl" \
-    ::: '$(GEN_STEP)' train --device $(DEVICE) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
-        --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake.fifo" --grad "$$tmp/grad.fifo" $(if $(CLIP_ON),--grad "$$tmp/cgrad.fifo") \
+    ::: $(MPI_RUN)'$(GEN_STEP)' train --device $(DEVICE) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
+        --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake$(rk).fifo" --grad "$$tmp/grad$(rk).fifo" $(if $(CLIP_ON),--grad "$$tmp/cgrad$(rk).fifo") \
         --save "$$tmp/G.npz" --log "$$tmp/gen.jsonl" \
     $(if $(filter-out off,$(PROGRESS)),:::watch '$(PROGRESS_TOOL)' $(PROGRESS_MODE) --steps $$steps --prefix "epoch $$((10#$(E)))/$(MAX_EPOCH)" \
         --start $$t0 --every $(PROGRESS_EVERY) --every-steps $(PROGRESS_STEPS) --keys errD$(comma)errG$(if $(CLIP_ON),$(comma)clip_loss) \

@@ -65,9 +65,12 @@
 #   PROGRESS=auto (tty|plain|off)  PROGRESS_EVERY=10 (seconds between plain progress lines)
 #     PROGRESS_STEPS=0 (a plain line every so many steps too)
 #   TB=on (TensorBoard event files in $(RUN)/tb; off: none)
+#   RANKS=1 (each epoch's gen-step, disc-step and clip-embed loss as MPI jobs of RANKS ranks, BATCH/RANKS
+#     samples a rank; RANKS must divide BATCH)  MPIRUN=mpirun  MPI_FLAGS=-q  HOSTFILE= (machines to
+#     spread the ranks over; see pipelines/common.mk's "ranks" and README's "Over ranks and machines")
 # A RUN folder remembers IMSIZE NF BATCH COND Z IMAGES MAX_BATCHES SEED LAMBDA_CLIP LR_G LR_D
 # TEXT_ENCODER TEST_N and the weights, the demo CLIP's settings included (in $(RUN)/config.txt) and
-# refuses others; MAX_EPOCH may grow to continue training, DEVICE, the intervals, SAMPLE_TIMES and
+# refuses others; MAX_EPOCH may grow to continue training, DEVICE, RANKS, the intervals, SAMPLE_TIMES and
 # CLIP_SAVE_EVERY may change. STEPS (the old
 # synth-shapes setting) is refused.
 #
@@ -147,7 +150,7 @@
 # the interrupted epoch's folder is thrown away first, and temp files the kill left (a tool's
 # .<name>.tmp.XXXXXX) are removed unless a live process holds them (pipelines/guard.mk). losses.jsonl and metrics.csv are rebuilt
 # from the per-epoch files, so a partial epoch can never leave duplicated lines. Training is
-# deterministic: a redone epoch gives byte-identical checkpoints (same DEVICE and thread count).
+# deterministic: a redone epoch gives byte-identical checkpoints (same DEVICE, RANKS and thread count).
 #
 # Failures: bin/run-epoch waits for the tools; the first one to fail makes it stop the others (they
 # may be blocked for ever opening or reading a FIFO whose other end will never come), name the

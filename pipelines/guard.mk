@@ -12,6 +12,9 @@
 #   $(call plain_number,VALUE,WHO)   a number: digits, . e E + - only
 #   $(call plain_choice,VALUE,CHOICES,WHO)   one of the words CHOICES (cpu cuda)
 #   $(call plain_flags,VALUE,WHO)    words of --options and numbers (CLIP_INIT)
+#   $(call plain_count,VALUE,WHO)    a whole number >= 1, no leading 0 (RANKS)
+#   $(call plain_args,VALUE,WHO)     words of letters, digits and -_.,=:/+@ only (MPI_FLAGS: a
+#                                    launcher's options, "--mca btl self,vader", "-x NCCL_DEBUG=INFO")
 # A value that must keep such characters (real.mk's data_dir, whose blanks must work) never
 # becomes a Make word: it reaches the shell only as $(call shq,VALUE), one single-quoted word.
 #   $(call sweep_temps,FOLDER)       remove FOLDER's stale temp files (see below)
@@ -27,6 +30,7 @@ lparen := (
 rparen := )
 hash   := \#
 dollar := $$
+comma  := ,
 # the characters refused in a plain path, and as the messages show them
 PATH_BAD   := ; | : = % * ? [ ] $(lparen) $(rparen) $(hash) $(dollar) \ ` " '
 PATH_RULE  := a path without blanks or any of ;|:=%*?[]()\#$$\`"' (Make or the shell would read them)
@@ -51,8 +55,21 @@ plain_choice = $(if $(and $(filter 1,$(words $(1))),$(filter $(2),$(1))),,$(erro
   $(PIPE): $(3): expected one of $(subst $(space),|,$(strip $(2))), found '$(1)'))
 # flags: each word an --option (letters, digits, -) or a number
 FLAG_CHARS := $(NUMBER_CHARS) a b c d e f g h i j k l m n o p q r s t u v w x y z
-plain_flags = $(foreach w,$(1),$(if $(call strip_chars,$(w),$(FLAG_CHARS)),$(error \
+# (a tab or a newline between the words is refused too: a newline would end the recipe's line)
+lines_flaw = $(findstring $(tab),$(1))$(findstring $(newline),$(1))
+plain_flags = $(if $(call lines_flaw,$(1)),$(error $(PIPE): $(2): expected --options and numbers on one line, found \
+  '$(call shown,$(1))'))$(foreach w,$(1),$(if $(call strip_chars,$(w),$(FLAG_CHARS)),$(error \
   $(PIPE): $(2): expected --options and numbers, found '$(w)' in '$(1)')))
+
+# a count: digits only, the first not 0
+DIGITS := 0 1 2 3 4 5 6 7 8 9
+plain_count = $(if $(and $(filter 1,$(words $(1))),$(if $(call strip_chars,$(1),$(DIGITS)),,y),$(filter-out 0%,$(1))),,$(error \
+  $(PIPE): $(2): expected a whole number >= 1, found '$(call shown,$(1))'))
+# args: each word of ARG_CHARS (no blank within a word, nothing the shell or Make would read)
+ARG_CHARS := $(FLAG_CHARS) A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _ , = / : @
+plain_args = $(if $(call lines_flaw,$(1)),$(error $(PIPE): $(2): expected words on one line, found \
+  '$(call shown,$(1))'))$(foreach w,$(1),$(if $(call strip_chars,$(w),$(ARG_CHARS)),$(error \
+  $(PIPE): $(2): expected words of letters$(comma) digits and -_.$(comma)=:/+@ only$(comma) found '$(w)' in '$(call shown,$(1))')))
 
 # who VAR,KEY: how a message names a setting: the config key KEY, or VAR when given on the command
 # line or in the environment (the pipelines read cfg/*.yml through bin/cfg; see real.mk)

@@ -10,7 +10,9 @@
 #      batches per epoch, EVAL_EPOCH picks eval's epoch and SAMPLE_EPOCH sample's (default the
 #      last; with a checkpoint, see 4, naming either too is refused), CAPTIONS sample's captions
 #      (default example_captions, else DF-GAN's example captions of the dataset, else the test
-#      captions). Kept as $(RUN)/config.mk, written only once every check has passed.
+#      captions). ranks (RANKS=N) runs each epoch's step tools as MPI jobs of N ranks, with MPIRUN,
+#      MPI_FLAGS and HOSTFILE from the command line (pipelines/common.mk's "ranks").
+#      Kept as $(RUN)/config.mk, written only once every check has passed.
 #   2. Before any work, every file the config names is checked: DATA_DIR in DF-GAN's layout, the
 #      DAMSM encoder (TEXT.DAMSM_NAME, with text_encoder damsm), CLIP (clip_weights, when
 #      lambda_clip > 0, test_interval > 0 or text_encoder clip) and CLIP's BPE file (CLIP_BPE, see

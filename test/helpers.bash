@@ -79,3 +79,20 @@ assert_no_temp() {
 assert_equal() {
   if [ "$1" != "$2" ]; then printf 'expected: %s\nfound:    %s\n' "$2" "$1" >&2; return 1; fi
 }
+
+# procs_with TEXT: the running processes whose command line contains TEXT (none: nothing printed)
+procs_with() {
+  local f args
+  for f in /proc/[0-9]*/cmdline; do
+    mapfile -d '' args < "$f" 2>/dev/null || continue
+    [[ "${args[*]}" != *"$1"* ]] || echo "${f%/cmdline}: ${args[*]}"
+  done
+}
+
+# fail_wrapper TOOL NAME [SUBCOMMAND]: a script in $T standing in for TOOL that fails its SUBCOMMAND
+# (default train) at once (exit 3)
+fail_wrapper() {
+  printf '#!/bin/sh\nif [ "$1" = %s ]; then echo "%s: expected a test, found a planted failure" >&2; exit 3; fi\nexec "%s" "$@"\n' \
+    "${3:-train}" "$2" "$ROOT/bin/$1" > "$T/$2"
+  chmod +x "$T/$2"
+}

@@ -46,23 +46,6 @@ setup() {
   BASE="$BATS_FILE_TMPDIR/base"
 }
 
-# procs_with TEXT: the running processes whose command line contains TEXT (none: nothing printed)
-procs_with() {
-  local f args
-  for f in /proc/[0-9]*/cmdline; do
-    mapfile -d '' args < "$f" 2>/dev/null || continue
-    [[ "${args[*]}" != *"$1"* ]] || echo "${f%/cmdline}: ${args[*]}"
-  done
-}
-
-# fail_wrapper TOOL NAME [SUBCOMMAND]: a script in $T standing in for TOOL that fails its SUBCOMMAND
-# (default train) at once (exit 3)
-fail_wrapper() {
-  printf '#!/bin/sh\nif [ "$1" = %s ]; then echo "%s: expected a test, found a planted failure" >&2; exit 3; fi\nexec "%s" "$@"\n' \
-    "${3:-train}" "$2" "$ROOT/bin/$1" > "$T/$2"
-  chmod +x "$T/$2"
-}
-
 # epoch1_by_hand RUN EMB: epoch 1 of a TINY run without the CLIP loss, made by batches (on the
 # per-caption cache EMB), noise, disc-step and gen-step alone; its checkpoints must be RUN's
 epoch1_by_hand() {
@@ -464,9 +447,12 @@ for i in (1, 2, 3):
   assert_fails 2 "*demo.mk: NF: expected a number, found '2;touch PWNED'.  Stop."
   run --separate-stderr MK train RUN="$T/run" 'CLIP_INIT=--width 64 `touch PWNED`'
   assert_fails 2 "*demo.mk: CLIP_INIT: expected --options and numbers, found '\`touch' in '--width 64 \`touch PWNED\`'.  Stop."
+  # a newline between the words would end the recipe's line: the next one would run as a command
+  run --separate-stderr MK train RUN="$T/run" $'CLIP_INIT=--width 64\ntouch pwned'
+  assert_fails 2 "*demo.mk: CLIP_INIT: expected --options and numbers on one line, found '--width 64?ntouch pwned'.  Stop."
   run --separate-stderr MK train RUN="$T/run" DEVICE=gpu
   assert_fails 2 "*demo.mk: DEVICE: expected one of cpu|cuda, found 'gpu'.  Stop."
-  [ ! -e "$T/run" ] && [ -z "$(find "$T" -name 'PWNED*')" ]
+  [ ! -e "$T/run" ] && [ -z "$(find "$T" -name 'PWNED*' -o -name pwned)" ]
 }
 
 @test "an interrupted run's stale temp files (kill -9 leaves them) are removed when it goes on, unless a live process holds one" {

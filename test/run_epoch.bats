@@ -3,7 +3,9 @@
 # commands joined by FIFOs and :::copy succeeding; the first failure stopping the others (one
 # blocked for ever opening a FIFO, one asleep, one ignoring SIGTERM until --grace) and named; a
 # command exiting 1 named before one killed by a signal or by SIGPIPE; exit statuses; :::watch;
-# run-epoch itself stopped (SIGTERM) or killed (kill -9); usage errors in one line.
+# run-epoch itself stopped (SIGTERM) or killed (kill -9); --settle (the others given time to end
+# by themselves after a failure, as MPI jobs ending their ranks); --copy alone (%r: the launcher's
+# rank); usage errors in one line.
 # Every child command has $T in its argv, so that `left` finds any that outlived run-epoch, and
 # execs what runs long (run-epoch signals its commands, not their children).
 
@@ -157,6 +159,62 @@ ms() { echo $(( $(date +%s%N) / 1000000 )); }
   wait "$pid" || true
   for _ in $(seq 200); do [ -z "$(left)" ] && break; sleep 0.01; done
   [ -z "$(left)" ]
+}
+
+@test "run-epoch --settle: after a failure the others get S seconds to end by themselves, then are stopped" {
+  local t0=$(ms)
+  # command 1 fails at once; command 2 ends by itself 1 s later (with 0: it is not stopped); 3
+  # would sleep for ever and is stopped once the 2 s are over
+  run --separate-stderr timeout 20 run-epoch --settle 2 \
+    ::: sh -c 'exit 4' sh "$T/" \
+    ::: sh -c 'sleep 1; echo "ended by itself" > "$1"' sh "$T/second" \
+    ::: "${asleep[@]}"
+  [ "$status" -eq 4 ]
+  assert_equal "$stderr" "run-epoch: expected every command to succeed, found command 1 (sh) exiting with status 4"
+  assert_equal "$(cat "$T/second")" "ended by itself"
+  local took=$(( $(ms) - t0 ))
+  (( took >= 2000 && took < 6000 ))
+  [ -z "$(left)" ]
+  # everything ending within the settling: no waiting for the rest of it
+  t0=$(ms)
+  run --separate-stderr timeout 20 run-epoch --settle 30 ::: sh -c 'exit 4' sh "$T/" ::: sh -c 'sleep 0.5' sh "$T/"
+  [ "$status" -eq 4 ]
+  (( $(ms) - t0 < 5000 ))
+  # without it (the default), command 2 is stopped at once
+  run --separate-stderr timeout 20 run-epoch ::: sh -c 'exit 4' sh "$T/" \
+    ::: sh -c 'sleep 1; echo "ended by itself" > "$1"' sh "$T/third"
+  [ "$status" -eq 4 ] && [ ! -e "$T/third" ]
+  run --separate-stderr run-epoch --settle -1 ::: true
+  assert_fails 2 "run-epoch: --settle expects seconds in [0, 3600], found '-1'"
+}
+
+@test "run-epoch --copy: IN to every OUT in this process; %r is the MPI launcher's rank, 0 without one" {
+  seq 1 100000 > "$T/in.0"
+  run --separate-stderr run-epoch --copy "$T/in.%r" "$T/a.%r" "$T/b"
+  assert_ok
+  [ -z "$output$stderr" ]
+  cmp "$T/in.0" "$T/a.0" && cmp "$T/in.0" "$T/b"
+  # as rank 1 of an OpenMPI or an MPICH/hydra job (their environments)
+  seq 5 > "$T/in.1"
+  OMPI_COMM_WORLD_SIZE=2 OMPI_COMM_WORLD_RANK=1 run-epoch --copy "$T/in.%r" "$T/c.%r"
+  PMI_SIZE=2 PMI_RANK=1 run-epoch --copy "$T/in.%r" "$T/d.%r"
+  cmp "$T/in.1" "$T/c.1" && cmp "$T/in.1" "$T/d.1"
+  # FIFOs, opened in order: a reader of OUT, a writer of IN
+  mkfifo "$T/f_in" "$T/f_out"
+  cat "$T/f_out" > "$T/e" &
+  seq 3 > "$T/f_in" &
+  timeout 20 run-epoch --copy "$T/f_in" "$T/f_out"
+  wait
+  assert_equal "$(cat "$T/e")" $'1\n2\n3'
+  run --separate-stderr run-epoch --copy "$T/in.0"
+  assert_fails 2 "run-epoch: expected --copy IN OUT [OUT]..., found 1 path"
+  run --separate-stderr run-epoch --copy "$T/in.0" "$T/x" ::: true
+  assert_fails 2 "run-epoch: expected --copy IN OUT [OUT]... alone, found ':::' after it"
+  run --separate-stderr run-epoch --copy --fifo "$T/f" "$T/in.0" "$T/x"
+  assert_fails 2 "run-epoch: expected --copy IN OUT [OUT]... alone, found --fifo"
+  run --separate-stderr run-epoch --copy "$T/missing" "$T/x"
+  assert_fails 1 "run-epoch: copy: expected to read '$T/missing', found No such file or directory"
+  [ ! -e "$T/x" ] && [ ! -e "$T/f" ]
 }
 
 @test "run-epoch: --help on stdout; usage errors in one line, exit 2, nothing started" {

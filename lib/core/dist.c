@@ -49,17 +49,26 @@ int dist_rank(void) { return D.rank; }
 int dist_size(void) { return D.size; }
 int dist_active(void) { return D.active; }
 
-const char *dist_path(const char *path, char *buf, size_t n) {
+/* path with every "%r" replaced by rank */
+static const char *path_of(int rank, const char *path, char *buf, size_t n) {
     if (!dist_per_rank(path)) return path;
     size_t k = 0;
     for (const char *p = path; *p; p++) {
-        int w = p[0] == '%' && p[1] == 'r' ? snprintf(buf + k, k < n ? n - k : 0, "%d", D.rank)
+        int w = p[0] == '%' && p[1] == 'r' ? snprintf(buf + k, k < n ? n - k : 0, "%d", rank)
                                            : snprintf(buf + k, k < n ? n - k : 0, "%c", *p);
         k += (size_t)w;
         if (p[0] == '%' && p[1] == 'r') p++;
     }
     if (k >= n) die_usage("expected a path of at most %zu bytes, found '%s' longer", n - 1, path);
     return buf;
+}
+
+const char *dist_path(const char *path, char *buf, size_t n) { return path_of(D.rank, path, buf, n); }
+
+const char *dist_launcher_path(const char *path, char *buf, size_t n) {
+    const char *names[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"}, *r = NULL;
+    for (size_t i = 0; launched() && !r && i < sizeof names / sizeof *names; i++) r = getenv(names[i]);
+    return path_of(r ? atoi(r) : 0, path, buf, n);
 }
 
 int dist_per_rank(const char *path) { return path && strstr(path, "%r") != NULL; }

@@ -69,6 +69,9 @@ _Noreturn void dist_hold(void);
 
 /* path with every "%r" replaced by this rank, in buf (n bytes); path itself when it has none. */
 const char *dist_path(const char *path, char *buf, size_t n);
+/* The same with the rank an MPI launcher's environment gives this process (0 without a launcher),
+ * for a program that never joins the job: run-epoch --copy started by mpirun, one per rank. */
+const char *dist_launcher_path(const char *path, char *buf, size_t n);
 int dist_per_rank(const char *path);      /* 1 if path holds "%r" */
 
 /* What the gradient all-reduces cost so far: bytes of the buffers summed, seconds spent in them. */

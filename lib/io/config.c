@@ -41,6 +41,7 @@ static const cfg_key schema[] = {
     {"checkpoint", CFG_PATH, 0, "", 0, 0, NULL, "sample's and eval's G: state_epoch_N.pth or G_<eee>.npz (empty: the run's last)"},
     {"imgs_per_sent", CFG_INT, 0, "16", 1, 4096, NULL, "the sample target's fakes per caption (a grid each)"},
     {"device", CFG_STRING, 0, "cpu", 0, 0, "cpu|cuda", "where the tools run"},
+    {"ranks", CFG_INT, 0, "1", 1, 65536, NULL, "data-parallel ranks of each epoch's step tools (MPI; 1: one process each)"},
     {"text_encoder", CFG_STRING, 0, "damsm", 0, 0, "damsm|clip", "sentence embeddings from DAMSM or CLIP"},
     {"lambda_clip", CFG_FLOAT, 0, "0.01", 0, 1e6, NULL, "the CLIP loss's weight (0: off)"},
     {"clip_weights", CFG_PATH, 0, "", 0, 0, NULL, "OpenAI CLIP weights, .npz"},

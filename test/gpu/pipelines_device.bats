@@ -2,7 +2,7 @@
 # pipelines_device.bats: with DEVICE=cuda every compute tool a pipeline runs gets --device cuda and
 # no other tool gets --device at all, read from the commands make would run (make -n) for the
 # whole job (all: data, caches, epochs, grids, tests, sample, eval) of demo.mk (DAMSM and CLIP
-# conditions) and bird.mk on tiny settings. Compute tools: gen-step, disc-step, clip-embed,
+# conditions, RANKS=2) and bird.mk on tiny settings. Compute tools: gen-step, disc-step, clip-embed,
 # inception-stats, encode-text, clip-train; their --init / init modes (random weights) compute
 # nothing and are held to the other tools' rule. Needs no GPU: it reads commands, runs none.
 
@@ -54,6 +54,15 @@ print("compute calls with --device cuda:", " ".join(sorted(seen)))' "$@"
   make --no-print-directory -n -f "$ROOT/pipelines/demo.mk" all DEVICE=cuda RUN="$T/run" MAX_EPOCH=1 \
     TEXT_ENCODER=clip COND=32 CLIP_BPE="$T/bpe.txt.gz" > plan.txt
   check_devices plan.txt ""
+}
+
+@test "demo.mk DEVICE=cuda RANKS=2: the same, the step tools as MPI jobs of 2 ranks" {
+  command -v mpirun >/dev/null 2>&1 || skip "no mpirun here (RANKS=2 needs a launcher)"
+  make --no-print-directory -n -f "$ROOT/pipelines/demo.mk" all DEVICE=cuda RUN="$T/run" MAX_EPOCH=1 \
+    TEXT_ENCODER=damsm LAMBDA_CLIP=0.01 RANKS=2 CLIP_BPE="$T/bpe.txt.gz" > plan.txt
+  check_devices plan.txt encode-text
+  # clip-embed loss, disc-step and gen-step each under mpirun
+  [ "$(grep -o "'mpirun' [^']*-np 2 '[^']*/bin/[a-z-]*' [a-z]* --device cuda" plan.txt | wc -l)" -eq 3 ]
 }
 
 @test "bird.mk DEVICE=cuda (a tiny config): the same, DAMSM cond" {
