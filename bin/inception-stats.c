@@ -84,18 +84,17 @@ static void add_image(runner *r, const float *x, int H, int W)
 
 static void add_stream(runner *r, FILE *f, const char *name)
 {
-    tstream s = {f, (char *)name, 0};
+    tstream s = {f, (char *)name, 0, 0};
     npy_array a;
     int64_t want[4] = {-1, 3, -1, -1};
-    while (ts_read_f32(&s, 4, want, "(B,3,H,W)", &a) == 1) {
+    while (ts_read_f32(&s, 4, want, "(B,3,H,W)", &a) == 1) {   /* counts s.index */
         if (a.shape[2] < 1 || a.shape[3] < 1)
             die_usage("%s: expected images of at least 1x1 pixels, found (%lld,3,%lld,%lld) in array %ld", name,
-                      (long long)a.shape[0], (long long)a.shape[2], (long long)a.shape[3], s.index);
+                      (long long)a.shape[0], (long long)a.shape[2], (long long)a.shape[3], s.index - 1);
         size_t per = (size_t)3 * a.shape[2] * a.shape[3];
         for (int64_t b = 0; b < a.shape[0]; b++)
             add_image(r, (const float *)a.data + b * per, (int)a.shape[2], (int)a.shape[3]);
         npy_free(&a);
-        s.index++;
     }
 }
 
