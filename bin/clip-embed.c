@@ -5,6 +5,7 @@
 #include "core/atomic_file.h"
 #include "models/clip.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/toolopts.h"
 #include "core/checkpoint.h"
 #include "core/dist.h"
@@ -72,7 +73,8 @@ static const char usage[] =
     "                     --context 77 --vocab 49408 (and --head-width)\n"
     "  -h, --help         this help\n"
     "\n"
-    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory).\n";
+    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory), 3 a NaN or Inf\n"
+    "in the inputs or the weights, or in image features or a score made from them.\n";
 
 enum { M_NONE, M_TEXT, M_IMAGE, M_LOSS, M_SCORE };
 
@@ -231,6 +233,12 @@ static void run_loss_ranks(const options *o, const clip_model *m) {
     if (dist_rank() == 0) steplog_close(&log);
 }
 
+/* finite images (checked as read) can still overflow the network: its features (B,E) of image
+ * array k are checked before they are written or scored */
+static void require_features_finite(const float *f, int B, int E, long k) {
+    require_finite(&(npy_array){NPY_F4, 2, {B, E}, (int64_t)B * E, (void *)f}, "image features", "in batch %ld", k);
+}
+
 static void l2_normalise(float *f, int B, int E) {
     for (int b = 0; b < B; b++) {
         double s = 0;
@@ -311,10 +319,12 @@ int main(int argc, char **argv) {
             }
             if (o.mode == M_IMAGE) {
                 clip_encode_image(&m, f, a.data, B, H, W, o.resize, NULL);
+                require_features_finite(f, B, E, in.index - 1);
                 if (!o.raw) l2_normalise(f, B, E);
                 write_or_die(out, o.out, 2, (int64_t[]){B, E}, f);
             } else if (o.mode == M_SCORE) {
                 clip_encode_image(&m, f, a.data, B, H, W, o.resize, NULL);
+                require_features_finite(f, B, E, in.index - 1);
                 if (out) write_or_die(out, o.features_out, 2, (int64_t[]){B, E}, f);
                 double mc;
                 clip_cos_loss(NULL, f, t.data, B, E, 1, &mc);
@@ -344,6 +354,8 @@ int main(int argc, char **argv) {
     if (o.text) ts_close(&txt);
     if (o.mode == M_SCORE) {
         const double mc = n_images ? cos_sum / (double)n_images : 0;
+        if (first_nonfinite_f64(&mc, 1) == 0)   /* not from finite features, but said rather than printed */
+            die_nonfinite("expected a finite mean cosine, found %s over %ld images", nonfinite_name((float)mc), n_images);
         if (out) af_commit(out);
         printf("clip_score %.6f\nclip_score_torchmetrics %.6f\nmean_cos %.8f\n", 100 * mc, 100 * (mc > 0 ? mc : 0), mc);
         close_stdout_or_die();

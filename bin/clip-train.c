@@ -72,7 +72,8 @@ static const char usage[] =
     "  --device cpu|cuda  where to compute (default cpu; cuda runs bin/cuda/clip-train where it was built)\n"
     "  -h, --help         this help\n"
     "\n"
-    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory).\n";
+    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory), 3 a NaN or Inf\n"
+    "in the batches or the weights.\n";
 
 enum { M_TRAIN = 1, M_EVAL };
 

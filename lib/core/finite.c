@@ -56,9 +56,13 @@ const char *index_desc(char *buf, size_t len, size_t i, int ndim, const int64_t 
 static int vcheck(const npy_array *a, char *err, size_t errlen, const char *name, const char *fmt, va_list ap) {
     ptrdiff_t i = -1;
     float v = 0;
-    if (a->dtype == NPY_F4 && (i = first_nonfinite(a->data, (size_t)a->count)) >= 0) v = ((const float *)a->data)[i];
-    else if (a->dtype == NPY_F8 && (i = first_nonfinite_f64(a->data, (size_t)a->count)) >= 0)
-        v = (float)((const double *)a->data)[i];   /* NaN and +-Inf stay themselves */
+    double w;   /* the data may be unaligned (a member of a mapped file): memcpy */
+    if (a->dtype == NPY_F4 && (i = first_nonfinite(a->data, (size_t)a->count)) >= 0)
+        memcpy(&v, (const char *)a->data + 4 * i, 4);
+    else if (a->dtype == NPY_F8 && (i = first_nonfinite_f64(a->data, (size_t)a->count)) >= 0) {
+        memcpy(&w, (const char *)a->data + 8 * i, 8);
+        v = (float)w;   /* NaN and +-Inf stay themselves */
+    }
     if (i < 0) return 0;
     if (err && errlen) {
         char idx[32 * NPY_MAX_DIMS + 8], where[512];
