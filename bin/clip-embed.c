@@ -57,7 +57,7 @@ static const char usage[] =
     "  --in FILE          the main input (ids or images); - is stdin (default)\n"
     "  -o, --out FILE     the output stream; - is stdout (default)\n"
     "  --raw              text/image: the projection output, not L2-normalised\n"
-    "  --lambda L         loss: the weight of the CLIP loss (default 0.01, the seed's lambda_clip)\n"
+    "  --lambda L         loss: the weight of the CLIP loss, >= 0 (default 0.01, the seed's lambda_clip)\n"
     "  --no-grad          loss: write zeros instead of the gradient (the original code's behaviour)\n"
     "  --log FILE         loss: append {\"batch\", \"clip_loss\", \"mean_cos\"} JSON lines to FILE\n"
     "  --resize MODE      bicubic (default), bilinear or nearest, as torch's interpolate\n"
@@ -118,7 +118,7 @@ static void parse(options *o, int argc, char **argv) {
         case IN: o->in = optarg; break;
         case 'o': o->out = optarg; break;
         case RAW: o->raw = 1; break;
-        case LAMBDA: o->lambda = parse_double("--lambda", optarg); lambda_set = 1; break;
+        case LAMBDA: o->lambda = parse_double_in("--lambda", optarg, 0, INFINITY, 0); lambda_set = 1; break;
         case NOGRAD: o->no_grad = 1; break;
         case LOG: o->log = optarg; break;
         case FEATURES_OUT: o->features_out = optarg; break;
@@ -132,8 +132,7 @@ static void parse(options *o, int argc, char **argv) {
         case INIT: o->init = 1; break;
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); only_init = "--seed"; break;
         case JITTER:
-            o->jitter = parse_double("--jitter", optarg);
-            if (!isfinite(o->jitter) || o->jitter < 0) die_usage("--jitter expects a finite number >= 0, found '%s'", optarg);
+            o->jitter = parse_double_in("--jitter", optarg, 0, INFINITY, 0);
             only_init = "--jitter";
             break;
         case EMBED: o->cfg.embed_dim = (int)parse_long("--embed-dim", optarg, 1, 1 << 16); sized = 1; only_init = "--embed-dim"; break;
@@ -180,7 +179,6 @@ static void parse(options *o, int argc, char **argv) {
     if (o->features_out && !strcmp(o->features_out, "-")) die_usage("expected --features-out a file (score prints on stdout), found '-'");
     if (o->mode == M_SCORE && strcmp(o->out, "-")) die_usage("expected no -o with score (it prints), found '%s'", o->out);
     if (o->text && !strcmp(o->text, "-") && !strcmp(o->in, "-")) die_usage("expected --text and the input to be different streams, found both stdin");
-    if (!isfinite(o->lambda)) die_usage("--lambda expects a finite number, found '%g'", o->lambda);
     o->dev = topt_device(&t);   /* may hand over to bin/cuda/clip-embed */
 }
 

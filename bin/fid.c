@@ -52,9 +52,7 @@ int main(int argc, char **argv) {
         switch (c) {
         case 'v': verbose = 1; break;
         case EPS:
-            eps = parse_double("--eps", optarg);
-            if (!(isfinite(eps) && eps >= 0))
-                die_usage("--eps expects a finite number >= 0 (--no-eps never adds it), found '%s'", optarg);
+            eps = parse_double_in("--eps", optarg, 0, INFINITY, 0);
             break;
         case NO_EPS: eps = -1; break;
         case ROUTE:

@@ -10,6 +10,7 @@
 #include "eval/kid.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,8 +58,7 @@ int main(int argc, char **argv) {
         case SEED: seed = parse_long("--seed", v, 0, 4294967295L); break;
         case DEGREE: k.degree = (int)parse_long("--degree", v, 1, 16); break;
         case GAMMA:
-            k.gamma = parse_double("--gamma", v);
-            if (!(k.gamma > 0)) die_usage("--gamma expects a positive number, found '%s'", v);
+            k.gamma = parse_double_in("--gamma", v, 0, INFINITY, PD_LO_OPEN);
             break;
         case COEF0: k.coef0 = parse_double("--coef0", v); break;
         }
