@@ -65,10 +65,13 @@ static int vcheck(const npy_array *a, char *err, size_t errlen, const char *name
     }
     if (i < 0) return 0;
     if (err && errlen) {
-        char idx[32 * NPY_MAX_DIMS + 8], where[512];
+        char idx[32 * NPY_MAX_DIMS + 12] = "", where[512];
         vsnprintf(where, sizeof where, fmt, ap);
-        snprintf(err, errlen, "%s: expected finite values, found %s at %s %s", name, nonfinite_name(v),
-                 index_desc(idx, sizeof idx, (size_t)i, a->ndim, a->shape), where);
+        if (a->ndim > 0) {   /* a scalar has no index to say */
+            memcpy(idx, " at ", 4);
+            index_desc(idx + 4, sizeof idx - 4, (size_t)i, a->ndim, a->shape);
+        }
+        snprintf(err, errlen, "%s: expected finite values, found %s%s %s", name, nonfinite_name(v), idx, where);
     }
     return ERR_NONFINITE;
 }

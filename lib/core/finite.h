@@ -25,7 +25,8 @@ const char *index_desc(char *buf, size_t len, size_t i, int ndim, const int64_t 
 #define ERR_NONFINITE (-3)
 
 /* 0 when every value of a is finite (float32 or float64; other dtypes hold none), else ERR_NONFINITE
- * with "NAME: expected finite values, found NaN at (i,j) WHERE" in err, WHERE from fmt. */
+ * with "NAME: expected finite values, found NaN at (i,j) WHERE" in err, WHERE from fmt (a 0-d array:
+ * "found NaN WHERE"). */
 int check_finite(const npy_array *a, char *err, size_t errlen, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* The same check for the tools and dying library code: die_nonfinite with that message. */

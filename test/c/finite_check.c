@@ -86,6 +86,10 @@ int main(void) {
     npy_array arr64 = {NPY_F8, 2, {2, 3}, 6, d};
     CHECK(check_finite(&arr64, err, sizeof err, "s.npz", "in '%s'", "sigma") == ERR_NONFINITE &&
               !strcmp(err, "s.npz: expected finite values, found NaN at (1,2) in 'sigma'"), "f64 message: %s", err);
+    float one = INFINITY;
+    npy_array scalar = {NPY_F4, 0, {0}, 1, &one};
+    CHECK(check_finite(&scalar, err, sizeof err, "W.npz", "in '%s'", "logit_scale") == ERR_NONFINITE &&
+              !strcmp(err, "W.npz: expected finite values, found +Inf in 'logit_scale'"), "0-d message: %s", err);
     uint32_t bits[2] = {0x7fc00000u, 0x7f800000u};   /* NaN's and Inf's bits as int32: not floats */
     npy_array ints = {NPY_I4, 1, {2}, 2, bits};
     CHECK(check_finite(&ints, err, sizeof err, "x", "in batch 0") == 0, "int32 arrays pass");
