@@ -18,6 +18,7 @@
  * augmented run of the same (seed, epoch). */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/toolopts.h"
 #include "image/image_cache.h"
 #include "io/npy.h"
@@ -61,7 +62,8 @@ static const char usage[] =
     "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
-    "Exit status: 0 ok, 2 bad usage or bad input data, 1 a read or write failure.\n";
+    "Exit status: 0 ok, 2 bad usage or bad input data, 1 a read or write failure, 3 a NaN or Inf in\n"
+    "the float32 --emb.\n";
 
 typedef struct {
     const char *cache, *shapes, *emb, *images, *cond, *index;
@@ -184,6 +186,8 @@ int main(int argc, char **argv)
     if ((em.h.dtype != NPY_F4 && em.h.dtype != NPY_I4) || em.h.ndim != 2)
         die_usage("--emb: expected float32 or int32 (N*K,D), found %s %s", npy_dtype_name(em.h.dtype), s1);
     long rows = (long)em.h.shape[0], D = (long)em.h.shape[1];
+    if (em.h.dtype == NPY_F4)   /* sentence embeddings: the step tools' --cond */
+        require_finite(&(npy_array){NPY_F4, 2, {rows, D}, em.h.count, (void *)em.data}, "--emb", "in '%s'", o.emb);
     long K = o.k ? o.k : rows / N;
     if (K < 1 || rows != N * K)
         die_usage("--emb: expected %s rows for %ld images, found %ld", o.k ? "N*K" : "a multiple of N", N, rows);

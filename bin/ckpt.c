@@ -5,6 +5,7 @@
 #include "core/atomic_file.h"
 #include "import/ckpt_import.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/toolopts.h"
 #include "import/dfgan_import.h"
 #include "import/hf_clip.h"
@@ -16,8 +17,8 @@
 
 static const char usage[] =
     "usage: ckpt list FILE\n"
-    "       ckpt import [--hf-clip | --keep-names] FILE -o OUT.npz\n"
-    "       ckpt import --dfgan state_epoch_N.pth -o DIR\n"
+    "       ckpt import [--hf-clip | --keep-names] [--allow-nonfinite] FILE -o OUT.npz\n"
+    "       ckpt import --dfgan [--allow-nonfinite] state_epoch_N.pth -o DIR\n"
     "\n"
     "Reads PyTorch checkpoints (.pth/.pt, zip format of torch >= 1.6 and the legacy format before it),\n"
     ".safetensors files and .npz archives, told apart by their content (\"-\" reads stdin). Pickles\n"
@@ -37,24 +38,30 @@ static const char usage[] =
     "            adam.exp_avg.<key>, adam.exp_avg_sq.<key>), ready for gen-step and disc-step\n"
     "            --ckpt; DIR is made if missing. A summary (epoch, Adam step, lr, betas) goes to\n"
     "            stderr: pass the same --lr/--beta1/--beta2 to resume exactly.\n"
+    "  A NaN or Inf in a floating-point tensor (after the conversion to float32: a float64 beyond its\n"
+    "  range is Inf) is refused, exit 3, naming the key and the index: every tool would refuse the\n"
+    "  output at load.\n"
     "\n"
     "options:\n"
     "  -o, --out PATH   the output .npz (import) or folder (import --dfgan); written atomically\n"
     "  --hf-clip        require a Hugging Face CLIPModel and rename it (an error when the keys are not\n"
     "                   HF CLIP's); without it HF CLIP keys are renamed when recognised\n"
     "  --keep-names     import the tensors under the file's own names, HF CLIP's included\n"
+    "  --allow-nonfinite  import NaN and Inf as they are: a faithful copy of a diverged checkpoint, to\n"
+    "                   look at with npy-info (which counts them)\n"
     "  --device cpu     the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help       this help\n";
 
 typedef struct {
     const char *cmd, *in, *out;
-    int dfgan, hf_clip, keep_names;
+    int dfgan, hf_clip, keep_names, allow_nonfinite;
 } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { DFGAN = TOPT_FIRST, HF_CLIP, KEEP_NAMES };
+    enum { DFGAN = TOPT_FIRST, HF_CLIP, KEEP_NAMES, ALLOW_NONFINITE };
     static const struct option longopts[] = {
         {"out", 1, 0, 'o'}, {"dfgan", 0, 0, DFGAN}, {"hf-clip", 0, 0, HF_CLIP}, {"keep-names", 0, 0, KEEP_NAMES},
+        {"allow-nonfinite", 0, 0, ALLOW_NONFINITE},
         {0, 0, 0, 0}};
     static const char *const cmds[] = {"list", "import"};
     memset(o, 0, sizeof *o);
@@ -67,6 +74,7 @@ static void parse(options *o, int argc, char **argv) {
         case DFGAN: o->dfgan = 1; break;
         case HF_CLIP: o->hf_clip = 1; break;
         case KEEP_NAMES: o->keep_names = 1; break;
+        case ALLOW_NONFINITE: o->allow_nonfinite = 1; break;
         }
     }
     if (optind >= argc) die_usage("%s expects an input FILE, found none", o->cmd);
@@ -74,8 +82,9 @@ static void parse(options *o, int argc, char **argv) {
     if (optind < argc) die_usage("expected one input FILE, found also '%s'", argv[optind]);
     if (!strcmp(o->cmd, "list") && (o->out || o->dfgan))
         die_usage("list expects only FILE, found %s", o->out ? "-o" : "--dfgan");
-    if (!strcmp(o->cmd, "list") && (o->hf_clip || o->keep_names))
-        die_usage("list expects only FILE, found %s", o->hf_clip ? "--hf-clip" : "--keep-names");
+    if (!strcmp(o->cmd, "list") && (o->hf_clip || o->keep_names || o->allow_nonfinite))
+        die_usage("list expects only FILE, found %s",
+                  o->hf_clip ? "--hf-clip" : o->keep_names ? "--keep-names" : "--allow-nonfinite");
     if (o->dfgan + o->hf_clip + o->keep_names > 1)
         die_usage("expected one of --dfgan, --hf-clip, --keep-names, found %s with %s", o->dfgan ? "--dfgan" : "--hf-clip",
                   o->keep_names ? "--keep-names" : "--hf-clip");
@@ -89,6 +98,15 @@ static void print_key(FILE *out, const char *k) {
         unsigned char ch = (unsigned char)*k;
         if (ch < 0x20 || ch == 0x7f || ch == '\\') fprintf(out, "\\x%02x", ch);
         else fputc(ch, out);
+    }
+}
+
+/* Dies (exit 3) at the first NaN or Inf of the items about to be written, naming the input file and
+ * the key: "state.pth: expected finite values, found NaN at (3,1) in 'fc.weight'". */
+static void require_items_finite(const npz_item *it, int n, const char *in) {
+    for (int i = 0; i < n; i++) {
+        char key[256];
+        require_finite(&it[i].arr, in, "in '%s'", show_key(key, sizeof key, it[i].key));
     }
 }
 
@@ -116,6 +134,10 @@ int main(int argc, char **argv) {
     if (o.dfgan) {
         dfgan_ckpt d;
         if (dfgan_import(&f, &d, err, sizeof err)) die_usage("%s", err);
+        if (!o.allow_nonfinite) {
+            require_items_finite(d.G.items, d.G.n, o.in);
+            require_items_finite(d.D.items, d.D.n, o.in);
+        }
         dfgan_save(&d, o.out);
         dfgan_ckpt_free(&d);
         cki_close(&f);
@@ -133,6 +155,7 @@ int main(int argc, char **argv) {
             die_usage("--hf-clip expects Hugging Face CLIPModel keys (vision_model.*, text_model.*) in '%s', found none", o.in);
         hf_clip_out hc;
         if (hf_clip_convert(&f, &hc, err, sizeof err)) die_usage("%s", err);
+        if (!o.allow_nonfinite) require_items_finite(hc.items, hc.n, o.in);
         if (npz_write(o.out, hc.items, hc.n, err, sizeof err)) die_runtime("%s", err);
         hf_clip_out_free(&hc);
         cki_close(&f);
@@ -144,6 +167,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < f.n; i++) {
         items[i].key = f.t[i].key;
         if (cki_tensor_read(&f.t[i], &items[i].arr, &borrowed[i], err, sizeof err)) die_usage("%s", err);
+        if (!o.allow_nonfinite) require_items_finite(&items[i], 1, o.in);
     }
     if (npz_write(o.out, items, f.n, err, sizeof err)) die_runtime("%s", err);
     for (int i = 0; i < f.n; i++)

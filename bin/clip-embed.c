@@ -5,6 +5,7 @@
 #include "core/atomic_file.h"
 #include "models/clip.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/toolopts.h"
 #include "core/checkpoint.h"
 #include "core/dist.h"
@@ -56,7 +57,7 @@ static const char usage[] =
     "  --in FILE          the main input (ids or images); - is stdin (default)\n"
     "  -o, --out FILE     the output stream; - is stdout (default)\n"
     "  --raw              text/image: the projection output, not L2-normalised\n"
-    "  --lambda L         loss: the weight of the CLIP loss (default 0.01, the seed's lambda_clip)\n"
+    "  --lambda L         loss: the weight of the CLIP loss, >= 0 (default 0.01, the seed's lambda_clip)\n"
     "  --no-grad          loss: write zeros instead of the gradient (the original code's behaviour)\n"
     "  --log FILE         loss: append {\"batch\", \"clip_loss\", \"mean_cos\"} JSON lines to FILE\n"
     "  --resize MODE      bicubic (default), bilinear or nearest, as torch's interpolate\n"
@@ -72,7 +73,8 @@ static const char usage[] =
     "                     --context 77 --vocab 49408 (and --head-width)\n"
     "  -h, --help         this help\n"
     "\n"
-    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory).\n";
+    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory), 3 a NaN or Inf\n"
+    "in the inputs or the weights, or in image features or a score made from them.\n";
 
 enum { M_NONE, M_TEXT, M_IMAGE, M_LOSS, M_SCORE };
 
@@ -116,7 +118,7 @@ static void parse(options *o, int argc, char **argv) {
         case IN: o->in = optarg; break;
         case 'o': o->out = optarg; break;
         case RAW: o->raw = 1; break;
-        case LAMBDA: o->lambda = parse_double("--lambda", optarg); lambda_set = 1; break;
+        case LAMBDA: o->lambda = parse_double_in("--lambda", optarg, 0, INFINITY, 0); lambda_set = 1; break;
         case NOGRAD: o->no_grad = 1; break;
         case LOG: o->log = optarg; break;
         case FEATURES_OUT: o->features_out = optarg; break;
@@ -130,8 +132,7 @@ static void parse(options *o, int argc, char **argv) {
         case INIT: o->init = 1; break;
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); only_init = "--seed"; break;
         case JITTER:
-            o->jitter = parse_double("--jitter", optarg);
-            if (!isfinite(o->jitter) || o->jitter < 0) die_usage("--jitter expects a finite number >= 0, found '%s'", optarg);
+            o->jitter = parse_double_in("--jitter", optarg, 0, INFINITY, 0);
             only_init = "--jitter";
             break;
         case EMBED: o->cfg.embed_dim = (int)parse_long("--embed-dim", optarg, 1, 1 << 16); sized = 1; only_init = "--embed-dim"; break;
@@ -178,7 +179,6 @@ static void parse(options *o, int argc, char **argv) {
     if (o->features_out && !strcmp(o->features_out, "-")) die_usage("expected --features-out a file (score prints on stdout), found '-'");
     if (o->mode == M_SCORE && strcmp(o->out, "-")) die_usage("expected no -o with score (it prints), found '%s'", o->out);
     if (o->text && !strcmp(o->text, "-") && !strcmp(o->in, "-")) die_usage("expected --text and the input to be different streams, found both stdin");
-    if (!isfinite(o->lambda)) die_usage("--lambda expects a finite number, found '%g'", o->lambda);
     o->dev = topt_device(&t);   /* may hand over to bin/cuda/clip-embed */
 }
 
@@ -229,6 +229,12 @@ static void run_loss_ranks(const options *o, const clip_model *m) {
     shg_close(&txt);
     af_commit(out);
     if (dist_rank() == 0) steplog_close(&log);
+}
+
+/* finite images (checked as read) can still overflow the network: its features (B,E) of image
+ * array k are checked before they are written or scored */
+static void require_features_finite(const float *f, int B, int E, long k) {
+    require_finite(&(npy_array){NPY_F4, 2, {B, E}, (int64_t)B * E, (void *)f}, "image features", "in batch %ld", k);
 }
 
 static void l2_normalise(float *f, int B, int E) {
@@ -311,10 +317,12 @@ int main(int argc, char **argv) {
             }
             if (o.mode == M_IMAGE) {
                 clip_encode_image(&m, f, a.data, B, H, W, o.resize, NULL);
+                require_features_finite(f, B, E, in.index - 1);
                 if (!o.raw) l2_normalise(f, B, E);
                 write_or_die(out, o.out, 2, (int64_t[]){B, E}, f);
             } else if (o.mode == M_SCORE) {
                 clip_encode_image(&m, f, a.data, B, H, W, o.resize, NULL);
+                require_features_finite(f, B, E, in.index - 1);
                 if (out) write_or_die(out, o.features_out, 2, (int64_t[]){B, E}, f);
                 double mc;
                 clip_cos_loss(NULL, f, t.data, B, E, 1, &mc);
@@ -344,6 +352,8 @@ int main(int argc, char **argv) {
     if (o.text) ts_close(&txt);
     if (o.mode == M_SCORE) {
         const double mc = n_images ? cos_sum / (double)n_images : 0;
+        if (first_nonfinite_f64(&mc, 1) == 0)   /* not from finite features, but said rather than printed */
+            die_nonfinite("expected a finite mean cosine, found %s over %ld images", nonfinite_name((float)mc), n_images);
         if (out) af_commit(out);
         printf("clip_score %.6f\nclip_score_torchmetrics %.6f\nmean_cos %.8f\n", 100 * mc, 100 * (mc > 0 ? mc : 0), mc);
         close_stdout_or_die();

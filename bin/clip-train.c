@@ -72,7 +72,8 @@ static const char usage[] =
     "  --device cpu|cuda  where to compute (default cpu; cuda runs bin/cuda/clip-train where it was built)\n"
     "  -h, --help         this help\n"
     "\n"
-    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory).\n";
+    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory), 3 a NaN or Inf\n"
+    "in the batches or the weights.\n";
 
 enum { M_TRAIN = 1, M_EVAL };
 
@@ -111,11 +112,11 @@ static void parse(options *o, int argc, char **argv) {
         case 'o': o->out = optarg; train_only = "-o"; break;
         case STATE: o->state = optarg; train_only = "--state"; break;
         case SAVE_EVERY: o->save_every = parse_long("--save-every", optarg, 0, 1L << 40); train_only = "--save-every"; break;
-        case LR: o->t.lr = parse_double("--lr", optarg); train_only = "--lr"; break;
-        case BETA1: o->t.beta1 = parse_double("--beta1", optarg); train_only = "--beta1"; break;
-        case BETA2: o->t.beta2 = parse_double("--beta2", optarg); train_only = "--beta2"; break;
-        case EPS: o->t.eps = parse_double("--eps", optarg); train_only = "--eps"; break;
-        case WD: o->t.wd = parse_double("--wd", optarg); train_only = "--wd"; break;
+        case LR: o->t.lr = parse_double_in("--lr", optarg, 0, INFINITY, 0); train_only = "--lr"; break;
+        case BETA1: o->t.beta1 = parse_double_in("--beta1", optarg, 0, 1, PD_HI_OPEN); train_only = "--beta1"; break;
+        case BETA2: o->t.beta2 = parse_double_in("--beta2", optarg, 0, 1, PD_HI_OPEN); train_only = "--beta2"; break;
+        case EPS: o->t.eps = parse_double_in("--eps", optarg, 0, INFINITY, PD_LO_OPEN); train_only = "--eps"; break;
+        case WD: o->t.wd = parse_double_in("--wd", optarg, 0, INFINITY, 0); train_only = "--wd"; break;
         case WARMUP: o->t.warmup = parse_long("--warmup", optarg, 0, 1L << 40); train_only = "--warmup"; break;
         case COSINE: o->t.cosine = parse_long("--cosine", optarg, 0, 1L << 40); train_only = "--cosine"; break;
         case LOG: o->log = optarg; train_only = "--log"; break;
@@ -136,12 +137,7 @@ static void parse(options *o, int argc, char **argv) {
     if (o->mode == M_EVAL && train_only) die_usage("expected %s only with train, found it with eval", train_only);
     if (!strcmp(o->images, o->ids)) die_usage("expected --images and --ids to be different streams, found '%s' twice", o->ids);
     if (o->mode == M_TRAIN) {
-        const clip_train_opts *t = &o->t;
-        if (!(isfinite(t->lr) && t->lr >= 0)) die_usage("--lr expects a finite number >= 0, found '%g'", t->lr);
-        if (!(t->beta1 >= 0 && t->beta1 < 1)) die_usage("--beta1 expects a number in [0,1), found '%g'", t->beta1);
-        if (!(t->beta2 >= 0 && t->beta2 < 1)) die_usage("--beta2 expects a number in [0,1), found '%g'", t->beta2);
-        if (!(isfinite(t->eps) && t->eps > 0)) die_usage("--eps expects a finite number > 0, found '%g'", t->eps);
-        if (!(isfinite(t->wd) && t->wd >= 0)) die_usage("--wd expects a finite number >= 0, found '%g'", t->wd);
+        const clip_train_opts *t = &o->t;   /* --lr, --beta1, --beta2, --eps, --wd: ranges checked as parsed */
         if (t->cosine && t->cosine <= t->warmup)
             die_usage("expected --cosine after the --warmup steps (%ld), found %ld", t->warmup, t->cosine);
         const char *outs[3] = {o->out, o->state, o->dump};

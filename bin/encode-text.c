@@ -43,7 +43,8 @@ static const char usage[] =
     "  --nhidden H        with --init: sentence embedding size, both directions (default 256, even)\n"
     "  -h, --help         this help\n"
     "\n"
-    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory).\n";
+    "Exit status: 0 ok, 2 bad usage or input, 1 a runtime failure (writing, memory), 3 a NaN or Inf\n"
+    "in the weights.\n";
 
 typedef struct {
     const char *weights, *words, *ids, *out;

@@ -7,6 +7,7 @@
  * The arithmetic (batched Chan et al. update, merge, finalize, .npz layout) is lib/eval/fid.c. */
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/toolopts.h"
 #include "eval/fid.h"
 
@@ -29,7 +30,8 @@ static const char usage[] =
     "fid reads mu and sigma; --merge combines partial files (count, mu, scatter) exactly as if\n"
     "all their features had been read in one run. OUT defaults to stdout ('-').\n"
     "--device cpu: the accumulation is float64 on the CPU (no CUDA path; cuda is refused).\n"
-    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure, 3 a NaN\n"
+    "or Inf in the features or the stats files (or statistics that overflow float64).\n";
 
 int main(int argc, char **argv) {
     progname = "feature-stats";
@@ -52,10 +54,11 @@ int main(int argc, char **argv) {
     fstats s;
     if (merge) {
         if (nin < 1) die_usage("--merge expects partial stats files, found none");
-        if (fstats_load(&s, in[0], err, sizeof err)) die_usage("%s", err);
+        int rc = fstats_load(&s, in[0], err, sizeof err);
+        if (rc) die_input(rc, err);
         for (int k = 1; k < nin; k++) {
             fstats t;
-            if (fstats_load(&t, in[k], err, sizeof err)) die_usage("%s", err);
+            if ((rc = fstats_load(&t, in[k], err, sizeof err))) die_input(rc, err);
             if (t.d != s.d)
                 die_usage("%s: expected statistics of dimension %lld (as %s), found %lld", in[k], (long long)s.d, in[0],
                           (long long)t.d);
@@ -79,19 +82,21 @@ int main(int argc, char **argv) {
                 if (!inited) { fstats_init(&s, d); inited = 1; }
                 int bad = a.dtype == NPY_F4 ? fstats_add_f32(&s, a.data, a.shape[0], err, sizeof err)
                                             : fstats_add_f64(&s, a.data, a.shape[0], err, sizeof err);
-                if (bad) die_usage("%s: %s in array %ld", in[k], err, idx);
+                if (bad) die_input(bad, err);   /* feat_read has checked the values */
                 npy_free(&a);
             }
             if (r < 0) {
                 if (io) die_runtime("%s", err);
-                die_usage("%s", err);
+                die_input(r, err);
             }
             if (!is_stdin) fclose(f);
         }
         if (!inited) die_usage("expected at least 2 feature vectors, found 0");
     }
-    if (fstats_save(&s, out, err, sizeof err)) {
+    int rc = fstats_save(&s, out, err, sizeof err);
+    if (rc) {
         if (s.count < 2) die_usage("%s", err);
+        if (rc == ERR_NONFINITE) die_nonfinite("%s", err);
         die_runtime("%s", err);
     }
     fstats_free(&s);

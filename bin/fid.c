@@ -4,6 +4,7 @@
  *
  * The arithmetic (LAPACK's symmetric eigensolvers in float64, pytorch-fid's eps rule) is lib/eval/fid.c. */
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/toolopts.h"
 #include "eval/fid.h"
 
@@ -29,7 +30,8 @@ static const char usage[] =
     "  --no-eps    never add eps (the distance as computed, even where scipy's sqrtm would fail)\n"
     "  --route cholesky|eigen   force the route (for tests and benchmarks)\n"
     "  --device cpu   the only device: fid is float64 LAPACK on the CPU\n"
-    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure, 3 a NaN\n"
+    "or Inf in a stats file.\n";
 
 static double now(void) {
     struct timespec t;
@@ -50,9 +52,7 @@ int main(int argc, char **argv) {
         switch (c) {
         case 'v': verbose = 1; break;
         case EPS:
-            eps = parse_double("--eps", optarg);
-            if (!(isfinite(eps) && eps >= 0))
-                die_usage("--eps expects a finite number >= 0 (--no-eps never adds it), found '%s'", optarg);
+            eps = parse_double_in("--eps", optarg, 0, INFINITY, 0);
             break;
         case NO_EPS: eps = -1; break;
         case ROUTE:
@@ -81,7 +81,7 @@ int main(int argc, char **argv) {
 #pragma omp parallel for num_threads(2)
     for (int k = 0; k < 2; k++) bad[k] = fid_load_stats(path[k], &d[k], &mu[k], &sigma[k], errs[k], sizeof errs[k]);
     for (int k = 0; k < 2; k++)
-        if (bad[k]) die_usage("%s", errs[k]);
+        if (bad[k]) die_input(bad[k], errs[k]);
     if (d[0] != d[1])
         die_usage("expected %s to have the dimension of %s (%lld), found %lld", path[1], path[0], (long long)d[0],
                   (long long)d[1]);

@@ -9,6 +9,7 @@
 #include "core/atomic_file.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/toolopts.h"
 #include "eval/fid.h"
 #include "image/image_load.h"
@@ -48,7 +49,8 @@ static const char usage[] =
     "                      made with them say so on stderr\n"
     "  --device cpu|cuda   where the network runs (default cpu); on cuda the weights are uploaded\n"
     "                      once and each image's resize and the network run on the GPU\n"
-    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure, 3 a NaN\n"
+    "or Inf in the images or the weights, or in the features or statistics made from them.\n";
 
 typedef struct {
     inception m;
@@ -64,10 +66,12 @@ static void run_batch(runner *r)
     if (!r->fill) return;
     inception_pack_input(&r->m, r->net_in, r->fill, r->nb);   /* a partial batch to (3,fill,299,299) */
     inception_forward(&r->m, r->feat, r->net_in, r->fill);
+    /* finite images (checked as read) can still overflow the network */
+    require_finite(&(npy_array){NPY_F4, 2, {r->fill, INCEPTION_DIM}, (int64_t)r->fill * INCEPTION_DIM, r->feat},
+                   "Inception features", "of images %ld to %ld", r->images, r->images + r->fill - 1);
     char err[512];
-    if (fstats_add_f32(&r->st, r->feat, r->fill, err, sizeof err))
-        die_usage("expected finite images, found non-finite Inception features in images %ld to %ld (%s)", r->images,
-                  r->images + r->fill - 1, err);
+    int rc = fstats_add_f32(&r->st, r->feat, r->fill, err, sizeof err);
+    if (rc) die_input(rc, err);
     if (r->fout &&
         npy_write(af_stream(r->fout), NPY_F4, 2, (int64_t[]){r->fill, INCEPTION_DIM}, r->feat) != 0)
         die_runtime("--features-out: expected to write features, found: %s", strerror(errno));
@@ -84,18 +88,17 @@ static void add_image(runner *r, const float *x, int H, int W)
 
 static void add_stream(runner *r, FILE *f, const char *name)
 {
-    tstream s = {f, (char *)name, 0};
+    tstream s = {f, (char *)name, 0, 0};
     npy_array a;
     int64_t want[4] = {-1, 3, -1, -1};
-    while (ts_read_f32(&s, 4, want, "(B,3,H,W)", &a) == 1) {
+    while (ts_read_f32(&s, 4, want, "(B,3,H,W)", &a) == 1) {   /* counts s.index */
         if (a.shape[2] < 1 || a.shape[3] < 1)
             die_usage("%s: expected images of at least 1x1 pixels, found (%lld,3,%lld,%lld) in array %ld", name,
-                      (long long)a.shape[0], (long long)a.shape[2], (long long)a.shape[3], s.index);
+                      (long long)a.shape[0], (long long)a.shape[2], (long long)a.shape[3], s.index - 1);
         size_t per = (size_t)3 * a.shape[2] * a.shape[3];
         for (int64_t b = 0; b < a.shape[0]; b++)
             add_image(r, (const float *)a.data + b * per, (int)a.shape[2], (int)a.shape[3]);
         npy_free(&a);
-        s.index++;
     }
 }
 
@@ -228,9 +231,9 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     npz z;
     ckpt_read(weights, &z);
-    if (inception_load(&r.m, &z, weights, strcmp(variant, "dfgan") == 0 ? INCEPTION_DFGAN : INCEPTION_FID, err,
-                       sizeof err))
-        die_usage("%s", err);
+    int rc = inception_load(&r.m, &z, weights, strcmp(variant, "dfgan") == 0 ? INCEPTION_DFGAN : INCEPTION_FID, err,
+                            sizeof err);
+    if (rc) die_input(rc, err);
     const npy_array *rk = npz_find(&z, INCEPTION_RANDOM_KEY);
     if (rk)
         warnx("warning: %s holds random weights (--init --seed %lld), not a pretrained Inception: these "
@@ -252,7 +255,10 @@ int main(int argc, char **argv)
     double secs = (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec);
     if (r.images < 2) die_usage("expected at least 2 images, found %ld", r.images);
     if (r.fout) af_commit(r.fout);
-    if (fstats_save(&r.st, out, err, sizeof err)) die_runtime("%s", err);
+    if ((rc = fstats_save(&r.st, out, err, sizeof err))) {
+        if (rc == ERR_NONFINITE) die_nonfinite("%s", err);
+        die_runtime("%s", err);
+    }
     warnx("%ld images, variant %s, %.2f images/s", r.images, variant, (double)r.images / (secs > 0 ? secs : 1e-9));
     fstats_free(&r.st);
     inception_free(&r.m);   /* and net_in, its buffer */

@@ -10,6 +10,7 @@
 #include "eval/kid.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,7 +28,8 @@ static const char usage[] =
     "(several arrays are concatenated), as inception-stats --features-out writes them.\n"
     "  --verbose   each subset's MMD^2 on stderr\n"
     "  --device cpu   float64 on the CPU (no CUDA path; cuda is refused)\n"
-    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure, 3 a NaN\n"
+    "or Inf in the features.\n";
 
 int main(int argc, char **argv) {
     progname = "kid";
@@ -56,8 +58,7 @@ int main(int argc, char **argv) {
         case SEED: seed = parse_long("--seed", v, 0, 4294967295L); break;
         case DEGREE: k.degree = (int)parse_long("--degree", v, 1, 16); break;
         case GAMMA:
-            k.gamma = parse_double("--gamma", v);
-            if (!(k.gamma > 0)) die_usage("--gamma expects a positive number, found '%s'", v);
+            k.gamma = parse_double_in("--gamma", v, 0, INFINITY, PD_LO_OPEN);
             break;
         case COEF0: k.coef0 = parse_double("--coef0", v); break;
         }

@@ -65,12 +65,11 @@ static void parse(options *o, int argc, char **argv) {
         case SEED: o->seed = parse_long("--seed", optarg, 0, 0x7fffffffffffffffL); break;
         case TRUNC:
             o->truncate = parse_double("--truncate", optarg);
-            if (!(o->truncate > 0) || isinf(o->truncate))
+            if (!(o->truncate > 0))   /* finite: parse_double */
                 die_usage("--truncate expects a finite bound > 0, found '%s'", optarg);
             break;
         case RATE:
-            o->rate = parse_double("--trunc-rate", optarg);
-            if (!(o->rate > 0) || isinf(o->rate)) die_usage("--trunc-rate expects a finite number > 0, found '%s'", optarg);
+            o->rate = parse_double_in("--trunc-rate", optarg, 0, INFINITY, PD_LO_OPEN);
             break;
         case 'o': o->out = optarg; break;
         }

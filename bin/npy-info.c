@@ -22,7 +22,9 @@ static const char usage[] =
     "List the arrays of .npy streams (arrays back to back) and .npz archives, one line each:\n"
     "  index dtype shape min=.. max=.. mean=..   for a stream (index from 0)\n"
     "  key dtype shape min=.. max=.. mean=..     for an .npz archive\n"
-    "Floating-point statistics skip NaNs and then add nan=COUNT. Empty arrays have no statistics.\n"
+    "Floating-point statistics skip NaNs; nan=COUNT and inf=COUNT (+Inf and -Inf) follow when there\n"
+    "are any. NaN and Inf are never refused (the other tools refuse them, exit 3: this is where one\n"
+    "looks at them). Empty arrays have no statistics.\n"
     "With no FILE, or when FILE is -, read standard input. With several FILEs every line starts\n"
     "with \"FILE: \". \"--\" ends the options (a FILE named like one follows it).\n"
     "  --device cpu   the CPU only (no CUDA path; cuda is refused)\n"
@@ -35,7 +37,7 @@ static double half_to_double(uint16_t h) {
     return h >> 15 ? -v : v;
 }
 
-/* "min=.. max=.. mean=.." (and " nan=K"), or "" for an empty array. */
+/* "min=.. max=.. mean=.." (and " nan=K", " inf=K"), or "" for an empty array. */
 static void stats(const npy_array *a, char *out, size_t n) {
     out[0] = 0;
     if (a->count == 0) return;
@@ -43,13 +45,14 @@ static void stats(const npy_array *a, char *out, size_t n) {
     int64_t c = a->count;
     if (a->dtype == NPY_F4 || a->dtype == NPY_F8 || a->dtype == NPY_F2) {
         double lo = INFINITY, hi = -INFINITY, sum = 0;
-        int64_t nan = 0;
+        int64_t nan = 0, inf = 0;
         for (int64_t i = 0; i < c; i++) {
             double v;
             if (a->dtype == NPY_F4) { float f; memcpy(&f, p + 4 * i, 4); v = f; }
             else if (a->dtype == NPY_F8) memcpy(&v, p + 8 * i, 8);
             else { uint16_t h; memcpy(&h, p + 2 * i, 2); v = half_to_double(h); }
             if (isnan(v)) { nan++; continue; }
+            inf += isinf(v) != 0;
             if (v < lo) lo = v;
             if (v > hi) hi = v;
             sum += v;
@@ -57,9 +60,10 @@ static void stats(const npy_array *a, char *out, size_t n) {
         double mean = sum / (double)(c - nan);
         if (isnan(mean)) mean = NAN; /* inf - inf: print "nan", not the sign bit of the result */
         mean = fabs(mean) == 0 ? 0 : mean;
-        if (nan == c) snprintf(out, n, " nan=%lld", (long long)nan);
-        else if (nan) snprintf(out, n, " min=%.6g max=%.6g mean=%.6g nan=%lld", lo, hi, mean, (long long)nan);
-        else snprintf(out, n, " min=%.6g max=%.6g mean=%.6g", lo, hi, mean);
+        size_t k = 0;
+        if (nan < c) k = (size_t)snprintf(out, n, " min=%.6g max=%.6g mean=%.6g", lo, hi, mean);
+        if (nan && k < n) k += (size_t)snprintf(out + k, n - k, " nan=%lld", (long long)nan);
+        if (inf && k < n) snprintf(out + k, n - k, " inf=%lld", (long long)inf);
         return;
     }
     if (a->dtype == NPY_U8) {

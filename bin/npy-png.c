@@ -20,11 +20,12 @@
 #include <string.h>
 
 static const char usage[] =
-    "usage: npy-png [--cols N] [--pad P] [--labels FILE] [--in FILE] -o OUT.png\n"
+    "usage: npy-png [--cols N] [--pad P] [--labels FILE] [--allow-nonfinite] [--in FILE] -o OUT.png\n"
     "\n"
     "Lay out the images of an .npy stream (float32 (B,3,H,W) arrays in [-1,1] back to back, as the\n"
     "tools exchange them; all arrays the same H and W) as one grid and write it as an 8-bit RGB PNG,\n"
-    "atomically. Pixel values: round(clamp((x+1)/2, 0, 1) * 255).\n"
+    "atomically. Pixel values: round(clamp((x+1)/2, 0, 1) * 255). A NaN or Inf is refused (exit 3,\n"
+    "naming the array and the index) unless --allow-nonfinite.\n"
     "\n"
     "options:\n"
     "  --cols N        images per row (default: ceil(sqrt(images)))\n"
@@ -32,19 +33,22 @@ static const char usage[] =
     "  --labels FILE   one line per row of the grid: line r is written under row r (a 3x5 pixel\n"
     "                  font, lowercase, scaled 1x per 32 pixels of image height up to 3x, wrapped\n"
     "                  at spaces to the grid's width), e.g. the caption of a row of samples\n"
+    "  --allow-nonfinite  draw NaN as black and +-Inf as the clamp's ends, to look at a batch that\n"
+    "                  went wrong (the one tool besides npy-info where a picture of bad values helps)\n"
     "  --in FILE       the image stream; - is stdin (default)\n"
     "  -o, --out FILE  the PNG (required; - is stdout)\n"
     "  --device cpu    the CPU only (no CUDA path; cuda is refused)\n"
     "  -h, --help      this help\n"
     "\n"
-    "Exit status: 0 ok, 2 bad usage or bad input, 1 a write failure.\n";
+    "Exit status: 0 ok, 2 bad usage or bad input, 1 a write failure, 3 a NaN or Inf in the images.\n";
 
-typedef struct { long cols, pad; const char *in, *out, *labels; } options;
+typedef struct { long cols, pad; int allow_nonfinite; const char *in, *out, *labels; } options;
 
 static void parse(options *o, int argc, char **argv) {
-    enum { COLS = TOPT_FIRST, PAD, IN, LABELS };
+    enum { COLS = TOPT_FIRST, PAD, IN, LABELS, ALLOW_NONFINITE };
     static const struct option longopts[] = {{"cols", 1, 0, COLS}, {"pad", 1, 0, PAD}, {"in", 1, 0, IN},
-                                             {"labels", 1, 0, LABELS}, {"out", 1, 0, 'o'}, {0, 0, 0, 0}};
+                                             {"labels", 1, 0, LABELS}, {"out", 1, 0, 'o'},
+                                             {"allow-nonfinite", 0, 0, ALLOW_NONFINITE}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->pad = 2;
     o->in = "-";
@@ -56,6 +60,7 @@ static void parse(options *o, int argc, char **argv) {
         case PAD: o->pad = parse_long("--pad", optarg, 0, 1024); break;
         case IN: o->in = optarg; break;
         case LABELS: o->labels = optarg; break;
+        case ALLOW_NONFINITE: o->allow_nonfinite = 1; break;
         case 'o': o->out = optarg; break;
         }
     }
@@ -114,6 +119,7 @@ int main(int argc, char **argv) {
     check_output_dir(o.out, "-o");
     tstream in;
     ts_open(&in, "--in", o.in);
+    in.allow_nonfinite = o.allow_nonfinite;
     int64_t want[4] = {-1, 3, -1, -1};
     float *all = NULL;
     int64_t n = 0, H = 0, W = 0;

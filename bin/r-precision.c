@@ -48,7 +48,8 @@ static const char usage[] =
     "  --verbose        each repetition's r_precision on stderr\n"
     "  --device cpu     float64 on the CPU (no CUDA path; cuda is refused)\n"
     "  -h, --help       this help\n"
-    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure.\n";
+    "Exit status: 0 ok, 2 bad usage or bad input (one line on stderr), 1 a runtime failure, 3 a NaN\n"
+    "or Inf in the features.\n";
 
 int main(int argc, char **argv) {
     progname = "r-precision";

@@ -189,10 +189,11 @@ np.savez("huge.npz", mu=mu, sigma=1e200 * np.eye(len(mu)))
   assert_fails 2 "fid: expected d32.npz to have the dimension of $A (64), found 32"
   run --separate-stderr fid nonsq.npz "$A"
   assert_fails 2 "fid: nonsq.npz: expected 'sigma' of shape (64,64) (square, matching mu), found (64,32)"
+  # NaN and Inf exit 3 (core/finite.h)
   run --separate-stderr fid nan.npz "$A"
-  assert_fails 2 "fid: nan.npz: expected finite values in 'sigma', found nan at [3,4]"
+  assert_fails 3 "fid: nan.npz: expected finite values, found NaN at (3,4) in 'sigma'"
   run --separate-stderr fid "$A" inf.npz
-  assert_fails 2 "fid: inf.npz: expected finite values in 'mu', found inf at [7]"
+  assert_fails 3 "fid: inf.npz: expected finite values, found +Inf at (7) in 'mu'"
   run --separate-stderr fid asym.npz "$A"
   assert_fails 2 "fid: asym.npz: expected a symmetric 'sigma', found sigma\\[4,3\\] = 0.0* but sigma\\[3,4\\] = 1.0*"
   run --separate-stderr fid int.npz "$A"
@@ -212,9 +213,9 @@ np.savez("huge.npz", mu=mu, sigma=1e200 * np.eye(len(mu)))
   assert_fails 2 "fid: expected a known option, found '--frobnicate' (see --help)"
   run --separate-stderr fid --eps x "$A" "$A"
   assert_fails 2 "fid: --eps expects a number, found 'x'"
-  for e in nan inf -1; do
+  for e in nan inf -inf -1 1e999; do
     run --separate-stderr fid --eps $e "$A" "$A"
-    assert_fails 2 "fid: --eps expects a finite number >= 0 (--no-eps never adds it), found '$e'"
+    assert_fails 2 "fid: --eps expects a finite number >= 0, found '$e'"
   done
   run --separate-stderr fid --device tpu "$A" "$A"
   assert_fails 2 "fid: --device expects cpu or cuda, found 'tpu'"
@@ -302,7 +303,7 @@ np.savez("p4.npz", mu=np.zeros(4), sigma=np.eye(4), count=np.int64(3), scatter=n
   run --separate-stderr feature-stats -o out.npz trunc.npy
   assert_fails 2 "feature-stats: trunc.npy: expected float32 or float64 (N,d), found a truncated array (22 of 48 bytes) in array 0"
   run --separate-stderr feature-stats -o out.npz nan.npy
-  assert_fails 2 "feature-stats: nan.npy: expected finite features, found nan at row 4, column 2 in array 1"
+  assert_fails 3 "feature-stats: nan.npy: expected finite values, found NaN at (4,2) in batch 1"
   run --separate-stderr feature-stats -o out.npz one.npy
   assert_fails 2 "feature-stats: expected at least 2 feature vectors, found 1"
   run --separate-stderr feature-stats -o out.npz missing.npy
@@ -355,7 +356,7 @@ np.save("inf.npy", x)
   run --separate-stderr kid --features a.npy --features b.npy --subset-size 10
   assert_fails 2 "kid: expected b.npy to have the dimension of a.npy (4), found 5"
   run --separate-stderr kid --features a.npy --features inf.npy --subset-size 5
-  assert_fails 2 "kid: inf.npy: expected finite features, found inf at row 3, column 1 in array 0"
+  assert_fails 3 "kid: inf.npy: expected finite values, found +Inf at (3,1) in batch 0"
   run --separate-stderr kid --features a.npy
   assert_fails 2 "kid: expected two --features files, found 1"
   run --separate-stderr kid --features a.npy --features missing.npy

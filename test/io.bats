@@ -147,8 +147,8 @@ check_stream(io.BytesIO(sys.stdin.buffer.read()), arrays(), True)"
   run --separate-stderr bash -c 'cat in.npy | npy-info'
   assert_ok
   assert_equal "$output" "$from_file"
-  assert_equal "${lines[0]}" "0 float32 (2,3,4) min=-inf max=inf mean=nan nan=1"
-  assert_equal "${lines[12]}" "12 float32 (2,3,4) min=-inf max=inf mean=nan nan=1"
+  assert_equal "${lines[0]}" "0 float32 (2,3,4) min=-inf max=inf mean=nan nan=1 inf=2"
+  assert_equal "${lines[12]}" "12 float32 (2,3,4) min=-inf max=inf mean=nan nan=1 inf=2"
   assert_equal "${lines[23]}" "23 float64 (0,3)"
   assert_equal "${lines[25]}" "25 float32 (2,3,2,2,1,2,1,2) min=0 max=95 mean=47.5"
 }

@@ -119,7 +119,7 @@ np.save("one.npy", np.ones((1, 3), np.float32)); np.save("nan.npy", np.full((4, 
   run --separate-stderr r-precision --images ids.npy --text t.npy
   assert_fails 2 "r-precision: ids.npy: expected float32 or float64 (N,d)*"
   run --separate-stderr r-precision --images nan.npy --text t.npy
-  assert_fails 2 "r-precision: nan.npy: expected finite features, found nan at row 0, column 0 in array 0"
+  assert_fails 3 "r-precision: nan.npy: expected finite values, found NaN at (0,0) in batch 0"
   run --separate-stderr r-precision --images missing.npy --text t.npy
   assert_fails 2 "r-precision: --images: expected a readable file, found 'missing.npy': No such file or directory"
   run --separate-stderr r-precision --images t.npy --text t.npy --candidates 1

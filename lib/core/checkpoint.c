@@ -1,6 +1,7 @@
 /* checkpoint.c: param_set <-> .npz (see checkpoint.h). */
 #include "core/checkpoint.h"
 #include "core/common.h"
+#include "core/finite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ static void load_one(param_set *ps, int i, const npy_array *a, float *dst, const
         shape_of(a, got, sizeof got);
         die_usage("%s: expected '%s' float32 %s, found %s %s", path, key, want, npy_dtype_name(a->dtype), got);
     }
+    require_finite(a, path, "in '%s'", key);
     dev_upload(ps->device, dst + p->offset, a->data, p->size);
 }
 

@@ -9,7 +9,8 @@
 /* Read an .npz or die (exit 2) naming the path and what is wrong. */
 void ckpt_read(const char *path, npz *z);
 /* Copy every parameter (and Adam state, if present) from z into ps; dies naming the first key that
- * is missing or has the wrong shape, or an unexpected key (a checkpoint that doesn't fit). */
+ * is missing or has the wrong shape, or an unexpected key (a checkpoint that doesn't fit), and exits 3
+ * on a NaN or Inf: "G.npz: expected finite values, found NaN at (3,1) in 'fc.weight'". */
 void ckpt_load(param_set *ps, const npz *z, const char *path);
 /* Save ps (and its Adam state once a step has been taken) to path atomically; dies on failure. */
 void ckpt_save(const param_set *ps, const char *path);

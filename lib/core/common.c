@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -135,13 +136,22 @@ long parse_long(const char *flag, const char *s, long lo, long hi) {
         die_usage("%s expects an integer in [%ld, %ld], found '%s'", flag, lo, hi, s);
     return v;
 }
-double parse_double(const char *flag, const char *s) {
+double parse_double_in(const char *flag, const char *s, double lo, double hi, int open) {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (!*s || *end || errno) die_usage("%s expects a number, found '%s'", flag, s);
-    return v;
+    if (!*s || *end || (errno && errno != ERANGE)) die_usage("%s expects a number, found '%s'", flag, s);
+    int lo_ok = isinf(lo) || (open & PD_LO_OPEN ? v > lo : v >= lo);
+    int hi_ok = isinf(hi) || (open & PD_HI_OPEN ? v < hi : v <= hi);
+    if (isfinite(v) && lo_ok && hi_ok) return v;   /* ERANGE: an overflow is Inf, an underflow its tiny value */
+    char range[96] = "";
+    if (!isinf(lo) && !isinf(hi))
+        snprintf(range, sizeof range, " in %c%g, %g%c", open & PD_LO_OPEN ? '(' : '[', lo, hi, open & PD_HI_OPEN ? ')' : ']');
+    else if (!isinf(lo)) snprintf(range, sizeof range, " %s %g", open & PD_LO_OPEN ? ">" : ">=", lo);
+    else if (!isinf(hi)) snprintf(range, sizeof range, " %s %g", open & PD_HI_OPEN ? "<" : "<=", hi);
+    die_usage("%s expects a finite number%s, found '%s'", flag, range, s);
 }
+double parse_double(const char *flag, const char *s) { return parse_double_in(flag, s, -INFINITY, INFINITY, 0); }
 
 void close_stdout_or_die(void) {
     if (fflush(stdout) != 0 || ferror(stdout) || fclose(stdout) != 0)

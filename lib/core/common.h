@@ -44,7 +44,14 @@ const char *show_key(char *out, size_t outlen, const char *s);
 
 /* Parse a whole string as a number or die_usage naming the flag. */
 long parse_long(const char *flag, const char *s, long lo, long hi);
+/* A finite number (strtod's syntax; "nan", "inf" and overflows refused): "--eps expects a finite
+ * number, found 'nan'"; "--eps expects a number, found 'x'" when it is none. */
 double parse_double(const char *flag, const char *s);
+/* The same within [lo, hi]: an end at -INFINITY or INFINITY is free, PD_LO_OPEN and PD_HI_OPEN (in
+ * open) exclude an end: "--lr expects a finite number > 0, found '0'", "--beta1 expects a finite
+ * number in [0, 1), found '1'". */
+enum { PD_LO_OPEN = 1, PD_HI_OPEN = 2 };
+double parse_double_in(const char *flag, const char *s, double lo, double hi, int open);
 
 /* Flush and close stdout, reporting a failed write (e.g. into a closed pipe) as a runtime error. */
 void close_stdout_or_die(void);

@@ -2,6 +2,7 @@
  * feature statistics that accumulate and merge exactly (see fid.h). */
 #include "eval/fid.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "io/npz.h"
 
 #include <cblas.h>
@@ -215,15 +216,8 @@ static void fold_buffer(fstats *s) {
 
 static int add_rows(fstats *s, const void *x, int is_f32, int64_t n, char *err, size_t errlen) {
     int64_t d = s->d;
-    for (int64_t r = 0; r < n; r++)
-        for (int64_t j = 0; j < d; j++) {
-            double v = is_f32 ? ((const float *)x)[r * d + j] : ((const double *)x)[r * d + j];
-            if (!isfinite(v)) {
-                seterr(err, errlen, "expected finite features, found %s at row %lld, column %lld",
-                       isnan(v) ? "nan" : v > 0 ? "inf" : "-inf", (long long)r, (long long)j);
-                return -1;
-            }
-        }
+    const npy_array a = {is_f32 ? NPY_F4 : NPY_F8, 2, {n, d}, n * d, (void *)x};
+    if (check_finite(&a, err, errlen, "features", "in the rows added")) return ERR_NONFINITE;
     for (int64_t r = 0; r < n; r++) {
         if (s->nbuf == s->cap) fold_buffer(s);
         double *row = s->buf + s->nbuf * d;
@@ -282,7 +276,9 @@ int fstats_save(fstats *s, const char *path, char *err, size_t errlen) {
         {"count", {NPY_I8, 0, {0}, 1, &count}},
         {"scatter", {NPY_F8, 2, {d, d}, d * d, s->scatter}},
     };
-    int rc = npz_write(path, items, 4, err, errlen);
+    int rc = 0;   /* finite features can still overflow float64 in the scatter */
+    for (int i = 0; i < 4 && !rc; i++) rc = check_finite(&items[i].arr, err, errlen, "the statistics", "in '%s'", items[i].key);
+    if (!rc) rc = npz_write(path, items, 4, err, errlen);
     free(mu);
     free(sigma);
     return rc;
@@ -304,9 +300,11 @@ static void key_list(const npz *z, char *buf, size_t n) {
 }
 
 /* a float64 copy of key's array, which must be float32 or float64 of ndim dims, each equal to
- * d (or any when *d < 0, which then takes the first dimension), and finite */
+ * d (or any when *d < 0, which then takes the first dimension), and finite (else NULL, *rc
+ * ERR_NONFINITE; -1 for the other faults) */
 static double *get_f64(const npz *z, const char *path, const char *key, int ndim, int64_t *d, const char *role,
-                       char *err, size_t errlen) {
+                       int *rc, char *err, size_t errlen) {
+    *rc = -1;
     const npy_array *a = npz_find(z, key);
     char keys[256], shp[160];
     if (!a) {
@@ -330,6 +328,10 @@ static double *get_f64(const npz *z, const char *path, const char *key, int ndim
                ndim == 2 && *d >= 0 ? " (square, matching mu)" : "", dims_str(shp, sizeof shp, a));
         return NULL;
     }
+    if (check_finite(a, err, errlen, path, "in '%s'", key)) {
+        *rc = ERR_NONFINITE;
+        return NULL;
+    }
     int64_t c = a->count;
     double *out;
     if (a->dtype == NPY_F8) {              /* take the array over: no copy */
@@ -339,21 +341,7 @@ static double *get_f64(const npz *z, const char *path, const char *key, int ndim
         out = xmalloc(sizeof(double) * (size_t)(c ? c : 1));
         for (int64_t i = 0; i < c; i++) out[i] = ((const float *)a->data)[i];
     }
-    int finite = 1;
-    for (int64_t i = 0; i < c; i++) finite &= isfinite(out[i]);   /* one branch-free pass */
-    for (int64_t i = 0; i < c && !finite; i++) {
-        double v = out[i];
-        if (!isfinite(v)) {
-            free(out);
-            if (ndim == 1)
-                seterr(err, errlen, "%s: expected finite values in '%s', found %s at [%lld]", path, key,
-                       isnan(v) ? "nan" : "inf", (long long)i);
-            else
-                seterr(err, errlen, "%s: expected finite values in '%s', found %s at [%lld,%lld]", path, key,
-                       isnan(v) ? "nan" : "inf", (long long)(i / *d), (long long)(i % *d));
-            return NULL;
-        }
-    }
+    *rc = 0;
     return out;
 }
 
@@ -387,13 +375,14 @@ int fid_load_stats(const char *path, int64_t *d, double **mu, double **sigma, ch
     *mu = *sigma = NULL;
     if (npz_read(path, &z, err, errlen)) return -1;
     *d = -1;
-    double *m = get_f64(&z, path, "mu", 1, d, "the mean of a stats file", err, errlen);
-    double *s = m ? get_f64(&z, path, "sigma", 2, d, "the covariance of a stats file", err, errlen) : NULL;
+    int rc;
+    double *m = get_f64(&z, path, "mu", 1, d, "the mean of a stats file", &rc, err, errlen);
+    double *s = m ? get_f64(&z, path, "sigma", 2, d, "the covariance of a stats file", &rc, err, errlen) : NULL;
     npz_free(&z);
     if (!s || check_cov(path, "sigma", *d, s, err, errlen)) {
         free(m);
         free(s);
-        return -1;
+        return rc == ERR_NONFINITE ? ERR_NONFINITE : -1;
     }
     *mu = m;
     *sigma = s;
@@ -406,7 +395,8 @@ int fstats_load(fstats *s, const char *path, char *err, size_t errlen) {
     if (npz_read(path, &z, err, errlen)) return -1;
     const char *role = "partial statistics as feature-stats writes them";
     int64_t d = -1;
-    double *m = get_f64(&z, path, "mu", 1, &d, role, err, errlen), *sc = NULL;
+    int rc;
+    double *m = get_f64(&z, path, "mu", 1, &d, role, &rc, err, errlen), *sc = NULL;
     const npy_array *c = m ? npz_find(&z, "count") : NULL;
     int64_t count = -1;
     if (m && !c) {
@@ -421,14 +411,14 @@ int fstats_load(fstats *s, const char *path, char *err, size_t errlen) {
         } else {
             count = c->dtype == NPY_I8 ? ((const int64_t *)c->data)[0] : ((const int32_t *)c->data)[0];
             if (count < 1) seterr(err, errlen, "%s: expected 'count' at least 1, found %lld", path, (long long)count);
-            else sc = get_f64(&z, path, "scatter", 2, &d, role, err, errlen);
+            else sc = get_f64(&z, path, "scatter", 2, &d, role, &rc, err, errlen);
         }
     }
     npz_free(&z);
     if (!sc || check_cov(path, "scatter", d, sc, err, errlen)) {
         free(m);
         free(sc);
-        return -1;
+        return rc == ERR_NONFINITE ? ERR_NONFINITE : -1;
     }
     fstats_init(s, d);
     memcpy(s->mean, m, sizeof(double) * (size_t)d);
@@ -471,6 +461,10 @@ int feat_read(FILE *f, const char *name, long index, int64_t *d, npy_array *a, i
             seterr(err, errlen, "%s: %s in array %ld", name, msg, index);
         return -1;
     }
+    if (check_finite(a, err, errlen, name, "in batch %ld", index)) {
+        npy_free(a);
+        return ERR_NONFINITE;
+    }
     if (*d < 0) *d = h.shape[1];
     return 1;
 }
@@ -493,19 +487,14 @@ double *feat_read_all(const char *opt, const char *path, int64_t *n, int64_t *d)
             cap = (rows + m) * 2;
             x = xrealloc(x, sizeof(double) * (size_t)(cap * *d));
         }
-        for (int64_t i = 0; i < m * *d; i++) {
-            double v = a.dtype == NPY_F4 ? ((const float *)a.data)[i] : ((const double *)a.data)[i];
-            if (v != v || v - v != 0)
-                die_usage("%s: expected finite features, found %s at row %lld, column %lld in array %ld", path,
-                          v != v ? "nan" : "inf", (long long)(i / *d), (long long)(i % *d), idx);
-            x[rows * *d + i] = v;
-        }
+        for (int64_t i = 0; i < m * *d; i++)
+            x[rows * *d + i] = a.dtype == NPY_F4 ? ((const float *)a.data)[i] : ((const double *)a.data)[i];
         rows += m;
         npy_free(&a);
     }
     if (r < 0) {
         if (io) die_runtime("%s", err);
-        die_usage("%s", err);
+        die_input(r, err);
     }
     if (!is_stdin) fclose(f);
     if (rows == 0) die_usage("%s: expected feature arrays (N,d), found an empty stream '%s'", opt, path);

@@ -82,9 +82,9 @@ typedef struct {
 
 void fstats_init(fstats *s, int64_t d);
 void fstats_free(fstats *s);
-/* Add n feature vectors x (n,d), row-major. Non-finite values are refused: -1 and
- * "expected finite features, found nan at row R, column C" (R within x), and nothing of that
- * call is added. */
+/* Add n feature vectors x (n,d), row-major. Non-finite values are refused: ERR_NONFINITE
+ * (core/finite.h) and "features: expected finite values, found NaN at (R,C) in the rows added" (R
+ * within x), and nothing of that call is added. */
 int fstats_add_f32(fstats *s, const float *x, int64_t n, char *err, size_t errlen);
 int fstats_add_f64(fstats *s, const double *x, int64_t n, char *err, size_t errlen);
 /* Fold buffered rows in and make scatter a full symmetric matrix. */
@@ -94,28 +94,31 @@ int fstats_merge(fstats *dst, fstats *src, char *err, size_t errlen);
 /* mu (d) and sigma (d,d) = scatter/(count − 1), as np.mean(x, 0) and np.cov(x, rowvar=False).
  * -1 with "expected at least 2 feature vectors, found N" when count < 2. */
 int fstats_finalize(fstats *s, double *mu, double *sigma, char *err, size_t errlen);
-/* Write mu, sigma (float64), count (int64, 0-d) and scatter (float64) atomically. */
+/* Write mu, sigma (float64), count (int64, 0-d) and scatter (float64) atomically; -1 with a message
+ * (fewer than 2 rows, a write error), or ERR_NONFINITE when a statistic overflowed float64 ("the
+ * statistics: expected finite values, found +Inf at (3,4) in 'sigma'"), nothing written. */
 int fstats_save(fstats *s, const char *path, char *err, size_t errlen);
 /* Read partial statistics (keys mu, count, scatter; sigma is ignored) into s (initialised
- * here). Messages name the path and the key. */
+ * here). Messages name the path and the key; ERR_NONFINITE for a NaN or Inf, as fid_load_stats. */
 int fstats_load(fstats *s, const char *path, char *err, size_t errlen);
 
 /* Read mu (d,) and sigma (d,d) (float64 or float32; any other keys are ignored) from a stats
  * .npz: ours, DF-GAN's (bird_val256_FIDK0.npz) or pytorch-fid's --save-stats file. Checks shapes,
  * finiteness, symmetry and a non-negative diagonal; *mu and *sigma are malloc'd float64.
- * -1 with a one-line "PATH: expected ..., found ..." message. */
+ * -1 with a one-line "PATH: expected ..., found ..." message; ERR_NONFINITE (core/finite.h) for a
+ * NaN or Inf: "PATH: expected finite values, found NaN at (3,4) in 'sigma'". */
 int fid_load_stats(const char *path, int64_t *d, double **mu, double **sigma, char *err, size_t errlen);
 
 /* ---- feature streams ----
  * Read the next feature array from a stream (.npy arrays back to back): float32 or float64 of
  * shape (N,d); *d < 0 takes d from this array, else it must match. 1 ok, 0 at a clean end of
  * stream, -1 with "NAME: expected float32 or float64 (N,d), found int64 (3,4) in array 2"
- * (*io_error set when it was a read error rather than bad data). */
+ * (*io_error set when it was a read error rather than bad data); ERR_NONFINITE (core/finite.h) with
+ * "NAME: expected finite values, found NaN at (4,2) in batch 1" for a NaN or Inf. */
 int feat_read(FILE *f, const char *name, long index, int64_t *d, npy_array *a, int *io_error, char *err, size_t errlen);
 /* Every array of the feature stream at path ('-': stdin) through feat_read, concatenated as float64
- * (n,d), malloc'd. For the tools: dies (exit 2) naming opt on an unreadable path, a bad array, a
- * non-finite value ("PATH: expected finite features, found nan at row R, column C in array K", R the
- * row within array K) or an empty stream; exit 1 on a read error. */
+ * (n,d), malloc'd. For the tools: dies (exit 2) naming opt on an unreadable path, a bad array or an
+ * empty stream; exit 3 naming the path on a NaN or Inf (feat_read's message); exit 1 on a read error. */
 double *feat_read_all(const char *opt, const char *path, int64_t *n, int64_t *d);
 
 #endif

@@ -1,6 +1,7 @@
 /* stream.c: typed tensor streams for the tools (see stream.h). */
 #include "io/stream.h"
 #include "core/common.h"
+#include "core/finite.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 void ts_open(tstream *s, const char *flag, const char *path) {
     s->name = xstrdup(flag);
     s->index = 0;
+    s->allow_nonfinite = 0;
     if (strcmp(path, "-") == 0) {
         s->f = stdin;
         return;
@@ -58,6 +60,7 @@ int ts_read_f32(tstream *s, int ndim, const int64_t *want, const char *shape_des
                       exp, (long long)got, (long long)(h.count * 4), s->index);
         die_runtime("%s: %s in array %ld", s->name, err, s->index);
     }
+    if (!s->allow_nonfinite) require_finite(out, s->name, "in batch %ld", s->index);
     s->index++;
     return 1;
 }

@@ -1,13 +1,17 @@
 /* stream.h: reading typed tensor streams (.npy arrays back to back) for the tools, with the
  * checks and messages of DESIGN.md: each array is checked for dtype and shape, and a mismatch
  * or a truncated array is a usage error (exit 2) naming the flag, what was expected, what was
- * found and the index of the array (0-based, as npy-info numbers them). */
+ * found and the index of the array (0-based, as npy-info numbers them). A NaN or Inf in an array
+ * exits 3 (core/finite.h): "--real: expected finite values, found NaN at (2,0,5,7) in batch 3",
+ * unless the tool allows them (allow_nonfinite, for --allow-nonfinite). */
 #ifndef DFGAN_STREAM_H
 #define DFGAN_STREAM_H
 
 #include "io/npy.h"
 
-typedef struct { FILE *f; char *name; long index; } tstream;  /* name = the flag, e.g. "--noise", for messages; index = arrays read so far */
+/* name = the flag, e.g. "--noise", for messages; index = arrays read so far; allow_nonfinite: 1 lets
+ * NaN and Inf through (ts_open sets 0) */
+typedef struct { FILE *f; char *name; long index; int allow_nonfinite; } tstream;
 
 /* "-" = stdin; a missing file -> die_usage("--noise: expected a readable file, found 'x.npy': No such file or directory"). */
 void ts_open(tstream *s, const char *flag, const char *path);
@@ -15,7 +19,8 @@ void ts_open(tstream *s, const char *flag, const char *path);
  * (want may be NULL: any shape of ndim dims). Returns 1 and fills out (malloc'd float data,
  * shape) or 0 at a clean end of stream. On a mismatch dies with die_usage: "--noise: expected
  * float32 (B,100), found float64 (16,100) in array 2"; on a truncated array: "--noise: expected
- * float32 (B,100), found a truncated array (n of m bytes) in array 3". shape_desc is the human
+ * float32 (B,100), found a truncated array (n of m bytes) in array 3"; on a NaN or Inf (unless
+ * s->allow_nonfinite) with die_nonfinite, as above. shape_desc is the human
  * form of the expected shape, like "(B,100)"; NULL makes one from want ("?" for free dims). */
 int ts_read_f32(tstream *s, int ndim, const int64_t *want, const char *shape_desc, npy_array *out);
 void ts_close(tstream *s);
@@ -42,7 +47,7 @@ typedef struct {
 void ts_member_desc(char *buf, size_t n, const ts_member *m, int64_t B);
 void tsg_open(tsgroup *g, int n, const ts_member *m);
 /* The next batch: out[i] the next array of stream i, of shape (B, m[i].shape[1..]), where B is the
- * first stream's batch, or the given one when B > 0. Shapes and dtypes are checked as ts_read_f32's
+ * first stream's batch, or the given one when B > 0. Shapes, dtypes and values are checked as ts_read_f32's
  * ("--cond: expected float32 (3,8), found float32 (2,8) in array 0"; "(B,8)" before B is known).
  * Returns 1, or 0 when every stream has ended; when only some have, dies (usage) naming the first:
  * "expected --real, --cond and --fake to hold the same number of batches, found --cond ending at batch 2". */

@@ -11,6 +11,7 @@
 #include "models/clip_internal.h"
 #include "core/checkpoint.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/ops.h"
 #include "core/rng.h"
 
@@ -275,6 +276,7 @@ void clip_load(clip_model *m, const char *path, int head_width) {
             die_usage("%s: expected '%s' float32 %s, found %s %s", path, p->key, want, npy_dtype_name(a->dtype), got);
         }
         if (a->dtype != NPY_F4) to_f32(&src, j);
+        require_finite(a, path, "in '%s'", p->key);   /* float16/float64 as converted: an overflow is +-Inf */
         m->w[i] = (float *)a->data;
     }
     for (int j = 0; j < z->n; j++)

@@ -67,7 +67,8 @@ void clip_jitter(clip_model *m, uint64_t seed, double jitter);
  * mapped and its float32 arrays are used in place where they are aligned (npz_read_mapped: every
  * array of a file that npz_write wrote), copied once otherwise; float16 and float64 arrays are
  * converted to float32. Dies (exit 2) naming the path on a missing key, a wrong shape or dtype
- * or an unexpected key. The model's weights are then read-only. */
+ * or an unexpected key, and exits 3 on a NaN or Inf in a weight (core/finite.h). The model's
+ * weights are then read-only. */
 void clip_load(clip_model *m, const char *path, int head_width);
 void clip_free(clip_model *m);
 /* Compute on dev from now on: for DEVICE_CUDA the weights are uploaded once (the host copies in

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/ops.h"
 #include "core/rng.h"
 
@@ -140,9 +141,10 @@ const inception_conv *inception_layers(int *n)
 
 static const char *bn_keys[4] = {"bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"};
 
-/* a float32/float64 array of the expected shape as doubles (malloc'd), or NULL with a message */
-static double *get_param(const npz *z, const char *path, const char *key, int ndim, const int64_t *shape, char *err,
-                         size_t errlen)
+/* a finite float32/float64 array of the expected shape as doubles (malloc'd), or NULL with a message
+ * (*nonfinite set when a NaN or Inf was the fault) */
+static double *get_param(const npz *z, const char *path, const char *key, int ndim, const int64_t *shape,
+                         int *nonfinite, char *err, size_t errlen)
 {
     const npy_array *a = npz_find(z, key);
     char want[64], got[64];
@@ -157,6 +159,10 @@ static double *get_param(const npz *z, const char *path, const char *key, int nd
         npy_format_shape(got, sizeof got, a->ndim, a->shape);
         snprintf(err, errlen, "%s: expected '%s' float32 or float64 %s, found %s %s", path, key, want,
                  npy_dtype_name(a->dtype), got);
+        return NULL;
+    }
+    if (check_finite(a, err, errlen, path, "in '%s'", key)) {
+        *nonfinite = 1;
         return NULL;
     }
     double *d = xmalloc((size_t)a->count * sizeof(double));
@@ -197,17 +203,18 @@ int inception_load(inception *m, const npz *z, const char *path, inception_varia
         }
     }
     m->conv = xcalloc((size_t)m->nconv, sizeof *m->conv);
+    int nonfinite = 0;
     for (int i = 0; i < m->nconv; i++) {
         inception_conv *c = &m->conv[i];
         *c = t[i];
         char key[128];
         snprintf(key, sizeof key, "%s.conv.weight", c->name);
         int64_t ws[4] = {c->OC, c->C, c->KH, c->KW}, bs[1] = {c->OC};
-        double *w = get_param(z, path, key, 4, ws, err, errlen), *bn[4] = {0};
+        double *w = get_param(z, path, key, 4, ws, &nonfinite, err, errlen), *bn[4] = {0};
         int bad = !w;
         for (int j = 0; j < 4 && !bad; j++) {
             snprintf(key, sizeof key, "%s.%s", c->name, bn_keys[j]);
-            bad = !(bn[j] = get_param(z, path, key, 1, bs, err, errlen));
+            bad = !(bn[j] = get_param(z, path, key, 1, bs, &nonfinite, err, errlen));
         }
         if (!bad) {
             size_t per = (size_t)c->C * c->KH * c->KW;
@@ -215,9 +222,8 @@ int inception_load(inception *m, const npz *z, const char *path, inception_varia
             c->b = xmalloc((size_t)c->OC * sizeof(float));
             for (int o = 0; o < c->OC; o++) {
                 double var = bn[3][o];
-                if (!(var >= 0) || !isfinite(bn[0][o]) || !isfinite(bn[1][o]) || !isfinite(bn[2][o])) {
-                    snprintf(err, errlen, "%s: expected '%s.bn.running_var' >= 0 and finite BatchNorm parameters, found %g at %d",
-                             path, c->name, var, o);
+                if (!(var >= 0)) {   /* finite: get_param checked */
+                    snprintf(err, errlen, "%s: expected '%s.bn.running_var' >= 0, found %g at %d", path, c->name, var, o);
                     bad = 1;
                     break;
                 }
@@ -235,7 +241,7 @@ int inception_load(inception *m, const npz *z, const char *path, inception_varia
             }
             free(m->conv);
             memset(m, 0, sizeof *m);
-            return -1;
+            return nonfinite ? ERR_NONFINITE : -1;
         }
     }
     /* pack each group's weights and biases into one allocation, members in table order */

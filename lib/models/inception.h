@@ -70,7 +70,8 @@ typedef struct {
 const inception_conv *inception_layers(int *n);
 
 /* Fold and load the weights from z (as read from path, for messages). 0 ok; -1 with a one-line
- * "PATH: expected ..., found ..." message. */
+ * "PATH: expected ..., found ..." message; ERR_NONFINITE (core/finite.h) for a NaN or Inf in a weight:
+ * "PATH: expected finite values, found NaN at (i) in 'Conv2d_1a_3x3.bn.running_var'". */
 int inception_load(inception *m, const npz *z, const char *path, inception_variant v, char *err, size_t errlen);
 void inception_free(inception *m);
 
