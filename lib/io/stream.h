@@ -7,7 +7,9 @@
 
 #include "io/npy.h"
 
-typedef struct { FILE *f; char *name; long index; } tstream;  /* name = the flag, e.g. "--noise", for messages; index = arrays read so far */
+/* name = the flag, e.g. "--noise", for messages; index = arrays read so far; ipc = takes CUDA IPC
+ * records (io/ipc_record.h) in place of float32 arrays (0 from ts_open: a record is refused) */
+typedef struct { FILE *f; char *name; long index; int ipc; } tstream;
 
 /* "-" = stdin; a missing file -> die_usage("--noise: expected a readable file, found 'x.npy': No such file or directory"). */
 void ts_open(tstream *s, const char *flag, const char *path);
