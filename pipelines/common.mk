@@ -81,6 +81,10 @@ RUN_EPOCH   ?= $(ROOT)/bin/run-epoch
 PROGRESS       ?= auto
 PROGRESS_EVERY ?= 10
 PROGRESS_STEPS ?= 0
+# IPC=auto: with DEVICE=cuda an epoch's step tools hand the fakes and gradients to each other as CUDA
+# IPC records of GPU buffers (--ipc, lib/train/ipc_link.h) instead of their bytes; IPC=off: the bytes
+IPC            ?= auto
+IPC_FLAGS       = $(if $(and $(filter cuda,$(DEVICE)),$(filter-out off,$(IPC))),--ipc)
 
 CKPT := $(RUN)/ckpt
 DATA := $(RUN)/data
@@ -106,6 +110,7 @@ endif
 $(foreach v,SAVE_INTERVAL IMGS_PER_SENT K SAMPLE_ROWS SAMPLE_COLS,$(if $(shell [ '$($(v))' -ge 1 ] 2>/dev/null && echo y),,$(error $(PIPE): $(v) expects a whole number >= 1, found '$($(v))')))
 $(if $(filter damsm clip,$(TEXT_ENCODER)),,$(error $(PIPE): TEXT_ENCODER (text_encoder) expects damsm or clip, found '$(TEXT_ENCODER)'))
 $(if $(filter auto tty plain off,$(PROGRESS)),,$(error $(PIPE): PROGRESS expects auto, tty, plain or off, found '$(PROGRESS)'))
+$(if $(filter auto off,$(IPC)),,$(error $(PIPE): IPC expects auto or off, found '$(IPC)'))
 endif
 
 # ---- CLIP: its BPE file, the loss, the score, the condition ----
@@ -310,13 +315,13 @@ rc=0
 '$(RUN_EPOCH)' --fifo "$$tmp/fake.fifo" --fifo "$$tmp/grad.fifo" \
     $(if $(CLIP_ON),--fifo "$$tmp/fake_d.fifo" --fifo "$$tmp/fake_c.fifo" --fifo "$$tmp/cgrad_out.fifo" --fifo "$$tmp/cgrad.fifo" \
     :::copy "$$tmp/fake.fifo" "$$tmp/fake_d.fifo" "$$tmp/fake_c.fifo" \
-    ::: '$(CLIP_EMBED)' loss --device $(DEVICE) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
+    ::: '$(CLIP_EMBED)' loss --device $(DEVICE) $(IPC_FLAGS) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
         --in "$$tmp/fake_c.fifo" -o "$$tmp/cgrad_out.fifo" --log "$$tmp/clip.jsonl" \
     :::copy "$$tmp/cgrad_out.fifo" "$$tmp/cgrad.fifo") \
-    ::: '$(DISC_STEP)' train --device $(DEVICE) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
+    ::: '$(DISC_STEP)' train --device $(DEVICE) $(IPC_FLAGS) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
         --cond '$(call epoch_cond,$(E))' --fake "$$tmp/$(if $(CLIP_ON),fake_d,fake).fifo" --grad-out "$$tmp/grad.fifo" \
         --save "$$tmp/D.npz" --log "$$tmp/losses.jsonl" \
-    ::: '$(GEN_STEP)' train --device $(DEVICE) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
+    ::: '$(GEN_STEP)' train --device $(DEVICE) $(IPC_FLAGS) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
         --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake.fifo" --grad "$$tmp/grad.fifo" $(if $(CLIP_ON),--grad "$$tmp/cgrad.fifo") \
         --save "$$tmp/G.npz" --log "$$tmp/gen.jsonl" \
     $(if $(filter-out off,$(PROGRESS)),:::watch '$(PROGRESS_TOOL)' $(PROGRESS_MODE) --steps $$steps --prefix "epoch $$((10#$(E)))/$(MAX_EPOCH)" \
