@@ -50,11 +50,14 @@ int ipc_record_decode(const unsigned char *b, size_t n, ipc_record *r, char *err
     memcpy(r->mem, b + 16, 64);
     memcpy(r->event, b + 80, 64);
     r->ndim = (int)get32(b + 148);
-    int64_t count = 1;
+    const uint64_t limit = (uint64_t)1 << 40;  /* elements, as npy.h's NPY_MAX_BYTES bounds bytes */
+    uint64_t count = 1;
     int ok = memcmp(b + 144, "<f4\0", 4) == 0 && r->ndim >= 1 && r->ndim <= 4;
     for (int i = 0; ok && i < r->ndim; i++) {
-        r->shape[i] = (int64_t)get64(b + 152 + 8 * i);
-        ok = r->shape[i] >= 0 && r->shape[i] < ((int64_t)1 << 40) && (count *= r->shape[i] ? r->shape[i] : 1) < ((int64_t)1 << 40);
+        const uint64_t d = get64(b + 152 + 8 * i);
+        ok = d < limit && (d == 0 || count <= limit / d);
+        r->shape[i] = (int64_t)d;
+        count *= d ? d : 1;
     }
     r->pid = (int64_t)get64(b + 184);
     memcpy(r->bus, b + 192, 15);

@@ -18,7 +18,9 @@ void ts_open(tstream *s, const char *flag, const char *path);
  * shape) or 0 at a clean end of stream. On a mismatch dies with die_usage: "--noise: expected
  * float32 (B,100), found float64 (16,100) in array 2"; on a truncated array: "--noise: expected
  * float32 (B,100), found a truncated array (n of m bytes) in array 3". shape_desc is the human
- * form of the expected shape, like "(B,100)"; NULL makes one from want ("?" for free dims). */
+ * form of the expected shape, like "(B,100)"; NULL makes one from want ("?" for free dims).
+ * A CUDA IPC record in place of the array (io/ipc_record.h) is refused in one line, or with s->ipc
+ * returned as one (ts_read_record). */
 int ts_read_f32(tstream *s, int ndim, const int64_t *want, const char *shape_desc, npy_array *out);
 void ts_close(tstream *s);
 

@@ -36,6 +36,17 @@ std::vector<const alloc *> opened;              /* the allocations it may touch 
 
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
 
+/* the arena's next span bytes as an allocation of `bytes` after GUARD bytes (not handed out yet) */
+alloc carve(size_t bytes, size_t span, int foreign) {
+    alloc a;
+    a.lo = arena + used;
+    a.p = a.lo + GUARD;
+    a.bytes = bytes;
+    a.hi = a.lo + span;
+    a.foreign = foreign;
+    return a;
+}
+
 const alloc *lookup(const std::map<uintptr_t, alloc> &m, const void *q) {
     auto it = m.upper_bound((uintptr_t)q);
     if (it == m.begin()) return nullptr;
@@ -173,12 +184,7 @@ const alloc *map_foreign(int fd, size_t offset, size_t span, size_t bytes) {
         errno = EINVAL;
         return nullptr;
     }
-    alloc a;
-    a.lo = arena + used;
-    a.p = a.lo + GUARD;
-    a.bytes = bytes;
-    a.hi = a.lo + span;
-    a.foreign = 1;
+    alloc a = carve(bytes, span, 1);
     if (mmap(a.lo, span, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED) return nullptr;
     used += span;
     return &(live[(uintptr_t)a.lo] = a);
@@ -272,12 +278,7 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
     if (bytes > ARENA / 2) return last_error = cudaErrorMemoryAllocation;
     const size_t span = round_up(GUARD + round_up(bytes, 256) + GUARD, page);
     if (span > ARENA - used) return last_error = cudaErrorMemoryAllocation;
-    alloc a;
-    a.lo = arena + used;
-    a.p = a.lo + GUARD;
-    a.bytes = bytes;
-    a.hi = a.lo + span;
-    a.foreign = 0;
+    alloc a = carve(bytes, span, 0);
     used += span;
     const alloc *in = &(live[(uintptr_t)a.lo] = a);
     begin("cudaMalloc");
