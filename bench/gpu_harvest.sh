@@ -7,7 +7,8 @@
 #     the bird config's training step (IMSIZE 256, NF 32, BATCH 32): ours in one process
 #     (build/bench/cuda/step_bench), ours as the pipelines run it (gen-step and disc-step through
 #     FIFOs under bin/run-epoch), and with the CLIP loss (clip-embed loss and the copies beside
-#     them, a random ViT-B/32); PyTorch's DF-GAN loop without and with the CLIP loss
+#     them, a random ViT-B/32), each also with --ipc (the fakes and gradients as CUDA IPC records
+#     of GPU buffers instead of bytes); PyTorch's DF-GAN loop without and with the CLIP loss
 #     (bench/dfgan_step_torch.py --device cuda); clip-embed's loss alone against the same tower
 #     in PyTorch (bench/clip_bench_torch.py); inception-stats images per second against
 #     pytorch-fid's InceptionV3 (bench/inception_bench.py);
@@ -120,24 +121,25 @@ note "step, ours in one process"
   put step_ours_inproc_s "$(awk '$1 == "step_mean_s" { print $2 }' "$tmp/inproc.txt")" ||
   put step_ours_inproc_s "failed:$(tail -1 "$tmp/inproc.txt" | tr ' ' '_')"
 
-# epoch N CLIP: the first N batches through FIFOs as the pipelines run them (CLIP 1: with the CLIP
-# loss and the copies); prints its wall seconds
+# epoch N CLIP IPC: the first N batches through FIFOs as the pipelines run them (CLIP 1: with the CLIP
+# loss and the copies; IPC 1: the step tools with --ipc); prints its wall seconds
 epoch() {
-  local n=$1 clip=$2 t0 t1 e=$tmp/e$1_$2 i=$tmp/in_$1
+  local n=$1 clip=$2 t0 t1 e=$tmp/e$1_$2_$3 i=$tmp/in_$1
   mkdir -p "$e"
-  local c=()
+  local c=() x=()
+  [ "$3" = 1 ] && x=(--ipc)
   if [ "$clip" = 1 ]; then
     c=(--fifo "$e/fake_d" --fifo "$e/fake_c" --fifo "$e/cg_out" --fifo "$e/cg"
        :::copy "$e/fake" "$e/fake_d" "$e/fake_c"
-       ::: "$BIN/clip-embed" loss --device cuda --weights "$tmp/clip.npz" "${HW[@]}" --lambda 0.01
+       ::: "$BIN/clip-embed" loss --device cuda "${x[@]}" --weights "$tmp/clip.npz" "${HW[@]}" --lambda 0.01
            --text "$i/text.npy" --in "$e/fake_c" -o "$e/cg_out" --log "$e/clip.log"
        :::copy "$e/cg_out" "$e/cg")
   fi
   t0=$(date +%s.%N)
   "$ROOT/bin/run-epoch" --fifo "$e/fake" --fifo "$e/grad" "${c[@]}" \
-    ::: "$BIN/disc-step" train --device cuda --ckpt "$tmp/D.npz" --real "$i/real.npy" --cond "$i/cond.npy" \
+    ::: "$BIN/disc-step" train --device cuda "${x[@]}" --ckpt "$tmp/D.npz" --real "$i/real.npy" --cond "$i/cond.npy" \
         --fake "$e/$([ "$clip" = 1 ] && echo fake_d || echo fake)" --grad-out "$e/grad" --save "$e/D.npz" --log "$e/d.log" \
-    ::: "$BIN/gen-step" train --device cuda --ckpt "$tmp/G.npz" --noise "$i/noise.npy" --cond "$i/cond.npy" \
+    ::: "$BIN/gen-step" train --device cuda "${x[@]}" --ckpt "$tmp/G.npz" --noise "$i/noise.npy" --cond "$i/cond.npy" \
         --fake-out "$e/fake" --grad "$e/grad" $([ "$clip" = 1 ] && echo --grad "$e/cg") --save "$e/G.npz" --log "$e/g.log" \
     2> "$e/err" || { echo "failed:$(tail -1 "$e/err" | tr ' ' '_')"; return; }
   t1=$(date +%s.%N)
@@ -148,9 +150,11 @@ per_step() {   # per_step T_LONG T_SHORT: seconds per step from two epochs, or t
   awk -v a="$1" -v b="$2" -v n="$STEPS" -v m="$short" 'BEGIN { printf "%.4f", (a - b) / (n - m) }'
 }
 for clip in 0 1; do
-  note "step, ours through FIFOs$([ $clip = 1 ] && echo ', with the CLIP loss')"
-  tl=$(epoch "$STEPS" $clip); ts=$(epoch "$short" $clip)
-  put "step_ours_pipe$([ $clip = 1 ] && echo _clip)_s" "$(per_step "$tl" "$ts")"
+  for ipc in 0 1; do
+    note "step, ours through FIFOs$([ $clip = 1 ] && echo ', with the CLIP loss')$([ $ipc = 1 ] && echo ', --ipc')"
+    tl=$(epoch "$STEPS" $clip $ipc); ts=$(epoch "$short" $clip $ipc)
+    put "step_ours_pipe$([ $clip = 1 ] && echo _clip)$([ $ipc = 1 ] && echo _ipc)_s" "$(per_step "$tl" "$ts")"
+  done
 done
 note "clip-embed loss alone"
 cl() {

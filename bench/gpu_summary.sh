@@ -6,7 +6,8 @@
 #
 # Keys: backend device cudnn torch config checks_passed checks_failed checks_skipped
 # checks_timeout check_failed (repeated: a failed check's name); step_ours_inproc_s
-# step_ours_pipe_s step_ours_pipe_clip_s step_torch_s step_torch_clip_s clip_loss_ours_s
+# step_ours_pipe_s step_ours_pipe_clip_s step_ours_pipe_ipc_s step_ours_pipe_clip_ipc_s (--ipc:
+# CUDA IPC records instead of bytes) step_torch_s step_torch_clip_s clip_loss_ours_s
 # clip_loss_torch_s inception_ours_ips inception_torch_ips (seconds per step or batch, images per
 # second); image_tensor_bytes pipe_bytes_step pipe_bytes_step_clip pcie_bytes_step
 # pcie_bytes_step_clip; pipe_mbs pipe_copy_mbs (MB/s); pcie_{h2d,d2h}_{pageable,pinned}_gbs.
@@ -42,6 +43,10 @@ END {
          cell("step_torch_s", " s", "%.4f"), ratio(num("step_torch_s"), num("step_ours_pipe_s"))
   printf "%-44s %12s %12s %8s\n", "bird step + CLIP loss, pipelined", cell("step_ours_pipe_clip_s", " s", "%.4f"),
          cell("step_torch_clip_s", " s", "%.4f"), ratio(num("step_torch_clip_s"), num("step_ours_pipe_clip_s"))
+  printf "%-44s %12s %12s %8s\n", "bird step, pipelined, --ipc", cell("step_ours_pipe_ipc_s", " s", "%.4f"),
+         cell("step_torch_s", " s", "%.4f"), ratio(num("step_torch_s"), num("step_ours_pipe_ipc_s"))
+  printf "%-44s %12s %12s %8s\n", "bird step + CLIP loss, pipelined, --ipc", cell("step_ours_pipe_clip_ipc_s", " s", "%.4f"),
+         cell("step_torch_clip_s", " s", "%.4f"), ratio(num("step_torch_clip_s"), num("step_ours_pipe_clip_ipc_s"))
   co = (num("step_ours_pipe_clip_s") > 0 && num("step_ours_pipe_s") > 0) ? num("step_ours_pipe_clip_s") / num("step_ours_pipe_s") - 1 : ""
   ct = (num("step_torch_clip_s") > 0 && num("step_torch_s") > 0) ? num("step_torch_clip_s") / num("step_torch_s") - 1 : ""
   printf "%-44s %12s %12s\n", "what the CLIP loss adds to the step", co == "" ? "n/a" : pct(co), ct == "" ? "n/a" : pct(ct)
@@ -71,6 +76,10 @@ END {
   if (num("step_ours_pipe_s") > 0 && num("step_ours_inproc_s") > 0)
     printf "measured  pipelined - one process: %+.1f ms a step (%s; the one-process step keeps the PCIe copies)\n",
            1e3 * (num("step_ours_pipe_s") - num("step_ours_inproc_s")), pct(num("step_ours_pipe_s") / num("step_ours_inproc_s") - 1)
+  i0 = num("step_ours_pipe_ipc_s"); i1 = num("step_ours_pipe_clip_ipc_s"); s0 = num("step_ours_pipe_s"); s1 = num("step_ours_pipe_clip_s")
+  if (i0 > 0 && s0 > 0)
+    printf "measured  --ipc - bytes: %+.1f ms a step (%s)%s\n", 1e3 * (i0 - s0), pct(i0 / s0 - 1),
+           (i1 > 0 && s1 > 0) ? sprintf("; with CLIP %+.1f ms (%s)", 1e3 * (i1 - s1), pct(i1 / s1 - 1)) : ""
   ok = has("checks_failed") && v["checks_failed"] == 0 && !("checks_timeout" in v)
   printf "targets  checks pass: %s | step >= 2x PyTorch: %s | CLIP adds < 25%%: %s | inception >= PyTorch: %s\n",
          v["checks_passed"] == "skipped" ? "skipped" : yesno(ok),

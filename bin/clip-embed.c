@@ -15,6 +15,7 @@
 #include "io/stream.h"
 #include "io/stream_ids.h"
 #include "core/tensor.h"
+#include "train/ipc_link.h"
 #include "train/shard.h"
 
 #include <errno.h>
@@ -60,6 +61,9 @@ static const char usage[] =
     "  --lambda L         loss: the weight of the CLIP loss, >= 0 (default 0.01, the seed's lambda_clip)\n"
     "  --no-grad          loss: write zeros instead of the gradient (the original code's behaviour)\n"
     "  --log FILE         loss: append {\"batch\", \"clip_loss\", \"mean_cos\"} JSON lines to FILE\n"
+    "  --ipc              loss, --device cuda, for the training loop (run-epoch): the images may be\n"
+    "                     records of gen-step's GPU buffers (copied on the GPU) or arrays; -o carries\n"
+    "                     records of this tool's buffers (a FIFO or pipe only), reused once answered\n"
     "  --resize MODE      bicubic (default), bilinear or nearest, as torch's interpolate\n"
     "                     (align_corners=False, no antialiasing)\n"
     "  --head-width D     attention head width (default 64, as every released CLIP: heads = width/D)\n"
@@ -79,7 +83,7 @@ static const char usage[] =
 enum { M_NONE, M_TEXT, M_IMAGE, M_LOSS, M_SCORE };
 
 typedef struct {
-    int mode, init, raw, no_grad, resize;
+    int mode, init, raw, no_grad, resize, ipc;
     const char *weights, *text, *in, *out, *log, *features_out;
     device_t dev;
     double lambda, jitter;
@@ -89,7 +93,7 @@ typedef struct {
 
 static void parse(options *o, int argc, char **argv) {
     enum { WEIGHTS = TOPT_FIRST, TEXT, IN, RAW, LAMBDA, NOGRAD, LOG, RESIZE, HEADW, INIT, SEED, JITTER,
-           EMBED, WIDTH, LAYERS, PATCH, IMSIZE, TWIDTH, TLAYERS, CONTEXT, VOCAB, FEATURES_OUT };
+           EMBED, WIDTH, LAYERS, PATCH, IMSIZE, TWIDTH, TLAYERS, CONTEXT, VOCAB, FEATURES_OUT, IPC };
     static const struct option longopts[] = {
         {"weights", 1, 0, WEIGHTS}, {"text", 1, 0, TEXT}, {"in", 1, 0, IN}, {"out", 1, 0, 'o'},
         {"raw", 0, 0, RAW}, {"lambda", 1, 0, LAMBDA}, {"no-grad", 0, 0, NOGRAD}, {"log", 1, 0, LOG},
@@ -98,7 +102,7 @@ static void parse(options *o, int argc, char **argv) {
         {"layers", 1, 0, LAYERS},
         {"patch", 1, 0, PATCH}, {"image-size", 1, 0, IMSIZE}, {"text-width", 1, 0, TWIDTH},
         {"text-layers", 1, 0, TLAYERS}, {"context", 1, 0, CONTEXT}, {"vocab", 1, 0, VOCAB},
-        {"features-out", 1, 0, FEATURES_OUT}, {0, 0, 0, 0}};
+        {"features-out", 1, 0, FEATURES_OUT}, {"ipc", 0, 0, IPC}, {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->in = "-";
     o->out = "-";
@@ -120,6 +124,7 @@ static void parse(options *o, int argc, char **argv) {
         case RAW: o->raw = 1; break;
         case LAMBDA: o->lambda = parse_double_in("--lambda", optarg, 0, INFINITY, 0); lambda_set = 1; break;
         case NOGRAD: o->no_grad = 1; break;
+        case IPC: o->ipc = 1; break;
         case LOG: o->log = optarg; break;
         case FEATURES_OUT: o->features_out = optarg; break;
         case RESIZE:
@@ -171,15 +176,16 @@ static void parse(options *o, int argc, char **argv) {
     if (!o->weights) die_usage("expected --weights CLIP.npz, found none");
     if ((o->mode == M_LOSS || o->mode == M_SCORE) && !o->text) die_usage("expected --text FEATURES with %s, found none", m);
     if ((o->mode == M_TEXT || o->mode == M_IMAGE) && o->text) die_usage("expected --text only with loss or score, found it with %s", m);
-    if (o->mode != M_LOSS && (lambda_set || o->no_grad || o->log))
-        die_usage("expected --lambda, --no-grad and --log only with loss, found %s",
-                  lambda_set ? "--lambda" : o->no_grad ? "--no-grad" : "--log");
+    if (o->mode != M_LOSS && (lambda_set || o->no_grad || o->log || o->ipc))
+        die_usage("expected --lambda, --no-grad, --log and --ipc only with loss, found %s",
+                  lambda_set ? "--lambda" : o->no_grad ? "--no-grad" : o->log ? "--log" : "--ipc");
     if (o->raw && o->mode != M_TEXT && o->mode != M_IMAGE) die_usage("expected --raw only with text or image, found it with %s", m);
     if (o->features_out && o->mode != M_SCORE) die_usage("expected --features-out only with score, found it with %s", m);
     if (o->features_out && !strcmp(o->features_out, "-")) die_usage("expected --features-out a file (score prints on stdout), found '-'");
     if (o->mode == M_SCORE && strcmp(o->out, "-")) die_usage("expected no -o with score (it prints), found '%s'", o->out);
     if (o->text && !strcmp(o->text, "-") && !strcmp(o->in, "-")) die_usage("expected --text and the input to be different streams, found both stdin");
     o->dev = topt_device(&t);   /* may hand over to bin/cuda/clip-embed */
+    if (o->ipc) { ipc_check_device(o->dev); ipc_check_output("-o", o->out); }
 }
 
 static void write_or_die(atomic_file *af, const char *path, int ndim, const int64_t *shape, const float *data) {
@@ -275,6 +281,7 @@ int main(int argc, char **argv) {
     clip_load(&m, o.weights, (int)o.head_width);
     dist_rank0_done();
     clip_to_device(&m, o.dev);
+    if (o.ipc) ipc_check_ranks();
     if (dist_size() > 1) {
         run_loss_ranks(&o, &m);
         clip_free(&m);
@@ -289,6 +296,9 @@ int main(int argc, char **argv) {
     atomic_file *out = o.mode == M_SCORE ? (o.features_out ? af_open(o.features_out) : NULL) : af_open(o.out);
     steplog log = {0};
     if (o.mode == M_LOSS) steplog_open(&log, o.log);
+    ipc_in img_ipc = {0};            /* --ipc: the images from records, the gradient as records of ours */
+    ipc_out grad_ipc;
+    if (o.ipc) { in.ipc = 1; ipc_out_init(&grad_ipc, "-o", o.out); grad_ipc.af = out; }
     double cos_sum = 0;
     long n_images = 0, batch = 0;
     npy_array a;
@@ -329,17 +339,20 @@ int main(int argc, char **argv) {
                 cos_sum += mc * B;
                 n_images += B;
             } else {
-                float *grad = xcalloc((size_t)(a.count ? a.count : 1), sizeof(float));
+                float *grad = o.ipc ? ipc_out_buffer(&grad_ipc, (size_t)a.count) : xcalloc((size_t)(a.count ? a.count : 1), sizeof(float));
                 clip_image_ctx *ctx = NULL;
-                clip_encode_image(&m, f, a.data, B, H, W, o.resize, o.no_grad ? NULL : &ctx);
+                if (o.ipc) clip_encode_image_dev(&m, f, ipc_in_device(&img_ipc, &a, in.name, in.index - 1), B, H, W, o.resize, o.no_grad ? NULL : &ctx);
+                else clip_encode_image(&m, f, a.data, B, H, W, o.resize, o.no_grad ? NULL : &ctx);
                 float *df = xmalloc((size_t)(B ? B : 1) * E * sizeof(float));
                 double mc;
                 const double loss = clip_cos_loss(df, f, t.data, B, E, o.lambda, &mc);
-                if (ctx) clip_image_backward(&m, grad, df, ctx);
-                write_or_die(out, o.out, 4, a.shape, grad);
+                if (ctx) (o.ipc ? clip_image_backward_dev : clip_image_backward)(&m, grad, df, ctx);
+                else if (o.ipc) dev_zero(o.dev, grad, (size_t)a.count);
+                if (o.ipc) ipc_out_publish(&grad_ipc, 4, a.shape);
+                else write_or_die(out, o.out, 4, a.shape, grad);
                 steplog_write(&log, ++batch, 2, (const char *const[]){"clip_loss", "mean_cos"}, (const double[]){loss, mc});
                 free(df);
-                free(grad);
+                if (!o.ipc) free(grad);
             }
             npy_free(&t);
             free(f);
@@ -361,6 +374,7 @@ int main(int argc, char **argv) {
         af_commit(out);
         if (!strcmp(o.out, "-")) close_stdout_or_die();
     }
+    if (o.ipc) { grad_ipc.af = NULL; ipc_out_close(&grad_ipc); ipc_in_free(&img_ipc); }
     if (o.mode == M_LOSS) steplog_close(&log);
     clip_free(&m);
     dist_finish();

@@ -6,6 +6,7 @@
 #include "core/common.h"
 #include "core/dist.h"
 #include "train/dstep.h"
+#include "train/ipc_link.h"
 #include "train/shard.h"
 #include "train/steplog.h"
 #include "train/stepopts.h"
@@ -44,6 +45,9 @@ static const char usage[] =
     "  --lr X              Adam learning rate (default 4e-4)\n"
     "  --beta1 X --beta2 X --eps X   Adam (defaults 0.0, 0.9, 1e-8, as DF-GAN)\n"
     "  --log FILE          losses as JSON lines appended to FILE (default: lines on stderr)\n"
+    "  --ipc               train, --device cuda, for the training loop (run-epoch): --fake takes records\n"
+    "                      of gen-step's GPU buffers (read in place) or arrays, --grad-out carries\n"
+    "                      records of D's buffers (a FIFO or pipe only), reused once answered\n"
     "  --device cpu|cuda   where to compute (default cpu)\n"
     "  -h, --help          this help\n";
 
@@ -85,6 +89,7 @@ static void parse(options *o, int argc, char **argv) {
         die_usage("train expects --ckpt, --real, --cond, --fake and --save, found some missing");
     }
     o->device = topt_device(&o->c.t);
+    if (o->c.ipc) { ipc_check_device(o->device); ipc_check_output("--grad-out", o->grad_out); }
     /* the outputs' folders, before any work */
     check_output_dir(o->out, "-o");
     check_output_dir(o->save, "--save");
@@ -119,6 +124,9 @@ static void run(const options *o) {
     ts_member m[3] = {{"--real", o->real, 4, {-1, 3, S, S}}, {"--cond", o->cond, 2, {-1, C}},
                       {"--fake", o->fake, 4, {-1, 3, S, S}}};
     shg_open(&in, 3, m);
+    ipc_in fake_ipc = {0};           /* --ipc: the fakes from records, the gradient as records of D's buffers */
+    ipc_out grad_ipc;
+    if (o->c.ipc) { ipc_check_ranks(); ipc_take_records(&in, 2); ipc_out_init(&grad_ipc, "--grad-out", gout_path); }
     steplog log = {0};
     if (rank0) steplog_open(&log, o->c.log);
     atomic_file *gout = NULL;
@@ -130,9 +138,13 @@ static void run(const options *o) {
         if (in.B < 2) die_usage("--real: expected a batch of at least 2 images (mismatched pairs need two), found %lld", (long long)in.B);
         if (B > Bcap) { Bcap = B; free(grad); grad = xmalloc((size_t)3 * B * S * S * sizeof(float)); }
         dstep_losses L;
-        dstep_train(&st, a[0].data, a[1].data, a[2].data, B, grad, &L);
+        if (o->c.ipc)
+            dstep_train_dev(&st, a[0].data, a[1].data, ipc_in_shard(&fake_ipc, &in, 2, &a[2]), B,
+                            ipc_out_buffer(&grad_ipc, (size_t)3 * B * S * S), &L);
+        else dstep_train(&st, a[0].data, a[1].data, a[2].data, B, grad, &L);
         for (int i = 0; i < 3; i++) npy_free(&a[i]);
-        if (gout_path) {
+        if (gout_path && o->c.ipc) ipc_out_publish(&grad_ipc, 4, (int64_t[]){B, 3, S, S});
+        else if (gout_path) {
             if (!gout) gout = af_open(gout_path);
             if (npy_write(af_stream(gout), NPY_F4, 4, (int64_t[]){B, 3, S, S}, grad) != 0 || fflush(af_stream(gout)) != 0)
                 die_runtime("expected to write --grad-out '%s', found a write error", gout_path);
@@ -143,6 +155,7 @@ static void run(const options *o) {
     }
     if (in.batches == 0) die_usage("--real: expected at least one batch, found an empty stream");
     if (gout) af_commit(gout);
+    if (o->c.ipc) { ipc_out_close(&grad_ipc); ipc_in_free(&fake_ipc); }
     dist_check_replicas(st.D.ps.device, st.D.ps.data, st.D.ps.total, "D's weights");
     if (rank0) ckpt_save(&st.D.ps, o->save);
     if (rank0 && o->dump) ckpt_save_grads(&st.D.ps, o->dump);

@@ -7,6 +7,7 @@
 #include "core/common.h"
 #include "core/dist.h"
 #include "train/gstep.h"
+#include "train/ipc_link.h"
 #include "train/shard.h"
 #include "train/steplog.h"
 #include "train/stepopts.h"
@@ -49,6 +50,9 @@ static const char usage[] =
     "  --lr X              Adam learning rate (default 1e-4)\n"
     "  --beta1 X --beta2 X --eps X   Adam (defaults 0.0, 0.9, 1e-8, as DF-GAN)\n"
     "  --log FILE          per-batch values as JSON lines appended to FILE (default: lines on stderr)\n"
+    "  --ipc               train, --device cuda, for the training loop (run-epoch): --fake-out carries\n"
+    "                      records of GPU buffers (readers on this GPU map them; a FIFO or pipe only),\n"
+    "                      --grad takes records or arrays; buffers are reused once answered\n"
     "  --device cpu|cuda   where to compute (default cpu)\n"
     "  -h, --help          this help\n";
 
@@ -99,6 +103,7 @@ static void parse(options *o, int argc, char **argv) {
             die_usage("train expects --grad and --save, found %s missing", o->ngrad ? "--save" : "--grad");
     }
     o->device = topt_device(&o->c.t);
+    if (o->c.ipc) { ipc_check_device(o->device); ipc_check_output("--fake-out", o->fake_out); }
     /* the outputs' folders, before any work */
     check_output_dir(o->out, "-o");
     check_output_dir(o->save, "--save");
@@ -145,31 +150,42 @@ static void run(const options *o) {
     ts_member m[2] = {{"--noise", o->noise, 2, {-1, st.G.z_dim}}, {"--cond", o->cond, 2, {-1, st.G.cond_dim}}};
     shg_open(&in, 2, m);
     atomic_file *img_out = NULL;
+    ipc_out fake_ipc;                /* --ipc: the fakes as records of G's buffers */
+    ipc_in grad_ipc[MAX_GRADS] = {{0}};
+    if (o->c.ipc) { ipc_check_ranks(); ipc_out_init(&fake_ipc, "--fake-out", img_path); }
     steplog log = {0};
     if (rank0) steplog_open(&log, o->c.log);
     npy_array zc[2], ga[MAX_GRADS];
     while (shg_read(&in, 0, zc)) {
         const int B = (int)zc[0].shape[0];
-        const float *fake = gstep_forward(&st, zc[0].data, zc[1].data, B, img_path != NULL);
+        const int ipc_fakes = o->c.ipc && img_path;
+        const float *fake = NULL;
+        if (ipc_fakes) gstep_forward_dev(&st, zc[0].data, zc[1].data, B, ipc_out_buffer(&fake_ipc, (size_t)3 * B * S * S));
+        else fake = gstep_forward(&st, zc[0].data, zc[1].data, B, img_path != NULL);
         npy_free(&zc[0]); npy_free(&zc[1]);
-        if (img_path) {
+        if (ipc_fakes) ipc_out_publish(&fake_ipc, 4, (int64_t[]){B, 3, S, S});
+        else if (img_path) {
             if (!img_out) img_out = af_open(img_path);
             if (npy_write(af_stream(img_out), NPY_F4, 4, (int64_t[]){B, 3, S, S}, fake) != 0 || fflush(af_stream(img_out)) != 0)
                 die_runtime("expected to write images to '%s', found a write error", img_path);
         }
         if (!train) continue;
-        if (!grads.ranks) open_grads(&grads, o, S);
+        if (!grads.ranks) {
+            open_grads(&grads, o, S);
+            for (int i = 0; o->c.ipc && i < o->ngrad; i++) ipc_take_records(&grads, i);
+        }
         if (!shg_read(&grads, B, ga))
             die_usage("--grad %s: expected a gradient for batch %ld, found the end of the stream", o->grad[0], in.batches);
         const float *gp[MAX_GRADS];
-        for (int i = 0; i < o->ngrad; i++) gp[i] = ga[i].data;
-        const double norm = gstep_train(&st, gp, o->ngrad);
+        for (int i = 0; i < o->ngrad; i++) gp[i] = o->c.ipc ? ipc_in_shard(&grad_ipc[i], &grads, i, &ga[i]) : ga[i].data;
+        const double norm = o->c.ipc ? gstep_train_dev(&st, gp, o->ngrad) : gstep_train(&st, gp, o->ngrad);
         for (int i = 0; i < o->ngrad; i++) npy_free(&ga[i]);
         if (rank0) steplog_write(&log, in.batches, 1, (const char *const[]){"grad_norm"}, (const double[]){norm});
     }
     if (in.batches == 0) die_usage("--noise: expected at least one batch, found an empty stream");
     /* close the image stream first: a reader on a FIFO ends its input there, then closes our --grad */
     if (img_out) af_commit(img_out);
+    if (o->c.ipc) ipc_out_close(&fake_ipc);
     if (train) {
         shg_expect_end(&grads);     /* every --grad stream used up */
         shg_close(&grads);
@@ -179,6 +195,7 @@ static void run(const options *o) {
     }
     if (rank0) steplog_close(&log);
     shg_close(&in);
+    for (int i = 0; o->c.ipc && i < o->ngrad; i++) ipc_in_free(&grad_ipc[i]);
     gstep_free(&st);
     dist_finish();
 }

@@ -7,6 +7,7 @@
  * (a stream, or an .npz). */
 #include "core/common.h"
 #include "core/toolopts.h"
+#include "io/ipc_record.h"
 #include "io/npy.h"
 #include "io/npz.h"
 
@@ -161,6 +162,7 @@ static void info(const char *path, int prefixed) {
     long i = 0;
     int r;
     while ((r = npy_read(f, &a, err, sizeof err)) == 1) {
+        if (ipc_record_array(&a)) die_usage("expected an array, " IPC_RECORD_REFUSAL " in array %ld of '%s'", i, path);
         char label[32];
         snprintf(label, sizeof label, "%ld", i++);
         print_line(prefix, label, &a);

@@ -26,6 +26,7 @@ int cuda_device_available(char *why, size_t n) {
 
 #define DEVICE_STUB(ret, name, params) ret name params { die_runtime(NOCUDA); }
 CUDA_DEVICE_LAYER(DEVICE_STUB)
+CUDA_IPC_LAYER(DEVICE_STUB)
 
 #define R float
 #define OPDEF(ret, name, params) ret name##_cuda params { die_runtime(NOCUDA); }

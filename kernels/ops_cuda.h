@@ -38,8 +38,22 @@ int cuda_device_available(char *why, size_t n);
     X(void, cuda_copy, (void *dst_dev, const void *src_dev, size_t bytes)) \
     X(void, cuda_zero, (void *p, size_t bytes)) \
     X(void, cuda_sync, (void))                     /* die_runtime naming the CUDA error on failure */
+/* CUDA IPC (kernels/ipc.cu): device buffers and events shared with another process on the same
+ * GPU, for lib/train/ipc_link.h. Handles are CUDA's 64 bytes (cudaIpcMemHandle_t,
+ * cudaIpcEventHandle_t); an opened handle's failure comes back as NULL with CUDA's error in why. */
+#define CUDA_IPC_LAYER(X) \
+    X(void, cuda_ipc_export, (void *dev, unsigned char handle[64]))           /* of cuda_alloc's buffer */ \
+    X(void *, cuda_ipc_event_new, (unsigned char handle[64]))                /* an interprocess event */ \
+    X(void, cuda_ipc_event_record, (void *event))            /* after the work enqueued so far */ \
+    X(void *, cuda_ipc_open, (const unsigned char handle[64], char *why, size_t n)) \
+    X(void *, cuda_ipc_open_event, (const unsigned char handle[64], char *why, size_t n)) \
+    X(void, cuda_ipc_wait, (void *event))                    /* work enqueued from now on waits for it */ \
+    X(void, cuda_ipc_close, (void *dev)) \
+    X(void, cuda_ipc_event_free, (void *event)) \
+    X(void, cuda_bus_id, (char *id, size_t n))               /* the current GPU's PCI bus id */
 #define CUDA_DECLARE(ret, name, params) ret name params;
 CUDA_DEVICE_LAYER(CUDA_DECLARE)
+CUDA_IPC_LAYER(CUDA_DECLARE)
 #undef CUDA_DECLARE
 
 /* Bytes conv2d's column matrix may take on the GPU before the batch is split into chunks of

@@ -84,6 +84,11 @@ PROGRESS_EVERY ?= 10
 PROGRESS_STEPS ?= 0
 # TensorBoard event files under $(RUN)/tb (off: none)
 TB             ?= on
+# IPC=auto: with DEVICE=cuda an epoch's step tools hand the fakes and gradients to each other as CUDA
+# IPC records of GPU buffers (--ipc, lib/train/ipc_link.h) instead of their bytes; IPC=off: the bytes
+IPC            ?= auto
+# (one rank only: the tools refuse --ipc with more)
+IPC_FLAGS       = $(if $(and $(filter cuda,$(DEVICE)),$(filter-out off,$(IPC))),$(if $(RANKED),,--ipc))
 
 CKPT := $(RUN)/ckpt
 DATA := $(RUN)/data
@@ -110,6 +115,7 @@ $(foreach v,SAVE_INTERVAL IMGS_PER_SENT K SAMPLE_ROWS SAMPLE_COLS,$(if $(shell [
 $(if $(filter damsm clip,$(TEXT_ENCODER)),,$(error $(PIPE): TEXT_ENCODER (text_encoder) expects damsm or clip, found '$(TEXT_ENCODER)'))
 $(if $(filter auto tty plain off,$(PROGRESS)),,$(error $(PIPE): PROGRESS expects auto, tty, plain or off, found '$(PROGRESS)'))
 $(if $(filter on off,$(TB)),,$(error $(PIPE): TB expects on or off, found '$(TB)'))
+$(if $(filter auto off,$(IPC)),,$(error $(PIPE): IPC expects auto or off, found '$(IPC)'))
 endif
 
 # ---- ranks: each epoch's step tools as RANKS data-parallel ranks (lib/core/dist.h) ----
@@ -400,13 +406,13 @@ rc=0
 '$(RUN_EPOCH)' $(if $(RANKED),--settle $(RANK_SETTLE) < /dev/null )$(call rank_fifos,fake grad) \
     $(if $(CLIP_ON),$(call rank_fifos,fake_d fake_c cgrad_out cgrad) \
     $(call rank_copy,fake fake_d fake_c) \
-    ::: $(MPI_RUN)'$(CLIP_EMBED)' loss --device $(DEVICE) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
+    ::: $(MPI_RUN)'$(CLIP_EMBED)' loss --device $(DEVICE) $(IPC_FLAGS) $(CLIP_FLAGS) --lambda $(LAMBDA_CLIP) --text '$(call epoch_text,$(E))' \
         --in "$$tmp/fake_c$(rk).fifo" -o "$$tmp/cgrad_out$(rk).fifo" --log "$$tmp/clip.jsonl" \
     $(call rank_copy,cgrad_out cgrad)) \
-    ::: $(MPI_RUN)'$(DISC_STEP)' train --device $(DEVICE) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
+    ::: $(MPI_RUN)'$(DISC_STEP)' train --device $(DEVICE) $(IPC_FLAGS) --lr $(LR_D) --ckpt '$(CKPT)/D_$(PREV).npz' --real '$(call epoch_real,$(E))' \
         --cond '$(call epoch_cond,$(E))' --fake "$$tmp/$(if $(CLIP_ON),fake_d,fake)$(rk).fifo" --grad-out "$$tmp/grad$(rk).fifo" \
         --save "$$tmp/D.npz" --log "$$tmp/losses.jsonl" \
-    ::: $(MPI_RUN)'$(GEN_STEP)' train --device $(DEVICE) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
+    ::: $(MPI_RUN)'$(GEN_STEP)' train --device $(DEVICE) $(IPC_FLAGS) --lr $(LR_G) --ckpt '$(CKPT)/G_$(PREV).npz' --noise "$$tmp/noise.npy" \
         --cond '$(call epoch_cond,$(E))' --fake-out "$$tmp/fake$(rk).fifo" --grad "$$tmp/grad$(rk).fifo" $(if $(CLIP_ON),--grad "$$tmp/cgrad$(rk).fifo") \
         --save "$$tmp/G.npz" --log "$$tmp/gen.jsonl" \
     $(if $(filter-out off,$(PROGRESS)),:::watch '$(PROGRESS_TOOL)' $(PROGRESS_MODE) --steps $$steps --prefix "epoch $$((10#$(E)))/$(MAX_EPOCH)" \

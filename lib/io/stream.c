@@ -2,6 +2,7 @@
 #include "io/stream.h"
 #include "core/common.h"
 #include "core/finite.h"
+#include "io/ipc_record.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@ void ts_open(tstream *s, const char *flag, const char *path) {
     s->name = xstrdup(flag);
     s->index = 0;
     s->allow_nonfinite = 0;
+    s->ipc = 0;
     if (strcmp(path, "-") == 0) {
         s->f = stdin;
         return;
@@ -46,6 +48,7 @@ int ts_read_f32(tstream *s, int ndim, const int64_t *want, const char *shape_des
     int ok = h.dtype == NPY_F4 && h.ndim == ndim;
     for (int i = 0; ok && want && i < ndim; i++) ok = want[i] < 0 || want[i] == h.shape[i];
     describe(exp, sizeof exp, ndim, want, shape_desc);
+    if (!ok && ipc_record_shaped(h.dtype, h.ndim, h.shape) && ts_read_record(s, &h, ndim, want, exp, out)) return 1;
     if (!ok) {
         char found[32 * NPY_MAX_DIMS + 8];
         npy_format_shape(found, sizeof found, h.ndim, h.shape);

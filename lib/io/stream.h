@@ -10,8 +10,9 @@
 #include "io/npy.h"
 
 /* name = the flag, e.g. "--noise", for messages; index = arrays read so far; allow_nonfinite: 1 lets
- * NaN and Inf through (ts_open sets 0) */
-typedef struct { FILE *f; char *name; long index; int allow_nonfinite; } tstream;
+ * NaN and Inf through (ts_open sets 0); ipc = takes CUDA IPC records (io/ipc_record.h) in place of
+ * float32 arrays (0 from ts_open: a record is refused) */
+typedef struct { FILE *f; char *name; long index; int allow_nonfinite; int ipc; } tstream;
 
 /* "-" = stdin; a missing file -> die_usage("--noise: expected a readable file, found 'x.npy': No such file or directory"). */
 void ts_open(tstream *s, const char *flag, const char *path);
@@ -21,7 +22,9 @@ void ts_open(tstream *s, const char *flag, const char *path);
  * float32 (B,100), found float64 (16,100) in array 2"; on a truncated array: "--noise: expected
  * float32 (B,100), found a truncated array (n of m bytes) in array 3"; on a NaN or Inf (unless
  * s->allow_nonfinite) with die_nonfinite, as above. shape_desc is the human
- * form of the expected shape, like "(B,100)"; NULL makes one from want ("?" for free dims). */
+ * form of the expected shape, like "(B,100)"; NULL makes one from want ("?" for free dims).
+ * A CUDA IPC record in place of the array (io/ipc_record.h) is refused in one line, or with s->ipc
+ * returned as one (ts_read_record; its values are on the GPU and not checked here). */
 int ts_read_f32(tstream *s, int ndim, const int64_t *want, const char *shape_desc, npy_array *out);
 void ts_close(tstream *s);
 

@@ -489,15 +489,17 @@ static void last_block_forward(const clip_model *m, const clip_block *k, const c
     mlp_forward(m, k, xc, B, D, s, w);
 }
 
-void clip_encode_image(const clip_model *m, float *feat, const float *images, int B, int H, int W,
-                       int resize_mode, clip_image_ctx **ctxp) {
+/* clip_encode_image, the images in host memory or (on_dev) on the model's device */
+static void encode_image(const clip_model *m, float *feat, const float *images, int on_dev, int B, int H, int W,
+                         int resize_mode, clip_image_ctx **ctxp) {
     const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width, E = m->embed_dim;
     const int T = g * g + 1, N = B * T, K = 3 * P * P, np = B * g * g;
     const device_t dv = m->dev;
     /* preprocessing: [-1,1] -> [0,1] -> resize -> normalise */
     const size_t nin = (size_t)B * 3 * H * W, nr = (size_t)B * 3 * S * S;
     float *pre = dalloc(m, nin), *r = dalloc(m, nr);
-    dev_upload(dv, pre, images, nin);
+    if (on_dev) dev_copy(dv, pre, images, nin);
+    else dev_upload(dv, pre, images, nin);
     OP(dv, scale_shift, pre, pre, nin, 0.5f, 0.5f);
     OP(dv, resize_forward, r, pre, B * 3, H, W, S, S, resize_mode);
     OP(dv, clip_normalize_forward, r, r, B, (size_t)S * S);
@@ -576,6 +578,16 @@ void clip_encode_image(const clip_model *m, float *feat, const float *images, in
         dev_free(dv, hin);
         free(off);
     }
+}
+
+void clip_encode_image(const clip_model *m, float *feat, const float *images, int B, int H, int W,
+                       int resize_mode, clip_image_ctx **ctx) {
+    encode_image(m, feat, images, 0, B, H, W, resize_mode, ctx);
+}
+
+void clip_encode_image_dev(const clip_model *m, float *feat, const float *images, int B, int H, int W,
+                           int resize_mode, clip_image_ctx **ctx) {
+    encode_image(m, feat, images, 1, B, H, W, resize_mode, ctx);
 }
 
 /* ---------------------------------------------------------------- the loss */

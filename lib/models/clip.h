@@ -108,6 +108,12 @@ void clip_image_backward(const clip_model *m, float *dimages, const float *dfeat
 void clip_image_backward_grad(const clip_model *m, float *dimages, float *grad, const float *dfeat,
                               clip_image_ctx *ctx);
 
+/* The same with images and dimages (B,3,H,W) on the model's device (clip-embed loss --ipc): the
+ * images are read there (copied, never written), dimages written there. */
+void clip_encode_image_dev(const clip_model *m, float *feat, const float *images, int B, int H, int W,
+                           int resize_mode, clip_image_ctx **ctx);
+void clip_image_backward_dev(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx);
+
 /* λ·(1 − mean_b cos(img_b, txt_b)) and, when dimg is not NULL, its gradient wrt img (B,E). */
 double clip_cos_loss(float *dimg, const float *img, const float *txt, int B, int E, double lambda,
                      double *mean_cos);

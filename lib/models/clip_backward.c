@@ -123,12 +123,9 @@ static void head_backward(const clip_model *m, float *dh_in, float *grad, const 
 
 /* ---------------------------------------------------------------- image tower */
 
-void clip_image_backward(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx) {
-    clip_image_backward_grad(m, dimages, NULL, dfeat, ctx);
-}
-
-void clip_image_backward_grad(const clip_model *m, float *dimages, float *grad, const float *dfeat,
-                              clip_image_ctx *ctx) {
+/* clip_image_backward_grad, dimages in host memory or (on_dev) on the model's device */
+static void image_backward(const clip_model *m, float *dimages, int on_dev, float *grad, const float *dfeat,
+                           clip_image_ctx *ctx) {
     const int S = m->image_size, P = m->patch, g = m->grid, D = m->vis.width;
     const int B = ctx->B, H = ctx->H, W = ctx->W, T = ctx->T, N = ctx->N, K = 3 * P * P, np = B * g * g;
     const device_t dv = m->dev;
@@ -173,7 +170,8 @@ void clip_image_backward_grad(const clip_model *m, float *dimages, float *grad, 
         float *di = dalloc(m, nin);
         OP(dv, resize_backward, di, dr, B * 3, H, W, S, S, ctx->mode);
         OP(dv, vec_scale, di, 0.5f, nin);
-        dev_download(dv, dimages, di, nin);
+        if (on_dev) dev_copy(dv, dimages, di, nin);
+        else dev_download(dv, dimages, di, nin);
         dev_free(dv, di); dev_free(dv, dr);
     }
     dev_free(dv, dx);
@@ -181,6 +179,19 @@ void clip_image_backward_grad(const clip_model *m, float *dimages, float *grad, 
     dev_free(dv, ctx->x0); dev_free(dv, ctx->mean0); dev_free(dv, ctx->rstd0); dev_free(dv, ctx->hp_in);
     dev_free(dv, ctx->meanp); dev_free(dv, ctx->rstdp);
     free(ctx->s); free(ctx->off); free(ctx);
+}
+
+void clip_image_backward(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx) {
+    image_backward(m, dimages, 0, NULL, dfeat, ctx);
+}
+
+void clip_image_backward_dev(const clip_model *m, float *dimages, const float *dfeat, clip_image_ctx *ctx) {
+    image_backward(m, dimages, 1, NULL, dfeat, ctx);
+}
+
+void clip_image_backward_grad(const clip_model *m, float *dimages, float *grad, const float *dfeat,
+                              clip_image_ctx *ctx) {
+    image_backward(m, dimages, 0, grad, dfeat, ctx);
 }
 
 /* ---------------------------------------------------------------- text tower */

@@ -61,15 +61,17 @@ static void upload_images(dstep *st, tensor *dst, const float *nchw, int B) {
     OP(st->D.ps.device, nchw_to_cnhw, dst->data, st->stage.data, B, 3, S * S);
 }
 
-void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,
-                 float *grad_fake, dstep_losses *L) {
+/* dstep_train, with the fakes and their gradient in host memory or (on_dev) on D's device */
+static void train(dstep *st, const float *real, const float *cond, const float *fake, int B, float *grad_fake,
+                  int on_dev, dstep_losses *L) {
     netd *d = &st->D;
     device_t dev = d->ps.device;
     alloc_batch(st, B);
     const int N = dist_size(), Bg = B * N;      /* this shard's samples, the global batch's */
     int S = d->imsize, HW = S * S, Sd = d->cond_dim, nf8 = 8 * d->nf, last = d->nblocks - 1;
     upload_images(st, &st->x_real, real, B);
-    upload_images(st, &st->x_fake, fake, B);
+    if (on_dev) OP(dev, nchw_to_cnhw, st->x_fake.data, fake, B, 3, HW);
+    else upload_images(st, &st->x_fake, fake, B);
     tensor_upload(&st->s, cond);
     params_zero_grad(&d->ps);
 
@@ -160,8 +162,8 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     free(sc);
     netc_backward(d, &st->c_fake, &st->c_fake, st->dscore.data, st->dfeat.data, NULL, 0, NULL);
     netd_backward(d, &st->fake, &st->fake, st->dfeat.data, st->gx.data, 0, 0, NULL);
-    OP(dev, cnhw_to_nchw, st->stage.data, st->gx.data, B, 3, HW);
-    tensor_download(grad_fake, &st->stage);
+    OP(dev, cnhw_to_nchw, on_dev ? grad_fake : st->stage.data, st->gx.data, B, 3, HW);
+    if (!on_dev) tensor_download(grad_fake, &st->stage);
 
     /* the losses: means over the global batch (equal shards: a mean of the shards' means) */
     if (N > 1) {
@@ -173,6 +175,16 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     L->magp = 2.0 * L->magp / Bg;
     L->errG = -sum / Bg;
     L->errD = L->err_real + (L->err_fake + L->err_mis) / 2 + L->magp;
+}
+
+void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,
+                 float *grad_fake, dstep_losses *L) {
+    train(st, real, cond, fake, B, grad_fake, 0, L);
+}
+
+void dstep_train_dev(dstep *st, const float *real, const float *cond, const float *fake, int B,
+                     float *grad_fake, dstep_losses *L) {
+    train(st, real, cond, fake, B, grad_fake, 1, L);
 }
 
 void dstep_free(dstep *st) {

@@ -31,5 +31,9 @@ void dstep_init(dstep *st);    /* after st->D is built, allocated and loaded */
  * Over ranks, B is this rank's shard and the losses are the global batch's, on every rank. */
 void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,
                  float *grad_fake, dstep_losses *L);
+/* The same with the fakes and grad_fake (B,3,S,S) NCHW on D's device (--ipc, train/ipc_link.h): the
+ * fakes are read there (never written), the gradient written there; the same step. */
+void dstep_train_dev(dstep *st, const float *real, const float *cond, const float *fake, int B,
+                     float *grad_fake, dstep_losses *L);
 void dstep_free(dstep *st);
 #endif

@@ -43,6 +43,13 @@ const float *gstep_forward(gstep *st, const float *noise, const float *cond, int
     return st->host;
 }
 
+void gstep_forward_dev(gstep *st, const float *noise, const float *cond, int B, float *out) {
+    gstep_forward(st, noise, cond, B, 0);
+    OP(st->G.ps.device, cnhw_to_nchw, out, st->G.img.data, B, 3, st->G.imsize * st->G.imsize);
+}
+
+static double backward_step(gstep *st, double norm);
+
 double gstep_train(gstep *st, const float *const *grads, int n) {
     netg *g = &st->G;
     device_t dev = g->ps.device;
@@ -54,6 +61,22 @@ double gstep_train(gstep *st, const float *const *grads, int n) {
     double norm = 0;
     for (size_t k = 0; k < count; k++) norm += (double)st->grad_sum[k] * st->grad_sum[k];
     dev_upload(dev, st->stage, st->grad_sum, count);
+    return backward_step(st, norm);
+}
+
+double gstep_train_dev(gstep *st, const float *const *grads, int n) {
+    device_t dev = st->G.ps.device;
+    size_t count = (size_t)3 * st->B * st->G.imsize * st->G.imsize;
+    dev_zero(dev, st->stage, count);
+    for (int i = 0; i < n; i++) OP(dev, vec_axpy, st->stage, 1.0f, grads[i], count);
+    return backward_step(st, OPV(dev, vec_dot, st->stage, st->stage, count));
+}
+
+/* the summed gradient wrt the fakes in st->stage (NCHW), the square of its norm: backward, Adam */
+static double backward_step(gstep *st, double norm) {
+    netg *g = &st->G;
+    device_t dev = g->ps.device;
+    int B = st->B, S = g->imsize;
     OP(dev, nchw_to_cnhw, st->dimg, st->stage, B, 3, S * S);
     params_zero_grad(&g->ps);
     netg_backward(g, st->dimg);

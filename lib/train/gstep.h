@@ -26,5 +26,12 @@ const float *gstep_forward(gstep *st, const float *noise, const float *cond, int
  * the loss wrt those fake images; backward through G and one Adam step. Returns the sum's L2 norm
  * (over the global batch). */
 double gstep_train(gstep *st, const float *const *grads, int n);
+/* The same step with the images on G's device (--ipc, train/ipc_link.h): gstep_forward_dev writes
+ * the fakes NCHW (B,3,S,S) into out, a device buffer; gstep_train_dev takes the gradients as device
+ * buffers (B,3,S,S) NCHW, summed on the device in the same order and float32 additions as
+ * gstep_train's (the same sum, so the same step); the norm is vec_dot's, in double in another
+ * order than gstep_train's, so equal to it within double rounding. */
+void gstep_forward_dev(gstep *st, const float *noise, const float *cond, int B, float *out);
+double gstep_train_dev(gstep *st, const float *const *grads, int n);
 void gstep_free(gstep *st);
 #endif

@@ -24,6 +24,7 @@ int step_common_option(step_common *c, int opt, const char *arg) {
     case OPT_BETA2: c->beta2 = parse_double("--beta2", arg); return 1;
     case OPT_EPS: c->eps = parse_double("--eps", arg); return 1;
     case OPT_LOG: c->log = arg; return 1;
+    case OPT_IPC: c->ipc = 1; return 1;
     default: return 0;
     }
 }
@@ -32,4 +33,5 @@ void step_common_end(const step_common *c) {
     topt_end(&c->t);
     if (!strcmp(c->cmd, "init") && c->imsize && (c->imsize & (c->imsize - 1) || c->imsize < 32))
         die_usage("--imsize expects a power of two of at least 32 (DF-GAN's 8·nf features at 4x4), found %d", c->imsize);
+    if (c->ipc && strcmp(c->cmd, "train")) die_usage("expected --ipc only with train, found it with %s", c->cmd);
 }

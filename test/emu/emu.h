@@ -10,6 +10,7 @@
  * kernel, a copy, a memset, a gemm) was handed, and only while it runs (open ... close_all). So
  * host code that reads or writes device memory faults, and so does a kernel that reaches
  * outside the buffers it was given; the SIGSEGV handler names the allocation and the culprit.
+ * The arena is backed by a memory file so that another process can map an allocation (CUDA IPC).
  */
 #ifndef CUDA_EMU_EMU_H
 #define CUDA_EMU_EMU_H
@@ -28,6 +29,7 @@ const unsigned char GUARD_BYTE = 0xfe, JUNK_BYTE = 0xff;
 struct alloc {
     char *lo, *p, *hi;          /* [lo, p) and [p + bytes, hi) are guard bytes */
     size_t bytes;
+    int foreign;                /* another process's cudaMalloc, mapped by cudaIpcOpenMemHandle */
 };
 
 /* the live allocation holding [p, p + bytes) (bytes 0: holding p), or NULL */
@@ -47,6 +49,17 @@ void check_guards(const alloc *a, const char *what);
 
 /* the fibre stacks' guard pages, for the SIGSEGV handler */
 int in_fibre_guard(const void *p);
+
+/* Sharing between processes (test/emu/ipc.cc). The arena is a memory file (memfd) mapped shared,
+ * and an allocation's pages [lo, hi) sit at its offset in that file, so another process opens the
+ * file through /proc/<pid>/fd/<arena_fd> and maps those pages into its own arena. (A fork shares
+ * the arena: as with CUDA, a forked child must not use the device its parent initialised.) */
+int arena_fd(void);                             /* initialises the arena */
+size_t arena_offset(const void *p);
+/* maps [offset, offset + span) of fd (another process's arena file) into this arena as a foreign
+ * allocation of `bytes` bytes after GUARD bytes; NULL with errno on failure */
+const alloc *map_foreign(int fd, size_t offset, size_t span, size_t bytes);
+int unmap_foreign(const void *p);               /* p from map_foreign; -1 if it is not one */
 
 extern cudaError_t last_error;
 

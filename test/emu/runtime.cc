@@ -1,11 +1,13 @@
 /* runtime.cc: the CUDA runtime calls of the emulation (test/emu/include/cuda_runtime.h): errors,
- * the one emulated device, and device memory (the arena of emu.h) with its copies and memsets.
+ * the one emulated device, and device memory (the arena of emu.h) with its copies and memsets;
+ * the mapping of another process's allocations that test/emu/ipc.cc's IPC calls use.
  * Every call is synchronous; each checks what a GPU would reject (a copy or memset reaching past
  * its allocation, a copy direction that does not match the pointers, freeing a pointer that
  * cudaMalloc did not return) and returns the error CUDA returns for it. */
 #include "emu.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,6 +27,7 @@ namespace {
 
 const size_t ARENA = (size_t)1 << 38;          /* address space reserved for device memory */
 char *arena;
+int arena_file = -1;                            /* the memfd behind the arena (emu.h) */
 size_t used;                                    /* bytes of the arena handed out (whole pages) */
 size_t page;
 std::map<uintptr_t, alloc> live, freed;         /* by the address of the head guard (lo) */
@@ -32,6 +35,17 @@ const char *op;                                 /* the device operation in progr
 std::vector<const alloc *> opened;              /* the allocations it may touch */
 
 size_t round_up(size_t n, size_t a) { return (n + a - 1) / a * a; }
+
+/* the arena's next span bytes as an allocation of `bytes` after GUARD bytes (not handed out yet) */
+alloc carve(size_t bytes, size_t span, int foreign) {
+    alloc a;
+    a.lo = arena + used;
+    a.p = a.lo + GUARD;
+    a.bytes = bytes;
+    a.hi = a.lo + span;
+    a.foreign = foreign;
+    return a;
+}
 
 const alloc *lookup(const std::map<uintptr_t, alloc> &m, const void *q) {
     auto it = m.upper_bound((uintptr_t)q);
@@ -62,7 +76,11 @@ void on_segv(int sig, siginfo_t *si, void *) {
 void init(void) {
     if (arena) return;
     page = (size_t)sysconf(_SC_PAGESIZE);
-    void *a = mmap(nullptr, ARENA, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    arena_file = memfd_create("cuda_emu_arena", MFD_CLOEXEC);
+    if (arena_file < 0 || ftruncate(arena_file, (off_t)ARENA) != 0)
+        die_runtime("expected a memory file of %zu GiB for emulated device memory, found memfd_create or "
+                    "ftruncate failing (%s)", ARENA >> 30, strerror(errno));
+    void *a = mmap(nullptr, ARENA, PROT_NONE, MAP_SHARED | MAP_NORESERVE, arena_file, 0);
     if (a == MAP_FAILED)
         die_runtime("expected %zu GiB of address space for emulated device memory, found mmap failing (%s)",
                     ARENA >> 30, strerror(errno));
@@ -99,7 +117,7 @@ const char *describe(const void *q, char *buf, size_t n) {
     const char *c = (const char *)q;
     const alloc *a;
     if ((a = lookup(live, q)) || (a = lookup(freed, q))) {
-        const char *state = lookup(live, q) ? "" : "freed ";
+        const char *state = !lookup(live, q) ? "freed " : a->foreign ? "mapped (IPC) " : "";
         if (c >= a->p && c < a->p + a->bytes)
             snprintf(buf, n, "%p, byte %zu of a %scudaMalloc of %zu bytes", q, (size_t)(c - a->p), state, a->bytes);
         else if (c < a->p)
@@ -153,6 +171,37 @@ void check_guards(const alloc *a, const char *what) {
     }
 }
 
+int arena_fd(void) {
+    init();
+    return arena_file;
+}
+
+size_t arena_offset(const void *p) { return (size_t)((const char *)p - arena); }
+
+const alloc *map_foreign(int fd, size_t offset, size_t span, size_t bytes) {
+    init();
+    if (span % page || offset % page || bytes + 2 * GUARD > span || span > ARENA - used) {
+        errno = EINVAL;
+        return nullptr;
+    }
+    alloc a = carve(bytes, span, 1);
+    if (mmap(a.lo, span, PROT_NONE, MAP_SHARED | MAP_FIXED, fd, (off_t)offset) == MAP_FAILED) return nullptr;
+    used += span;
+    return &(live[(uintptr_t)a.lo] = a);
+}
+
+int unmap_foreign(const void *p) {
+    auto it = live.find((uintptr_t)p - GUARD);
+    if (it == live.end() || it->second.p != p || !it->second.foreign) return -1;
+    alloc a = it->second;
+    /* the arena's own file again behind these addresses, inaccessible, never handed out again */
+    if (mmap(a.lo, a.hi - a.lo, PROT_NONE, MAP_SHARED | MAP_FIXED | MAP_NORESERVE, arena_file, a.lo - arena) == MAP_FAILED)
+        die_runtime("expected to unmap emulated IPC memory, found mmap failing (%s)", strerror(errno));
+    live.erase(it);
+    freed[(uintptr_t)a.lo] = a;
+    return 0;
+}
+
 }  // namespace cuda_emu
 
 using namespace cuda_emu;
@@ -166,6 +215,8 @@ const char *cudaGetErrorName(cudaError_t e) {
     case cudaErrorInvalidDevicePointer: return "cudaErrorInvalidDevicePointer";
     case cudaErrorInvalidMemcpyDirection: return "cudaErrorInvalidMemcpyDirection";
     case cudaErrorNoDevice: return "cudaErrorNoDevice";
+    case cudaErrorDeviceUninitialized: return "cudaErrorDeviceUninitialized";
+    case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
     }
     return "cudaErrorUnknown";
 }
@@ -179,6 +230,8 @@ const char *cudaGetErrorString(cudaError_t e) {
     case cudaErrorInvalidDevicePointer: return "invalid device pointer";
     case cudaErrorInvalidMemcpyDirection: return "invalid copy direction for memcpy";
     case cudaErrorNoDevice: return "no CUDA-capable device is detected";
+    case cudaErrorDeviceUninitialized: return "invalid device context";
+    case cudaErrorInvalidResourceHandle: return "invalid resource handle";
     }
     return "unknown error";
 }
@@ -225,11 +278,7 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
     if (bytes > ARENA / 2) return last_error = cudaErrorMemoryAllocation;
     const size_t span = round_up(GUARD + round_up(bytes, 256) + GUARD, page);
     if (span > ARENA - used) return last_error = cudaErrorMemoryAllocation;
-    alloc a;
-    a.lo = arena + used;
-    a.p = a.lo + GUARD;
-    a.bytes = bytes;
-    a.hi = a.lo + span;
+    alloc a = carve(bytes, span, 0);
     used += span;
     const alloc *in = &(live[(uintptr_t)a.lo] = a);
     begin("cudaMalloc");
@@ -244,13 +293,15 @@ cudaError_t cudaMalloc(void **ptr, size_t bytes) {
 cudaError_t cudaFree(void *p) {
     if (!p) return cudaSuccess;
     auto it = live.find((uintptr_t)p - GUARD);
-    if (it == live.end() || it->second.p != p) return last_error = cudaErrorInvalidDevicePointer;
+    if (it == live.end() || it->second.p != p || it->second.foreign) return last_error = cudaErrorInvalidDevicePointer;
     alloc a = it->second;
     begin("cudaFree");
     open(&it->second);
     check_guards(&a, "the work before cudaFree");
     close_all();
-    madvise(a.lo, a.hi - a.lo, MADV_DONTNEED);                 /* give the pages back; never reused */
+    /* give the pages back (the addresses are never reused) */
+    if (fallocate(arena_file, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, a.lo - arena, a.hi - a.lo) != 0)
+        die_runtime("expected to free emulated device memory, found fallocate failing (%s)", strerror(errno));
     live.erase(it);
     freed[(uintptr_t)a.lo] = a;
     return cudaSuccess;

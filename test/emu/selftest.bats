@@ -49,6 +49,28 @@ k < 0: CUBLAS_STATUS_INVALID_VALUE
 no handle: CUBLAS_STATUS_NOT_INITIALIZED"
 }
 
+@test "emulation: CUDA IPC across processes: a child maps the parent's buffer and event, each sees the other's writes; CUDA's errors" {
+  run cuda_emu_selftest ipc
+  assert_ok
+  assert_equal "$output" "a pointer inside the buffer: the same handle
+an event handle of a timing event: cudaErrorInvalidResourceHandle
+opening its own handle: cudaErrorDeviceUninitialized
+opening its own event: cudaErrorDeviceUninitialized
+child opens the handle: cudaSuccess
+child opens it again: cudaSuccess, the same pointer
+child opens the event: cudaSuccess
+child reads 0..63: yes; its kernel: ran
+child closes twice: cudaSuccess cudaSuccess; a third time: cudaErrorInvalidValue
+parent sees the child's writes: yes
+a handle of a process that is gone: cudaErrorInvalidResourceHandle
+its event: cudaErrorInvalidResourceHandle
+a handle of zeros: cudaErrorInvalidResourceHandle
+PCI bus id: 0000:01:00.0"
+  CUDA_EMU_PCI_BUS_ID=0000:42:00.0 run cuda_emu_selftest ipc
+  assert_ok
+  assert_equal "${lines[${#lines[@]}-1]}" "PCI bus id: 0000:42:00.0"
+}
+
 @test "emulation: a __syncthreads or a shuffle that not every thread reaches is refused" {
   refused divergent-barrier "expected every thread of kernel divergent_kernel to reach the same __syncthreads, found thread (0,0,0) of block (0,0,0) at the __syncthreads at test/emu/selftest.cc:* and thread (16,0,0) returned"
   refused exited-barrier "expected every thread of kernel exited_kernel to reach the same __syncthreads, found thread (0,0,0) of block (0,0,0) at the __syncthreads at test/emu/selftest.cc:* and thread (5,0,0) returned"

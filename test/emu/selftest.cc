@@ -4,7 +4,9 @@
  * What it must compute (each prints "ok: <scenario>" and exits 0, or one "FAIL: ..." line and
  * exits 1): shuffles (every kind and width), barriers and static shared memory over a 3-D block
  * in a 3-D grid, atomicAdd, junk (NaN) in fresh device and dynamic shared memory, a gemm, and the
- * errors CUDA and cuBLAS return for bad launches, copies, frees and gemm arguments.
+ * errors CUDA and cuBLAS return for bad launches, copies, frees and gemm arguments, and CUDA IPC
+ * across processes (ipc: a child maps the parent's buffer, each sees the other's writes, and the
+ * errors of opening a handle in its own process or from a process that is gone).
  * What it must refuse (each ends the program through die_runtime in the emulation, exit 1, one line
  * on stderr): divergent or partial barriers and shuffles, writes past a buffer, touching a buffer
  * the kernel was not given, host pointers and freed pointers as kernel arguments, host code
@@ -16,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "cublas_v2.h"
 #include "cuda_runtime.h"
@@ -188,6 +192,122 @@ static int errors(void) {
     return 0;
 }
 
+/* ---- IPC between processes ---- */
+
+static __global__ void add_one_kernel(float *x) { x[threadIdx.x] += 1; }
+
+static void put(int fd, const void *p, size_t n) {
+    if (write(fd, p, n) != (ssize_t)n) exit(fail("write to a pipe"));
+}
+static void get(int fd, void *p, size_t n) {
+    if (read(fd, p, n) != (ssize_t)n) exit(fail("read from a pipe"));
+}
+
+/* the reader, in a child: maps the parent's buffer, checks it holds 0..63, adds 1 to each value
+ * with a kernel; its report lines go up the pipe */
+static void ipc_reader(int in, int out) {
+    cudaIpcMemHandle_t mh;
+    cudaIpcEventHandle_t eh;
+    get(in, &mh, sizeof mh);
+    get(in, &eh, sizeof eh);
+    char line[1024];
+    size_t k = 0;
+    void *p = nullptr, *q = nullptr;
+    cudaEvent_t e;
+    cudaError_t r = cudaIpcOpenMemHandle(&p, mh, cudaIpcMemLazyEnablePeerAccess);
+    k += snprintf(line + k, sizeof line - k, "child opens the handle: %s\n", cudaGetErrorName(r));
+    r = cudaIpcOpenMemHandle(&q, mh, cudaIpcMemLazyEnablePeerAccess);
+    k += snprintf(line + k, sizeof line - k, "child opens it again: %s, %s pointer\n", cudaGetErrorName(r),
+                  p == q ? "the same" : "another");
+    r = cudaIpcOpenEventHandle(&e, eh);
+    k += snprintf(line + k, sizeof line - k, "child opens the event: %s\n", cudaGetErrorName(r));
+    cudaStreamWaitEvent(0, e, 0);
+    float h[64];
+    down(h, (float *)p, 64);
+    int same = 1;
+    for (int i = 0; i < 64; i++) same &= h[i] == (float)i;
+    LAUNCH(add_one_kernel, 1, 64, 0)((float *)p);
+    k += snprintf(line + k, sizeof line - k, "child reads 0..63: %s; its kernel: %s\n", same ? "yes" : "no",
+                  launched() ? "ran" : "failed");
+    const cudaError_t c1 = cudaIpcCloseMemHandle(p), c2 = cudaIpcCloseMemHandle(p), c3 = cudaIpcCloseMemHandle(p);
+    k += snprintf(line + k, sizeof line - k, "child closes twice: %s %s; a third time: %s\n", cudaGetErrorName(c1),
+                  cudaGetErrorName(c2), cudaGetErrorName(c3));
+    put(out, &k, sizeof k);
+    put(out, line, k);
+    exit(0);
+}
+
+/* a writer that exports a buffer and an event, then exits */
+static void ipc_dying_writer(int out) {
+    float *d = dalloc(16);
+    cudaEvent_t e;
+    cudaEventCreateWithFlags(&e, cudaEventInterprocess | cudaEventDisableTiming);
+    cudaIpcMemHandle_t mh;
+    cudaIpcEventHandle_t eh;
+    cudaIpcGetMemHandle(&mh, d);
+    cudaIpcGetEventHandle(&eh, e);
+    put(out, &mh, sizeof mh);
+    put(out, &eh, sizeof eh);
+    exit(0);
+}
+
+static int ipc(void) {
+    int down_pipe[2], up_pipe[2], dead_pipe[2];
+    if (pipe(down_pipe) || pipe(up_pipe) || pipe(dead_pipe)) return fail("pipe");
+    fflush(stdout);
+    /* both children before this process touches the device (a fork shares the emulated arena) */
+    const pid_t reader = fork();
+    if (reader == 0) ipc_reader(down_pipe[0], up_pipe[1]);
+    const pid_t dying = fork();
+    if (dying == 0) ipc_dying_writer(dead_pipe[1]);
+    float *d = dalloc(64), h[64];
+    for (int i = 0; i < 64; i++) h[i] = (float)i;
+    cudaMemcpy(d, h, sizeof h, cudaMemcpyHostToDevice);
+    cudaEvent_t e, plain;
+    cudaEventCreateWithFlags(&e, cudaEventInterprocess | cudaEventDisableTiming);
+    cudaEventCreateWithFlags(&plain, cudaEventDefault);
+    cudaEventRecord(e, 0);
+    cudaIpcMemHandle_t mh, inner;
+    cudaIpcEventHandle_t eh;
+    cudaIpcGetMemHandle(&mh, d);
+    cudaIpcGetMemHandle(&inner, d + 5);
+    printf("a pointer inside the buffer: %s handle\n", memcmp(&mh, &inner, sizeof mh) ? "another" : "the same");
+    printf("an event handle of a timing event: %s\n", cudaGetErrorName(cudaIpcGetEventHandle(&eh, plain)));
+    cudaIpcGetEventHandle(&eh, e);
+    void *p;
+    cudaEvent_t e2;
+    printf("opening its own handle: %s\n", cudaGetErrorName(cudaIpcOpenMemHandle(&p, mh, cudaIpcMemLazyEnablePeerAccess)));
+    printf("opening its own event: %s\n", cudaGetErrorName(cudaIpcOpenEventHandle(&e2, eh)));
+    put(down_pipe[1], &mh, sizeof mh);
+    put(down_pipe[1], &eh, sizeof eh);
+    size_t k;
+    char line[1024];
+    get(up_pipe[0], &k, sizeof k);
+    if (k >= sizeof line) return fail("child's report");
+    get(up_pipe[0], line, k);
+    fwrite(line, 1, k, stdout);
+    int st;
+    waitpid(reader, &st, 0);
+    if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) return fail("reader child");
+    down(h, d, 64);
+    int seen = 1;
+    for (int i = 0; i < 64; i++) seen &= h[i] == (float)(i + 1);
+    printf("parent sees the child's writes: %s\n", seen ? "yes" : "no");
+    cudaIpcMemHandle_t dmh;
+    cudaIpcEventHandle_t deh;
+    get(dead_pipe[0], &dmh, sizeof dmh);
+    get(dead_pipe[0], &deh, sizeof deh);
+    waitpid(dying, &st, 0);
+    printf("a handle of a process that is gone: %s\n", cudaGetErrorName(cudaIpcOpenMemHandle(&p, dmh, cudaIpcMemLazyEnablePeerAccess)));
+    printf("its event: %s\n", cudaGetErrorName(cudaIpcOpenEventHandle(&e2, deh)));
+    memset(&dmh, 0, sizeof dmh);
+    printf("a handle of zeros: %s\n", cudaGetErrorName(cudaIpcOpenMemHandle(&p, dmh, cudaIpcMemLazyEnablePeerAccess)));
+    char bus[32];
+    cudaDeviceGetPCIBusId(bus, sizeof bus, 0);
+    printf("PCI bus id: %s\n", bus);
+    return 0;
+}
+
 /* ---- what must be refused ---- */
 
 static __global__ void divergent_kernel(float *out) {
@@ -282,5 +402,6 @@ int main(int argc, char **argv) {
     if (!strcmp(s, "junk")) return junk();
     if (!strcmp(s, "gemm")) return gemm();
     if (!strcmp(s, "errors")) return errors();
+    if (!strcmp(s, "ipc")) return ipc();
     return refuse(s);
 }

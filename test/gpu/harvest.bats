@@ -20,6 +20,8 @@ setup() {
   [[ "$output" == *"checks  40 passed, 1 failed, 0 skipped | failed: cuda: a step at imsize 64"* ]]
   grep -q '^bird step, pipelined (gen-step|disc-step) *0.1105 s *0.2300 s *2.08x$' <<<"$output"
   grep -q '^bird step + CLIP loss, pipelined *0.1350 s *0.2900 s *2.15x$' <<<"$output"
+  grep -q '^bird step, pipelined, --ipc *0.0951 s *0.2300 s *2.42x$' <<<"$output"
+  grep -q '^bird step + CLIP loss, pipelined, --ipc *0.1002 s *0.2900 s *2.89x$' <<<"$output"
   grep -q '^what the CLIP loss adds to the step *+22% *+26%$' <<<"$output"
   grep -q '^clip-embed loss alone, per batch *0.0300 s *n/a *-$' <<<"$output"
   grep -q '^inception-stats, images/s *1200.5 *1000.1 1.20x (ours/torch)$' <<<"$output"
@@ -27,6 +29,8 @@ setup() {
   # 2 hops of 25.2 MB at 3600 MB/s = 14.0 ms; PCIe 2·25.2/12.1e3 + 2·25.2/10.5e3 s = 9.0 ms; 22.9 / 110.5 = 21%
   grep -q '^estimate  pipes+PCIe on the critical path: 22.9 ms (14.0 + 9.0) = 21% of the step; with CLIP 56.5 ms = 42%$' <<<"$output"
   grep -q '^measured  pipelined - one process: +29.3 ms a step (+36%;' <<<"$output"
+  # 95.1 - 110.5 = -15.4 ms (-14%); 100.2 - 135.0 = -34.8 ms (-26%)
+  grep -q '^measured  --ipc - bytes: -15.4 ms a step (-14%); with CLIP -34.8 ms (-26%)$' <<<"$output"
   grep -q '^targets  checks pass: NO | step >= 2x PyTorch: yes | CLIP adds < 25%: yes | inception >= PyTorch: yes$' <<<"$output"
   grep -q '^n/a     clip_loss_torch_s: ModuleNotFoundError: No module$' <<<"$output"
   [ "${lines[-1]}" = "================================" ]

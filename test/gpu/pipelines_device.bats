@@ -83,3 +83,35 @@ print("compute calls with --device cuda:", " ".join(sorted(seen)))' "$@"
     CLIP_BPE="$T/bpe.txt.gz" > plan.txt
   check_devices plan.txt encode-text
 }
+
+# check_ipc DRYRUN WANT: the calls in make -n's output that carry --ipc are exactly WANT (words
+# "gen-step:train disc-step:train clip-embed:loss", or ""), and each of them also --device cuda
+check_ipc() {
+  py '
+import re
+text = open(sys.argv[1]).read().replace("\\\n", " ")
+got, bad = set(), []
+for line in text.splitlines():
+    for seg in re.split(r"\s(?::::(?:copy|watch)?|\|\||&&|\||;)\s|\$\(", line):
+        m = re.search(r"\x27?[^\x27\s]*/bin/([a-z0-9-]+)\x27?\s+(\S+)", seg)
+        if m and re.search(r"\s--ipc\b", seg):
+            got.add(m.group(1) + ":" + m.group(2))
+            if not re.search(r"\s--device[\s=]cuda\b", seg): bad.append(seg.strip()[:160])
+want = set(sys.argv[2].split())
+assert got == want, "expected --ipc on %s, found it on %s" % (sorted(want), sorted(got))
+assert not bad, "--ipc without --device cuda: " + "\n".join(bad)' "$@"
+}
+
+@test "demo.mk: with DEVICE=cuda an epoch's gen-step, disc-step and clip-embed loss get --ipc; IPC=off or DEVICE=cpu: none" {
+  local all="gen-step:train disc-step:train clip-embed:loss"
+  for s in "DEVICE=cuda:$all" "DEVICE=cuda IPC=off:" "DEVICE=cpu:" "DEVICE=cpu IPC=auto:"; do
+    # shellcheck disable=SC2086
+    make --no-print-directory -n -f "$ROOT/pipelines/demo.mk" all ${s%%:*} RUN="$T/run" MAX_EPOCH=1 \
+      LAMBDA_CLIP=0.01 CLIP_BPE="$T/bpe.txt.gz" > plan.txt
+    check_ipc plan.txt "${s#*:}"
+  done
+  run --separate-stderr make --no-print-directory -n -f "$ROOT/pipelines/demo.mk" all DEVICE=cuda IPC=on RUN="$T/run" \
+    CLIP_BPE="$T/bpe.txt.gz"
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"demo.mk: IPC expects auto or off, found 'on'"* ]]
+}

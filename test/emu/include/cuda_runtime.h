@@ -28,6 +28,8 @@ typedef enum cudaError {
     cudaErrorInvalidDevicePointer = 17,
     cudaErrorInvalidMemcpyDirection = 21,
     cudaErrorNoDevice = 100,
+    cudaErrorDeviceUninitialized = 201,         /* "invalid device context" */
+    cudaErrorInvalidResourceHandle = 400,
 } cudaError_t;
 
 typedef enum cudaMemcpyKind {
@@ -50,6 +52,21 @@ struct cudaFuncAttributes {
 
 typedef struct cuda_emu_stream *cudaStream_t;   /* only the default stream (0) exists */
 
+/* Events and IPC (test/emu/ipc.cc). Every call is synchronous, so an event is complete when it is
+ * recorded and waiting on one returns at once; what is checked is what CUDA refuses: an IPC
+ * handle of an event made without cudaEventInterprocess | cudaEventDisableTiming, opening a
+ * handle in the process that made it (cudaErrorDeviceUninitialized, "invalid device context"),
+ * a handle whose process is gone or that names no allocation (cudaErrorInvalidResourceHandle),
+ * closing a pointer that no handle opened. A memory handle names the allocation that holds the
+ * pointer given (its start is what the other process gets); opening the same handle again in a
+ * process returns the same pointer and counts the opens (cudaIpcCloseMemHandle unmaps at the last).
+ * The PCI bus id of device d is "0000:0(d+1):00.0", or CUDA_EMU_PCI_BUS_ID where that is set. */
+typedef struct cuda_emu_event *cudaEvent_t;
+enum { cudaEventDefault = 0, cudaEventBlockingSync = 1, cudaEventDisableTiming = 2, cudaEventInterprocess = 4 };
+enum { cudaIpcMemLazyEnablePeerAccess = 1 };
+typedef struct cudaIpcMemHandle_st { char reserved[64]; } cudaIpcMemHandle_t;
+typedef struct cudaIpcEventHandle_st { char reserved[64]; } cudaIpcEventHandle_t;
+
 const char *cudaGetErrorName(cudaError_t e);
 const char *cudaGetErrorString(cudaError_t e);
 cudaError_t cudaGetLastError(void);                 /* returns and clears the last launch error */
@@ -64,6 +81,17 @@ cudaError_t cudaMemcpy(void *dst, const void *src, size_t bytes, cudaMemcpyKind 
 cudaError_t cudaMemcpyAsync(void *dst, const void *src, size_t bytes, cudaMemcpyKind kind, cudaStream_t s = 0);
 cudaError_t cudaMemset(void *p, int value, size_t bytes);
 cudaError_t cudaMemsetAsync(void *p, int value, size_t bytes, cudaStream_t s = 0);
+cudaError_t cudaDeviceGetPCIBusId(char *id, int len, int dev);
+cudaError_t cudaEventCreateWithFlags(cudaEvent_t *e, unsigned flags);
+cudaError_t cudaEventDestroy(cudaEvent_t e);
+cudaError_t cudaEventRecord(cudaEvent_t e, cudaStream_t s = 0);
+cudaError_t cudaEventSynchronize(cudaEvent_t e);
+cudaError_t cudaStreamWaitEvent(cudaStream_t s, cudaEvent_t e, unsigned flags = 0);
+cudaError_t cudaIpcGetMemHandle(cudaIpcMemHandle_t *h, void *p);
+cudaError_t cudaIpcOpenMemHandle(void **p, cudaIpcMemHandle_t h, unsigned flags);
+cudaError_t cudaIpcCloseMemHandle(void *p);
+cudaError_t cudaIpcGetEventHandle(cudaIpcEventHandle_t *h, cudaEvent_t e);
+cudaError_t cudaIpcOpenEventHandle(cudaEvent_t *e, cudaIpcEventHandle_t h);
 
 template <typename T> static inline cudaError_t cudaMalloc(T **p, size_t bytes) {
     return cudaMalloc(reinterpret_cast<void **>(p), bytes);
