@@ -88,7 +88,7 @@ static void add_image(runner *r, const float *x, int H, int W)
 
 static void add_stream(runner *r, FILE *f, const char *name)
 {
-    tstream s = {f, (char *)name, 0, 0};
+    tstream s = {.f = f, .name = (char *)name};
     npy_array a;
     int64_t want[4] = {-1, 3, -1, -1};
     while (ts_read_f32(&s, 4, want, "(B,3,H,W)", &a) == 1) {   /* counts s.index */
