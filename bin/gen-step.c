@@ -34,7 +34,10 @@ static const char usage[] =
     "  forward   fake images G(noise, cond) for every batch\n"
     "  train     per batch: fake images (written to --fake-out before that batch's gradients are read),\n"
     "            then the sum of one (B,3,S,S) array from each --grad stream is the gradient wrt the\n"
-    "            fake images; backward through G and an Adam step\n"
+    "            fake images; backward through G and an Adam step. Logged per batch: grad_norm (of that\n"
+    "            summed gradient), param_grad_norm (of G's parameter gradient). A NaN or Inf in G's\n"
+    "            parameter gradient stops the tool (exit 3) naming the batch, the parameter and the index,\n"
+    "            before any checkpoint is written; a checkpoint with a NaN or Inf is never written\n"
     "\n"
     "options:\n"
     "  --imsize S, --nf N, --z-dim Z, --cond-dim C   architecture (init; read back from shapes otherwise)\n"
@@ -165,7 +168,9 @@ static void run(const options *o) {
         for (int i = 0; i < o->ngrad; i++) gp[i] = ga[i].data;
         const double norm = gstep_train(&st, gp, o->ngrad);
         for (int i = 0; i < o->ngrad; i++) npy_free(&ga[i]);
-        if (rank0) steplog_write(&log, in.batches, 1, (const char *const[]){"grad_norm"}, (const double[]){norm});
+        if (rank0)
+            steplog_write(&log, in.batches, 2, (const char *const[]){"grad_norm", "param_grad_norm"},
+                          (const double[]){norm, st.param_grad_norm});
     }
     if (in.batches == 0) die_usage("--noise: expected at least one batch, found an empty stream");
     /* close the image stream first: a reader on a FIFO ends its input there, then closes our --grad */

@@ -3,6 +3,7 @@
 #include "core/common.h"
 #include "core/dist.h"
 #include "core/ops.h"
+#include "train/stepcheck.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 void gstep_init(gstep *st) {
     st->B = st->Bcap = 0;
     st->host = st->grad_sum = st->stage = st->dimg = NULL;
+    st->step = 0;
+    st->param_grad_norm = 0;
 }
 
 static void ensure_batch(gstep *st, int B) {
@@ -58,7 +61,10 @@ double gstep_train(gstep *st, const float *const *grads, int n) {
     params_zero_grad(&g->ps);
     netg_backward(g, st->dimg);
     dist_allreduce(dev, g->ps.grad, g->ps.total);    /* the global batch's gradient on every rank */
+    step_check_grads(&g->ps, ++st->step);
+    st->param_grad_norm = step_grad_norm(&g->ps);
     params_adam_step(&g->ps, st->lr, st->beta1, st->beta2, st->eps);
+    step_check_state(&g->ps, st->step);
     if (dist_size() > 1) dist_sum(&norm, 1);
     return sqrt(norm);
 }
