@@ -1,6 +1,7 @@
 /* checkpoint.c: param_set <-> .npz (see checkpoint.h). */
 #include "core/checkpoint.h"
 #include "core/common.h"
+#include "core/finite.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -75,6 +76,14 @@ static void save_set(const param_set *ps, const char *path, int grads) {
     }
     int64_t step = ps->step;
     const char *prefix[3] = {"", "adam.exp_avg.", "adam.exp_avg_sq."};
+    /* the last guard of a diverged run: no value written is NaN or Inf, whatever the path here */
+    const ptrdiff_t bad = first_nonfinite(host, ps->total * (with_adam ? 3 : 1));
+    if (bad >= 0) {
+        char where[PARAM_KEY_MAX + 160];
+        params_where(ps, (size_t)bad % ps->total, prefix[(size_t)bad / ps->total], where, sizeof where);
+        die_nonfinite("%s: expected finite values to save, found %s in %s%s", path, nonfinite_name(host[bad]),
+                      grads ? "the gradient " : "", where);
+    }
     for (int s = 0; s < (with_adam ? 3 : 1); s++)
         for (int i = 0; i < ps->n; i++) {
             const param_info *p = &ps->info[i];

@@ -11,8 +11,9 @@ void ckpt_read(const char *path, npz *z);
 /* Copy every parameter (and Adam state, if present) from z into ps; dies naming the first key that
  * is missing or has the wrong shape, or an unexpected key (a checkpoint that doesn't fit). */
 void ckpt_load(param_set *ps, const npz *z, const char *path);
-/* Save ps (and its Adam state once a step has been taken) to path atomically; dies on failure. */
+/* Save ps (and its Adam state once a step has been taken) to path atomically; dies on failure, and
+ * refuses a NaN or Inf (die_nonfinite, exit 3, naming the key and the index; nothing written). */
 void ckpt_save(const param_set *ps, const char *path);
-/* Save the parameter gradients under the parameter keys. */
+/* Save the parameter gradients under the parameter keys (NaN and Inf refused the same way). */
 void ckpt_save_grads(const param_set *ps, const char *path);
 #endif
