@@ -3,7 +3,7 @@
 #include "import/dfgan_import.h"
 #include "core/atomic_file.h"
 #include "core/common.h"
-#include "core/finite.h"
+#include "core/checkpoint.h"
 #include "models/netd.h"
 #include "models/netg.h"
 
@@ -368,20 +368,6 @@ static void describe(char *buf, size_t n, const dfgan_adam *a) {
     if (a->have_betas && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ", betas (%g, %g)", a->b1, a->b2);
 }
 
-/* the outputs are checkpoints: none is written with a NaN or Inf in it (as core/checkpoint.h's) */
-static void refuse_nonfinite(const dfgan_items *z, const char *path) {
-    for (int i = 0; i < z->n; i++) {
-        const npy_array *a = &z->items[i].arr;
-        ptrdiff_t bad = a->dtype == NPY_F4 ? first_nonfinite(a->data, (size_t)a->count) : -1;
-        if (bad < 0) continue;
-        char at[96] = "", key[160];
-        if (a->ndim > 0) index_desc(at, sizeof at, (size_t)bad, a->ndim, a->shape);
-        die_nonfinite("%s: expected finite values to save, found %s in %s%s%s", path,
-                      nonfinite_name(((const float *)a->data)[bad]), show_key(key, sizeof key, z->items[i].key),
-                      a->ndim > 0 ? " at " : "", at);
-    }
-}
-
 void dfgan_save(const dfgan_ckpt *c, const char *dir) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         die_usage("expected a folder to write G.npz and D.npz into, found '%s': %s", dir, strerror(errno));
@@ -392,8 +378,8 @@ void dfgan_save(const dfgan_ckpt *c, const char *dir) {
     char *pg = xmalloc(L), *pd = xmalloc(L), err[600];
     snprintf(pg, L, "%s/G.npz", dir);
     snprintf(pd, L, "%s/D.npz", dir);
-    refuse_nonfinite(&c->G, pg);
-    refuse_nonfinite(&c->D, pd);
+    ckpt_refuse_nonfinite(c->G.items, c->G.n, pg);     /* checkpoints: never one with a NaN or Inf */
+    ckpt_refuse_nonfinite(c->D.items, c->D.n, pd);
     if (npz_write(pg, c->G.items, c->G.n, err, sizeof err)) die_runtime("%s", err);
     if (npz_write(pd, c->D.items, c->D.n, err, sizeof err)) die_runtime("%s", err);
     char a1[128], a2[128], ep[48] = "";
