@@ -8,6 +8,7 @@
 #include "core/dist.h"
 #include "train/gstep.h"
 #include "train/shard.h"
+#include "train/stepcheck.h"
 #include "train/steplog.h"
 #include "train/stepopts.h"
 
@@ -36,8 +37,9 @@ static const char usage[] =
     "            then the sum of one (B,3,S,S) array from each --grad stream is the gradient wrt the\n"
     "            fake images; backward through G and an Adam step. Logged per batch: grad_norm (of that\n"
     "            summed gradient), param_grad_norm (of G's parameter gradient). A NaN or Inf in G's\n"
-    "            parameter gradient stops the tool (exit 3) naming the batch, the parameter and the index,\n"
-    "            before any checkpoint is written; a checkpoint with a NaN or Inf is never written\n"
+    "            parameter gradient, its weights, Adam's state or the fakes stops the tool (exit 3) naming\n"
+    "            the batch, the quantity and the index, before any checkpoint is written; a checkpoint\n"
+    "            with a NaN or Inf is never written\n"
     "\n"
     "options:\n"
     "  --imsize S, --nf N, --z-dim Z, --cond-dim C   architecture (init; read back from shapes otherwise)\n"
@@ -155,6 +157,7 @@ static void run(const options *o) {
         const int B = (int)zc[0].shape[0];
         const float *fake = gstep_forward(&st, zc[0].data, zc[1].data, B, img_path != NULL);
         npy_free(&zc[0]); npy_free(&zc[1]);
+        if (train && fake) step_check_host(in.batches, "the fake images", fake, 4, (int64_t[]){B, 3, S, S});
         if (img_path) {
             if (!img_out) img_out = af_open(img_path);
             if (npy_write(af_stream(img_out), NPY_F4, 4, (int64_t[]){B, 3, S, S}, fake) != 0 || fflush(af_stream(img_out)) != 0)
