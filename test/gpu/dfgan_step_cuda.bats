@@ -99,3 +99,34 @@ for f in ('noise', 'cond', 'real'):
   CMP "$T/D_cuda.npz" "$T/D_cpu.npz" --tol 1e-4
   CMP "$T/G_cuda.npz" "$T/G_cpu.npz" --tol 1e-4
 }
+
+@test "cuda: a diverging step stops as on the CPU (exit 3, the same step, quantity, key and index; nothing written)" {
+  # the gradient check on the device (vec_first_nonfinite) and the weights' and Adam state's after
+  # the step: lr 100 sends G's gradient to NaN at step 2; a planted Adam state sends one weight of
+  # D to -Inf at step 1 (diverge.bats has the CPU side of both)
+  cd "$T"
+  gen-step init --imsize 32 --nf 2 --z-dim 8 --cond-dim 8 -o G.npz
+  disc-step init --imsize 32 --nf 2 --cond-dim 8 -o D.npz
+  synth-shapes --imsize 32 --batch 4 --batches 2 --cond-dim 8 --images real.npy --cond cond.npy
+  noise --batch 4 --dim 8 --batches 2 --seed 1 -o z.npy
+  gen-step forward --ckpt G.npz --noise z.npy --cond cond.npy -o fake.npy
+  py "
+with open('g.npy', 'wb') as f:
+    for _ in range(2): np.save(f, np.full((4, 3, 32, 32), 1e-3, np.float32))
+z = dict(np.load('D.npz')); out = dict(z)
+for k, v in z.items():
+    out['adam.exp_avg.' + k] = np.zeros_like(v); out['adam.exp_avg_sq.' + k] = np.zeros_like(v)
+out['adam.exp_avg.netD.DBlocks.1.conv_r.2.weight'][5, 2, 1, 0] = 3e38
+out['adam.step'] = np.array(1, np.int64)
+np.savez('D_m.npz', **out)
+"
+  for dev in cpu cuda; do
+    run --separate-stderr gen-step train --device $dev --ckpt G.npz --noise z.npy --cond cond.npy --grad g.npy \
+      --save G2.npz --lr 100 --log g.jsonl
+    assert_fails 3 "gen-step: step 2: expected finite values, found NaN in the gradient of fc.weight at (0,0)"
+    run --separate-stderr disc-step train --device $dev --ckpt D_m.npz --real real.npy --cond cond.npy --fake fake.npy \
+      --grad-out gf.npy --save D2.npz --beta1 0.99 --log d.jsonl
+    assert_fails 3 "disc-step: step 1: expected finite values after the Adam step, found -Inf in netD.DBlocks.1.conv_r.2.weight at (5,2,1,0)"
+    [ ! -e G2.npz ] && [ ! -e D2.npz ] && [ ! -e gf.npy ]
+  done
+}
