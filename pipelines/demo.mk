@@ -64,11 +64,14 @@
 #   COMPARE_DIR=runs/compare  COMPARE_LAMBDA=0.3 (compare's second run; the first has LAMBDA_CLIP=0)
 #   PROGRESS=auto (tty|plain|off)  PROGRESS_EVERY=10 (seconds between plain progress lines)
 #     PROGRESS_STEPS=0 (a plain line every so many steps too)
-# A RUN folder remembers IMSIZE NF BATCH COND Z IMAGES MAX_BATCHES SEED LAMBDA_CLIP LR_G LR_D
+# A RUN folder remembers IMSIZE NF BATCH COND Z IMAGES MAX_BATCHES SEED LAMBDA_CLIP
 # TEXT_ENCODER TEST_N and the weights, the demo CLIP's settings included (in $(RUN)/config.txt) and
-# refuses others; MAX_EPOCH may grow to continue training, DEVICE, the intervals, SAMPLE_TIMES and
-# CLIP_SAVE_EVERY may change. STEPS (the old
+# refuses others; MAX_EPOCH may grow to continue training, DEVICE, the intervals, SAMPLE_TIMES,
+# CLIP_SAVE_EVERY and the learning rates LR_G LR_D may change. STEPS (the old
 # synth-shapes setting) is refused.
+# A diverged epoch (a NaN or Inf in a loss or a gradient: gen-step and disc-step stop, exit 3) ends
+# the run with a last line naming the epoch, the step and the value, the checkpoints kept, and the
+# command that goes on from them with learning rates a tenth of these.
 #
 # What it writes under $(RUN):
 #   data/dataset/                    make-dataset's CUB-layout dataset (IMAGES images, seed SEED)
