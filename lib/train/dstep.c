@@ -149,8 +149,8 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
 
     dist_allreduce(dev, d->ps.grad, d->ps.total);    /* the global batch's gradient on every rank */
 
-    /* the losses: means over the global batch (equal shards: a mean of the shards' means); then
-     * they and the gradient must be finite before Adam touches the weights */
+    /* the losses: means over the global batch (equal shards: a mean of the shards' means), finite
+     * before Adam; the gradient, weights and Adam state after it (train/stepcheck.h) */
     if (N > 1) {
         double v[4] = {L->err_real, L->err_mis, L->err_fake, L->magp};
         dist_sum(v, 4);
@@ -162,10 +162,9 @@ void dstep_train(dstep *st, const float *real, const float *cond, const float *f
     const char *names[] = {"err_real", "err_fake", "err_mis", "magp", "errD"};
     const double vals[] = {L->err_real, L->err_fake, L->err_mis, L->magp, L->errD};
     for (int i = 0; i < 5; i++) step_check_loss(step, names[i], vals[i]);
-    step_check_grads(&d->ps, step);
     L->param_grad_norm = step_grad_norm(&d->ps);
     params_adam_step(&d->ps, st->lr, st->beta1, st->beta2, st->eps);
-    step_check_state(&d->ps, step);
+    step_check_update(&d->ps, step);
     netd_sync_gamma(d);
 
     /* G's adversarial loss through the updated D: gradient wrt the fake images only */

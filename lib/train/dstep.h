@@ -33,8 +33,8 @@ typedef struct {
 void dstep_init(dstep *st);    /* after st->D is built, allocated and loaded */
 /* real, fake (B,3,S,S) NCHW and cond (B,S) in host memory -> one D step; grad_fake (B,3,S,S) NCHW host.
  * Over ranks, B is this rank's shard and the losses are the global batch's, on every rank.
- * Before Adam the losses and D's parameter gradient are checked finite, errG after it
- * (train/stepcheck.h: a non-finite value dies, exit 3). */
+ * The losses are checked finite before Adam; the gradient, weights and Adam state after it; then errG
+ * and grad_fake (train/stepcheck.h: a NaN or Inf dies, exit 3). */
 void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,
                  float *grad_fake, dstep_losses *L);
 void dstep_free(dstep *st);

@@ -61,10 +61,9 @@ double gstep_train(gstep *st, const float *const *grads, int n) {
     params_zero_grad(&g->ps);
     netg_backward(g, st->dimg);
     dist_allreduce(dev, g->ps.grad, g->ps.total);    /* the global batch's gradient on every rank */
-    step_check_grads(&g->ps, ++st->step);
     st->param_grad_norm = step_grad_norm(&g->ps);
     params_adam_step(&g->ps, st->lr, st->beta1, st->beta2, st->eps);
-    step_check_state(&g->ps, st->step);
+    step_check_update(&g->ps, ++st->step);           /* the gradient, weights and Adam state finite */
     if (dist_size() > 1) dist_sum(&norm, 1);
     return sqrt(norm);
 }

@@ -25,8 +25,8 @@ void gstep_init(gstep *st);      /* after st->G is built, allocated and loaded, 
  * them NCHW in host memory (B,3,S,S), valid until the next call; NULL otherwise. */
 const float *gstep_forward(gstep *st, const float *noise, const float *cond, int B, int want_images);
 /* After gstep_forward: grads[0..n-1], each (B,3,S,S) NCHW in host memory, summed, is the gradient of
- * the loss wrt those fake images; backward through G, the finite check of G's parameter gradient
- * (train/stepcheck.h: a non-finite value dies, exit 3, before Adam) and one Adam step. Returns the
+ * the loss wrt those fake images; backward through G and one Adam step, then the check of its
+ * gradient, weights and Adam state (train/stepcheck.h: a NaN or Inf dies, exit 3). Returns the
  * sum's L2 norm (over the global batch); sets st->param_grad_norm. */
 double gstep_train(gstep *st, const float *const *grads, int n);
 void gstep_free(gstep *st);

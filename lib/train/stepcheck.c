@@ -17,8 +17,8 @@ void step_check_loss(long step, const char *name, double v) {
     die_nonfinite("step %ld: expected a finite loss, found %s in %s", step, nonfinite_name(f), name);
 }
 
-/* die unless buf (ps->total floats on ps's device) is finite: "step N: expected finite values<when>,
- * found <NaN> in <what><prefix><key> at (...)" */
+/* die if buf (ps->total floats on ps's device) holds a NaN or Inf: "step N: expected finite
+ * values<when>, found <NaN> in <what><prefix><key> at (...)" */
 static void check_buffer(const param_set *ps, const float *buf, long step, const char *when, const char *what,
                          const char *prefix) {
     const int64_t i = OPV(ps->device, vec_first_nonfinite, buf, ps->total);
@@ -31,11 +31,11 @@ static void check_buffer(const param_set *ps, const float *buf, long step, const
     die_nonfinite("step %ld: expected finite values%s, found %s in %s%s", step, when, nonfinite_name(v), what, where);
 }
 
-void step_check_grads(const param_set *ps, long step) {
+void step_check_update(const param_set *ps, long step) {
+    if (OPV(ps->device, vec_first_nonfinite, ps->data, ps->total) < 0 &&
+        OPV(ps->device, vec_first_nonfinite, ps->v, ps->total) < 0)
+        return;                            /* then g and m were finite too (stepcheck.h) */
     check_buffer(ps, ps->grad, step, "", "the gradient of ", "");
-}
-
-void step_check_state(const param_set *ps, long step) {
     check_buffer(ps, ps->data, step, " after the Adam step", "", "");
     check_buffer(ps, ps->m, step, " after the Adam step", "", "adam.exp_avg.");
     check_buffer(ps, ps->v, step, " after the Adam step", "", "adam.exp_avg_sq.");
