@@ -1,4 +1,4 @@
-/* vec.c: vector helpers, a NaN/Inf search, and the Adam update (torch.optim.Adam semantics, no
+/* vec.c: vector helpers, a NaN/Inf search and the Adam update (torch.optim.Adam semantics, no
  * weight decay, no amsgrad). */
 #include <math.h>
 #include <stddef.h>
@@ -58,33 +58,18 @@ double OPNAME(vec_dot)(const real *a, const real *b, size_t n)
     return s;
 }
 
-/* the first NaN or ±Inf of x (n) on one thread: core/finite.h's search (float), a plain one (double) */
-static ptrdiff_t first_bad(const real *x, size_t n)
+/* the index of the first NaN or ±Inf in x (n), or −1: core/finite.h's search (float), a plain one
+ * (double). One thread: the pass is bound by memory, and waking the other threads for it cost more
+ * than it saved whenever other work shared the cores */
+int64_t OPNAME(vec_first_nonfinite)(const real *x, size_t n)
 {
 #ifdef OPS_F64
     for (size_t i = 0; i < n; i++)
-        if (!isfinite(x[i])) return (ptrdiff_t)i;
+        if (!isfinite(x[i])) return (int64_t)i;
     return -1;
 #else
-    return first_nonfinite(x, n);
+    return (int64_t)first_nonfinite(x, n);
 #endif
-}
-
-/* the index of the first NaN or ±Inf in x (n), or −1: 8 fixed blocks searched side by side, the
- * first block with one giving it */
-int64_t OPNAME(vec_first_nonfinite)(const real *x, size_t n)
-{
-    enum { NB = 8 };
-    int64_t first[NB];
-#pragma omp parallel for schedule(static) if (OPS_OMP && n > PAR_MIN)
-    for (int k = 0; k < NB; k++) {
-        const size_t i0 = n * k / NB, i1 = n * (k + 1) / NB;
-        const ptrdiff_t j = first_bad(x + i0, i1 - i0);
-        first[k] = j < 0 ? -1 : (int64_t)(i0 + (size_t)j);
-    }
-    for (int k = 0; k < NB; k++)
-        if (first[k] >= 0) return first[k];
-    return -1;
 }
 
 /* One Adam step on p (n) with gradient g (n); step is the 1-based count after this update.
