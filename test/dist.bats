@@ -229,6 +229,33 @@ with open('fk.1.npy', 'wb') as g:
   [ "$(wc -l < d.log)" -eq 1 ]
 }
 
+@test "a step that diverges stops every rank at once: exit 3, one line (rank 0's) naming the step and the value; nothing written" {
+  streams dfgan_eq64 2
+  FX="$FXS/dfgan_eq64"
+  cp "$FX/D.npz" D.npz
+  # Adam's state of one weight planted so that the first update sends it to -Inf, on every rank alike
+  py "
+z = dict(np.load(sys.argv[1])); out = dict(z)
+for k, v in z.items():
+    if not k.startswith('adam.'):
+        out['adam.exp_avg.' + k] = np.zeros_like(v); out['adam.exp_avg_sq.' + k] = np.zeros_like(v)
+out['adam.exp_avg.netD.DBlocks.1.conv_r.2.weight'][5, 2, 1, 0] = 3e38
+out['adam.step'] = np.array(1, np.int64)
+np.savez('D_m.npz', **out)
+" "$FX/D.npz"
+  run --separate-stderr timeout 60 "${MPI[@]}" -np 2 disc-step train --ckpt D_m.npz --real real.npy --cond cond.npy \
+      --fake real.npy --grad-out 'g.%r.npy' --save D.npz --beta1 0.99 --log d.log
+  assert_fails 3 "disc-step (rank 0 of 2): step 1: expected finite values after the Adam step, found -Inf in netD.DBlocks.1.conv_r.2.weight at (5,2,1,0)"
+  cmp D.npz "$FX/D.npz"
+  [ ! -e g.0.npy ] && [ ! -e g.1.npy ]
+  assert_no_temp .
+  # and a rate that overflows the losses: the same step on every rank, said once
+  run --separate-stderr timeout 60 "${MPI[@]}" -np 2 disc-step train --ckpt D.npz --real real.npy --cond cond.npy \
+      --fake real.npy --grad-out 'g.%r.npy' --save D.npz --lr 1000 --log d2.log
+  assert_fails 3 "disc-step (rank 0 of 2): step "[12]": expected *, found @(NaN|+Inf|-Inf) in *"
+  cmp D.npz "$FX/D.npz"
+}
+
 @test "a rank killed by a signal ends the whole job, no hang; the checkpoint is kept" {
   streams dfgan_eq64 2
   FX="$FXS/dfgan_eq64"
