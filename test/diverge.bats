@@ -7,40 +7,20 @@
 # error line also goes to DFGAN_ERROR_LOG. The pipeline's side is in pipeline_demo.bats.
 
 load helpers
+load diverge
 
 setup() {
   common_setup
   cd "$T"
-  # tiny models and four batches of 4 synthetic pairs, G's fakes of them
-  gen-step init --imsize 32 --nf 2 --z-dim 8 --cond-dim 8 -o G.npz
-  disc-step init --imsize 32 --nf 2 --cond-dim 8 -o D.npz
-  synth-shapes --imsize 32 --batch 4 --batches 4 --cond-dim 8 --images real.npy --cond cond.npy
-  noise --batch 4 --dim 8 --batches 4 --seed 1 -o z.npy
-  gen-step forward --ckpt G.npz --noise z.npy --cond cond.npy -o fake.npy
-  # a small gradient wrt the fakes for every batch; the cond rows times 1e30 (finite, but G overflows)
+  diverge_data 4
+  # the cond rows times 1e30 (finite, but G overflows inside)
   py "
-with open('g.npy', 'wb') as f:
-    for _ in range(4): np.save(f, np.full((4, 3, 32, 32), 1e-3, np.float32))
 c = []
 with open('cond.npy', 'rb') as f:
     for _ in range(4): c.append(np.load(f))
 with open('cond_big.npy', 'wb') as f:
     for a in c: np.save(f, a * np.float32(1e30))
 "
-}
-
-# plant_m IN OUT KEY INDEX: IN with one Adam step of zero state, but exp_avg of KEY at INDEX 3e38, so
-# that the next Adam step with beta1 0.99 sends that weight to -Inf (m/(sqrt(v)+eps) overflows) and
-# no other
-plant_m() {
-  py "
-z = dict(np.load(sys.argv[1])); out = dict(z)
-for k, v in z.items():
-    out['adam.exp_avg.' + k] = np.zeros_like(v); out['adam.exp_avg_sq.' + k] = np.zeros_like(v)
-out['adam.exp_avg.' + sys.argv[3]][tuple(int(i) for i in sys.argv[4].split(','))] = 3e38
-out['adam.step'] = np.array(1, np.int64)
-np.savez(sys.argv[2], **out)
-" "$@"
 }
 
 # all_finite FILE...: every float array of every .npz is finite

@@ -14,6 +14,7 @@
 
 load ../helpers
 load gpu
+load ../diverge
 
 setup() {
   common_setup
@@ -105,21 +106,8 @@ for f in ('noise', 'cond', 'real'):
   # the step: lr 100 sends G's gradient to NaN at step 2; a planted Adam state sends one weight of
   # D to -Inf at step 1 (diverge.bats has the CPU side of both)
   cd "$T"
-  gen-step init --imsize 32 --nf 2 --z-dim 8 --cond-dim 8 -o G.npz
-  disc-step init --imsize 32 --nf 2 --cond-dim 8 -o D.npz
-  synth-shapes --imsize 32 --batch 4 --batches 2 --cond-dim 8 --images real.npy --cond cond.npy
-  noise --batch 4 --dim 8 --batches 2 --seed 1 -o z.npy
-  gen-step forward --ckpt G.npz --noise z.npy --cond cond.npy -o fake.npy
-  py "
-with open('g.npy', 'wb') as f:
-    for _ in range(2): np.save(f, np.full((4, 3, 32, 32), 1e-3, np.float32))
-z = dict(np.load('D.npz')); out = dict(z)
-for k, v in z.items():
-    out['adam.exp_avg.' + k] = np.zeros_like(v); out['adam.exp_avg_sq.' + k] = np.zeros_like(v)
-out['adam.exp_avg.netD.DBlocks.1.conv_r.2.weight'][5, 2, 1, 0] = 3e38
-out['adam.step'] = np.array(1, np.int64)
-np.savez('D_m.npz', **out)
-"
+  diverge_data 2
+  plant_m D.npz D_m.npz netD.DBlocks.1.conv_r.2.weight 5,2,1,0
   for dev in cpu cuda; do
     run --separate-stderr gen-step train --device $dev --ckpt G.npz --noise z.npy --cond cond.npy --grad g.npy \
       --save G2.npz --lr 100 --log g.jsonl
