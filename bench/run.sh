@@ -10,10 +10,11 @@
 #  6. the memory of importing a 600 MB PyTorch checkpoint (bench/ckpt_bench.sh);
 #  7. what the pipes cost: an epoch through FIFOs against the same steps in one process (bench/pipe_bench.sh);
 #  8. data-parallel ranks: 2 ranks x 1 thread against 1 process x 2 threads, and a rank's input
-#     I/O at the bird config (bench/dist_bench.sh).
+#     I/O at the bird config (bench/dist_bench.sh);
+#  9. what the per-step NaN/Inf checks cost against the step, demo and bird configs (bench/checks_bench.sh).
 # Environment: THREADS (2), STEPS (5), IMSIZE/NF/BATCH for the step, KEEP_OPENBLAS_ENV=1 to keep
 # the workplace's OpenBLAS pinning, BENCH (the parts to run, in order; default all of
-# "step pipe text ckpt fid inception clip").
+# "step pipe dist text ckpt fid inception clip checks").
 # Each part runs whatever its peer (PyTorch, scipy, open_clip, ...): one whose peer is missing says
 # "no comparison" and the next goes on. A part that fails is named and the others still run; the
 # run then exits 1.
@@ -70,14 +71,14 @@ step_bench() {
 }
 
 failed=()
-for part in ${BENCH:-step pipe dist text ckpt fid inception clip}; do
+for part in ${BENCH:-step pipe dist text ckpt fid inception clip checks}; do
   rc=0
   if [ "$part" = step ]; then
     set +e; ( set -e; step_bench ); rc=$?; set -e     # (in an || list, set -e would not stop it)
   elif [ -x "bench/${part}_bench.sh" ]; then
     "bench/${part}_bench.sh" || rc=$?
   else
-    echo "== $part: expected one of step pipe dist text ckpt fid inception clip, found no bench/${part}_bench.sh"; rc=2
+    echo "== $part: expected one of step pipe dist text ckpt fid inception clip checks, found no bench/${part}_bench.sh"; rc=2
   fi
   if [ "$rc" -ne 0 ]; then echo "== $part: failed (exit $rc); going on with the other parts"; failed+=("$part"); fi
 done

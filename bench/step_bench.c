@@ -8,7 +8,13 @@
  * CONV_DIRECT=0 in the environment keeps every convolution on im2col + gemm (lib/cpu/conv2d.c);
  * CONV_WINOGRAD=0 keeps the 3×3 ones off Winograd's F(2×2,3×3).
  * Prints "key value" lines: step_s is the best step (least disturbed by other work on the machine),
- * step_mean_s the mean, step_cpu_s the least CPU time (all threads) a step took; GFLOP/s of the gemms at the best step's pace, sgemm peak, peak RSS. */
+ * step_mean_s the mean, step_cpu_s the least CPU time (all threads) a step took; GFLOP/s of the gemms at the best step's pace, sgemm peak, peak RSS.
+ * And what the per-step NaN/Inf checks cost (issue 15), timed after each step on its buffers:
+ * checks_step_s those the tools' steps make (train/stepcheck.h: D's and G's gradients, weights and
+ * Adam state, the losses, the fakes and D's gradient wrt them), checks_input_s the search of the
+ * step's input batches (real images, cond twice, noise, fakes, the gradient wrt them: first_nonfinite,
+ * as the stream readers check them), both means per step; checks_share_pct their sum against
+ * step_mean_s. */
 #include "core/common.h"
 #include "step_args.h"
 #include "train/dstep.h"
@@ -16,6 +22,8 @@
 #include "core/ops.h"
 #include "core/real.h"
 #include "core/rng.h"
+#include "core/finite.h"
+#include "train/stepcheck.h"
 
 #include <cblas.h>
 #include <stdio.h>
@@ -60,6 +68,26 @@ static double sgemm_peak(void) {
 
 extern int conv2d_direct_cpu, conv2d_winograd_cpu;   /* lib/cpu/conv2d.c */
 
+static volatile ptrdiff_t sink;   /* keeps the input searches' results alive */
+
+/* the tools' per-step checks after step `step` (they pass: the step was finite) */
+static void step_checks(const netg *g, const dstep *st, const dstep_losses *L, const float *fake, const float *gf,
+                        int B, int S, long step) {
+    const double v[] = {L->err_real, L->err_fake, L->err_mis, L->magp, L->errD, L->errG};
+    for (int i = 0; i < 6; i++) step_check_loss(step, "loss", v[i]);
+    step_check_update(&st->D.ps, step);
+    step_check_host(step, "grad", gf, 4, (int64_t[]){B, 3, S, S});
+    step_check_update(&g->ps, step);
+    step_check_host(step, "fakes", fake, 4, (int64_t[]){B, 3, S, S});
+}
+
+/* the search of the step's input batches, as the tools' stream readers make it */
+static void input_checks(const float *real, const float *sent, const float *noise, const float *fake, const float *gf,
+                         size_t nimg, size_t ncond, size_t nz) {
+    sink = first_nonfinite(real, nimg) + first_nonfinite(sent, ncond) + first_nonfinite(fake, nimg)   /* disc-step */
+         + first_nonfinite(noise, nz) + first_nonfinite(sent, ncond) + first_nonfinite(gf, nimg);     /* gen-step */
+}
+
 int main(int argc, char **argv) {
     progname = "step_bench";
     tool_argv = argv;   /* for the hand-over to build/bench/cuda/step_bench */
@@ -90,7 +118,7 @@ int main(int argc, char **argv) {
     fill(real, nimg, &r, 1.0, 1);
     tensor zt = tensor_new2(dev, B, z), ct = tensor_new2(dev, B, cond);
     float *stage = dev_alloc(dev, nimg), *dimg = dev_alloc(dev, nimg);
-    double t_total = 0, t_g = 0, t_d = 0, t_best = 1e30, c_best = 1e30;
+    double t_total = 0, t_g = 0, t_d = 0, t_best = 1e30, c_best = 1e30, t_chk = 0, t_in = 0;
     for (int s = 0; s <= steps; s++) {          /* step 0 warms up */
         fill(noise, (size_t)B * z, &r, 1.0, 0);
         fill(sent, (size_t)B * cond, &r, 1.0, 0);
@@ -108,8 +136,15 @@ int main(int argc, char **argv) {
         params_zero_grad(&g.ps);
         netg_backward(&g, dimg);
         params_adam_step(&g.ps, 1e-4, 0, 0.9, 1e-8);
+        step_check_update(&g.ps, s + 1);               /* as gstep_train */
         if (dev == DEVICE_CUDA) cuda_sync();
         double t3 = now(), c3 = cpu_now();
+        step_checks(&g, &st, &L, fake, gf, B, imsize, s + 1);
+        if (dev == DEVICE_CUDA) cuda_sync();
+        double t4 = now();
+        input_checks(real, sent, noise, fake, gf, nimg, (size_t)B * cond, (size_t)B * z);
+        double t5 = now();
+        if (s > 0) { t_chk += t4 - t3; t_in += t5 - t4; }
         if (s > 0 && c3 - c0 < c_best) c_best = c3 - c0;
         if (s > 0) {
             t_total += t3 - t0; t_d += t2 - t1; t_g += (t1 - t0) + (t3 - t2);
@@ -120,6 +155,8 @@ int main(int argc, char **argv) {
     getrusage(RUSAGE_SELF, &ru);
     printf("step_s %.4f\nstep_mean_s %.4f\nd_step_s %.4f\ng_step_s %.4f\n", t_best, t_total / steps, t_d / steps, t_g / steps);
     printf("step_cpu_s %.4f\n", c_best);
+    printf("checks_step_s %.6f\nchecks_input_s %.6f\nchecks_share_pct %.3f\n", t_chk / steps, t_in / steps,
+           100.0 * (t_chk + t_in) / t_total);
     printf("peak_rss_mb %.1f\n", ru.ru_maxrss / 1024.0);
     printf("gemm_flops_per_step %.4g\n", cpu_gemm_flops / (steps + 1));
     printf("gflops %.2f\n", cpu_gemm_flops / (steps + 1) / t_best / 1e9);

@@ -31,7 +31,11 @@ static const char usage[] =
     "  init   a new NetD/NetC with PyTorch's default init (D blocks' gamma 0, as DF-GAN)\n"
     "  train  per batch: errD = hinge(real) + (hinge(fake) + hinge(mismatched))/2 + MA-GP, an Adam step,\n"
     "         then the gradient of errG = -mean C(D(fake), s) through the updated D wrt the fake\n"
-    "         images, written to --grad-out. Losses per batch: errD err_real err_fake err_mis magp errG\n"
+    "         images, written to --grad-out. Logged per batch: errD err_real err_fake err_mis magp errG\n"
+    "         and param_grad_norm (of D's and C's parameter gradient). A NaN or Inf in a loss, in that\n"
+    "         gradient, in the weights or Adam's state after the step, or in --grad-out's batch stops the\n"
+    "         tool (exit 3) naming the batch and the quantity, before any checkpoint is written; a\n"
+    "         checkpoint with a NaN or Inf is never written\n"
     "\n"
     "options:\n"
     "  --imsize S, --nf N, --cond-dim C   architecture (init; read back from shapes otherwise)\n"
@@ -149,9 +153,9 @@ static void run(const options *o) {
             if (npy_write(af_stream(gout), NPY_F4, 4, (int64_t[]){B, 3, S, S}, grad) != 0 || fflush(af_stream(gout)) != 0)
                 die_runtime("expected to write --grad-out '%s', found a write error", gout_path);
         }
-        const char *names[] = {"errD", "err_real", "err_fake", "err_mis", "magp", "errG"};
-        double vals[] = {L.errD, L.err_real, L.err_fake, L.err_mis, L.magp, L.errG};
-        if (rank0) steplog_write(&log, in.batches, 6, names, vals);
+        const char *names[] = {"errD", "err_real", "err_fake", "err_mis", "magp", "errG", "param_grad_norm"};
+        double vals[] = {L.errD, L.err_real, L.err_fake, L.err_mis, L.magp, L.errG, L.param_grad_norm};
+        if (rank0) steplog_write(&log, in.batches, 7, names, vals);
     }
     if (in.batches == 0) die_usage("--real: expected at least one batch, found an empty stream");
     if (gout) af_commit(gout);

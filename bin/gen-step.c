@@ -9,6 +9,7 @@
 #include "train/gstep.h"
 #include "train/ipc_link.h"
 #include "train/shard.h"
+#include "train/stepcheck.h"
 #include "train/steplog.h"
 #include "train/stepopts.h"
 
@@ -35,7 +36,11 @@ static const char usage[] =
     "  forward   fake images G(noise, cond) for every batch\n"
     "  train     per batch: fake images (written to --fake-out before that batch's gradients are read),\n"
     "            then the sum of one (B,3,S,S) array from each --grad stream is the gradient wrt the\n"
-    "            fake images; backward through G and an Adam step\n"
+    "            fake images; backward through G and an Adam step. Logged per batch: grad_norm (of that\n"
+    "            summed gradient), param_grad_norm (of G's parameter gradient). A NaN or Inf in G's\n"
+    "            parameter gradient, its weights, Adam's state or the fakes stops the tool (exit 3) naming\n"
+    "            the batch, the quantity and the index, before any checkpoint is written; a checkpoint\n"
+    "            with a NaN or Inf is never written\n"
     "\n"
     "options:\n"
     "  --imsize S, --nf N, --z-dim Z, --cond-dim C   architecture (init; read back from shapes otherwise)\n"
@@ -160,11 +165,15 @@ static void run(const options *o) {
         const int B = (int)zc[0].shape[0];
         const int ipc_fakes = o->c.ipc && img_path;
         const float *fake = NULL;
-        if (ipc_fakes) gstep_forward_dev(&st, zc[0].data, zc[1].data, B, ipc_out_buffer(&fake_ipc, (size_t)3 * B * S * S));
+        float *fake_dev = ipc_fakes ? ipc_out_buffer(&fake_ipc, (size_t)3 * B * S * S) : NULL;
+        if (ipc_fakes) gstep_forward_dev(&st, zc[0].data, zc[1].data, B, fake_dev);
         else fake = gstep_forward(&st, zc[0].data, zc[1].data, B, img_path != NULL);
         npy_free(&zc[0]); npy_free(&zc[1]);
-        if (ipc_fakes) ipc_out_publish(&fake_ipc, 4, (int64_t[]){B, 3, S, S});
-        else if (img_path) {
+        if (train && fake) step_check_host(in.batches, "the fake images", fake, 4, (int64_t[]){B, 3, S, S});
+        if (ipc_fakes) {
+            if (train) step_check_dev(st.G.ps.device, in.batches, "the fake images", fake_dev, 4, (int64_t[]){B, 3, S, S});
+            ipc_out_publish(&fake_ipc, 4, (int64_t[]){B, 3, S, S});
+        } else if (img_path) {
             if (!img_out) img_out = af_open(img_path);
             if (npy_write(af_stream(img_out), NPY_F4, 4, (int64_t[]){B, 3, S, S}, fake) != 0 || fflush(af_stream(img_out)) != 0)
                 die_runtime("expected to write images to '%s', found a write error", img_path);
@@ -180,7 +189,9 @@ static void run(const options *o) {
         for (int i = 0; i < o->ngrad; i++) gp[i] = o->c.ipc ? ipc_in_shard(&grad_ipc[i], &grads, i, &ga[i]) : ga[i].data;
         const double norm = o->c.ipc ? gstep_train_dev(&st, gp, o->ngrad) : gstep_train(&st, gp, o->ngrad);
         for (int i = 0; i < o->ngrad; i++) npy_free(&ga[i]);
-        if (rank0) steplog_write(&log, in.batches, 1, (const char *const[]){"grad_norm"}, (const double[]){norm});
+        if (rank0)
+            steplog_write(&log, in.batches, 2, (const char *const[]){"grad_norm", "param_grad_norm"},
+                          (const double[]){norm, st.param_grad_norm});
     }
     if (in.batches == 0) die_usage("--noise: expected at least one batch, found an empty stream");
     /* close the image stream first: a reader on a FIFO ends its input there, then closes our --grad */

@@ -1,5 +1,6 @@
-/* vec.cu: vector helpers and the Adam update on the GPU, twins of lib/cpu's vec ops.
- * vec_dot sums in double in two passes (per-block partials, then one block), so its result does
+/* vec.cu: vector helpers, a NaN/Inf search and the Adam update on the GPU, twins of lib/cpu's vec ops.
+ * vec_first_nonfinite keeps the least index of a non-finite value in one device word (atomicMin from
+ * each thread that found one), so only that word crosses to the host. vec_dot sums in double in two passes (per-block partials, then one block), so its result does
  * not depend on scheduling. adam_update follows torch.optim.Adam's single-tensor path:
  *   m = b1·m + (1−b1)·g;  v = b2·v + (1−b2)·g²;
  *   p −= lr/(1−b1^t) · m / (sqrt(v)/sqrt(1−b2^t) + eps)
@@ -33,6 +34,15 @@ static __global__ void sum_kernel(double *out, const double *part, int n) {
     for (int i = threadIdx.x; i < n; i += blockDim.x) s += part[i];
     s = block_sum(s);
     if (threadIdx.x == 0) *out = s;
+}
+/* *first = min(*first, the least i of the thread's grid-stride share with x[i] NaN or ±Inf); the
+ * exponent bits all ones, as core/finite.c tests them */
+static __global__ void first_nonfinite_kernel(unsigned long long *first, const float *x, size_t n) {
+    unsigned long long mine = ~0ULL;
+    GRID_STRIDE(i, n) {
+        if ((__float_as_uint(x[i]) & 0x7f800000u) == 0x7f800000u) { mine = i; break; }
+    }
+    if (mine != ~0ULL) atomicMin(first, mine);
 }
 static __global__ void adam_kernel(float *p, float *m, float *v, const float *g, size_t n,
                                    float b1, float b2, float c1, float c2, float eps,
@@ -73,6 +83,15 @@ extern "C" double vec_dot_cuda(const float *a, const float *b, size_t n) {
     CUDA_LAUNCHED("sum_kernel");
     cuda_download(&sum, part + DOT_BLOCKS, sizeof sum);
     return sum;
+}
+extern "C" int64_t vec_first_nonfinite_cuda(const float *x, size_t n) {
+    if (!n) return -1;
+    unsigned long long *first = (unsigned long long *)cuda_scratch(1, sizeof *first), h = 0;
+    CUDA_CHECK(cudaMemsetAsync(first, 0xff, sizeof *first, 0));    /* all ones: none found */
+    LAUNCH(first_nonfinite_kernel, cuda_blocks(n), CUDA_THREADS, 0)(first, x, n);
+    CUDA_LAUNCHED("first_nonfinite_kernel");
+    cuda_download(&h, first, sizeof h);
+    return h == ~0ULL ? -1 : (int64_t)h;
 }
 extern "C" void adam_update_cuda(float *p, float *m, float *v, const float *g, size_t n,
                                  double lr, double beta1, double beta2, double eps, long step) {

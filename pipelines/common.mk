@@ -148,11 +148,12 @@ $(if $(call strip_chars,$(BATCH),$(DIGITS)),,$(if $(filter-out 0,$(shell echo $$
   $(PIPE): expected RANKS to divide BATCH ($(BATCH)), found RANKS=$(RANKS)$(if $(CFG), (RANKS: $(RANKS_WHO); BATCH: $(call who,BATCH_SIZE,batch_size))))))
 endif
 # the cores as OpenMPI counts them (physical cores this process may use), at most nproc; the flags
-# added for OpenMPI's mpirun (another launcher gets MPI_FLAGS alone, and HOSTFILE as --hostfile)
+# added for OpenMPI's mpirun (another launcher gets MPI_FLAGS alone, and HOSTFILE as --hostfile); -x
+# hands the epoch's DFGAN_ERROR_LOG (below) to ranks on other machines too
 CORES     = $(shell n=$$(nproc); c=$$(lscpu -p=CORE,SOCKET 2>/dev/null | grep '^[0-9]' | sort -u | wc -l); [ "$$c" -ge 1 ] && [ "$$c" -lt "$$n" ] && n=$$c; echo $$n)
 OPEN_MPI  = $(shell '$(MPIRUN)' --version 2>/dev/null | grep -q 'Open MPI' && echo y)
 MPI_AUTO  = $(if $(HOSTFILE),--hostfile '$(HOSTFILE)' $(if $(OPEN_MPI),--map-by slot),$(if $(OPEN_MPI),$(if $(shell [ $(RANKS) -gt $(CORES) ] && echo y),--oversubscribe))) \
-            $(if $(and $(OPEN_MPI),$(filter 0,$(shell id -u))),--allow-run-as-root)
+            $(if $(and $(OPEN_MPI),$(filter 0,$(shell id -u))),--allow-run-as-root) $(if $(OPEN_MPI),-x DFGAN_ERROR_LOG)
 # MPI_RUN: what goes before a step tool's command (nothing with one rank). run-epoch's stdin is
 # /dev/null then: mpirun reads its stdin to hand to rank 0 (a make in the background would be
 # stopped, SIGTTIN), and the tools read none.
@@ -224,8 +225,10 @@ TRUNC_FLAGS := $(if $(filter 1,$(TRUNCATION)),--truncate 2) --trunc-rate $(TRUNC
 .INTERMEDIATE: $(foreach e,$(filter-out $(SAVE_IDS),$(EPOCH_IDS)),$(CKPT)/G_$(e).npz $(CKPT)/D_$(e).npz)
 
 # ---- the run's identity: a RUN folder made with other settings is refused rather than mixed ----
-CONFIG     := imsize=$(IMSIZE) nf=$(NF) batch=$(BATCH) cond=$(COND) z=$(Z) max_batches=$(MAX_BATCHES) seed=$(SEED) lambda_clip=$(if $(or $(BPE_OK),$(if $(LAMBDA_ON),,y)),$(LAMBDA_CLIP),0:no-bpe) lr_g=$(LR_G) lr_d=$(LR_D) text_encoder=$(TEXT_ENCODER) $(CONFIG_EXTRA)
-OLD_CONFIG := $(shell cat '$(RUN)/config.txt' 2>/dev/null)
+# (the learning rates are not part of it: a diverged run goes on with lower ones; a run made when
+# they were, its config.txt naming lr_g and lr_d, is read without them)
+CONFIG     := imsize=$(IMSIZE) nf=$(NF) batch=$(BATCH) cond=$(COND) z=$(Z) max_batches=$(MAX_BATCHES) seed=$(SEED) lambda_clip=$(if $(or $(BPE_OK),$(if $(LAMBDA_ON),,y)),$(LAMBDA_CLIP),0:no-bpe) text_encoder=$(TEXT_ENCODER) $(CONFIG_EXTRA)
+OLD_CONFIG := $(filter-out lr_g=% lr_d=%,$(shell cat '$(RUN)/config.txt' 2>/dev/null))
 ifneq ($(WORKING),)
 ifneq ($(OLD_CONFIG),)
 ifneq ($(OLD_CONFIG),$(strip $(CONFIG)))
@@ -395,6 +398,17 @@ endef
 # checkpoints. A rank that fails ends its job (one line naming it: "disc-step (rank 1 of 2): ...");
 # run-epoch gives the other jobs RANK_SETTLE seconds to end theirs before it stops them.
 PROGRESS_MODE := $(if $(filter tty,$(PROGRESS)),--tty,$(if $(filter plain,$(PROGRESS)),--plain))
+# A diverged epoch: a step tool exits 3 saying "step N: expected ..., found <what>" (train/stepcheck.h),
+# a line that DFGAN_ERROR_LOG (core/common.h) copies into the epoch's errors.log; it is the cause even
+# where run-epoch names another tool (one that failed on the streams the diverged one left). The run
+# ends with one line: the epoch, the step, what was found and by which tool, the checkpoints kept
+# (PREV's, unless make removes them as intermediates at its exit: then the last pair saved, or there
+# at the start) and a command going on from them with learning rates a tenth of these (RESUME_ARGS:
+# the other command-line settings, each shell-quoted where it needs to be).
+CKPT_AT_START := $(patsubst $(CKPT)/G_%.npz,%,$(wildcard $(CKPT)/G_[0-9][0-9][0-9].npz))
+SHELL_SAFE  := $(FLAG_CHARS) A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _ / $(comma) = : @
+resume_word = $(1)=$(if $(call strip_chars,$(value $(1)),$(SHELL_SAFE)),$(call shq,$(value $(1))),$(value $(1)))
+RESUME_ARGS = $(strip $(foreach v,$(sort $(.VARIABLES)),$(if $(filter command line,$(origin $(v))),$(if $(filter LR_G LR_D,$(v)),,$(call resume_word,$(v))))))
 define run_epoch
 @tmp='$(RUN)/tmp/epoch_$(E)'
 rm -rf "$$tmp"
@@ -402,6 +416,7 @@ mkdir -p "$$tmp" '$(LOG)'
 $(epoch_data)
 '$(NOISE)' --batch $(BATCH) --dim $(Z) --batches $$steps --seed $$(($(SEED) + 10#$(E))) -o "$$tmp/noise.npy"
 t0=$$(date +%s%N)
+export DFGAN_ERROR_LOG="$$tmp/errors.log"
 rc=0
 '$(RUN_EPOCH)' $(if $(RANKED),--settle $(RANK_SETTLE) < /dev/null )$(call rank_fifos,fake grad) \
     $(if $(CLIP_ON),$(call rank_fifos,fake_d fake_c cgrad_out cgrad) \
@@ -420,6 +435,14 @@ rc=0
         --log "$$tmp/losses.jsonl" $(if $(CLIP_ON),--log "$$tmp/clip.jsonl")) \
     || rc=$$?
 if [ $$rc -ne 0 ]; then
+    why=$$(awk '$$1 == 3 { sub(/^3 /, ""); print; exit }' "$$tmp/errors.log" 2>/dev/null || true)
+    if [[ "$$why" =~ ^(.*):\ step\ ([0-9]+):\ expected\ [^,]*,\ found\ (.*)$$ ]]; then
+        kept=000
+        for e in $(sort 000 $(SAVE_IDS) $(CKPT_AT_START)); do (( 10#$$e > 10#$(PREV) )) || kept=$$e; done
+        lr=$$(awk 'BEGIN { printf "LR_G=%.6g LR_D=%.6g", $(LR_G) / 10, $(LR_D) / 10 }')
+        echo "$(PIPE): epoch $$((10#$(E))) diverged at step $${BASH_REMATCH[2]}: $${BASH_REMATCH[3]} ($${BASH_REMATCH[1]}); kept $(CKPT)/G_$$kept.npz, D_$$kept.npz; continue with lower learning rates, e.g. make -f pipelines/$(PIPE) train "$(call shq,$(RESUME_ARGS))" $$lr" >&2
+        exit 3
+    fi
     echo "$(PIPE): expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept" >&2
     exit $$rc
 fi
@@ -434,14 +457,14 @@ awk -v e=$$((10#$(E))) -v ms=$$secs '
     function val(k,   s) {
         if (!match($$0, "\"" k "\": [^,}]+")) { print "$(PIPE): expected " k " in " FILENAME ", found " $$0 > "/dev/stderr"; exit 1 }
         s = substr($$0, RSTART + length(k) + 4, RLENGTH - length(k) - 4)
-        if (s ~ /nan|inf/) bad = 1
+        if (s ~ /nan|inf/ && bad == "") bad = k " " s " in " FILENAME
         return s + 0
     }
     FNR == 1 { f++ }
     f == 1 { d += val("errD"); g += val("errG"); n++ }
     f == 2 { c += val("clip_loss"); nc++ }
     END {
-        if (bad) { printf "%d,nan,nan,nan,%.3f\n", e, ms / 1000; exit }
+        if (bad != "") { print "$(PIPE): expected finite losses in epoch " e ", found " bad "; $(CKPT)/*_$(PREV).npz kept" > "/dev/stderr"; exit 3 }
         printf "%d,%.6g,%.6g,", e, d / n, g / n
         if (nc) printf "%.6g", c / nc
         printf ",%.3f\n", ms / 1000

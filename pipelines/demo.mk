@@ -68,11 +68,14 @@
 #   RANKS=1 (each epoch's gen-step, disc-step and clip-embed loss as MPI jobs of RANKS ranks, BATCH/RANKS
 #     samples a rank; RANKS must divide BATCH)  MPIRUN=mpirun  MPI_FLAGS=-q  HOSTFILE= (machines to
 #     spread the ranks over; see pipelines/common.mk's "ranks" and README's "Over ranks and machines")
-# A RUN folder remembers IMSIZE NF BATCH COND Z IMAGES MAX_BATCHES SEED LAMBDA_CLIP LR_G LR_D
+# A RUN folder remembers IMSIZE NF BATCH COND Z IMAGES MAX_BATCHES SEED LAMBDA_CLIP
 # TEXT_ENCODER TEST_N and the weights, the demo CLIP's settings included (in $(RUN)/config.txt) and
-# refuses others; MAX_EPOCH may grow to continue training, DEVICE, RANKS, the intervals, SAMPLE_TIMES and
-# CLIP_SAVE_EVERY may change. STEPS (the old
+# refuses others; MAX_EPOCH may grow to continue training, DEVICE, RANKS, the intervals, SAMPLE_TIMES,
+# CLIP_SAVE_EVERY and the learning rates LR_G LR_D may change. STEPS (the old
 # synth-shapes setting) is refused.
+# A diverged epoch (a NaN or Inf in a loss or a gradient: gen-step and disc-step stop, exit 3) ends
+# the run with a last line naming the epoch, the step and the value, the checkpoints kept, and the
+# command that goes on from them with learning rates a tenth of these.
 #
 # What it writes under $(RUN):
 #   data/dataset/                    make-dataset's CUB-layout dataset (IMAGES images, seed SEED)

@@ -32,3 +32,16 @@ setup_file() {
   [[ "$output" == *"== ckpt"* ]]
   [[ "${lines[-1]}" == "== failed: nonesuch" ]]
 }
+
+@test "step_bench: the per-step NaN/Inf checks timed beside the step, their share of it in %" {
+  make --no-print-directory -s -C "$ROOT" build/bench/step_bench >&2
+  run "$ROOT/build/bench/step_bench" --imsize 32 --nf 2 --batch 4 --cond 8 --z 8 --steps 2
+  assert_ok
+  py "
+v = dict((l.split()[0], float(l.split()[1])) for l in sys.argv[1].splitlines())
+c, i, step = v['checks_step_s'], v['checks_input_s'], v['step_mean_s']
+assert c > 0 and i > 0 and step > c + i, v
+assert 0 < v['checks_share_pct'] < 100, v
+assert abs(v['checks_share_pct'] - 100 * (c + i) / step) <= 0.2 * v['checks_share_pct'], v   # (the printed values are rounded)
+" "$output"
+}

@@ -7,6 +7,7 @@
 # no hang, the previous checkpoint kept. Skipped where mpirun or a build with MPI is missing.
 
 load helpers
+load diverge
 
 FXS="$BATS_TEST_DIRNAME/fixtures"
 
@@ -227,6 +228,25 @@ with open('fk.1.npy', 'wb') as g:
   cmp D.npz "$FX/D.npz"
   assert_no_temp .
   [ "$(wc -l < d.log)" -eq 1 ]
+}
+
+@test "a step that diverges stops every rank at once: exit 3, one line (rank 0's) naming the step and the value; nothing written" {
+  streams dfgan_eq64 2
+  FX="$FXS/dfgan_eq64"
+  cp "$FX/D.npz" D.npz
+  # Adam's state of one weight planted so that the first update sends it to -Inf, on every rank alike
+  plant_m "$FX/D.npz" D_m.npz netD.DBlocks.1.conv_r.2.weight 5,2,1,0
+  run --separate-stderr timeout 60 "${MPI[@]}" -np 2 disc-step train --ckpt D_m.npz --real real.npy --cond cond.npy \
+      --fake real.npy --grad-out 'g.%r.npy' --save D.npz --beta1 0.99 --log d.log
+  assert_fails 3 "disc-step (rank 0 of 2): step 1: expected finite values after the Adam step, found -Inf in netD.DBlocks.1.conv_r.2.weight at (5,2,1,0)"
+  cmp D.npz "$FX/D.npz"
+  [ ! -e g.0.npy ] && [ ! -e g.1.npy ]
+  assert_no_temp .
+  # and a rate that overflows the losses: the same step on every rank, said once
+  run --separate-stderr timeout 60 "${MPI[@]}" -np 2 disc-step train --ckpt D.npz --real real.npy --cond cond.npy \
+      --fake real.npy --grad-out 'g.%r.npy' --save D.npz --lr 1000 --log d2.log
+  assert_fails 3 "disc-step (rank 0 of 2): step "[12]": expected *, found @(NaN|+Inf|-Inf) in *"
+  cmp D.npz "$FX/D.npz"
 }
 
 @test "a rank killed by a signal ends the whole job, no hang; the checkpoint is kept" {

@@ -420,6 +420,86 @@ for i in (1, 2, 3):
   [ -z "$(procs_with "$R/tmp/")" ]
 }
 
+# pipeline_last_line: the last line of the last run's stderr that the pipeline wrote (make's own
+# trailer, "make: *** [TARGET] Error 3", follows it: GNU make always says which target failed)
+pipeline_last_line() {
+  local l
+  for ((l = ${#stderr_lines[@]} - 1; l >= 0; l--)); do
+    [[ "${stderr_lines[l]}" =~ ^make(\[[0-9]+\])?:\ \*\*\*\  ]] || { printf '%s\n' "${stderr_lines[l]}"; return; }
+  done
+}
+
+# all_ckpts_finite DIR: every array of every .npz in DIR is finite (and there is at least one)
+all_ckpts_finite() {
+  py "
+import glob
+files = glob.glob(sys.argv[1] + '/*.npz')
+assert files, 'no checkpoint in ' + sys.argv[1]
+for p in files:
+    z = np.load(p)
+    for k in z.files:
+        assert z[k].dtype.kind != 'f' or np.isfinite(z[k]).all(), (p, k)
+" "$1"
+}
+
+@test "a diverged run stops at the epoch and step that diverged, naming the value, keeps only finite checkpoints, and goes on with the rates it suggests" {
+  R="$T/run"
+  run --separate-stderr timeout 120 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" \
+    LR_G=10 LR_D=10
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"disc-step: step 2: expected a finite loss, found +Inf in magp"* ]]     # the tool's own line
+  last=$(pipeline_last_line)
+  [[ "$last" == "demo.mk: epoch 1 diverged at step 2: +Inf in magp ("*") (disc-step); kept $R/ckpt/G_000.npz, D_000.npz; continue with lower learning rates, e.g. make -f pipelines/demo.mk train "*" LR_G=1 LR_D=1" ]]
+  [[ "$last" == *" RUN=$R "* && "$last" == *" CLIP_INIT='--embed-dim 32 --width 64 "* && "$last" == *" MAX_EPOCH=2 "* ]]
+  [ "$(ls "$R/ckpt")" = "$(printf 'D_000.npz\nG_000.npz')" ]
+  all_ckpts_finite "$R/ckpt"
+  [ ! -e "$R/metrics.csv" ] || ! grep -qi 'nan\|inf' "$R/metrics.csv"
+  # the suggested command, as the line gives it (run in the checkout): lr 1 diverges too, in Adam's
+  # state, and says so; lr 0.1 trains on from the kept epoch to the end
+  lr=10
+  for try in 1 2 3; do
+    run --separate-stderr timeout 120 bash -c 'cd "$1" && eval "$2"' _ "$ROOT" "${last#*e.g. }"
+    lr=$(awk -v l="$lr" 'BEGIN { print l / 10 }')
+    [ "$status" -ne 0 ] || break
+    all_ckpts_finite "$R/ckpt"
+    last=$(pipeline_last_line)
+    [[ "$last" == "demo.mk: epoch "[0-9]" diverged at step "[0-9]*": "*" ("@(disc|gen)"-step); kept "*"LR_G=$(awk -v l="$lr" 'BEGIN { print l / 10 }') LR_D="* ]]
+  done
+  assert_ok
+  [ "$lr" = 0.1 ]
+  all_ckpts_finite "$R/ckpt"
+  [ -f "$R/ckpt/G_002.npz" ] && [ -f "$R/ckpt/D_002.npz" ]
+  [ "$(wc -l < "$R/metrics.csv")" -eq 3 ] && ! grep -qi 'nan\|inf' "$R/metrics.csv"
+}
+
+@test "a NaN in an epoch's loss logs stops the epoch loudly instead of reaching metrics.csv" {
+  R="$T/run"
+  # clip-embed as it is, but its last clip_loss logged as nan
+  printf '#!/bin/bash\n"%s" "$@" || exit\nfor ((i = 1; i <= $#; i++)); do [ "${!i}" = --log ] && { j=$((i + 1)); sed -i '"'"'$ s/"clip_loss": [^,}]*/"clip_loss": nan/'"'"' "${!j}"; }; done\nexit 0\n' \
+    "$ROOT/bin/clip-embed" > "$T/nan-clip"
+  chmod +x "$T/nan-clip"
+  run --separate-stderr timeout 120 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" \
+    CLIP_EMBED="$T/nan-clip"
+  [ "$status" -ne 0 ]
+  assert_equal "$(pipeline_last_line)" "demo.mk: expected finite losses in epoch 1, found clip_loss nan in $R/tmp/epoch_001/clip.jsonl; $R/ckpt/*_000.npz kept"
+  [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/log/metrics_001.csv" ] && [ ! -e "$R/metrics.csv" ]
+}
+
+@test "the learning rates are no part of a run's identity: a run made when they were goes on" {
+  R="$T/run"
+  cp -a "$BASE" "$R"
+  # config.txt as runs made before wrote it (lr_g and lr_d after lambda_clip)
+  sed -i 's/ text_encoder=/ lr_g=0.0001 lr_d=0.0004 text_encoder=/' "$R/config.txt"
+  grep -q ' lr_g=0.0001 lr_d=0.0004 ' "$R/config.txt"
+  run MK train "${TINY[@]}" RUN="$R"
+  assert_ok
+  [[ "$output" == *"Nothing to be done for 'train'"* ]]
+  # other settings still refused
+  run --separate-stderr MK train "${TINY[@]}" RUN="$R" NF=4
+  [ "$status" -ne 0 ]
+  [[ "$stderr" == *"was made with \"imsize=32 nf=2 "* ]]
+}
+
 @test "settings that are no more (STEPS, TRUNC) are refused with one line naming them" {
   run --separate-stderr MK train RUN="$T/run" STEPS=3
   assert_fails 2 "*STEPS is no longer a setting*found STEPS=3*"

@@ -65,6 +65,19 @@ void ckpt_load(param_set *ps, const npz *z, const char *path) {
     }
 }
 
+void ckpt_refuse_nonfinite(const npz_item *items, int n, const char *path) {
+    for (int i = 0; i < n; i++) {
+        const npy_array *a = &items[i].arr;
+        const ptrdiff_t bad = a->dtype == NPY_F4 ? first_nonfinite(a->data, (size_t)a->count) : -1;
+        if (bad < 0) continue;
+        char at[96] = "", key[160];
+        if (a->ndim > 0) index_desc(at, sizeof at, (size_t)bad, a->ndim, a->shape);
+        die_nonfinite("%s: expected finite values to save, found %s in %s%s%s", path,
+                      nonfinite_name(((const float *)a->data)[bad]), show_key(key, sizeof key, items[i].key),
+                      a->ndim > 0 ? " at " : "", at);
+    }
+}
+
 static void save_set(const param_set *ps, const char *path, int grads) {
     int with_adam = !grads && ps->step > 0;
     int cap = ps->n * (with_adam ? 3 : 1) + 1, n = 0;
@@ -99,6 +112,7 @@ static void save_set(const param_set *ps, const char *path, int grads) {
         items[n].arr.data = &step;
         n++;
     }
+    ckpt_refuse_nonfinite(items, n, path);
     char err[512];
     int rc = npz_write(path, items, n, err, sizeof err);
     for (int i = 0; i < n; i++) free(items[i].key);

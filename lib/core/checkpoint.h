@@ -12,8 +12,14 @@ void ckpt_read(const char *path, npz *z);
  * is missing or has the wrong shape, or an unexpected key (a checkpoint that doesn't fit), and exits 3
  * on a NaN or Inf: "G.npz: expected finite values, found NaN at (3,1) in 'fc.weight'". */
 void ckpt_load(param_set *ps, const npz *z, const char *path);
-/* Save ps (and its Adam state once a step has been taken) to path atomically; dies on failure. */
+/* Save ps (and its Adam state once a step has been taken) to path atomically; dies on failure, and
+ * refuses a NaN or Inf (die_nonfinite, exit 3, naming the key and the index; nothing written). */
 void ckpt_save(const param_set *ps, const char *path);
-/* Save the parameter gradients under the parameter keys. */
+/* Save the parameter gradients under the parameter keys (NaN and Inf refused the same way). */
 void ckpt_save_grads(const param_set *ps, const char *path);
+/* The last guard of a diverged run, called before writing by the writers of the checkpoints that
+ * training reads (ckpt_save, ckpt_save_grads, dfgan_save): dies (die_nonfinite, exit 3) naming path,
+ * the key and the index of the first NaN or Inf among the float32 items, as
+ * "PATH: expected finite values to save, found +Inf in KEY at (0,1)". */
+void ckpt_refuse_nonfinite(const npz_item *items, int n, const char *path);
 #endif

@@ -2,6 +2,7 @@
 #include "core/common.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
@@ -42,12 +43,36 @@ static void (*die_hook)(void);
 
 void set_die_hook(void (*hook)(void)) { die_hook = hook; }
 
+/* buf[0..n) to fd in full (EINTR retried; any other failure gives up: there is no one to tell) */
+static void write_fd(int fd, const char *buf, size_t n) {
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) break;
+        buf += w;
+        n -= (size_t)w;
+    }
+}
+
+/* An error line appended to the file that DFGAN_ERROR_LOG names, when set (common.h): "<code> <line>"
+ * in one O_APPEND write, so that the tools of one run may share the file. */
+static void log_error(int code, const char *line, size_t n) {
+    const char *path = getenv("DFGAN_ERROR_LOG");
+    if (!path || !*path) return;
+    int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return;
+    char buf[4200];
+    int k = snprintf(buf, sizeof buf, "%d %.*s", code, (int)n, line);
+    if (k > 0) write_fd(fd, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
+    close(fd);
+}
+
 /* "progname: message\n" in one write, so that lines of threads or processes sharing stderr never
  * interleave within a line (a long line is cut to the buffer, ending in "..."); what stdout holds
  * is flushed first, so a terminal or a file taking both shows them in the order they were made.
  * SIGPIPE is ignored meanwhile: a closed stdout (tool -o - | head) must not kill the process
- * before its message is out. */
-static void vmessage(const char *fmt, va_list ap) {
+ * before its message is out. code > 0: an error line, logged too (log_error). */
+static void vmessage(int code, const char *fmt, va_list ap) {
     struct sigaction ign, old;
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
@@ -63,13 +88,8 @@ static void vmessage(const char *fmt, va_list ap) {
     }
     if ((size_t)k >= sizeof line - 1) { k = (int)sizeof line - 1; memcpy(line + k - 3, "...", 3); }
     line[k++] = '\n';
-    for (const char *p = line; k > 0;) {
-        ssize_t w = write(STDERR_FILENO, p, (size_t)k);
-        if (w < 0 && errno == EINTR) continue;
-        if (w <= 0) break;
-        p += w;
-        k -= (int)w;
-    }
+    write_fd(STDERR_FILENO, line, (size_t)k);
+    if (code > 0) log_error(code, line, (size_t)k);
     sigaction(SIGPIPE, &old, NULL);
 }
 
@@ -88,7 +108,7 @@ _Noreturn static void vdie(int code, const char *fmt, va_list ap) {
     }
     __atomic_store_n(&dying_thread, pthread_self(), __ATOMIC_RELEASE);
     signal(SIGPIPE, SIG_IGN);
-    vmessage(fmt, ap);
+    vmessage(code, fmt, ap);
     if (die_hook) { void (*h)(void) = die_hook; die_hook = NULL; h(); }
     exit(code);
 }
@@ -106,7 +126,7 @@ int seterr(char *err, size_t errlen, const char *fmt, ...) {
     return -1;
 }
 
-void warnx(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vmessage(fmt, ap); va_end(ap); }
+void warnx(const char *fmt, ...) { va_list ap; va_start(ap, fmt); vmessage(0, fmt, ap); va_end(ap); }
 
 void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);

@@ -4,7 +4,10 @@
  * usage and input errors exit 2, runtime errors exit 1, a non-finite value (NaN/Inf in an input
  * tensor, a loss or a gradient: the run diverged or was poisoned) exits 3. Before exiting on an error every
  * output registered with atomic_file.h that is not yet committed is removed, so nothing
- * half-written is left at an output path. */
+ * half-written is left at an output path.
+ * With DFGAN_ERROR_LOG=FILE in the environment the error line is also appended to FILE as
+ * "<exit status> <line>" (one write each, so the tools of a pipeline may share one file; stderr is
+ * left as it is): how pipelines/common.mk quotes a failing tool's reason in its own last line. */
 #ifndef DFGAN_COMMON_H
 #define DFGAN_COMMON_H
 

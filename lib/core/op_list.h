@@ -120,6 +120,9 @@ OPDEF(void, vec_add, (R *out, const R *a, const R *b, size_t n))    /* out = a +
 OPDEF(void, vec_axpy, (R *y, R alpha, const R *x, size_t n))        /* y += alpha·x */
 OPDEF(void, vec_scale, (R *y, R alpha, size_t n))                   /* y *= alpha */
 OPDEF(double, vec_dot, (const R *a, const R *b, size_t n))          /* Σ a·b in double; CUDA waits */
+/* the index of the first NaN or ±Inf in x (n), or −1 when every value is finite (core/finite.h's
+ * first_nonfinite): the training steps' check of a gradient buffer that stays on the device; CUDA waits */
+OPDEF(int64_t, vec_first_nonfinite, (const R *x, size_t n))
 
 /* ---- Adam with PyTorch's semantics (torch.optim.Adam, no weight decay, no amsgrad);
  *      step is the 1-based count after this update; m, v updated in place (lib/cpu/vec.c) ---- */

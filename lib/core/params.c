@@ -1,6 +1,7 @@
 /* params.c: parameter registry, one-buffer storage and the Adam step (see params.h). */
 #include "core/params.h"
 #include "core/common.h"
+#include "core/finite.h"
 #include "core/ops.h"
 
 #include <stdio.h>
@@ -69,4 +70,22 @@ void params_shape_str(const param_info *p, char *buf, size_t n) {
     for (int i = 0; i < p->ndim && k < n; i++)
         k += (size_t)snprintf(buf + k, n - k, i ? ",%lld" : "%lld", (long long)p->shape[i]);
     if (k < n) snprintf(buf + k, n - k, p->ndim == 1 ? ",)" : ")");
+}
+
+int params_index_of(const param_set *ps, size_t i) {
+    int lo = 0, hi = ps->n - 1;          /* offsets grow with the index: the last one <= i */
+    while (lo < hi) {
+        int mid = (lo + hi + 1) / 2;
+        if (ps->info[mid].offset <= i) lo = mid;
+        else hi = mid - 1;
+    }
+    return lo;
+}
+
+const char *params_where(const param_set *ps, size_t i, const char *prefix, char *buf, size_t n) {
+    const param_info *p = &ps->info[params_index_of(ps, i)];
+    char at[96] = "";
+    if (p->ndim > 0) index_desc(at, sizeof at, i - p->offset, p->ndim, p->shape);
+    snprintf(buf, n, "%s%s%s%s", prefix, p->key, p->ndim > 0 ? " at " : "", at);
+    return buf;
 }

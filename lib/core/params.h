@@ -38,5 +38,9 @@ void params_adam_step(param_set *ps, double lr, double beta1, double beta2, doub
 
 /* "(4,2,3,3)" for messages. */
 void params_shape_str(const param_info *p, char *buf, size_t n);
+/* The parameter whose values hold flat index i of the buffers (i < total). */
+int params_index_of(const param_set *ps, size_t i);
+/* For messages, flat index i as "<prefix><key> at (i0,i1,...)" (a scalar's key alone), in buf; returns buf. */
+const char *params_where(const param_set *ps, size_t i, const char *prefix, char *buf, size_t n);
 
 #endif

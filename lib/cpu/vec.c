@@ -1,8 +1,9 @@
-/* vec.c: vector helpers and the Adam update (torch.optim.Adam semantics, no weight decay,
- * no amsgrad). */
+/* vec.c: vector helpers, a NaN/Inf search and the Adam update (torch.optim.Adam semantics, no
+ * weight decay, no amsgrad). */
 #include <math.h>
 #include <stddef.h>
 #include "core/real.h"
+#include "core/finite.h"
 
 /* Big loops are split over the OpenMP threads, the same threads that conv2d.c and linear.c
  * run their one-thread gemms on (measured 2.5× faster than serial on 2 cores). -DOPS_OMP=0
@@ -55,6 +56,20 @@ double OPNAME(vec_dot)(const real *a, const real *b, size_t n)
     double s = 0;
     for (int k = 0; k < NB; k++) s += part[k];
     return s;
+}
+
+/* the index of the first NaN or ±Inf in x (n), or −1: core/finite.h's search (float), a plain one
+ * (double). One thread: the pass is bound by memory, and waking the other threads for it cost more
+ * than it saved whenever other work shared the cores */
+int64_t OPNAME(vec_first_nonfinite)(const real *x, size_t n)
+{
+#ifdef OPS_F64
+    for (size_t i = 0; i < n; i++)
+        if (!isfinite(x[i])) return (int64_t)i;
+    return -1;
+#else
+    return (int64_t)first_nonfinite(x, n);
+#endif
 }
 
 /* One Adam step on p (n) with gradient g (n); step is the 1-based count after this update.

@@ -3,6 +3,7 @@
 #include "import/dfgan_import.h"
 #include "core/atomic_file.h"
 #include "core/common.h"
+#include "core/checkpoint.h"
 #include "models/netd.h"
 #include "models/netg.h"
 
@@ -377,6 +378,8 @@ void dfgan_save(const dfgan_ckpt *c, const char *dir) {
     char *pg = xmalloc(L), *pd = xmalloc(L), err[600];
     snprintf(pg, L, "%s/G.npz", dir);
     snprintf(pd, L, "%s/D.npz", dir);
+    ckpt_refuse_nonfinite(c->G.items, c->G.n, pg);     /* checkpoints: never one with a NaN or Inf */
+    ckpt_refuse_nonfinite(c->D.items, c->D.n, pd);
     if (npz_write(pg, c->G.items, c->G.n, err, sizeof err)) die_runtime("%s", err);
     if (npz_write(pd, c->D.items, c->D.n, err, sizeof err)) die_runtime("%s", err);
     char a1[128], a2[128], ep[48] = "";

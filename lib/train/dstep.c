@@ -3,6 +3,7 @@
 #include "core/common.h"
 #include "core/dist.h"
 #include "core/ops.h"
+#include "train/stepcheck.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 
 void dstep_init(dstep *st) {
     st->B = 0;
+    st->step = 0;
     memset(&st->real, 0, sizeof st->real); memset(&st->fake, 0, sizeof st->fake); memset(&st->tan, 0, sizeof st->tan);
     memset(&st->adj_g, 0, sizeof st->adj_g);
     memset(&st->c_real, 0, sizeof(cacts)); memset(&st->c_mis, 0, sizeof(cacts));
@@ -148,7 +150,23 @@ static void train(dstep *st, const float *real, const float *cond, const float *
     netd_backward(d, &st->fake, &st->fake, st->dfeat.data, NULL, 1, 1, NULL);
 
     dist_allreduce(dev, d->ps.grad, d->ps.total);    /* the global batch's gradient on every rank */
+
+    /* the losses: means over the global batch (equal shards: a mean of the shards' means), finite
+     * before Adam; the gradient, weights and Adam state after it (train/stepcheck.h) */
+    if (N > 1) {
+        double v[4] = {L->err_real, L->err_mis, L->err_fake, L->magp};
+        dist_sum(v, 4);
+        L->err_real = v[0] / N; L->err_mis = v[1] / N; L->err_fake = v[2] / N; L->magp = v[3];
+    }
+    L->magp = 2.0 * L->magp / Bg;
+    L->errD = L->err_real + (L->err_fake + L->err_mis) / 2 + L->magp;
+    const long step = ++st->step;
+    const char *names[] = {"err_real", "err_fake", "err_mis", "magp", "errD"};
+    const double vals[] = {L->err_real, L->err_fake, L->err_mis, L->magp, L->errD};
+    for (int i = 0; i < 5; i++) step_check_loss(step, names[i], vals[i]);
+    L->param_grad_norm = step_grad_norm(&d->ps);
     params_adam_step(&d->ps, st->lr, st->beta1, st->beta2, st->eps);
+    step_check_update(&d->ps, step);
     netd_sync_gamma(d);
 
     /* G's adversarial loss through the updated D: gradient wrt the fake images only */
@@ -165,16 +183,11 @@ static void train(dstep *st, const float *real, const float *cond, const float *
     OP(dev, cnhw_to_nchw, on_dev ? grad_fake : st->stage.data, st->gx.data, B, 3, HW);
     if (!on_dev) tensor_download(grad_fake, &st->stage);
 
-    /* the losses: means over the global batch (equal shards: a mean of the shards' means) */
-    if (N > 1) {
-        double v[5] = {L->err_real, L->err_mis, L->err_fake, L->magp, sum};
-        dist_sum(v, 5);
-        L->err_real = v[0] / N; L->err_mis = v[1] / N; L->err_fake = v[2] / N;
-        L->magp = v[3]; sum = v[4];
-    }
-    L->magp = 2.0 * L->magp / Bg;
+    if (N > 1) dist_sum(&sum, 1);
     L->errG = -sum / Bg;
-    L->errD = L->err_real + (L->err_fake + L->err_mis) / 2 + L->magp;
+    step_check_loss(step, "errG", L->errG);
+    if (on_dev) step_check_dev(dev, step, "the gradient wrt the fake images", grad_fake, 4, (int64_t[]){B, 3, S, S});
+    else step_check_host(step, "the gradient wrt the fake images", grad_fake, 4, (int64_t[]){B, 3, S, S});
 }
 
 void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,

@@ -12,7 +12,10 @@
 #define DFGAN_DSTEP_H
 #include "models/netd.h"
 
-typedef struct { double errD, err_real, err_fake, err_mis, magp, errG; } dstep_losses;
+typedef struct {
+    double errD, err_real, err_fake, err_mis, magp, errG;
+    double param_grad_norm;     /* L2 norm of D's and C's parameter gradient (global batch), before Adam */
+} dstep_losses;
 
 typedef struct {
     netd D;
@@ -24,11 +27,14 @@ typedef struct {
     tensor x_real, x_fake, s, ux, us, gx, gs, stage;  /* images channel-major (3,B,S,S); s, us, gs (B,S) */
     tensor feat_mis, dfeat, dfeat_mis, dscore, ones, coef3, coefS, zeros3, zerosS;
     tensor s_mis;                                      /* N > 1: the mismatched pairs' sentences (B,S) */
+    long step;                                         /* training steps taken (the batch number in messages) */
 } dstep;
 
 void dstep_init(dstep *st);    /* after st->D is built, allocated and loaded */
 /* real, fake (B,3,S,S) NCHW and cond (B,S) in host memory -> one D step; grad_fake (B,3,S,S) NCHW host.
- * Over ranks, B is this rank's shard and the losses are the global batch's, on every rank. */
+ * Over ranks, B is this rank's shard and the losses are the global batch's, on every rank.
+ * The losses are checked finite before Adam; the gradient, weights and Adam state after it; then errG
+ * and grad_fake (train/stepcheck.h: a NaN or Inf dies, exit 3). */
 void dstep_train(dstep *st, const float *real, const float *cond, const float *fake, int B,
                  float *grad_fake, dstep_losses *L);
 /* The same with the fakes and grad_fake (B,3,S,S) NCHW on D's device (--ipc, train/ipc_link.h): the

@@ -3,6 +3,7 @@
 #include "core/common.h"
 #include "core/dist.h"
 #include "core/ops.h"
+#include "train/stepcheck.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -11,6 +12,8 @@
 void gstep_init(gstep *st) {
     st->B = st->Bcap = 0;
     st->host = st->grad_sum = st->stage = st->dimg = NULL;
+    st->step = 0;
+    st->param_grad_norm = 0;
 }
 
 static void ensure_batch(gstep *st, int B) {
@@ -81,7 +84,9 @@ static double backward_step(gstep *st, double norm) {
     params_zero_grad(&g->ps);
     netg_backward(g, st->dimg);
     dist_allreduce(dev, g->ps.grad, g->ps.total);    /* the global batch's gradient on every rank */
+    st->param_grad_norm = step_grad_norm(&g->ps);
     params_adam_step(&g->ps, st->lr, st->beta1, st->beta2, st->eps);
+    step_check_update(&g->ps, ++st->step);           /* the gradient, weights and Adam state finite */
     if (dist_size() > 1) dist_sum(&norm, 1);
     return sqrt(norm);
 }

@@ -16,6 +16,8 @@ typedef struct {
     int B, Bcap;                 /* the last forward's batch; the buffers' */
     float *host, *grad_sum;      /* host (Bcap,3,S,S): fake images, the summed gradient */
     float *stage, *dimg;         /* on G's device (Bcap,3,S,S): NCHW staging, the gradient channel-major */
+    long step;                   /* training steps taken (the batch number in messages) */
+    double param_grad_norm;      /* the last step's: L2 norm of G's parameter gradient (global batch) */
 } gstep;
 
 void gstep_init(gstep *st);      /* after st->G is built, allocated and loaded, and the Adam settings set */
@@ -23,8 +25,9 @@ void gstep_init(gstep *st);      /* after st->G is built, allocated and loaded, 
  * them NCHW in host memory (B,3,S,S), valid until the next call; NULL otherwise. */
 const float *gstep_forward(gstep *st, const float *noise, const float *cond, int B, int want_images);
 /* After gstep_forward: grads[0..n-1], each (B,3,S,S) NCHW in host memory, summed, is the gradient of
- * the loss wrt those fake images; backward through G and one Adam step. Returns the sum's L2 norm
- * (over the global batch). */
+ * the loss wrt those fake images; backward through G and one Adam step, then the check of its
+ * gradient, weights and Adam state (train/stepcheck.h: a NaN or Inf dies, exit 3). Returns the
+ * sum's L2 norm (over the global batch); sets st->param_grad_norm. */
 double gstep_train(gstep *st, const float *const *grads, int n);
 /* The same step with the images on G's device (--ipc, train/ipc_link.h): gstep_forward_dev writes
  * the fakes NCHW (B,3,S,S) into out, a device buffer; gstep_train_dev takes the gradients as device

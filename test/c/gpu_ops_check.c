@@ -12,6 +12,7 @@
  *
  * Prints "SKIP: <reason>" and exits 0 where there is no usable GPU; exits 1 on any mismatch. */
 #include "gpu_check.h"
+#include "core/finite.h"
 #include "core/ops.h"
 
 static float *hrand_zeros(size_t n) {                        /* random, every 7th exactly 0 */
@@ -352,6 +353,20 @@ static void test_vec(size_t n) {
     release();
 }
 
+/* vec_first_nonfinite: the same index exactly, for finite buffers (−1) and for NaN, +Inf, −Inf
+ * planted at `at` (and a later one that must not win) */
+static void test_first_nonfinite(size_t n, long at, float bad) {
+    char sh[64];
+    snprintf(sh, sizeof sh, "n%zu at %ld %s", n, at, at < 0 ? "none" : nonfinite_name(bad));
+    float *x = hrand_scaled(n, 3e38f);                               /* near float's largest, finite */
+    if (at >= 0) x[at] = bad;
+    if (at >= 0 && (size_t)at + 5 < n) x[n - 1] = bad;
+    float *x_d = dev(x, n);
+    int64_t g = vec_first_nonfinite_cuda(x_d, n), c = vec_first_nonfinite_cpu(x, n);
+    report("vec_first_nonfinite", sh, "index", g == c && c == at ? 0.0 : 1.0);
+    release();
+}
+
 /* p starts at 0, so p is the sum of the steps and its error is the steps' error */
 static void test_adam(size_t n, int steps) {
     char sh[64];
@@ -590,6 +605,15 @@ int main(int argc, char **argv) {
     test_vec(1);
     test_vec(1000);
     test_vec(1000003);
+
+    test_first_nonfinite(1, -1, 0.0f);
+    test_first_nonfinite(1, 0, NAN);
+    test_first_nonfinite(1000, -1, 0.0f);
+    test_first_nonfinite(1000, 0, INFINITY);
+    test_first_nonfinite(1000, 517, -INFINITY);
+    test_first_nonfinite(1000003, -1, 0.0f);
+    test_first_nonfinite(1000003, 999000, NAN);
+    test_first_nonfinite(1000003, 1000002, INFINITY);
 
     test_adam(1, 3);
     test_adam(1000, 1);

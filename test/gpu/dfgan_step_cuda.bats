@@ -14,6 +14,7 @@
 
 load ../helpers
 load gpu
+load ../diverge
 
 setup() {
   common_setup
@@ -98,4 +99,22 @@ for f in ('noise', 'cond', 'real'):
   CMP "$T/gg_cuda.npz" "$T/gg_cpu.npz" --tol 1e-4
   CMP "$T/D_cuda.npz" "$T/D_cpu.npz" --tol 1e-4
   CMP "$T/G_cuda.npz" "$T/G_cpu.npz" --tol 1e-4
+}
+
+@test "cuda: a diverging step stops as on the CPU (exit 3, the same step, quantity, key and index; nothing written)" {
+  # the gradient check on the device (vec_first_nonfinite) and the weights' and Adam state's after
+  # the step: lr 100 sends G's gradient to NaN at step 2; a planted Adam state sends one weight of
+  # D to -Inf at step 1 (diverge.bats has the CPU side of both)
+  cd "$T"
+  diverge_data 2
+  plant_m D.npz D_m.npz netD.DBlocks.1.conv_r.2.weight 5,2,1,0
+  for dev in cpu cuda; do
+    run --separate-stderr gen-step train --device $dev --ckpt G.npz --noise z.npy --cond cond.npy --grad g.npy \
+      --save G2.npz --lr 100 --log g.jsonl
+    assert_fails 3 "gen-step: step 2: expected finite values, found NaN in the gradient of fc.weight at (0,0)"
+    run --separate-stderr disc-step train --device $dev --ckpt D_m.npz --real real.npy --cond cond.npy --fake fake.npy \
+      --grad-out gf.npy --save D2.npz --beta1 0.99 --log d.jsonl
+    assert_fails 3 "disc-step: step 1: expected finite values after the Adam step, found -Inf in netD.DBlocks.1.conv_r.2.weight at (5,2,1,0)"
+    [ ! -e G2.npz ] && [ ! -e D2.npz ] && [ ! -e gf.npy ]
+  done
 }

@@ -2,7 +2,8 @@
  * by its cuda_runtime.h). What the .cu files of kernels/ use and no more: 1-D to 3-D grids and blocks (at most
  * 1024 threads), threadIdx/blockIdx/blockDim/gridDim, static __shared__ variables (one copy per
  * block in flight) and EXTERN_SHARED dynamic shared memory, __syncthreads, the full-warp 32-lane
- * shuffles __shfl_sync/__shfl_up_sync/__shfl_down_sync/__shfl_xor_sync, atomicAdd, and launches
+ * shuffles __shfl_sync/__shfl_up_sync/__shfl_down_sync/__shfl_xor_sync, atomicAdd, atomicMin on
+ * unsigned long long, __float_as_uint, and launches
  * through LAUNCH(kernel, grid, block, shmem)(args...) (kernels/cuda_launch.h).
  *
  * How a launch runs (test/emu/launch.cc): blocks one after another; in a block every thread is a
@@ -119,6 +120,11 @@ static inline float atomicAdd(float *p, float v) { float o = *p; *p = o + v; ret
 static inline double atomicAdd(double *p, double v) { double o = *p; *p = o + v; return o; }
 static inline int atomicAdd(int *p, int v) { int o = *p; *p = o + v; return o; }
 static inline unsigned atomicAdd(unsigned *p, unsigned v) { unsigned o = *p; *p = o + v; return o; }
+static inline unsigned long long atomicMin(unsigned long long *p, unsigned long long v) {
+    unsigned long long o = *p; *p = v < o ? v : o; return o;
+}
+/* a float's bits */
+static inline unsigned __float_as_uint(float f) { unsigned u; memcpy(&u, &f, sizeof u); return u; }
 
 #define LAUNCH(kernel, grid, block, shmem) cuda_emu::make_launcher(kernel, #kernel, (grid), (block), (shmem))
 #define EXTERN_SHARED(type, name) type *const name = static_cast<type *>(cuda_emu::dynamic_shared())
