@@ -138,7 +138,7 @@ int main(int argc, char **argv) {
             require_items_finite(d.G.items, d.G.n, o.in);
             require_items_finite(d.D.items, d.D.n, o.in);
         }
-        dfgan_save(&d, o.out);
+        dfgan_save(&d, o.out, o.allow_nonfinite);
         dfgan_ckpt_free(&d);
         cki_close(&f);
         return 0;

@@ -136,7 +136,7 @@ assert list(json.loads(open('g.jsonl').readline())) == ['batch', 'grad_norm', 'p
   assert_no_temp .
 }
 
-@test "ckpt import --dfgan refuses a DF-GAN checkpoint holding a NaN; no G.npz or D.npz" {
+@test "ckpt import --dfgan refuses a DF-GAN checkpoint holding a NaN; no G.npz or D.npz; --allow-nonfinite copies it as it is" {
   # the fixture's first stored tensor (NetG's fc.weight) with its second value NaN, as a zip .pth
   "$PYTHON" -c "
 import struct, sys, zipfile
@@ -148,8 +148,15 @@ for n in zi.namelist():
 zo.close()
 " "$ROOT/test/fixtures/ckpt/dfgan_state_epoch_3.pth" nan.pth
   run --separate-stderr ckpt import --dfgan nan.pth -o out
-  assert_fails 3 "ckpt: out/G.npz: expected finite values to save, found NaN in fc.weight at (0,1)"
+  assert_fails 3 "ckpt: nan.pth: expected finite values, found NaN at (0,1) in 'fc.weight'"
   [ ! -e out/G.npz ] && [ ! -e out/D.npz ]
+  # asked for, a faithful copy (to inspect a diverged run): the NaN where it was, nothing else changed
+  ckpt import --dfgan --allow-nonfinite nan.pth -o out 2>/dev/null
+  "$PYTHON" -c "
+import numpy as np, sys
+g = np.load(sys.argv[1])['fc.weight']
+assert np.isnan(g[0, 1]) and np.isfinite(np.delete(g.ravel(), 1)).all(), g
+" out/G.npz
 }
 
 @test "DFGAN_ERROR_LOG: each tool's error line appended as '<status> <line>', stderr unchanged" {

@@ -18,7 +18,7 @@ void ckpt_save(const param_set *ps, const char *path);
 /* Save the parameter gradients under the parameter keys (NaN and Inf refused the same way). */
 void ckpt_save_grads(const param_set *ps, const char *path);
 /* The last guard of a diverged run, called before writing by the writers of the checkpoints that
- * training reads (ckpt_save, ckpt_save_grads, dfgan_save): dies (die_nonfinite, exit 3) naming path,
+ * training reads (ckpt_save, ckpt_save_grads, dfgan_save unless told otherwise): dies (die_nonfinite, exit 3) naming path,
  * the key and the index of the first NaN or Inf among the float32 items, as
  * "PATH: expected finite values to save, found +Inf in KEY at (0,1)". */
 void ckpt_refuse_nonfinite(const npz_item *items, int n, const char *path);

@@ -368,7 +368,7 @@ static void describe(char *buf, size_t n, const dfgan_adam *a) {
     if (a->have_betas && k > 0 && (size_t)k < n) snprintf(buf + k, n - (size_t)k, ", betas (%g, %g)", a->b1, a->b2);
 }
 
-void dfgan_save(const dfgan_ckpt *c, const char *dir) {
+void dfgan_save(const dfgan_ckpt *c, const char *dir, int allow_nonfinite) {
     if (mkdir(dir, 0777) != 0 && errno != EEXIST)
         die_usage("expected a folder to write G.npz and D.npz into, found '%s': %s", dir, strerror(errno));
     struct stat st;
@@ -378,8 +378,10 @@ void dfgan_save(const dfgan_ckpt *c, const char *dir) {
     char *pg = xmalloc(L), *pd = xmalloc(L), err[600];
     snprintf(pg, L, "%s/G.npz", dir);
     snprintf(pd, L, "%s/D.npz", dir);
-    ckpt_refuse_nonfinite(c->G.items, c->G.n, pg);     /* checkpoints: never one with a NaN or Inf */
-    ckpt_refuse_nonfinite(c->D.items, c->D.n, pd);
+    if (!allow_nonfinite) {                            /* checkpoints: never one with a NaN or Inf */
+        ckpt_refuse_nonfinite(c->G.items, c->G.n, pg);
+        ckpt_refuse_nonfinite(c->D.items, c->D.n, pd);
+    }
     if (npz_write(pg, c->G.items, c->G.n, err, sizeof err)) die_runtime("%s", err);
     if (npz_write(pd, c->D.items, c->D.n, err, sizeof err)) die_runtime("%s", err);
     char a1[128], a2[128], ep[48] = "";

@@ -54,8 +54,9 @@ typedef struct {
 int dfgan_import(cki_file *f, dfgan_ckpt *c, char *err, size_t errlen);
 /* Write dir/G.npz and dir/D.npz atomically (dir is made if missing) and a one-line summary to
  * stderr (epoch, architecture, Adam step, lr, betas). Dies: die_usage when dir is not a folder,
- * die_runtime on a write error. */
-void dfgan_save(const dfgan_ckpt *c, const char *dir);
+ * die_runtime on a write error; a NaN or Inf among the items dies (exit 3) unless allow_nonfinite
+ * (ckpt import --allow-nonfinite: a faithful copy of a diverged checkpoint, to inspect). */
+void dfgan_save(const dfgan_ckpt *c, const char *dir, int allow_nonfinite);
 void dfgan_ckpt_free(dfgan_ckpt *c);
 
 #endif
