@@ -436,6 +436,11 @@ rc=0
     || rc=$$?
 if [ $$rc -ne 0 ]; then
     why=$$(awk '$$1 == 3 { sub(/^3 /, ""); print; exit }' "$$tmp/errors.log" 2>/dev/null || true)
+    # a value that a diverged tool passed on and the next one refused as input ("tool: --grad F: expected
+    # finite values, found NaN at (i,j) in batch K", K from 0) reads as the same divergence at step K+1
+    if [[ "$$why" =~ ^(.*):\ (--[a-z-]+)[^:]*:\ expected\ finite\ values,\ found\ ([^ ]+\ at\ [^ ]+)\ in\ batch\ ([0-9]+)$$ ]]; then
+        why="$${BASH_REMATCH[1]}: step $$((BASH_REMATCH[4] + 1)): expected finite values, found $${BASH_REMATCH[3]} in its input $${BASH_REMATCH[2]}"
+    fi
     if [[ "$$why" =~ ^(.*):\ step\ ([0-9]+):\ expected\ [^,]*,\ found\ (.*)$$ ]]; then
         kept=000
         for e in $(sort 000 $(SAVE_IDS) $(CKPT_AT_START)); do (( 10#$$e > 10#$(PREV) )) || kept=$$e; done

@@ -230,6 +230,24 @@ with open('fk.1.npy', 'wb') as g:
   [ "$(wc -l < d.log)" -eq 1 ]
 }
 
+@test "a NaN in a shared file's rows of rank 1 is refused by that rank, named by its index in the whole batch (exit 3)" {
+  streams dfgan_eq64 2
+  FX="$FXS/dfgan_eq64"
+  cp "$FX/D.npz" D.npz
+  # batch 1 of real.npy (4 rows: rank 0 reads rows 0-1, rank 1 rows 2-3) gets a NaN at (3,1,5,7)
+  py "
+f = open('real.npy', 'rb'); a = [np.load(f), np.load(f)]
+a[1][3, 1, 5, 7] = np.nan
+with open('poisoned.npy', 'wb') as g:
+    for x in a: np.save(g, x)
+"
+  run --separate-stderr timeout 60 "${MPI[@]}" -np 2 disc-step train --ckpt D.npz --real poisoned.npy --cond cond.npy \
+      --fake real.npy --save D.npz --log d.log
+  assert_fails 3 "disc-step (rank 1 of 2): --real: expected finite values, found NaN at (3,1,5,7) in batch 1"
+  cmp D.npz "$FX/D.npz"
+  assert_no_temp .
+}
+
 @test "a step that diverges stops every rank at once: exit 3, one line (rank 0's) naming the step and the value; nothing written" {
   streams dfgan_eq64 2
   FX="$FXS/dfgan_eq64"

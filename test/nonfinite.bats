@@ -283,10 +283,16 @@ np.save("tx.npy", np.ones((2, 16), np.float32))'
   done
   run --separate-stderr gen-step train --lr inf --ckpt "$FX/dfgan_small32/G.npz" --noise "$B/noise.npy" \
     --cond "$B/cond.npy" --grad "$B/real.npy" --save o/G2.npz
-  assert_fails 2 "gen-step: --lr expects a finite number, found 'inf'"
+  assert_fails 2 "gen-step: --lr expects a finite number >= 0, found 'inf'"
   run --separate-stderr disc-step train --beta2 nan --ckpt "$FX/dfgan_small32/D.npz" --real "$B/real.npy" \
     --cond "$B/cond.npy" --fake "$B/real.npy" --grad-out o/g.npy --save o/D2.npz
-  assert_fails 2 "disc-step: --beta2 expects a finite number, found 'nan'"
+  assert_fails 2 "disc-step: --beta2 expects a finite number in [0, 1), found 'nan'"
+  for a in "--lr -1:--lr expects a finite number >= 0, found '-1'" "--beta1 1:--beta1 expects a finite number in [0, 1), found '1'" \
+           "--eps 0:--eps expects a finite number > 0, found '0'"; do
+    run --separate-stderr disc-step train ${a%%:*} --ckpt "$FX/dfgan_small32/D.npz" --real "$B/real.npy" \
+      --cond "$B/cond.npy" --fake "$B/real.npy" --grad-out o/g.npy --save o/D2.npz
+    assert_fails 2 "disc-step: ${a#*:}"
+  done
   run --separate-stderr clip-embed loss --head-width 8 --lambda -0.5 --weights "$FX/clip/weights.npz" --text "$B/tx.npy" --in "$B/im.npy"
   assert_fails 2 "clip-embed: --lambda expects a finite number >= 0, found '-0.5'"
   run --separate-stderr clip-train train --beta1 1 --weights "$FX/clip/weights.npz" --images x --ids y -o o/w.npz

@@ -485,6 +485,20 @@ for p in files:
   [ ! -e "$R/ckpt/G_001.npz" ] && [ ! -e "$R/log/metrics_001.csv" ] && [ ! -e "$R/metrics.csv" ]
 }
 
+@test "a NaN a tool refuses as input mid-epoch reads as the divergence it is: the epoch, the step (its batch + 1), the value and the stream" {
+  R="$T/run"
+  # gen-step as it would fail on a poisoned gradient stream: its one line (copied to DFGAN_ERROR_LOG), exit 3
+  printf '#!/bin/bash\nif [ "$1" = train ]; then m="gen-step: --grad /x/grad.fifo: expected finite values, found NaN at (0,1,2,3) in batch 4"\n echo "$m" >&2; echo "3 $m" >> "$DFGAN_ERROR_LOG"; exit 3; fi\nexec "%s" "$@"\n' \
+    "$ROOT/bin/gen-step" > "$T/nan-gen"
+  chmod +x "$T/nan-gen"
+  run --separate-stderr timeout 120 make --no-print-directory -f "$ROOT/pipelines/demo.mk" train "${TINY[@]}" "${NOEVAL[@]}" RUN="$R" \
+    GEN_STEP="$T/nan-gen"
+  [ "$status" -ne 0 ]     # make's own status (2) for a failed recipe
+  last=$(pipeline_last_line)
+  [[ "$last" == "demo.mk: epoch 1 diverged at step 5: NaN at (0,1,2,3) in its input --grad (gen-step); kept $R/ckpt/G_000.npz, D_000.npz; continue with lower learning rates, e.g. make -f pipelines/demo.mk train "*" LR_G=1e-05 LR_D=4e-05" ]]
+  [ "$(ls "$R/ckpt")" = "$(printf 'D_000.npz\nG_000.npz')" ]
+}
+
 @test "the learning rates are no part of a run's identity: a run made when they were goes on" {
   R="$T/run"
   cp -a "$BASE" "$R"

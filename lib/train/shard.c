@@ -2,6 +2,7 @@
 #include "train/shard.h"
 #include "core/common.h"
 #include "core/dist.h"
+#include "core/finite.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -107,6 +108,14 @@ static int read_shared(shard_group *g, int i, int64_t *b, npy_array *out) {
             unsigned char t = p[0]; p[0] = p[3]; p[3] = t;
             t = p[1]; p[1] = p[2]; p[2] = t;
         }
+    }
+    /* this rank's rows checked as ts_read_f32 checks a whole batch, the index named in the whole batch */
+    const ptrdiff_t bad = s->allow_nonfinite ? -1 : first_nonfinite((const float *)out->data, (size_t)out->count);
+    if (bad >= 0) {
+        char at[32 * NPY_MAX_DIMS + 8];
+        die_nonfinite("%s: expected finite values, found %s at %s in batch %ld", s->name,
+                      nonfinite_name(((const float *)out->data)[bad]),
+                      index_desc(at, sizeof at, (size_t)(r * out->count + bad), h.ndim, h.shape), s->index);
     }
     s->index++;
     return 1;

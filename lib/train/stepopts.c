@@ -2,6 +2,7 @@
 #include "train/stepopts.h"
 #include "core/common.h"
 
+#include <math.h>
 #include <string.h>
 
 void step_common_begin(step_common *c, double lr, int argc, char **argv, const char *usage, const char *shortopts,
@@ -19,10 +20,10 @@ int step_common_option(step_common *c, int opt, const char *arg) {
     case OPT_ZDIM: c->z_dim = (int)parse_long("--z-dim", arg, 1, 1 << 20); return 1;
     case OPT_CONDDIM: c->cond_dim = (int)parse_long("--cond-dim", arg, 1, 1 << 20); return 1;
     case OPT_SEED: c->seed = parse_long("--seed", arg, 0, 0x7fffffffffffffffL); return 1;
-    case OPT_LR: c->lr = parse_double("--lr", arg); return 1;
-    case OPT_BETA1: c->beta1 = parse_double("--beta1", arg); return 1;
-    case OPT_BETA2: c->beta2 = parse_double("--beta2", arg); return 1;
-    case OPT_EPS: c->eps = parse_double("--eps", arg); return 1;
+    case OPT_LR: c->lr = parse_double_in("--lr", arg, 0, INFINITY, 0); return 1;
+    case OPT_BETA1: c->beta1 = parse_double_in("--beta1", arg, 0, 1, PD_HI_OPEN); return 1;
+    case OPT_BETA2: c->beta2 = parse_double_in("--beta2", arg, 0, 1, PD_HI_OPEN); return 1;
+    case OPT_EPS: c->eps = parse_double_in("--eps", arg, 0, INFINITY, PD_LO_OPEN); return 1;
     case OPT_LOG: c->log = arg; return 1;
     case OPT_IPC: c->ipc = 1; return 1;
     default: return 0;
