@@ -135,7 +135,8 @@ static int read_archive(const void *buf, size_t n, const char *name, npz *z, siz
             free(owned[i]);
             owned[i] = NULL;
             if (rc != 1) {
-                seterr(err, errlen, "%s (member '%s' of '%s')", e2, e->name, name);
+                char shown[200];   /* a member's name is the archive's bytes: control bytes shown escaped */
+                seterr(err, errlen, "%s (member '%s' of '%s')", e2, show_key(shown, sizeof shown, e->name), name);
                 goto fail;
             }
         }
