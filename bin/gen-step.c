@@ -6,6 +6,7 @@
 #include "core/checkpoint.h"
 #include "core/common.h"
 #include "core/dist.h"
+#include "core/finite.h"
 #include "train/gstep.h"
 #include "train/ipc_link.h"
 #include "train/shard.h"
@@ -170,6 +171,14 @@ static void run(const options *o) {
         else fake = gstep_forward(&st, zc[0].data, zc[1].data, B, img_path != NULL);
         npy_free(&zc[0]); npy_free(&zc[1]);
         if (train && fake) step_check_host(in.batches, "the fake images", fake, 4, (int64_t[]){B, 3, S, S});
+        if (!train && fake) {    /* finite inputs G overflows on (cond of 1e30): never NaN images out */
+            const ptrdiff_t bad = first_nonfinite(fake, (size_t)3 * B * S * S);
+            char at[96];
+            if (bad >= 0)
+                die_nonfinite("expected finite fake images, found %s at %s in batch %ld (G overflowed on its --noise and --cond)",
+                              nonfinite_name(fake[bad]), index_desc(at, sizeof at, (size_t)bad, 4, (int64_t[]){B, 3, S, S}),
+                              in.batches - 1);
+        }
         if (ipc_fakes) {
             if (train) step_check_dev(st.G.ps.device, in.batches, "the fake images", fake_dev, 4, (int64_t[]){B, 3, S, S});
             ipc_out_publish(&fake_ipc, 4, (int64_t[]){B, 3, S, S});

@@ -80,6 +80,19 @@ assert l['batch'] == 1 and all(np.isfinite(v) for v in l.values()) and l['param_
   [ ! -e G2.npz ] && [ ! -e f.npy ] && [ ! -s g.jsonl ]
 }
 
+@test "gen-step forward on cond rows G overflows on writes no NaN images: exit 3 naming the batch and index" {
+  # cond rows of 3e38, finite: G's activations overflow, tanh(Inf - Inf) is NaN
+  py "
+with open('cond.npy', 'rb') as f, open('cond_max.npy', 'wb') as g:
+    for _ in range(4): np.save(g, np.full_like(np.load(f), 3e38))
+"
+  run --separate-stderr gen-step forward --ckpt G.npz --noise z.npy --cond cond_max.npy -o f.npy
+  assert_fails 3 "gen-step: expected finite fake images, found NaN at (0,0,0,0) in batch 0 (G overflowed on its --noise and --cond)"
+  [ ! -e f.npy ]
+  gen-step forward --ckpt G.npz --noise z.npy --cond cond.npy -o f.npy
+  [ -s f.npy ]
+}
+
 @test "an Adam update that overflows one weight is named exactly: the key and the index, in both tools" {
   plant_m D.npz D_m.npz netD.DBlocks.1.conv_r.2.weight 5,2,1,0
   run --separate-stderr disc-step train --ckpt D_m.npz --real real.npy --cond cond.npy --fake fake.npy --grad-out gf.npy \
