@@ -448,7 +448,10 @@ if [ $$rc -ne 0 ]; then
         echo "$(PIPE): epoch $$((10#$(E))) diverged at step $${BASH_REMATCH[2]}: $${BASH_REMATCH[3]} ($${BASH_REMATCH[1]}); kept $(CKPT)/G_$$kept.npz, D_$$kept.npz; continue with lower learning rates, e.g. make -f pipelines/$(PIPE) train "$(call shq,$(RESUME_ARGS))" $$lr" >&2
         exit 3
     fi
-    echo "$(PIPE): expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept" >&2
+    # the first error line any tool (any rank, any machine) wrote, in the order they wrote them: mpirun
+    # relays each job's stderr on its own, so on the terminal a rank's line may follow the lines it caused
+    first=$$(sed -n '1{s/^[0-9]* //;p;q}' "$$tmp/errors.log" 2>/dev/null || true)
+    echo "$(PIPE): expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept$${first:+; the first error: $$first}" >&2
     exit $$rc
 fi
 n=$$(wc -l < "$$tmp/losses.jsonl")

@@ -96,3 +96,12 @@ fail_wrapper() {
     "${3:-train}" "$2" "$ROOT/bin/$1" > "$T/$2"
   chmod +x "$T/$2"
 }
+
+# pipeline_last_line: the last line of the last run's stderr that the pipeline wrote (make's own
+# trailer, "make: *** [TARGET] Error 3", follows it: GNU make always says which target failed)
+pipeline_last_line() {
+  local l
+  for ((l = ${#stderr_lines[@]} - 1; l >= 0; l--)); do
+    [[ "${stderr_lines[l]}" =~ ^make(\[[0-9]+\])?:\ \*\*\*\  ]] || { printf '%s\n' "${stderr_lines[l]}"; return; }
+  done
+}

@@ -420,15 +420,6 @@ for i in (1, 2, 3):
   [ -z "$(procs_with "$R/tmp/")" ]
 }
 
-# pipeline_last_line: the last line of the last run's stderr that the pipeline wrote (make's own
-# trailer, "make: *** [TARGET] Error 3", follows it: GNU make always says which target failed)
-pipeline_last_line() {
-  local l
-  for ((l = ${#stderr_lines[@]} - 1; l >= 0; l--)); do
-    [[ "${stderr_lines[l]}" =~ ^make(\[[0-9]+\])?:\ \*\*\*\  ]] || { printf '%s\n' "${stderr_lines[l]}"; return; }
-  done
-}
-
 # all_ckpts_finite DIR: every array of every .npz in DIR is finite (and there is at least one)
 all_ckpts_finite() {
   py "
