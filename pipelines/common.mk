@@ -405,6 +405,11 @@ PROGRESS_MODE := $(if $(filter tty,$(PROGRESS)),--tty,$(if $(filter plain,$(PROG
 # (PREV's, unless make removes them as intermediates at its exit: then the last pair saved, or there
 # at the start) and a command going on from them with learning rates a tenth of these (RESUME_ARGS:
 # the other command-line settings, each shell-quoted where it needs to be).
+# A value that a diverged tool passed on and the next one refused as input ("tool: --grad F: expected
+# finite values, found NaN at (i,j) in batch K", K from 0) reads as the same divergence at step K+1.
+# Any other failure ends with the first error line a tool (any rank, any machine) wrote to errors.log,
+# where the lines keep the order they were written in: mpirun relays each job's stderr on its own, so
+# on the terminal a rank's line may follow the lines it caused.
 CKPT_AT_START := $(patsubst $(CKPT)/G_%.npz,%,$(wildcard $(CKPT)/G_[0-9][0-9][0-9].npz))
 SHELL_SAFE  := $(FLAG_CHARS) A B C D E F G H I J K L M N O P Q R S T U V W X Y Z _ / $(comma) = : @
 resume_word = $(1)=$(if $(call strip_chars,$(value $(1)),$(SHELL_SAFE)),$(call shq,$(value $(1))),$(value $(1)))
@@ -436,8 +441,6 @@ rc=0
     || rc=$$?
 if [ $$rc -ne 0 ]; then
     why=$$(awk '$$1 == 3 { sub(/^3 /, ""); print; exit }' "$$tmp/errors.log" 2>/dev/null || true)
-    # a value that a diverged tool passed on and the next one refused as input ("tool: --grad F: expected
-    # finite values, found NaN at (i,j) in batch K", K from 0) reads as the same divergence at step K+1
     if [[ "$$why" =~ ^(.*):\ (--[a-z-]+)[^:]*:\ expected\ finite\ values,\ found\ ([^ ]+\ at\ [^ ]+)\ in\ batch\ ([0-9]+)$$ ]]; then
         why="$${BASH_REMATCH[1]}: step $$((BASH_REMATCH[4] + 1)): expected finite values, found $${BASH_REMATCH[3]} in its input $${BASH_REMATCH[2]}"
     fi
@@ -448,8 +451,6 @@ if [ $$rc -ne 0 ]; then
         echo "$(PIPE): epoch $$((10#$(E))) diverged at step $${BASH_REMATCH[2]}: $${BASH_REMATCH[3]} ($${BASH_REMATCH[1]}); kept $(CKPT)/G_$$kept.npz, D_$$kept.npz; continue with lower learning rates, e.g. make -f pipelines/$(PIPE) train "$(call shq,$(RESUME_ARGS))" $$lr" >&2
         exit 3
     fi
-    # the first error line any tool (any rank, any machine) wrote, in the order they wrote them: mpirun
-    # relays each job's stderr on its own, so on the terminal a rank's line may follow the lines it caused
     first=$$(sed -n '1{s/^[0-9]* //;p;q}' "$$tmp/errors.log" 2>/dev/null || true)
     echo "$(PIPE): expected epoch $(E) to train, found a tool failing (exit $$rc); $(CKPT)/*_$(PREV).npz kept$${first:+; the first error: $$first}" >&2
     exit $$rc
