@@ -35,6 +35,17 @@ static void png_err(png_structp p, png_const_charp msg)
     png_longjmp(p, 1);
 }
 static void png_warn(png_structp p, png_const_charp msg) { (void)p; (void)msg; }
+/* The bounds a file from the internet gets: an ancillary chunk (sPLT, iCCP, zTXt...) may claim 2 GB
+ * in a 100-byte file, and libpng allocates what it claims before reading it, chunk_malloc_max or not
+ * (found by the fuzzer: sPLT). The pixels need none of them (no gamma or colour management, as PIL's
+ * convert('RGB')), so they are skipped unread, without an allocation; tRNS (256 bytes at most) stays. */
+static void png_limits(png_structp p) {
+    static const png_byte unused[] = "bKGD\0cHRM\0cICP\0eXIf\0gAMA\0hIST\0iCCP\0iTXt\0oFFs\0pCAL\0pHYs\0"
+                                     "sBIT\0sCAL\0sPLT\0sRGB\0tEXt\0tIME\0zTXt";
+    png_set_keep_unknown_chunks(p, PNG_HANDLE_CHUNK_NEVER, unused, (int)(sizeof unused / 5));
+    png_set_chunk_malloc_max(p, (png_alloc_size_t)8 << 20);
+    png_set_chunk_cache_max(p, 1000);
+}
 
 static int load_png(FILE *f, const char *path, unsigned char **rgb, int *H, int *W, char *err, size_t errlen)
 {
@@ -54,6 +65,7 @@ static int load_png(FILE *f, const char *path, unsigned char **rgb, int *H, int 
         return -1;
     }
     png_init_io(p, f);
+    png_limits(p);
     png_read_info(p, info);
     png_uint_32 w = png_get_image_width(p, info), h = png_get_image_height(p, info);
     int ct = png_get_color_type(p, info);
@@ -183,6 +195,7 @@ static int size_png(FILE *f, const char *path, int *H, int *W, char *err, size_t
         return -1;
     }
     png_init_io(p, f);
+    png_limits(p);
     png_read_info(p, info);
     png_uint_32 w = png_get_image_width(p, info), h = png_get_image_height(p, info);
     if ((size_t)w * h > IMG_MAX_PIXELS) png_error(p, "image too large");
