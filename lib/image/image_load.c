@@ -144,6 +144,9 @@ static int load_jpeg(FILE *f, const char *path, unsigned char **rgb, int *H, int
         return -1;
     }
     jpeg_create_decompress(&d);
+    /* libjpeg's own whole-image buffers (a progressive file's coefficients, read before any row) at most
+     * 512 MB (~170 Mpixel): past it the file is refused (no backing store), not allocated */
+    d.mem->max_memory_to_use = 512L << 20;
     jpeg_stdio_src(&d, f);
     jpeg_read_header(&d, TRUE);
     if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
@@ -158,15 +161,24 @@ static int load_jpeg(FILE *f, const char *path, unsigned char **rgb, int *H, int
         jpeg_destroy_decompress(&d);
         return -1;
     }
-    size_t stride = (size_t)d.output_width * 3;
-    out = malloc(stride * d.output_height);   /* sized by the header: see load_png */
-    if (!out) {
-        seterr(err, errlen, "%s: expected memory for a %ux%u image, found malloc failing", path, d.output_width,
-               d.output_height);
-        jpeg_destroy_decompress(&d);
-        return -1;
-    }
+    /* the rows' memory grows (doubling) as rows are decoded, not as the header claims: a 300-byte file
+     * may claim 2^28 pixels and end after its header (found by the fuzzer) */
+    size_t stride = (size_t)d.output_width * 3, cap_rows = 0;
     while (d.output_scanline < d.output_height) {
+        if (d.output_scanline == cap_rows) {
+            size_t want = cap_rows ? 2 * cap_rows : 64;
+            if (want > d.output_height) want = d.output_height;
+            unsigned char *grown = realloc(out, stride * want);
+            if (!grown) {
+                seterr(err, errlen, "%s: expected memory for a %ux%u image, found malloc failing", path, d.output_width,
+                       d.output_height);
+                jpeg_destroy_decompress(&d);
+                free(out);
+                return -1;
+            }
+            out = grown;
+            cap_rows = want;
+        }
         JSAMPROW row = out + stride * d.output_scanline;
         jpeg_read_scanlines(&d, &row, 1);
     }
