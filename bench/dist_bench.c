@@ -21,19 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-/* CPU seconds of all of this process's threads */
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void fill(float *p, size_t n, rng_t *r, int uniform) {
     for (size_t i = 0; i < n; i++) p[i] = (float)(uniform ? 2 * rng_uniform(r) - 1 : rng_normal(r));
 }

@@ -32,20 +32,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-static double now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
-/* CPU seconds used by all of the process's threads (what the step costs the machine, much less
- * disturbed than wall time when other work shares the cores) */
-static double cpu_now(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
-    return t.tv_sec + 1e-9 * t.tv_nsec;
-}
-
 static void fill(float *p, size_t n, rng_t *r, double scale, int uniform) {
     for (size_t i = 0; i < n; i++) p[i] = (float)(uniform ? (2 * rng_uniform(r) - 1) * scale : rng_normal(r) * scale);
 }

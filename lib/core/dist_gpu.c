@@ -15,16 +15,6 @@
 
 int dist_gpu_count(void) { return 0; }
 void dist_gpu_use(int index) { (void)index; }
-int dist_gpu_has_nccl(void) { return 0; }
-void dist_gpu_nccl_init(const void *comm, int rank, int size) {
-    (void)comm; (void)rank; (void)size;
-    die_runtime("expected a build with NCCL, found one without");
-}
-void dist_gpu_nccl_allreduce(float *buf, size_t n) {
-    (void)buf; (void)n;
-    die_runtime("expected a build with NCCL, found one without");
-}
-void dist_gpu_nccl_free(void) {}
 
 #else
 #include <cuda_runtime_api.h>
@@ -41,7 +31,9 @@ int dist_gpu_count(void) {
 
 void dist_gpu_use(int index) { cuda_ok(cudaSetDevice(index), "cudaSetDevice"); }
 
-#ifndef DIST_NCCL
+#endif
+
+#if !defined(DIST_CUDA) || !defined(DIST_NCCL)
 int dist_gpu_has_nccl(void) { return 0; }
 void dist_gpu_nccl_init(const void *comm, int rank, int size) {
     (void)comm; (void)rank; (void)size;
@@ -87,5 +79,4 @@ void dist_gpu_nccl_free(void) {
     if (nccl_up) ncclCommDestroy(nccl);
     nccl_up = 0;
 }
-#endif
 #endif

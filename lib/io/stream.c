@@ -115,16 +115,17 @@ int tsg_read(tsgroup *g, int64_t B, npy_array *out) {
         }
     }
     if (more == 0) return 0;
-    if (ended >= 0) {
-        char list[512];
-        size_t k = 0;
-        for (int i = 0; i < g->n && k < sizeof list; i++)
-            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i == 0 ? "" : i == g->n - 1 ? " and " : ", ", g->m[i].flag);
-        die_usage("expected %s to hold the same number of batches, found %s ending at batch %ld", list,
-                  g->m[ended].flag, g->batches + 1);
-    }
+    if (ended >= 0) ts_die_uneven(g->m, g->n, ended, g->batches + 1);
     g->batches++;
     return 1;
+}
+
+void ts_die_uneven(const ts_member *m, int n, int ended, long batch) {
+    char list[512];
+    size_t k = 0;
+    for (int i = 0; i < n && k < sizeof list; i++)
+        k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i == 0 ? "" : i == n - 1 ? " and " : ", ", m[i].flag);
+    die_usage("expected %s to hold the same number of batches, found %s ending at batch %ld", list, m[ended].flag, batch);
 }
 
 void tsg_expect_end(tsgroup *g) {

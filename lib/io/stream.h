@@ -48,6 +48,9 @@ typedef struct {
 /* Open m[0..n-1] (ts_open's checks and messages). */
 /* A member's shape for messages: "(16,3,32,32)", or "(B,3,32,32)" while B < 0; other free dims "?" */
 void ts_member_desc(char *buf, size_t n, const ts_member *m, int64_t B);
+/* Dies (usage): "expected --real, --cond and --fake to hold the same number of batches, found --cond
+ * ending at batch K" for m[0..n-1], m[ended] the first to end, K (1-based) the batch it lacks. */
+_Noreturn void ts_die_uneven(const ts_member *m, int n, int ended, long batch);
 void tsg_open(tsgroup *g, int n, const ts_member *m);
 /* The next batch: out[i] the next array of stream i, of shape (B, m[i].shape[1..]), where B is the
  * first stream's batch, or the given one when B > 0. Shapes, dtypes and values are checked as ts_read_f32's

@@ -145,14 +145,7 @@ int shg_read(shard_group *g, int64_t b, npy_array *out) {
         if (got) more++;
         else if (ended < 0) ended = i;
     }
-    if (more && ended >= 0) {
-        char list[512];
-        size_t k = 0;
-        for (int i = 0; i < g->n && k < sizeof list; i++)
-            k += (size_t)snprintf(list + k, sizeof list - k, "%s%s", i == 0 ? "" : i == g->n - 1 ? " and " : ", ", g->m[i].flag);
-        die_usage("expected %s to hold the same number of batches, found %s ending at batch %ld", list,
-                  g->m[ended].flag, g->batches + 1);
-    }
+    if (more && ended >= 0) ts_die_uneven(g->m, g->n, ended, g->batches + 1);
     /* every rank reads this batch, with as many rows, or every rank has ended */
     long lo, hi, mine = more ? (long)rows : 0;
     dist_minmax(mine, &lo, &hi);
